@@ -1,0 +1,71 @@
+"""Shared fixtures: the real photos in ../shared/photos, registered once.
+
+Set SKIN_PROGRESS_PHOTOS to point elsewhere. Tests never use scattered paths.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTOS = Path(os.environ.get("SKIN_PROGRESS_PHOTOS", REPO.parent / "shared" / "photos")).resolve()
+
+LONDON_IDS = ["021", "024", "029", "037", "038", "061", "062", "081", "087", "136"]
+
+
+def photo_path(rel: str) -> Path:
+    """Path of a real photo under shared/photos, e.g. ``faces/lisa/lisa1.jpg``."""
+    p = PHOTOS / rel
+    if not p.exists():
+        pytest.skip(f"real photo missing: {p} (set SKIN_PROGRESS_PHOTOS)")
+    return p
+
+
+def read_tem(path: Path):
+    """Read a WebMorph .tem landmark file: point count, then ``x y`` per line → (N, 2) array."""
+    import numpy as np
+
+    lines = Path(path).read_text().split("\n")
+    n = int(lines[0].strip())
+    pts = [list(map(float, ln.split()[:2])) for ln in lines[1 : 1 + n]]
+    return np.array(pts, dtype=np.float64)
+
+
+@pytest.fixture(scope="session")
+def photos_dir() -> Path:
+    if not PHOTOS.exists():
+        pytest.skip(f"shared photos not found at {PHOTOS}")
+    return PHOTOS
+
+
+@pytest.fixture(scope="session")
+def lisa_paths(photos_dir):
+    return [photos_dir / "faces" / "lisa" / f"lisa{i}.jpg" for i in range(1, 5)]
+
+
+@pytest.fixture(scope="session")
+def zoom_paths(photos_dir):
+    return [photos_dir / "faces" / "zoom" / f"{d}cm.jpg" for d in (15, 30, 45, 60)]
+
+
+@pytest.fixture(scope="session")
+def london_neutral(photos_dir):
+    return {i: photos_dir / "faces" / "london_neutral" / f"{i}_03.jpg" for i in LONDON_IDS}
+
+
+@pytest.fixture(scope="session")
+def london_smiling(photos_dir):
+    return {i: photos_dir / "faces" / "london_smiling" / f"{i}_08.jpg" for i in LONDON_IDS}
+
+
+@pytest.fixture(scope="session")
+def charts_dir(photos_dir):
+    return photos_dir / "charts"
+
+
+@pytest.fixture(scope="session")
+def astronaut_path(photos_dir):
+    return photos_dir / "astronaut" / "astronaut.png"

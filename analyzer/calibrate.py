@@ -1,0 +1,337 @@
+"""Colour calibration against a physical reference in the frame.
+
+Three methods, in order of preference:
+
+``"colorchecker"``
+    A 24-patch ColorChecker (Classic, Passport or Mini layout) is detected with OpenCV's MCC
+    module (``cv2.mcc``, chart type MCC24). A 3x3 matrix in *linear* sRGB is fitted by least
+    squares from the 24 measured patch means to the chart's published reference values. A 3x3
+    linear map corrects exposure and white balance exactly (both are per-channel gains in linear
+    light) and a camera's colour cross-talk to first order. The mean CIEDE2000 residual on the
+    patches is reported before and after correction.
+``"reference-patch"``
+    The user marks a neutral (or known-colour) patch; a diagonal gain in linear RGB maps its mean
+    to the reference colour (default: a neutral grey at the patch's own lightness, which corrects
+    white balance but not exposure; give ``reference_lab`` to correct both).
+``"none"``
+    Nothing to calibrate against. The photo is used as it is and the report says plainly that
+    changes across sessions may be lighting.
+
+A photo is **never** normalised by its own statistics (grey-world, histogram matching to the
+baseline, percentile stretch): that would erase the change the product exists to measure.
+
+References
+----------
+ColorChecker Classic reference values: X-Rite, "ColorChecker24 - After November 2014",
+CIE L*a*b* D50 2°, as published by X-Rite and distributed in the ``colour-science`` dataset
+``colour.CCS_COLOURCHECKERS['ColorChecker24 - After November 2014']``. Adapted to D65 with the
+Bradford transform (Lindbloom, http://www.brucelindbloom.com/Eqn_ChromAdapt.html).
+OpenCV MCC: Castro et al. (2019) / OpenCV ``mcc`` module documentation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from analyzer.color import delta_e_2000, lab_d50_to_d65, linear_to_srgb, rgb_to_lab, srgb_to_linear
+from analyzer.regions import PolygonROI, RectROI, polygon_mask, roi_polygon
+
+__all__ = [
+    "Calibration",
+    "calibrate",
+    "apply_calibration",
+    "detect_colorchecker",
+    "ChartDetection",
+    "COLORCHECKER24_LAB_D50",
+    "COLORCHECKER24_LAB_D65",
+    "COLORCHECKER24_LINEAR_SRGB",
+    "NO_CALIBRATION_MESSAGE",
+    "MAX_ACCEPTED_RESIDUAL",
+]
+
+CalibrationMethod = Literal["colorchecker", "reference-patch", "none"]
+_METHODS = ("colorchecker", "reference-patch", "none")
+
+#: X-Rite ColorChecker Classic, 24 patches, post-November-2014 formulation, CIELAB D50 2°,
+#: patch order 1 (dark skin) ... 24 (black), row by row as printed.
+COLORCHECKER24_LAB_D50 = np.array(
+    [
+        [37.54, 14.37, 14.92], [64.66, 19.27, 17.50], [49.32, -3.82, -22.54], [43.46, -12.74, 22.72],
+        [54.94, 9.61, -24.79], [70.48, -32.26, -0.37], [62.73, 35.83, 56.50], [39.43, 10.75, -45.17],
+        [50.57, 48.64, 16.67], [30.10, 22.54, -20.87], [71.77, -24.13, 58.19], [71.51, 18.24, 67.37],
+        [28.37, 15.42, -49.80], [54.38, -39.72, 32.27], [42.43, 51.05, 28.62], [81.80, 2.67, 80.41],
+        [50.63, 51.28, -14.12], [49.57, -29.71, -28.32], [95.19, -1.03, 2.93], [81.29, -0.57, 0.44],
+        [66.89, -0.75, -0.06], [50.76, -0.13, 0.14], [35.63, -0.46, -0.48], [20.64, 0.07, -0.46],
+    ]
+)
+COLORCHECKER24_LAB_D65, COLORCHECKER24_LINEAR_SRGB = lab_d50_to_d65(COLORCHECKER24_LAB_D50)
+
+#: A detection whose best fit still leaves a mean ΔE2000 above this is rejected (a different
+#: chart layout, a wrong patch order, or a false detection).
+MAX_ACCEPTED_RESIDUAL = 5.5
+
+NO_CALIBRATION_MESSAGE = (
+    "No colour chart or reference patch: the photo is not colour-calibrated, "
+    "so changes across sessions may be lighting, not skin."
+)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The colour calibration of one photo.
+
+    Attributes
+    ----------
+    method : {"colorchecker", "reference-patch", "none"}
+    residual_delta_e : float
+        Mean CIEDE2000 on the reference patches after correction (NaN for "none").
+    residual_delta_e_before : float
+        Mean CIEDE2000 before correction (NaN for "none").
+    message : str
+        Plain words for the report.
+    chart_polygon : ndarray (4, 2) or None
+        Where the chart was found, (x, y) pixels, for display.
+    transform : ndarray (3, 3) or None
+        Matrix M applied to linear sRGB row vectors: ``lin_out = lin_in @ M``.
+    n_patches : int
+        Patches used for the fit.
+    """
+
+    method: CalibrationMethod
+    residual_delta_e: float = float("nan")
+    residual_delta_e_before: float = float("nan")
+    message: str = NO_CALIBRATION_MESSAGE
+    chart_polygon: np.ndarray | None = field(default=None, repr=False)
+    transform: np.ndarray | None = field(default=None, repr=False)
+    n_patches: int = 0
+
+    def __post_init__(self):
+        if self.method not in _METHODS:
+            raise ValueError(f"calibration method {self.method!r}; allowed: {', '.join(_METHODS)}")
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict: method, residual ΔE2000 (null when not applicable), message, chart polygon."""
+
+        def f(x):
+            return float(x) if x is not None and math.isfinite(x) else None
+
+        return {
+            "method": self.method,
+            "residual_delta_e2000": f(self.residual_delta_e),
+            "residual_delta_e2000_before": f(self.residual_delta_e_before),
+            "n_patches": int(self.n_patches),
+            "message": self.message,
+            "chart_polygon": None if self.chart_polygon is None else np.round(self.chart_polygon, 1).tolist(),
+            "transform_linear_rgb": None if self.transform is None else np.round(self.transform, 6).tolist(),
+        }
+
+
+NO_CALIBRATION = Calibration(method="none")
+
+
+@dataclass(frozen=True)
+class ChartDetection:
+    """A detected 24-patch chart: patch means (sRGB [0, 1], standard order) and its outline."""
+
+    patches_rgb: np.ndarray  # (24, 3) sRGB-encoded means
+    polygon: np.ndarray  # (4, 2) xy in the image
+    cost: float
+    attempt: str
+
+
+def _patch_means(checker) -> np.ndarray:
+    # getChartsRGB(): rows = patch*3 + channel (R, G, B of the BGR image's pixels given in RGB
+    # order by MCC), columns = [pixel count, mean, stddev, max, min]. Values 0..255.
+    arr = np.asarray(checker.getChartsRGB(), dtype=np.float64)
+    means = arr[:, 1].reshape(-1, 3) / 255.0
+    return means
+
+
+def _detect_once(bgr: np.ndarray) -> tuple | None:
+    det = cv2.mcc.CCheckerDetector_create()
+    det.setColorChartType(cv2.mcc.MCC24)
+    if not det.process(bgr, 1):
+        return None
+    chk = det.getBestColorChecker()
+    return _patch_means(chk), np.asarray(chk.getBox(), np.float64), float(chk.getCost())
+
+
+def _usable(patches_srgb: np.ndarray) -> np.ndarray:
+    """Patches with no clipped channel (a clipped patch carries no information about the gain)."""
+    ok = ((patches_srgb > 0.015) & (patches_srgb < 0.985)).all(axis=1)
+    return ok if ok.sum() >= 12 else np.ones(len(patches_srgb), bool)
+
+
+def _fit_matrix(measured_lin: np.ndarray, ref_lin: np.ndarray) -> np.ndarray:
+    """Least-squares 3x3 M with measured_lin @ M ~= ref_lin (no offset)."""
+    M, *_ = np.linalg.lstsq(measured_lin, ref_lin, rcond=None)
+    return M
+
+
+def _fit_chart(patches_srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    use = _usable(patches_srgb)
+    lin = srgb_to_linear(patches_srgb).astype(np.float64)
+    return _fit_matrix(lin[use], COLORCHECKER24_LINEAR_SRGB[use]), use
+
+
+def _residuals(patches_srgb: np.ndarray, M: np.ndarray | None, use: np.ndarray | None = None) -> float:
+    lin = srgb_to_linear(patches_srgb).astype(np.float64)
+    if M is not None:
+        lin = lin @ M
+    srgb = np.clip(linear_to_srgb(np.clip(lin, 0, None)), 0, 1)
+    lab = rgb_to_lab(srgb.astype(np.float32))
+    de = delta_e_2000(lab, COLORCHECKER24_LAB_D65)
+    return float(np.mean(de if use is None else de[use]))
+
+
+def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetection | None:
+    """Find a 24-patch ColorChecker.
+
+    OpenCV's MCC detector misses small or tightly cropped charts, so a few attempts are made:
+    the photo as it is (reduced to ``max_side``), with a white margin, and upscaled x2 / x4 when
+    the photo is small. The first detection whose patch colours fit the reference with a mean
+    ΔE2000 below :data:`MAX_ACCEPTED_RESIDUAL` after the 3x3 fit is returned; else the best one
+    found, else None.
+
+    Returns
+    -------
+    ChartDetection or None
+        Patch means are sRGB [0, 1] in the standard patch order; the polygon is in the input's
+        pixel coordinates.
+    """
+    rows, cols = rgb.shape[:2]
+    u8 = np.clip(np.asarray(rgb, np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
+    bgr0 = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR)
+    base = min(1.0, max_side / max(rows, cols))
+    scales = [base]
+    for k in (2.0, 4.0):
+        if max(rows, cols) * base * k <= max(max_side, 1700):
+            scales.append(base * k)
+    best = None
+    for s in scales:
+        img = bgr0 if s == 1.0 else cv2.resize(
+            bgr0, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+        )
+        for pad in (0, 40):
+            im = img if pad == 0 else cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+            r = _detect_once(im)
+            if r is None:
+                continue
+            means, box, cost = r
+            if means.shape != (24, 3):
+                continue
+            M, use = _fit_chart(means)
+            res = _residuals(means, M, use)
+            det = ChartDetection(means, (box - pad) / s, cost, f"scale={s:.2f},margin={pad}")
+            if best is None or res < best[0]:
+                best = (res, det)
+            if res < MAX_ACCEPTED_RESIDUAL:
+                return det
+    return None if best is None else best[1]
+
+
+def calibrate(
+    rgb: np.ndarray,
+    *,
+    reference_patch: RectROI | PolygonROI | None = None,
+    reference_lab: tuple[float, float, float] | None = None,
+    detect_chart: bool = True,
+) -> Calibration:
+    """Work out the colour calibration of a photo.
+
+    Parameters
+    ----------
+    rgb : ndarray (rows, cols, 3) float32 sRGB [0, 1]
+    reference_patch : RectROI or PolygonROI, optional
+        A patch the user marked. Used when no chart is found (or ``detect_chart`` is False).
+    reference_lab : (L*, a*, b*), optional
+        The patch's true colour (D65). Default: neutral grey at the patch's measured L*
+        (white balance only).
+    detect_chart : bool
+        Look for a 24-patch ColorChecker first.
+
+    Returns
+    -------
+    Calibration
+        ``method="none"`` with :data:`NO_CALIBRATION_MESSAGE` when there is nothing to use. A chart
+        that is found but whose colours can't be fitted below :data:`MAX_ACCEPTED_RESIDUAL` is
+        not used, and the message says so.
+    """
+    rejected = ""
+    if detect_chart:
+        det = detect_colorchecker(rgb)
+        if det is not None:
+            M, use = _fit_chart(det.patches_rgb)
+            before = _residuals(det.patches_rgb, None, use)
+            after = _residuals(det.patches_rgb, M, use)
+            if after < MAX_ACCEPTED_RESIDUAL:
+                return Calibration(
+                    method="colorchecker",
+                    residual_delta_e=after,
+                    residual_delta_e_before=before,
+                    message=(
+                        f"Colour corrected to a 24-patch ColorChecker found in the photo: mean ΔE2000 on "
+                        f"its {int(use.sum())} unclipped patches {before:.1f} before, {after:.1f} after correction."
+                    ),
+                    chart_polygon=det.polygon,
+                    transform=M,
+                    n_patches=int(use.sum()),
+                )
+            rejected = (
+                f" A chart-like target was found but its colours don't match a ColorChecker 24 "
+                f"(ΔE2000 {after:.1f} after fitting), so it was not used."
+            )
+    if reference_patch is not None:
+        poly = roi_polygon(reference_patch, face=None, shape=rgb.shape[:2])
+        m = polygon_mask(poly, rgb.shape[:2])
+        if m.sum() < 9:
+            raise ValueError("the reference patch covers fewer than 9 pixels")
+        patch = rgb[m]
+        if (patch >= 0.99).any(axis=1).mean() > 0.05 or (patch <= 0.01).all(axis=1).mean() > 0.05:
+            raise ValueError("the reference patch is clipped (too bright or too dark) and can't be used")
+        mean_lin = srgb_to_linear(patch).astype(np.float64).mean(axis=0)
+        mean_srgb = linear_to_srgb(mean_lin)
+        meas_lab = rgb_to_lab(mean_srgb.reshape(1, 1, 3).astype(np.float32)).reshape(3)
+        ref = np.array(reference_lab if reference_lab is not None else (float(meas_lab[0]), 0.0, 0.0), np.float64)
+        from analyzer.color import lab_to_rgb
+
+        ref_lin = srgb_to_linear(lab_to_rgb(ref.reshape(1, 1, 3))).reshape(3).astype(np.float64)
+        gains = ref_lin / np.maximum(mean_lin, 1e-6)
+        M = np.diag(gains)
+        before = float(delta_e_2000(meas_lab, ref))
+        corr = np.clip(linear_to_srgb(mean_lin @ M), 0, 1).reshape(1, 1, 3).astype(np.float32)
+        after = float(delta_e_2000(rgb_to_lab(corr).reshape(3), ref))
+        what = "its reference colour" if reference_lab is not None else "neutral grey (white balance only)"
+        return Calibration(
+            method="reference-patch",
+            residual_delta_e=after,
+            residual_delta_e_before=before,
+            message=(
+                f"Colour corrected to a user-marked reference patch set to {what}: ΔE2000 {before:.1f} "
+                f"before, {after:.1f} after. A single patch corrects white balance"
+                + (" and exposure" if reference_lab is not None else "")
+                + ", not the camera's colour rendering." + rejected
+            ),
+            chart_polygon=poly,
+            transform=M,
+            n_patches=1,
+        )
+    return Calibration(method="none", message=NO_CALIBRATION_MESSAGE + rejected)
+
+
+def apply_calibration(rgb: np.ndarray, calibration: Calibration | None) -> np.ndarray:
+    """Apply a calibration: sRGB -> linear -> ``@ transform`` -> sRGB, clipped to [0, 1].
+
+    Identity (the same array, not a copy) for ``None`` or ``method="none"``.
+    """
+    if calibration is None or calibration.method == "none" or calibration.transform is None:
+        return rgb
+    lin = srgb_to_linear(rgb)
+    shape = lin.shape
+    out = lin.reshape(-1, 3) @ calibration.transform.astype(np.float32)
+    return np.clip(linear_to_srgb(out.reshape(shape)), 0, 1).astype(np.float32)

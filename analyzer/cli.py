@@ -1,0 +1,298 @@
+"""The command line, ``python -m analyzer``: a stable contract.
+
+Subcommands::
+
+    metrics IMAGE [--roi X,Y,W,H] [--json]
+    align BASELINE FOLLOWUP [--out ALIGNED.png] [--json]
+    compare BASELINE FOLLOWUP [--roi X,Y,W,H] [--out-dir DIR] [--json]
+    batch FOLDER [--out DIR]
+    report ...
+
+Exit status: 0 on success; 2 for unusable input (missing, empty, truncated or non-image
+file, an image too large, a malformed option), with one line ``error: …`` on stderr and no
+traceback; 1 when a batch had failures or on an internal error (also one line).
+With ``--json`` a single JSON object goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from analyzer import __version__
+from analyzer.errors import SkinProgressError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting (one-line errors)."""
+
+    def error(self, message: str):  # noqa: D401
+        raise UsageError(message)
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.floating,)):
+        f = float(o)
+        return f if math.isfinite(f) else None
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(o):
+    """Replace NaN/inf floats by None everywhere (JSON has no NaN)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def dumps(obj) -> str:
+    """JSON text for the CLI: NaN → null, numpy types converted."""
+    return json.dumps(_clean(json.loads(json.dumps(obj, default=_json_default, allow_nan=True))),
+                      allow_nan=False, ensure_ascii=False)
+
+
+def _parse_roi(text: str | None, width: int, height: int):
+    """Parse ``--roi`` and check it against the (baseline's) upright size."""
+    if text is None:
+        return None
+    from analyzer.regions import RectROI, parse_roi
+
+    roi = parse_roi(text)
+    if isinstance(roi, RectROI):
+        if roi.w <= 0 or roi.h <= 0:
+            raise UsageError(f"--roi {text}: width and height must be positive")
+        if roi.x < 0 or roi.y < 0 or roi.x + roi.w > width or roi.y + roi.h > height:
+            raise UsageError(f"--roi {text}: lies outside the {width}x{height} image")
+    return roi
+
+
+def _fmt(v, nd=2) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _summary_metrics(d: dict, indent: str = "  ") -> list[str]:
+    lines = []
+    for group in ("redness", "pigmentation", "texture"):
+        vals = d.get(group) or {}
+        meta = d.get("meta") or {}
+        parts = []
+        for k, v in vals.items():
+            unit = (meta.get(f"{group}.{k}") or {}).get("unit", "")
+            parts.append(f"{k}={_fmt(v)}{(' ' + unit) if unit and unit not in ('1', '') else ''}")
+        lines.append(f"{indent}{group}: " + ", ".join(parts))
+    cal = d.get("calibration") or {}
+    lines.append(f"{indent}calibration: {cal.get('method', 'none')}"
+                 + (f" (residual dE2000 {_fmt(cal.get('residual_delta_e'))})" if cal.get("method") != "none" else ""))
+    warnings = (d.get("quality") or {}).get("warnings") or []
+    for w in warnings:
+        lines.append(f"{indent}warning: {w}")
+    return lines
+
+
+def _cmd_metrics(args) -> int:
+    from analyzer.io import load_photo
+
+    photo = load_photo(args.image)
+    roi = _parse_roi(args.roi, photo.width, photo.height)
+    from analyzer.pipeline import analyze_metrics
+
+    result = analyze_metrics(photo, roi=roi)
+    d = result.to_dict()
+    if args.json:
+        print(dumps(d))
+    else:
+        print(f"{photo.name}: {photo.width}x{photo.height}, region {d['region']}, "
+              f"skin fraction {_fmt(d.get('skin_fraction'))}")
+        print("\n".join(_summary_metrics(d)))
+    return 0
+
+
+def _alignment_line(a: dict) -> str:
+    status = "ok" if a["ok"] else f"REFUSED ({a.get('reason')})"
+    return (f"alignment {status}: method {a['method']}, confidence {_fmt(a['confidence'])}, "
+            f"residual {_fmt(a['residual_px'])} px, overlap {_fmt(a['overlap'])}")
+
+
+def _cmd_align(args) -> int:
+    from analyzer.io import load_photo, save_png
+
+    base = load_photo(args.baseline)
+    fol = load_photo(args.followup)
+    out = Path(args.out) if args.out else None
+    if out is not None and not out.parent.exists():
+        raise UsageError(f"--out {args.out}: folder {out.parent} does not exist")
+    from analyzer.align import align, warp_to_baseline
+
+    a = align(base.rgb, fol.rgb)
+    d = a.to_dict()
+    d["image"] = {"baseline": base.size, "followup": fol.size}
+    if out is not None:
+        if a.ok:
+            warped, _ = warp_to_baseline(fol.rgb, a, base.rgb.shape[:2])
+            save_png(warped, out)
+            d["out"] = str(out)
+        else:
+            d["out"] = None
+    if args.json:
+        print(dumps(d))
+    else:
+        print(f"{base.name} <- {fol.name}: {_alignment_line(d)}")
+        if out is not None:
+            print(f"aligned follow-up written to {out}" if a.ok else "no aligned image written (alignment refused)")
+    # A refused alignment is an answer (ok: false, with the reason), not a usage error.
+    return 0
+
+
+def _write_compare_outputs(comp, out_dir: Path) -> list[str]:
+    import numpy as np
+
+    from analyzer.io import save_png
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if comp.aligned_rgb is not None:
+        save_png(comp.aligned_rgb, out_dir / "aligned.png")
+        written.append("aligned.png")
+        blend = 0.5 * comp.baseline_rgb + 0.5 * comp.aligned_rgb
+        save_png(blend, out_dir / "overlay.png")
+        written.append("overlay.png")
+        from analyzer.render import heatmap
+
+        for key, m in comp.maps().items():
+            rgb = heatmap(m, background=comp.baseline_rgb)
+            save_png(rgb.astype(np.float32), out_dir / f"change_{key}.png")
+            written.append(f"change_{key}.png")
+    (out_dir / "compare.json").write_text(dumps(comp.to_dict()))
+    written.append("compare.json")
+    return written
+
+
+def _cmd_compare(args) -> int:
+    from analyzer.io import load_photo
+
+    base = load_photo(args.baseline)
+    fol = load_photo(args.followup)
+    roi = _parse_roi(args.roi, base.width, base.height)
+    from analyzer.pipeline import compare
+
+    out_dir = Path(args.out_dir) if args.out_dir else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out-dir {args.out_dir}: is a file, not a folder")
+    name = "roi" if roi is not None else "face"
+    if roi is not None and type(roi).__name__ == "NamedROI":
+        name = roi.name
+    comp = compare(base, fol, rois={name: roi}, keep_aligned=out_dir is not None)
+    d = comp.to_dict()
+    if out_dir is not None:
+        d["out_dir"] = str(out_dir)
+        d["files"] = _write_compare_outputs(comp, out_dir)
+    if args.json:
+        print(dumps(d))
+    else:
+        print(f"{base.name} -> {fol.name}, region {d['region']}")
+        print(_alignment_line(d["alignment"]))
+        print("baseline:")
+        print("\n".join(_summary_metrics(d["baseline"])))
+        if d["followup"] is not None:
+            print("follow-up (aligned, same region):")
+            print("\n".join(_summary_metrics(d["followup"])))
+            print("change (follow-up minus baseline):")
+            for key, c in (d["change"] or {}).items():
+                pct = c.get("percent")
+                print(f"  {key}: {_fmt(c.get('delta'))}" + (f" ({pct:+.1f}%)" if pct is not None else ""))
+        else:
+            print(f"follow-up not measured: {d['reason']}")
+        if out_dir is not None:
+            print(f"files written to {out_dir}: {', '.join(d['files'])}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m analyzer", description="skin-progress photo analyzer")
+    p.add_argument("--version", action="version", version=f"skin-progress analyzer {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    sub.required = True
+
+    m = sub.add_parser("metrics", help="measure redness, pigmentation and texture on one photo")
+    m.add_argument("image", metavar="IMAGE")
+    m.add_argument("--roi", help="X,Y,W,H rectangle in upright pixels, or a face region name")
+    m.add_argument("--json", action="store_true", help="print one JSON object")
+    m.set_defaults(func=_cmd_metrics)
+
+    a = sub.add_parser("align", help="align a follow-up photo to a baseline photo")
+    a.add_argument("baseline", metavar="BASELINE")
+    a.add_argument("followup", metavar="FOLLOWUP")
+    a.add_argument("--out", help="write the follow-up warped into the baseline frame (PNG)")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=_cmd_align)
+
+    c = sub.add_parser("compare", help="align and measure the change from baseline to follow-up")
+    c.add_argument("baseline", metavar="BASELINE")
+    c.add_argument("followup", metavar="FOLLOWUP")
+    c.add_argument("--roi", help="X,Y,W,H rectangle in the baseline's upright pixels, or a face region name")
+    c.add_argument("--out-dir", help="write aligned image, overlay, change maps and compare.json here")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_cmd_compare)
+
+    try:
+        from analyzer import batch as _batch
+
+        b = sub.add_parser("batch", help="analyse a folder of sessions; writes CSV, JSON and PDF")
+        _batch.add_batch_arguments(b)
+        b.set_defaults(func=_batch.run_batch_command)
+    except ImportError:  # pragma: no cover - module lands separately
+        pass
+    try:
+        from analyzer import report as _report
+
+        r = sub.add_parser("report", help="write a patient's PDF progress report")
+        _report.add_report_arguments(r)
+        r.set_defaults(func=_report.run_report_command)
+    except ImportError:  # pragma: no cover
+        pass
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except SkinProgressError as exc:
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the contract: one line, never a traceback
+        if os.environ.get("SKIN_PROGRESS_DEBUG"):
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"error: internal error ({type(exc).__name__}: {msg}); set SKIN_PROGRESS_DEBUG=1 for details",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,211 @@
+"""The pipeline: photo → align to baseline → calibrate → skin regions → measure.
+
+Two entry points, used by the command line, the batch runner and the app alike:
+
+- :func:`analyze_metrics` measures one photo on its own.
+- :func:`compare` aligns a follow-up photo to a baseline photo once, warps it into the
+  baseline frame and measures both over the same pixels, for one or more regions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analyzer import __version__
+from analyzer.align import Alignment, align, warp_to_baseline
+from analyzer.face import Face, detect_face
+from analyzer.io import Photo
+from analyzer.metrics import MetricSet, change, change_maps, measure, measure_photo
+from analyzer.regions import ROI, polygon_mask, roi_polygon, skin_mask
+
+DEFAULT_REGION = "face"
+
+
+@dataclass(frozen=True)
+class PhotoMetrics:
+    """Metrics of one photo measured on its own (``python -m analyzer metrics``)."""
+
+    image: dict
+    face: Face | None
+    region: str
+    polygon: np.ndarray | None = field(repr=False)
+    metrics: MetricSet = field(repr=False)
+
+    def to_dict(self) -> dict:
+        d = {"image": dict(self.image), "region": self.region}
+        d.update(self.metrics.to_dict())
+        d["analyzer_version"] = __version__
+        return d
+
+
+@dataclass(frozen=True)
+class RegionResult:
+    """One region measured on the baseline and on the aligned follow-up, over the same pixels."""
+
+    name: str
+    polygon: np.ndarray = field(repr=False)
+    baseline: MetricSet = field(repr=False)
+    followup: MetricSet | None = field(repr=False)
+    change: dict | None
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "region": self.name,
+            "polygon": [[round(float(x), 2), round(float(y), 2)] for x, y in self.polygon],
+            "baseline": self.baseline.to_dict(),
+            "followup": self.followup.to_dict() if self.followup is not None else None,
+            "change": self.change,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A follow-up photo aligned to its baseline and measured over the same regions."""
+
+    alignment: Alignment
+    image: dict
+    regions: dict[str, RegionResult]
+    aligned_rgb: np.ndarray | None = field(default=None, repr=False)
+    valid_mask: np.ndarray | None = field(default=None, repr=False)
+    baseline_rgb: np.ndarray | None = field(default=None, repr=False)
+
+    def maps(self, region: str | None = None) -> dict[str, np.ndarray]:
+        """Per-pixel change maps (Δa*, ΔL*, Δroughness) inside a region, in the baseline frame.
+
+        Empty when the alignment was refused or the aligned image was not kept.
+        """
+        if not self.alignment.ok or self.aligned_rgb is None or self.baseline_rgb is None:
+            return {}
+        name = region or next(iter(self.regions))
+        r = self.regions[name]
+        mask = polygon_mask(r.polygon, self.baseline_rgb.shape[:2]) & self.valid_mask
+        return change_maps(self.baseline_rgb, self.aligned_rgb, mask)
+
+    def to_dict(self, region: str | None = None) -> dict:
+        name = region or next(iter(self.regions))
+        main = self.regions[name].to_dict()
+        return {
+            "image": self.image,
+            "alignment": self.alignment.to_dict(),
+            "region": name,
+            "baseline": main["baseline"],
+            "followup": main["followup"],
+            "change": main["change"],
+            "reason": main["reason"],
+            "regions": {k: v.to_dict() for k, v in self.regions.items()},
+            "analyzer_version": __version__,
+        }
+
+
+def analyze_metrics(photo: Photo, *, roi: ROI | None = None, face: Face | None = None) -> PhotoMetrics:
+    """Measure one photo on its own.
+
+    Parameters
+    ----------
+    photo : Photo
+        From :func:`analyzer.io.load_photo`.
+    roi : ROI, optional
+        A rectangle, polygon or named face region in the photo's upright pixels. Default:
+        the face area when a face is found, else the whole image.
+    face : Face, optional
+        A face already detected on this photo (saves detecting it again).
+
+    Returns
+    -------
+    PhotoMetrics
+        Texture is normalised by face size when there is a face; ``metrics.scale`` says how.
+    """
+    if face is None:
+        face = detect_face(photo.rgb)
+    polygon = roi_polygon(roi, face=face, shape=photo.rgb.shape[:2])
+    metrics = measure_photo(photo.rgb, roi=roi, face=face)
+    return PhotoMetrics(
+        image=photo.size,
+        face=face,
+        region=metrics.region,
+        polygon=polygon,
+        metrics=metrics,
+    )
+
+
+def compare(
+    baseline: Photo,
+    followup: Photo,
+    *,
+    rois: Mapping[str, ROI | None] | None = None,
+    baseline_face: Face | None = None,
+    followup_face: Face | None = None,
+    keep_aligned: bool = True,
+    baseline_quality: dict | None = None,
+) -> Comparison:
+    """Align ``followup`` to ``baseline`` and measure both over the same skin.
+
+    Parameters
+    ----------
+    baseline, followup : Photo
+        The baseline session's photo and a later one of the same view.
+    rois : mapping of name → ROI, optional
+        Regions chosen on the baseline (upright baseline pixels). ``None`` as a value, or no
+        mapping at all, means the whole face area (or whole image when there is no face).
+    baseline_face, followup_face : Face, optional
+        Faces already detected on these photos.
+    keep_aligned : bool
+        Keep the warped follow-up in the result (for overlays and change maps).
+
+    Returns
+    -------
+    Comparison
+        When the alignment is refused, each region's ``followup`` is ``None`` and ``reason``
+        says why: a refused photo never enters a chart.
+    """
+    from analyzer.calibrate import calibrate
+
+    rois = dict(rois) if rois else {DEFAULT_REGION: None}
+    if baseline_face is None:
+        baseline_face = detect_face(baseline.rgb)
+    if followup_face is None:
+        followup_face = detect_face(followup.rgb)
+    alignment = align(baseline.rgb, followup.rgb, baseline_face=baseline_face, followup_face=followup_face)
+    shape = baseline.rgb.shape[:2]
+
+    cal_b = calibrate(baseline.rgb)
+    b_skin = skin_mask(baseline.rgb)
+    warped = valid = None
+    cal_f = None
+    f_skin = None
+    if alignment.ok:
+        warped, valid = warp_to_baseline(followup.rgb, alignment, shape)
+        # The chart is found on the follow-up as taken; the correction applies to its pixels anywhere.
+        cal_f = calibrate(followup.rgb)
+        f_skin = skin_mask(warped) & valid
+
+    regions: dict[str, RegionResult] = {}
+    for name, roi in rois.items():
+        polygon = roi_polygon(roi, face=baseline_face, shape=shape)
+        region_mask = polygon_mask(polygon, shape)
+        if alignment.ok:
+            # The same pixels in both photos: region ∩ skin in both ∩ covered by the warp.
+            common = region_mask & b_skin & f_skin
+            b = measure(baseline.rgb, mask=common, calibration=cal_b, region=name,
+                        baseline_quality=None)
+            f = measure(warped, mask=common, calibration=cal_f, region=name,
+                        baseline_quality=b.quality if baseline_quality is None else baseline_quality)
+            regions[name] = RegionResult(name, polygon, b, f, change(b, f), None)
+        else:
+            b = measure(baseline.rgb, mask=region_mask & b_skin, calibration=cal_b, region=name)
+            reason = f"alignment refused: {alignment.reason}"
+            regions[name] = RegionResult(name, polygon, b, None, None, reason)
+
+    return Comparison(
+        alignment=alignment,
+        image={"baseline": baseline.size, "followup": followup.size},
+        regions=regions,
+        aligned_rgb=warped if keep_aligned else None,
+        valid_mask=valid if keep_aligned else None,
+        baseline_rgb=baseline.rgb if keep_aligned else None,
+    )

@@ -1,0 +1,520 @@
+"""Tidy CSV and JSON export: one row per patient, series, session, view, region and metric.
+
+One function, :func:`tidy_rows`, builds the rows from analysis result dicts (the
+``Comparison.to_dict()`` / ``PhotoMetrics.to_dict()`` shapes of :mod:`analyzer.pipeline`).
+Both the store (:func:`rows_from_store`, used by the app) and the batch command build their
+rows through it, so every CSV this project writes has the same columns, in the same order.
+
+Columns (:data:`TIDY_COLUMNS`):
+
+``patient_code, series, session_date, session_index, view, region, group, metric, value,
+unit, method, reason, change, percent, noise_band, alignment_ok, calibration_method,
+simulated, analyzer_version``
+
+* ``metric`` is ``group.key`` (``redness.a_star_mean``); its name carries its parameters.
+* ``value`` is empty in CSV / ``null`` in JSON when it could not be computed, and ``reason``
+  then says why. It is never 0 for "could not compute".
+* ``change`` and ``percent`` are the follow-up minus the baseline measured over the same
+  pixels (empty on the baseline session). ``noise_band`` is the session-to-session noise
+  of that metric in its own unit (a change inside it is not a measurable change).
+* ``simulated`` is true when the photo carries an injected (simulated) change.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analyzer import __version__
+
+#: The tidy columns, in order. CSV header and JSON row keys are exactly these.
+TIDY_COLUMNS: tuple[str, ...] = (
+    "patient_code",
+    "series",
+    "session_date",
+    "session_index",
+    "view",
+    "region",
+    "group",
+    "metric",
+    "value",
+    "unit",
+    "method",
+    "reason",
+    "change",
+    "percent",
+    "noise_band",
+    "alignment_ok",
+    "calibration_method",
+    "simulated",
+    "analyzer_version",
+)
+
+#: The measured metric groups, in display order (the pipeline contract's fixed keys).
+METRIC_GROUPS: tuple[str, ...] = ("redness", "pigmentation", "texture")
+
+#: The JSON document's format tag.
+JSON_FORMAT = "skin-progress-tidy/1"
+
+
+@dataclass(frozen=True)
+class AnalysisEntry:
+    """One photo's analysis, placed in its series.
+
+    Attributes
+    ----------
+    session_date : str
+        ISO date of the session (``2026-01-15``) or the session's name when it has no date.
+    session_index : int
+        0 for the baseline session, then 1, 2... in treatment order.
+    view : str
+        The photo's view (``front``, ``left45``...).
+    result : dict
+        ``Comparison.to_dict()`` for a follow-up (or for the baseline compared with itself), or
+        ``PhotoMetrics.to_dict()`` for a baseline measured alone.
+    is_baseline : bool
+        True for the baseline session's photo: its rows carry the *baseline* metrics and no change.
+    simulated : bool
+        True when the photo carries a simulated (injected) change.
+    """
+
+    session_date: str
+    session_index: int
+    view: str
+    result: Mapping[str, Any] = field(repr=False)
+    is_baseline: bool = False
+    simulated: bool = False
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _num(x: Any) -> float | None:
+    """A finite float, or None (NaN, inf, None, non-numbers)."""
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _measurement_fields(m: Any) -> dict:
+    """``value, unit, method, reason`` of a Measurement dict, Measurement, or bare number."""
+    if m is None:
+        return {"value": None, "unit": "", "method": "", "reason": None}
+    if hasattr(m, "to_dict") and not isinstance(m, Mapping):
+        m = m.to_dict()
+    if isinstance(m, Mapping):
+        return {
+            "value": _num(m.get("value")),
+            "unit": str(m.get("unit") or ""),
+            "method": str(m.get("method") or ""),
+            "reason": m.get("reason") or None,
+            "version": m.get("version"),
+        }
+    return {"value": _num(m), "unit": "", "method": "", "reason": None}
+
+
+def _metric_items(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
+    """``(group, key, measurement)`` for every measured metric in a MetricSet dict."""
+    out: list[tuple[str, str, Any]] = []
+    if not metrics:
+        return out
+    groups = metrics.get("groups") if isinstance(metrics.get("groups"), Mapping) else metrics
+    meta = metrics.get("meta") if isinstance(metrics.get("meta"), Mapping) else {}
+    for group in METRIC_GROUPS:
+        g = groups.get(group)
+        if not isinstance(g, Mapping):
+            continue
+        for key, m in g.items():
+            info = meta.get(f"{group}.{key}")
+            if isinstance(info, Mapping) and not isinstance(m, Mapping):
+                # MetricSet.to_dict(): bare values in the group, unit/method/reason in "meta".
+                m = {"value": m, **info}
+            out.append((group, str(key), m))
+    return out
+
+
+def _lookup_change(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
+    """``change, percent, noise_band`` for one metric from a change dict.
+
+    Accepts ``{"redness": {"a_star_mean": {...}}}`` or ``{"redness.a_star_mean": {...}}``; the
+    per-metric entry may name its fields ``change``/``delta``/``abs``, ``percent``/``pct``/
+    ``relative_percent`` and ``noise_band``/``noise``.
+    """
+    empty = {"change": None, "percent": None, "noise_band": None}
+    if not change:
+        return empty
+    entry = None
+    g = change.get(group)
+    if isinstance(g, Mapping) and key in g:
+        entry = g[key]
+    elif f"{group}.{key}" in change:
+        entry = change[f"{group}.{key}"]
+    elif key in change and not isinstance(change.get(key), Mapping | None):
+        entry = change[key]
+    elif isinstance(change.get(key), Mapping):
+        entry = change[key]
+    if entry is None:
+        return empty
+    if not isinstance(entry, Mapping):
+        return {"change": _num(entry), "percent": None, "noise_band": None}
+
+    def first(*names):
+        for n in names:
+            if n in entry:
+                return _num(entry[n])
+        return None
+
+    return {
+        "change": first("change", "delta", "abs", "absolute", "difference"),
+        "percent": first("percent", "pct", "relative_percent", "percent_change", "relative"),
+        "noise_band": first("noise_band", "noise", "band"),
+    }
+
+
+def _noise_band(metric: str) -> float | None:
+    """The metric's noise band from :func:`analyzer.metrics.noise_band`, when available."""
+    try:
+        from analyzer.metrics import noise_band
+    except Exception:  # noqa: BLE001 - metrics module not available: no band
+        return None
+    try:
+        return _num(noise_band(metric))
+    except Exception:  # noqa: BLE001 - unknown metric: no band
+        return None
+
+
+def calibration_method(metrics: Mapping[str, Any] | None) -> str:
+    """The colour calibration a MetricSet dict says was used (``none`` when not calibrated)."""
+    if not metrics:
+        return ""
+    cal = metrics.get("calibration")
+    if cal is None:
+        return "none"
+    if isinstance(cal, str):
+        return cal
+    if isinstance(cal, Mapping):
+        for k in ("method", "name", "kind"):
+            if cal.get(k):
+                return str(cal[k])
+        if cal.get("applied") is False or cal.get("used") is False:
+            return "none"
+    return str(cal)
+
+
+def _is_simulated(result: Mapping[str, Any], part: Mapping[str, Any] | None) -> bool:
+    for d in (result, part or {}, result.get("meta") or {}, (part or {}).get("meta") or {}):
+        if isinstance(d, Mapping) and bool(d.get("simulated")):
+            return True
+    return False
+
+
+def result_regions(result: Mapping[str, Any]) -> dict[str, dict]:
+    """Per-region parts of a result dict: ``{name: {"baseline", "followup", "change", "reason", "polygon"}}``.
+
+    A ``Comparison.to_dict()`` has ``regions``; a ``PhotoMetrics.to_dict()`` is one region
+    measured alone (its metrics are reported as ``baseline``).
+    """
+    regions = result.get("regions")
+    if isinstance(regions, Mapping) and regions:
+        return {str(k): dict(v) for k, v in regions.items()}
+    if "baseline" in result or "followup" in result:
+        name = str(result.get("region") or "face")
+        return {
+            name: {
+                "baseline": result.get("baseline"),
+                "followup": result.get("followup"),
+                "change": result.get("change"),
+                "reason": result.get("reason"),
+                "polygon": result.get("polygon"),
+            }
+        }
+    name = str(result.get("region") or "face")
+    return {name: {"baseline": dict(result), "followup": None, "change": None, "reason": None,
+                   "polygon": result.get("polygon")}}
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def tidy_rows(
+    entries: Iterable[AnalysisEntry],
+    *,
+    patient_code: str,
+    series: str,
+) -> list[dict]:
+    """Tidy long rows for a series' analyses: one per session, view, region and metric.
+
+    Parameters
+    ----------
+    entries : iterable of AnalysisEntry
+        The series' analyses. Order does not matter; rows come out sorted by session index,
+        view, region, then metric in display order.
+    patient_code : str
+        The patient's code (never the name: exports go to statistics).
+    series : str
+        The series' name or id.
+
+    Returns
+    -------
+    list of dict
+        Each dict has exactly the keys of :data:`TIDY_COLUMNS`. ``value``, ``change``,
+        ``percent`` and ``noise_band`` are floats or ``None`` (never NaN, never 0 for
+        "missing"); ``alignment_ok`` is True/False or ``None`` for the baseline.
+    """
+    rows: list[dict] = []
+    for e in entries:
+        result = e.result or {}
+        align = result.get("alignment") if isinstance(result.get("alignment"), Mapping) else None
+        version = str(result.get("analyzer_version") or __version__)
+        for region, part in result_regions(result).items():
+            if e.is_baseline:
+                metrics = part.get("baseline")
+                change = None
+                missing_reason = part.get("reason")
+                aligned_ok = None
+            else:
+                metrics = part.get("followup")
+                change = part.get("change")
+                missing_reason = part.get("reason") or (align or {}).get("reason")
+                aligned_ok = bool(align.get("ok")) if align is not None else None
+            template_metrics = metrics if metrics else part.get("baseline")
+            cal = calibration_method(metrics) if metrics else ""
+            simulated = e.simulated or _is_simulated(result, metrics)
+            for group, key, m in _metric_items(template_metrics):
+                f = _measurement_fields(m)
+                if not metrics:  # follow-up could not be measured (alignment refused...)
+                    f["value"] = None
+                    f["reason"] = missing_reason or "not measured"
+                name = f"{group}.{key}"
+                ch = _lookup_change(change, group, key)
+                band = ch["noise_band"] if ch["noise_band"] is not None else _noise_band(name)
+                rows.append(
+                    {
+                        "patient_code": patient_code,
+                        "series": series,
+                        "session_date": e.session_date,
+                        "session_index": int(e.session_index),
+                        "view": e.view,
+                        "region": region,
+                        "group": group,
+                        "metric": name,
+                        "value": f["value"],
+                        "unit": f["unit"],
+                        "method": f["method"],
+                        "reason": (f["reason"] or None) if f["value"] is None else None,
+                        "change": None if e.is_baseline else ch["change"],
+                        "percent": None if e.is_baseline else ch["percent"],
+                        "noise_band": band,
+                        "alignment_ok": aligned_ok,
+                        "calibration_method": cal,
+                        "simulated": bool(simulated),
+                        "analyzer_version": str(f.get("version") or version),
+                    }
+                )
+    order = {g: i for i, g in enumerate(METRIC_GROUPS)}
+    rows.sort(key=lambda r: (r["session_index"], r["view"], r["region"], order.get(r["group"], 99)))
+    return rows
+
+
+# --------------------------------------------------------------------------- store
+
+
+def _date_text(d: Any) -> str:
+    if d is None:
+        return ""
+    if hasattr(d, "isoformat"):
+        return d.isoformat()[:10] if not isinstance(d, datetime) else d.date().isoformat()
+    return str(d)
+
+
+def entries_from_store(store, series_id, *, analyzer_version: str = __version__) -> list[AnalysisEntry]:
+    """The :class:`AnalysisEntry` list for one series from an :class:`analyzer.store.Store`.
+
+    Sessions are ordered by date (ties by id); the first is the baseline session. A
+    baseline photo's own analysis (``baseline_photo_id == photo_id`` or none) gives its rows;
+    when it has none, the baseline rows come from the earliest follow-up analysis of the same
+    view (its ``baseline`` part, measured over the pixels both photos share).
+    """
+    sessions = sorted(store.list_sessions(series_id), key=lambda s: (_date_text(s.date), str(s.id)))
+    photo_info: dict[Any, tuple[int, str, str, bool]] = {}
+    for idx, s in enumerate(sessions):
+        sim = bool(getattr(s, "simulated", False))
+        for p in store.list_photos(s.id):
+            photo_info[p.id] = (idx, _date_text(s.date), str(p.view), sim or bool(getattr(p, "simulated", False)))
+    analyses = store.analyses_for_series(series_id, analyzer_version=analyzer_version)
+    # Newest analysis per photo wins.
+    latest: dict[Any, Any] = {}
+    for a in sorted(analyses, key=lambda a: (str(getattr(a, "created_at", "")), str(a.id))):
+        latest[a.photo_id] = a
+    entries: list[AnalysisEntry] = []
+    baseline_views: set[str] = set()
+    for pid, a in latest.items():
+        if pid not in photo_info:
+            continue
+        idx, date, view, sim = photo_info[pid]
+        own = a.baseline_photo_id is None or a.baseline_photo_id == pid
+        if own or idx == 0:
+            entries.append(AnalysisEntry(date, 0 if idx == 0 else idx, view, a.result, is_baseline=True, simulated=sim))
+            if idx == 0:
+                baseline_views.add(view)
+        else:
+            entries.append(AnalysisEntry(date, idx, view, a.result, is_baseline=False, simulated=sim))
+    # Baselines with no analysis of their own: from the earliest follow-up of that view.
+    follow = sorted((e for e in entries if not e.is_baseline), key=lambda e: e.session_index)
+    for e in follow:
+        if e.view in baseline_views or not sessions:
+            continue
+        bl = next(
+            (p for p, (i, _, v, _) in photo_info.items() if i == 0 and v == e.view),
+            None,
+        )
+        if bl is None:
+            continue
+        _, date, view, sim = photo_info[bl]
+        entries.append(AnalysisEntry(date, 0, view, e.result, is_baseline=True, simulated=sim))
+        baseline_views.add(view)
+    return entries
+
+
+def rows_from_store(
+    store,
+    patient_id,
+    *,
+    series_id=None,
+    analyzer_version: str = __version__,
+) -> list[dict]:
+    """Tidy rows for a patient (all series, or one) from the store.
+
+    Parameters
+    ----------
+    store : analyzer.store.Store
+    patient_id
+        The patient's id.
+    series_id : optional
+        Only this series (default: every series of the patient).
+    analyzer_version : str
+        Only analyses made by this analyzer version (a chart never mixes methods).
+
+    Returns
+    -------
+    list of dict
+        Rows with the keys of :data:`TIDY_COLUMNS`.
+    """
+    patient = store.get_patient(patient_id)
+    series_list = [store.get_series(series_id)] if series_id is not None else store.list_series(patient_id)
+    rows: list[dict] = []
+    for s in series_list:
+        label = str(getattr(s, "name", "") or s.id)
+        entries = entries_from_store(store, s.id, analyzer_version=analyzer_version)
+        rows.extend(tidy_rows(entries, patient_code=patient.code, series=label))
+    return rows
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _csv_cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ""
+    return v
+
+
+def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows as CSV text (header = :data:`TIDY_COLUMNS`; missing values empty)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(TIDY_COLUMNS), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _csv_cell(r.get(k)) for k in TIDY_COLUMNS})
+    return buf.getvalue()
+
+
+def rows_to_json(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    extra: Mapping[str, Any] | None = None,
+    indent: int | None = 1,
+) -> str:
+    """The rows as a JSON document: ``{"format", "analyzer_version", "generated_at", "columns", "rows", ...}``.
+
+    ``rows`` holds the same objects as the CSV, keyed by :data:`TIDY_COLUMNS`, with ``null``
+    for missing values. ``extra`` adds top-level keys (the batch adds its source and failures).
+    """
+    doc: dict[str, Any] = {
+        "format": JSON_FORMAT,
+        "analyzer_version": __version__,
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "columns": list(TIDY_COLUMNS),
+        "rows": [{k: _json_cell(r.get(k)) for k in TIDY_COLUMNS} for r in rows],
+    }
+    if extra:
+        doc.update(extra)
+    return json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def _json_cell(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def parse_csv_rows(text: str) -> list[dict]:
+    """Parse tidy CSV text back into typed rows (numbers as floats, empty as None, booleans)."""
+    out = []
+    for r in csv.DictReader(io.StringIO(text)):
+        row: dict[str, Any] = {}
+        for k in TIDY_COLUMNS:
+            v = r.get(k, "")
+            if k in ("value", "change", "percent", "noise_band"):
+                row[k] = float(v) if v != "" else None
+            elif k == "session_index":
+                row[k] = int(v)
+            elif k in ("alignment_ok", "simulated"):
+                row[k] = None if v == "" else v == "true"
+            elif k == "reason":
+                row[k] = v or None
+            else:
+                row[k] = v
+        out.append(row)
+    return out
+
+
+def read_csv_rows(path: str | os.PathLike) -> list[dict]:
+    """Read a tidy CSV file back into typed rows (see :func:`parse_csv_rows`)."""
+    return parse_csv_rows(Path(path).read_text(encoding="utf-8"))
+
+
+def write_exports(rows: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, *,
+                  stem: str = "results", extra: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write ``stem.csv`` and ``stem.json`` in ``out_dir`` (atomically: temp file, then rename)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out / f"{stem}.csv", out / f"{stem}.json"
+    _atomic_write(csv_path, rows_to_csv(rows))
+    _atomic_write(json_path, rows_to_json(rows, extra=extra))
+    return csv_path, json_path
+
+
+def _atomic_write(path: Path, text: str | bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    if isinstance(text, bytes):
+        tmp.write_bytes(text)
+    else:
+        tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,996 @@
+"""The PDF progress report for one patient's treatment series (fpdf2).
+
+Pages: a cover (patient code, name, treated area, dates), one page per view with the
+baseline and the latest session aligned side by side and the measured region outlined, a
+progress chart per metric (change from baseline with its noise band), a table of values,
+change and percentage, a short plain-language summary, and a methods and caveats section
+(calibration used or not, alignment quality, analyzer version).
+
+Photos enter the PDF only as JPEGs re-encoded here from pixel arrays, so no EXIF, GPS or
+other metadata of the original files can reach it. Simulated changes are labelled
+"simulated" wherever they appear.
+
+Entry points: :func:`build_report` (plain data in, PDF bytes out: the app's download
+buttons), :func:`report_from_store`, :func:`report_from_batch_json`, and the ``report``
+subcommand (:func:`add_report_arguments`, :func:`run_report_command`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analyzer import __version__
+from analyzer.errors import UsageError
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class ViewImages:
+    """One view's images for the report.
+
+    Attributes
+    ----------
+    view : str
+        ``front``, ``left45``...
+    baseline : ndarray, uint8, (rows, cols, 3)
+        The baseline photo (RGB).
+    latest : ndarray, uint8, (rows, cols, 3), or None
+        The latest session's photo aligned into the baseline frame (same size as
+        ``baseline``); None when it could not be aligned.
+    polygon : ndarray (N, 2) or None
+        The measured region as (x, y) points in the pixels of ``baseline``.
+    baseline_label, latest_label : str
+        The sessions' dates (or names).
+    alignment : dict or None
+        ``Alignment.to_dict()`` of the latest photo (method, confidence, residual_px, ok...).
+    note : str
+        A plain-words note printed under the images.
+    """
+
+    view: str
+    baseline: np.ndarray = field(repr=False)
+    latest: np.ndarray | None = field(default=None, repr=False)
+    polygon: np.ndarray | None = field(default=None, repr=False)
+    baseline_label: str = ""
+    latest_label: str = ""
+    alignment: Mapping[str, Any] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the PDF shows, as plain data.
+
+    Attributes
+    ----------
+    patient_code : str
+    patient_name : str
+    body_area : str
+        The treated area (``face``, ``neck``...).
+    series_name : str
+    dates : tuple of str
+        The sessions' dates in order (first = baseline).
+    views : tuple of ViewImages
+    rows : tuple of dict
+        Tidy rows (:data:`analyzer.export.TIDY_COLUMNS`): values, change, percent and noise
+        band per session, view, region and metric. Charts, table and summary come from them.
+    summary : tuple of str
+        Plain-language summary lines; empty = generated from ``rows`` (:func:`summary_lines`).
+    caveats : tuple of str
+        Extra caveats added to the standard ones.
+    simulated : bool
+        The series contains simulated changes (also detected from ``rows``).
+    failures : tuple of str
+        Photos that could not be analysed (one line each).
+    analyzer_version : str
+    generated_at : str, optional
+        ISO time printed on the cover (default: now, UTC).
+    """
+
+    patient_code: str
+    patient_name: str = ""
+    body_area: str = ""
+    series_name: str = ""
+    dates: tuple[str, ...] = ()
+    views: tuple[ViewImages, ...] = ()
+    rows: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+    summary: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()
+    simulated: bool = False
+    failures: tuple[str, ...] = ()
+    analyzer_version: str = __version__
+    generated_at: str | None = None
+
+
+#: Plain names of the contract's metrics (others print as their key).
+METRIC_LABELS: dict[str, str] = {
+    "redness.a_star_mean": "Redness: mean a*",
+    "redness.erythema_index_mean": "Redness: erythema index",
+    "redness.red_area_fraction": "Redness: red area share",
+    "pigmentation.L_star_mean": "Lightness: mean L*",
+    "pigmentation.ita_deg_mean": "Skin tone angle (ITA)",
+    "pigmentation.melanin_index_mean": "Pigment: melanin index",
+    "pigmentation.spot_area_fraction": "Dark spots: area share",
+    "pigmentation.spot_count": "Dark spots: count",
+    "pigmentation.tone_unevenness": "Tone unevenness",
+    "texture.roughness": "Texture: roughness",
+    "texture.pore_density": "Texture: pore density",
+    "texture.wrinkle_density": "Texture: fine-line density",
+    "texture.glcm_contrast": "Texture: GLCM contrast",
+    "texture.glcm_homogeneity": "Texture: GLCM homogeneity",
+}
+
+#: The metrics the plain-language summary talks about (when measured).
+SUMMARY_METRICS = (
+    "redness.a_star_mean",
+    "pigmentation.melanin_index_mean",
+    "pigmentation.spot_area_fraction",
+    "pigmentation.tone_unevenness",
+    "texture.roughness",
+    "texture.wrinkle_density",
+)
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
+def _num(x: Any) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _fmt(v: Any, nd: int = 2) -> str:
+    x = _num(v)
+    if x is None:
+        return "n/a"
+    if x != 0 and abs(x) < 10 ** (-nd):
+        return f"{x:.{nd}g}"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{nd}f}"
+
+
+def _signed(v: Any, nd: int = 2, suffix: str = "") -> str:
+    x = _num(v)
+    if x is None:
+        return "n/a"
+    return f"{'+' if x > 0 else '−' if x < 0 else '±'}{_fmt(abs(x), nd)}{suffix}"
+
+
+# --------------------------------------------------------------------------- row helpers
+
+
+def _primary_region(rows: Sequence[Mapping[str, Any]], view: str) -> str | None:
+    regions = [r["region"] for r in rows if r.get("view") == view]
+    if not regions:
+        return None
+    return "face" if "face" in regions else regions[0]
+
+
+def _views(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for r in rows:
+        if r.get("view") not in out:
+            out.append(r.get("view"))
+    return out
+
+
+def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    s = sorted({(int(r["session_index"]), str(r.get("session_date") or "")) for r in rows})
+    seen: dict[int, str] = {}
+    for i, d in s:
+        seen.setdefault(i, d)
+    return sorted(seen.items())
+
+
+def _series(rows, view, region, metric) -> list[Mapping[str, Any]]:
+    return sorted(
+        (r for r in rows if r.get("view") == view and r.get("region") == region and r.get("metric") == metric),
+        key=lambda r: int(r["session_index"]),
+    )
+
+
+def _metrics(rows, view, region) -> list[str]:
+    out: list[str] = []
+    for r in rows:
+        if r.get("view") == view and r.get("region") == region and r["metric"] not in out:
+            out.append(r["metric"])
+    order = list(METRIC_LABELS)
+    return sorted(out, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
+def _change_of(r: Mapping[str, Any], base: Mapping[str, Any] | None) -> float | None:
+    """A row's change from baseline: its ``change``, else value minus the baseline value."""
+    if int(r["session_index"]) == 0:
+        return 0.0 if _num(r.get("value")) is not None else None
+    c = _num(r.get("change"))
+    if c is not None:
+        return c
+    v, b = _num(r.get("value")), _num((base or {}).get("value"))
+    return None if v is None or b is None else v - b
+
+
+def _percent_of(r: Mapping[str, Any], base: Mapping[str, Any] | None) -> float | None:
+    p = _num(r.get("percent"))
+    if p is not None:
+        return p
+    c, b = _change_of(r, base), _num((base or {}).get("value"))
+    if c is None or b is None or b == 0 or int(r["session_index"]) == 0:
+        return None
+    return 100.0 * c / abs(b)
+
+
+def summary_lines(rows: Sequence[Mapping[str, Any]], *, max_lines: int = 8) -> list[str]:
+    """A short plain-language summary of the latest session against the baseline.
+
+    For each view's main region and each of :data:`SUMMARY_METRICS` that was measured,
+    one sentence: higher / lower by how much, and whether that is beyond the metric's noise
+    band (the variation between two photos of unchanged skin). A value that could not be
+    measured says so. Simulated data is labelled.
+    """
+    lines: list[str] = []
+    sessions = _sessions(rows)
+    if not rows or len(sessions) < 2:
+        return ["Only the baseline session has been analysed so far: there is no change to report yet."]
+    sim = any(r.get("simulated") for r in rows)
+    for view in _views(rows):
+        region = _primary_region(rows, view)
+        metrics = [m for m in SUMMARY_METRICS if m in _metrics(rows, view, region)]
+        for m in metrics:
+            ser = _series(rows, view, region, m)
+            if len(ser) < 2:
+                continue
+            base = ser[0] if int(ser[0]["session_index"]) == 0 else None
+            last = ser[-1]
+            label = metric_label(m)
+            where = f"{view}, {region}" if len(_views(rows)) > 1 or region != "face" else view
+            c = _change_of(last, base)
+            if c is None:
+                why = last.get("reason") or "could not be measured"
+                lines.append(f"{label} ({where}): not measured on {last.get('session_date')} ({why}).")
+                continue
+            band = _num(last.get("noise_band"))
+            unit = str(last.get("unit") or "")
+            pct = _percent_of(last, base)
+            size = f"{_fmt(abs(c))}{' ' + unit if unit and unit not in ('1', 'fraction') else ''}"
+            if pct is not None:
+                size += f" ({_fmt(abs(pct), 0)}%)"
+            if band is not None and abs(c) <= band:
+                lines.append(
+                    f"{label} ({where}): no change beyond the usual photo-to-photo variation "
+                    f"(±{_fmt(band)}) since {ser[0].get('session_date')}."
+                )
+            else:
+                direction = "higher" if c > 0 else "lower"
+                tail = (
+                    f", more than the usual photo-to-photo variation (±{_fmt(band)})"
+                    if band is not None
+                    else " (no noise band known for this measure)"
+                )
+                lines.append(f"{label} ({where}): {size} {direction} than at baseline{tail}.")
+            if len(lines) >= max_lines:
+                break
+        if len(lines) >= max_lines:
+            break
+    if sim:
+        lines.insert(0, "SIMULATED: this series contains simulated (injected) changes, not a real treatment result.")
+    if any(r.get("alignment_ok") is False for r in rows):
+        lines.append("Some photos could not be aligned to the baseline; their values are left out of the charts.")
+    return lines or ["No measurement could be compared with the baseline."]
+
+
+# --------------------------------------------------------------------------- PDF
+
+_FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts")
+_LATIN1_MAP = {
+    "−": "-", "±": "+/-", "Δ": "change ", "°": " deg", "–": "-", "—": "-", "’": "'", "“": '"', "”": '"',
+    "…": "...", "≤": "<=", "≥": ">=", "×": "x", "∩": "and",
+}
+
+
+def _find_font() -> tuple[str, str] | None:
+    for d in _FONT_DIRS:
+        reg, bold = Path(d) / "DejaVuSans.ttf", Path(d) / "DejaVuSans-Bold.ttf"
+        if reg.exists() and bold.exists():
+            return str(reg), str(bold)
+    return None
+
+
+def _make_pdf():
+    from fpdf import FPDF
+
+    class _PDF(FPDF):
+        footer_text = ""
+
+        def footer(self):
+            self.set_y(-12)
+            self.set_font(self._family, "", 7)
+            self.set_text_color(120)
+            self.cell(0, 5, self._t(f"{self.footer_text}   page {self.page_no()}/{{nb}}"), align="C")
+            self.set_text_color(0)
+
+        def _t(self, s: str) -> str:
+            if self._unicode:
+                return s
+            for k, v in _LATIN1_MAP.items():
+                s = s.replace(k, v)
+            return s.encode("latin-1", "replace").decode("latin-1")
+
+    pdf = _PDF(orientation="P", unit="mm", format="A4")
+    fonts = _find_font()
+    if fonts:
+        pdf.add_font("DejaVu", "", fonts[0])
+        pdf.add_font("DejaVu", "B", fonts[1])
+        pdf._family, pdf._unicode = "DejaVu", True
+    else:  # pragma: no cover - depends on the system fonts
+        pdf._family, pdf._unicode = "Helvetica", False
+    pdf.set_auto_page_break(True, margin=16)
+    pdf.set_margins(15, 15, 15)
+    pdf.alias_nb_pages()
+    pdf.set_creator(f"skin-progress analyzer {__version__}")
+    pdf.set_title("Skin progress report")
+    return pdf
+
+
+def _jpeg(img: np.ndarray, *, max_side: int = 1000, quality: int = 85) -> io.BytesIO:
+    """A metadata-free JPEG re-encoded from pixels (never the original file's bytes)."""
+    from PIL import Image
+
+    arr = np.asarray(img)
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    im = Image.fromarray(np.ascontiguousarray(arr[..., :3]), mode="RGB")
+    if max(im.size) > max_side:
+        im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=quality, optimize=True)  # no exif=, no icc_profile=
+    buf.seek(0)
+    return buf
+
+
+def _outline(img: np.ndarray, polygon: np.ndarray | None) -> np.ndarray:
+    import cv2
+
+    out = np.ascontiguousarray(np.asarray(img, np.uint8).copy())
+    if polygon is None or len(polygon) < 3:
+        return out
+    t = max(2, round(max(out.shape[:2]) / 300))
+    pts = np.round(np.asarray(polygon, np.float64)).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(out, [pts], True, (40, 255, 90), t, lineType=cv2.LINE_AA)
+    return out
+
+
+def _heading(pdf, text: str, size: float = 14) -> None:
+    pdf.set_font(pdf._family, "B", size)
+    pdf.cell(0, 8, pdf._t(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(pdf._family, "", 10)
+
+
+def _para(pdf, text: str, size: float = 10, h: float = 5) -> None:
+    pdf.set_font(pdf._family, "", size)
+    pdf.multi_cell(0, h, pdf._t(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def _cover(pdf, data: ReportData, sim: bool) -> None:
+    pdf.add_page()
+    pdf.set_y(40)
+    pdf.set_font(pdf._family, "B", 24)
+    pdf.cell(0, 14, pdf._t("Skin progress report"), new_x="LMARGIN", new_y="NEXT")
+    if sim:
+        pdf.set_text_color(200, 0, 0)
+        pdf.set_font(pdf._family, "B", 14)
+        pdf.cell(0, 9, pdf._t("SIMULATED changes: not a real treatment result"), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0)
+    pdf.ln(6)
+    dates = list(data.dates)
+    items = [
+        ("Patient code", data.patient_code),
+        ("Name", data.patient_name or "-"),
+        ("Treated area", data.body_area or "-"),
+        ("Series", data.series_name or "-"),
+        ("Sessions", f"{len(dates)}" + (f" ({dates[0]} to {dates[-1]})" if len(dates) > 1 else
+                                       f" ({dates[0]})" if dates else "")),
+        ("Baseline", dates[0] if dates else "-"),
+        ("Latest", dates[-1] if dates else "-"),
+        ("Views", ", ".join(v.view for v in data.views) or "-"),
+        ("Generated", data.generated_at or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("Analyzer version", data.analyzer_version),
+    ]
+    for k, v in items:
+        pdf.set_font(pdf._family, "B", 11)
+        pdf.cell(45, 8, pdf._t(k))
+        pdf.set_font(pdf._family, "", 11)
+        pdf.multi_cell(0, 8, pdf._t(str(v)), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    _para(
+        pdf,
+        "This report compares photos taken at each session with the first (baseline) session. "
+        "Each later photo is aligned to the baseline and measured over the same patch of skin. "
+        "The measurements describe the photos; they are not a medical diagnosis.",
+        9,
+    )
+
+
+def _view_page(pdf, v: ViewImages, sim: bool) -> None:
+    pdf.add_page()
+    _heading(pdf, f"View: {v.view}")
+    if sim:
+        pdf.set_text_color(200, 0, 0)
+        _para(pdf, "Simulated: the follow-up values contain an injected change.", 9)
+        pdf.set_text_color(0)
+    w = (pdf.w - pdf.l_margin - pdf.r_margin - 6) / 2
+    h_img = v.baseline.shape[0] / v.baseline.shape[1] * w
+    max_h = 150
+    if h_img > max_h:
+        w = w * max_h / h_img
+        h_img = max_h
+    y = pdf.get_y() + 7
+    x0 = pdf.l_margin
+    x1 = x0 + w + 6
+    pdf.set_font(pdf._family, "B", 10)
+    pdf.set_xy(x0, y - 6)
+    pdf.cell(w, 5, pdf._t(f"Baseline {v.baseline_label}"))
+    pdf.set_xy(x1, y - 6)
+    pdf.cell(w, 5, pdf._t(f"Latest {v.latest_label} (aligned)" if v.latest is not None else "Latest: not available"))
+    pdf.image(_jpeg(_outline(v.baseline, v.polygon)), x=x0, y=y, w=w, h=h_img)
+    if v.latest is not None:
+        pdf.image(_jpeg(_outline(v.latest, v.polygon)), x=x1, y=y, w=w, h=h_img)
+    else:
+        pdf.set_draw_color(180)
+        pdf.rect(x1, y, w, h_img)
+        pdf.set_xy(x1, y + h_img / 2)
+        pdf.set_font(pdf._family, "", 9)
+        pdf.cell(w, 5, pdf._t("no aligned follow-up photo"), align="C")
+    pdf.set_y(y + h_img + 4)
+    pdf.set_font(pdf._family, "", 9)
+    notes = ["The green outline marks the measured region (the same pixels in both photos)."]
+    a = v.alignment
+    if a:
+        notes.append(_alignment_text(a))
+    if v.note:
+        notes.append(v.note)
+    for n in notes:
+        pdf.multi_cell(0, 5, pdf._t(n), new_x="LMARGIN", new_y="NEXT")
+
+
+def _alignment_text(a: Mapping[str, Any]) -> str:
+    ok = a.get("ok")
+    parts = [f"Alignment: {'accepted' if ok else 'refused'}"]
+    if a.get("method"):
+        parts.append(f"method {a['method']}")
+    if _num(a.get("confidence")) is not None:
+        parts.append(f"confidence {_fmt(a['confidence'])}")
+    if _num(a.get("residual_px")) is not None:
+        parts.append(f"residual {_fmt(a['residual_px'], 1)} px")
+    if _num(a.get("overlap")) is not None:
+        parts.append(f"overlap {_fmt(100 * float(a['overlap']), 0)}%")
+    text = ", ".join(parts)
+    if not ok and a.get("reason"):
+        text += f" ({a['reason']})"
+    return text + "."
+
+
+def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: list[tuple[int, str]],
+           metric: str, sim: bool) -> None:
+    """One small chart: change from baseline per session, with the noise band shaded around 0."""
+    base = ser[0] if ser and int(ser[0]["session_index"]) == 0 else None
+    unit = next((str(r.get("unit")) for r in ser if r.get("unit")), "")
+    band = next((_num(r.get("noise_band")) for r in ser if _num(r.get("noise_band")) is not None), None)
+    pts = {int(r["session_index"]): _change_of(r, base) for r in ser}
+    title = metric_label(metric) + (f" [{unit}]" if unit else "")
+    pdf.set_font(pdf._family, "B", 8)
+    pdf.set_xy(x, y)
+    pdf.cell(w, 4, pdf._t(title))
+    if sim:
+        pdf.set_text_color(200, 0, 0)
+        pdf.set_xy(x + w - 18, y)
+        pdf.cell(18, 4, pdf._t("simulated"), align="R")
+        pdf.set_text_color(0)
+    # plot box
+    px, py, pw, ph = x + 12, y + 5, w - 14, h - 12
+    vals = [v for v in pts.values() if v is not None]
+    lo = min(vals + [0.0] + ([-band] if band else []))
+    hi = max(vals + [0.0] + ([band] if band else []))
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1, hi + 1
+    pad = 0.12 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+
+    def Y(v: float) -> float:
+        return py + ph - (v - lo) / (hi - lo) * ph
+
+    n = max(1, len(sessions) - 1)
+    inset = 0.06 * pw
+    idx_pos = {s: px + inset + (k / n if len(sessions) > 1 else 0.5) * (pw - 2 * inset)
+               for k, (s, _) in enumerate(sessions)}
+    pdf.set_draw_color(160)
+    pdf.set_line_width(0.2)
+    pdf.rect(px, py, pw, ph)
+    if band:
+        pdf.set_fill_color(215, 228, 245)
+        pdf.rect(px, Y(band), pw, Y(-band) - Y(band), style="F")
+    pdf.set_draw_color(120)
+    pdf.set_dash_pattern(dash=1, gap=1)
+    pdf.line(px, Y(0), px + pw, Y(0))
+    pdf.set_dash_pattern()
+    pdf.set_font(pdf._family, "", 6)
+    ticks = sorted({round(t, 12) for t in (hi - pad, 0.0, lo + pad)}, reverse=True)
+    for v in ticks:
+        pdf.set_xy(x, Y(v) - 1.5)
+        pdf.cell(11, 3, pdf._t(_signed(v) if v else "0"), align="R")
+    for k, (s, d) in enumerate(sessions):
+        if len(sessions) > 6 and k not in (0, len(sessions) - 1) and k % 2:
+            continue
+        pdf.set_xy(idx_pos[s] - 9, py + ph + 0.5)
+        pdf.cell(18, 3, pdf._t(d[5:] if len(d) == 10 and len(sessions) > 3 else d), align="C")
+    # data
+    pdf.set_draw_color(30, 80, 160)
+    pdf.set_fill_color(30, 80, 160)
+    pdf.set_line_width(0.5)
+    prev = None
+    for s, _ in sessions:
+        v = pts.get(s)
+        if v is None:
+            prev = None
+            if s in pts:  # measured row, no value: mark it
+                pdf.set_text_color(180, 0, 0)
+                pdf.set_xy(idx_pos[s] - 4, py + ph - 4)
+                pdf.cell(8, 3, "n/a", align="C")
+                pdf.set_text_color(0)
+            continue
+        cur = (idx_pos[s], Y(v))
+        if prev is not None:
+            pdf.line(prev[0], prev[1], cur[0], cur[1])
+        pdf.ellipse(cur[0] - 0.8, cur[1] - 0.8, 1.6, 1.6, style="F")
+        prev = cur
+    pdf.set_line_width(0.2)
+    pdf.set_draw_color(0)
+
+
+def _charts(pdf, rows, view: str, region: str, sessions, sim: bool) -> None:
+    metrics = _metrics(rows, view, region)
+    if not metrics:
+        return
+    pdf.add_page()
+    _heading(pdf, f"Progress charts: {view}, {region}")
+    _para(pdf, "Change from baseline per session, in each measure's own unit. The shaded band is the "
+               "noise band: the variation seen between two photos of unchanged skin. A point inside it "
+               "is not a measurable change.", 8, 4)
+    cols, w_gap, h = 2, 6, 52
+    w = (pdf.w - pdf.l_margin - pdf.r_margin - w_gap) / cols
+    y = pdf.get_y() + 2
+    for k, m in enumerate(metrics):
+        col = k % cols
+        if col == 0 and k > 0:
+            y += h + 3
+        if y + h > pdf.h - 18:
+            pdf.add_page()
+            y = pdf.get_y()
+        ser = _series(rows, view, region, m)
+        _chart(pdf, pdf.l_margin + col * (w + w_gap), y, w, h, ser, sessions, m, sim or any(r.get("simulated") for r in ser))
+    pdf.set_y(y + h + 3)
+
+
+def _table(pdf, rows, view: str, sessions) -> None:
+    regions = []
+    for r in rows:
+        if r.get("view") == view and r["region"] not in regions:
+            regions.append(r["region"])
+    for region in regions:
+        metrics = _metrics(rows, view, region)
+        if not metrics:
+            continue
+        shown = sessions if len(sessions) <= 5 else [sessions[0]] + sessions[-4:]
+        if pdf.get_y() > pdf.h - 60:
+            pdf.add_page()
+        _heading(pdf, f"Values: {view}, {region}", 12)
+        head = ["Measure", "Unit"] + [d for _, d in shown] + ["Change", "%", "Noise ±"]
+        value_w = max(14, min(22, (pdf.w - pdf.l_margin - pdf.r_margin - 46 - 24 - 38) / max(1, len(shown))))
+        widths = [46, 24] + [value_w] * len(shown) + [14, 11, 13]
+        pdf.set_font(pdf._family, "", 7)
+        pdf.set_fill_color(255)
+        pdf.set_draw_color(150)
+        pdf.set_text_color(0)
+        with pdf.table(col_widths=widths, width=sum(widths), text_align="LEFT", line_height=3.8,
+                       align="LEFT", repeat_headings=1, headings_style=_heading_style(),
+                       padding=0.6) as table:
+            hr = table.row()
+            for c in head:
+                hr.cell(pdf._t(c))
+            for m in metrics:
+                ser = {int(r["session_index"]): r for r in _series(rows, view, region, m)}
+                base = ser.get(0)
+                last_idx = max(ser)
+                last = ser[last_idx]
+                row = table.row()
+                sim = any(r.get("simulated") for r in ser.values())
+                row.cell(pdf._t(metric_label(m) + (" (simulated)" if sim else "")))
+                row.cell(pdf._t(str(last.get("unit") or "")))
+                for s, _ in shown:
+                    r = ser.get(s)
+                    row.cell(pdf._t(_fmt(r.get("value")) if r else "-"))
+                if last_idx == 0:
+                    row.cell("-")
+                    row.cell("-")
+                else:
+                    row.cell(pdf._t(_signed(_change_of(last, base))))
+                    row.cell(pdf._t(_signed(_percent_of(last, base), 1)))
+                row.cell(pdf._t(_fmt(last.get("noise_band"))))
+        pdf.ln(3)
+        _para(pdf, "Change and % compare the latest session with the baseline, measured over the same "
+                   "pixels of both aligned photos. n/a: could not be measured (see the CSV export for the reason).",
+              7, 3.5)
+        pdf.ln(2)
+
+
+def _heading_style():
+    from fpdf.fonts import FontFace
+
+    return FontFace(emphasis="BOLD", fill_color=(225, 230, 240))
+
+
+def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
+    pdf.add_page()
+    _heading(pdf, "Summary")
+    lines = list(data.summary) or summary_lines(rows)
+    for ln_ in lines:
+        _para(pdf, "• " + ln_ if pdf._unicode else "- " + ln_, 10)
+    pdf.ln(4)
+    _heading(pdf, "Methods and caveats")
+    cals = sorted({str(r.get("calibration_method") or "") for r in rows} - {""})
+    if not cals or cals == ["none"]:
+        cal = ("Colour calibration: not used (no colour chart in the photos). Colour measures "
+               "(redness, lightness, pigment) depend on the lighting being the same at every session.")
+    else:
+        cal = "Colour calibration: " + ", ".join(cals) + "."
+    items = [cal]
+    for v in data.views:
+        if v.alignment:
+            items.append(f"View {v.view}, latest photo: " + _alignment_text(v.alignment))
+    n_bad = len({(r.get("session_index"), r.get("view")) for r in rows if r.get("alignment_ok") is False})
+    if n_bad:
+        items.append(f"{n_bad} photo(s) could not be aligned to the baseline; they have no values.")
+    items += [
+        "Every later photo is aligned to the baseline photo of the same view, then the region is "
+        "measured on both over the same pixels (region, skin in both photos, inside the aligned area).",
+        "Noise band: for each measure, the difference seen between two photos of the same unchanged "
+        "skin (same person, same session, different expression). Changes inside it are not measurable.",
+        "Texture is measured relative to face size, so camera distance does not change it.",
+        "Photos are embedded re-encoded from their pixels: no EXIF, GPS or other file metadata is carried into this report.",
+        "These are measurements of photographs, not a medical diagnosis.",
+        f"Analyzer version {data.analyzer_version}. Numbers from different analyzer versions are not mixed.",
+    ]
+    if sim:
+        items.insert(0, "SIMULATED: some values contain an injected (simulated) change, used to demonstrate or test the analysis.")
+    items += list(data.caveats)
+    for it in items:
+        _para(pdf, "• " + it if pdf._unicode else "- " + it, 9, 4.6)
+    if data.failures:
+        pdf.ln(3)
+        _heading(pdf, "Photos not analysed", 11)
+        for f in data.failures:
+            _para(pdf, f, 8, 4)
+
+
+def build_report(data: ReportData) -> bytes:
+    """Build the PDF report.
+
+    Parameters
+    ----------
+    data : ReportData
+        Plain data: patient details, per-view images (uint8 arrays) with the region polygon,
+        tidy rows, optional summary lines and caveats.
+
+    Returns
+    -------
+    bytes
+        The PDF. Images are JPEGs re-encoded from the arrays: no photo metadata (EXIF, GPS)
+        can be carried into it.
+
+    Examples
+    --------
+    >>> pdf = build_report(ReportData(patient_code="P-001", rows=rows, views=views))  # doctest: +SKIP
+    >>> open("report.pdf", "wb").write(pdf)  # doctest: +SKIP
+    """
+    rows = [dict(r) for r in data.rows]
+    sim = bool(data.simulated or any(r.get("simulated") for r in rows))
+    sessions = _sessions(rows)
+    if not sessions and data.dates:
+        sessions = list(enumerate(data.dates))
+    pdf = _make_pdf()
+    pdf.footer_text = f"{data.patient_code} · skin progress report · analyzer {data.analyzer_version}" + (
+        " · SIMULATED" if sim else "")
+    _cover(pdf, data, sim)
+    view_names = [v.view for v in data.views] + [v for v in _views(rows) if v not in {x.view for x in data.views}]
+    images = {v.view: v for v in data.views}
+    for view in view_names:
+        if view in images:
+            _view_page(pdf, images[view], sim)
+        region = _primary_region(rows, view)
+        if region is None:
+            continue
+        _charts(pdf, rows, view, region, sessions, sim)
+        pdf.add_page()
+        _table(pdf, rows, view, sessions)
+    _methods(pdf, data, rows, sim)
+    return bytes(pdf.output())
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _warp_into(baseline_shape: tuple[int, int], followup_rgb: np.ndarray, matrix) -> np.ndarray | None:
+    """The follow-up warped into the baseline frame with a stored 3x3 matrix (follow-up xy → baseline xy)."""
+    import cv2
+
+    if matrix is None:
+        return None
+    if isinstance(matrix, Mapping):
+        matrix = matrix.get("matrix")
+        if matrix is None:
+            return None
+    m = np.asarray(matrix, np.float64)
+    if m.shape == (2, 3):
+        m = np.vstack([m, [0, 0, 1]])
+    if m.shape != (3, 3) or not np.all(np.isfinite(m)):
+        return None
+    h, w = baseline_shape
+    src = np.asarray(followup_rgb)
+    return cv2.warpPerspective(src, m, (int(w), int(h)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def _small(img: np.ndarray, poly, side: int = 1000):
+    import cv2
+
+    h, w = img.shape[:2]
+    s = min(1.0, side / max(h, w))
+    if s < 1:
+        img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    p = None if poly is None else np.asarray(poly, np.float64) * s
+    return img, p
+
+
+def _view_images(view, baseline_rgb, latest_rgb, transform, polygon, b_label, l_label, alignment, note=""):
+    from analyzer.io import to_uint8
+
+    b8 = to_uint8(baseline_rgb) if baseline_rgb.dtype != np.uint8 else baseline_rgb
+    latest = None
+    if latest_rgb is not None and (alignment is None or alignment.get("ok", True)):
+        l8 = to_uint8(latest_rgb) if latest_rgb.dtype != np.uint8 else latest_rgb
+        latest = _warp_into(b8.shape[:2], l8, transform)
+        if latest is None:
+            note = note or "The latest photo's alignment was not stored; it is not shown."
+    elif latest_rgb is not None:
+        note = note or "The latest photo could not be aligned: " + str(alignment.get("reason") or "refused")
+    b_small, p = _small(b8, polygon)
+    l_small = None if latest is None else _small(latest, None)[0]
+    return ViewImages(view, b_small, l_small, p, b_label, l_label, alignment, note)
+
+
+def report_data_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> ReportData:
+    """Collect a series' :class:`ReportData` from the store (default series: the newest)."""
+    from analyzer.export import _date_text, rows_from_store
+
+    patient = store.get_patient(patient_id)
+    if series_id is None:
+        all_series = list(store.list_series(patient_id))
+        if not all_series:
+            raise UsageError(f"patient {patient.code} has no treatment series")
+        series = sorted(all_series, key=lambda s: (str(getattr(s, "created_at", "") or ""), s.id))[-1]
+    else:
+        series = store.get_series(series_id)
+    rows = rows_from_store(store, patient_id, series_id=series.id, analyzer_version=analyzer_version)
+    sessions = sorted(store.list_sessions(series.id), key=lambda s: (_date_text(s.date), s.id))
+    analyses = {}
+    for a in sorted(store.analyses_for_series(series.id, analyzer_version=analyzer_version),
+                    key=lambda a: (str(a.created_at), a.id)):
+        analyses[a.photo_id] = a
+    by_view: dict[str, list] = {}
+    for s in sessions:
+        for p in store.list_photos(s.id):
+            by_view.setdefault(p.view, []).append((s, p))
+    views = []
+    for view, items in by_view.items():
+        bs, bp = items[0]
+        follow = [(s, p) for s, p in items[1:] if p.id in analyses and analyses[p.id].baseline_photo_id not in (None, p.id)]
+        base_photo = store.load_photo(bp.id)
+        polygon = None
+        own = analyses.get(bp.id)
+        if own is not None:
+            polygon = _region_polygon(own.result)
+        if not follow:
+            views.append(_view_images(view, base_photo.rgb, None, None, polygon, _date_text(bs.date), "", None))
+            continue
+        ls, lp = follow[-1]
+        a = analyses[lp.id]
+        poly = _region_polygon(a.result)
+        if poly is not None:
+            polygon = poly
+        latest = store.load_photo(lp.id)
+        align = a.result.get("alignment") if isinstance(a.result, Mapping) else None
+        transform = a.transform
+        if transform is None and align:
+            transform = align.get("matrix")
+        views.append(_view_images(view, base_photo.rgb, latest.rgb, transform, polygon,
+                                  _date_text(bs.date), _date_text(ls.date), align))
+    dates = tuple(_date_text(s.date) for s in sessions)
+    return ReportData(
+        patient_code=patient.code,
+        patient_name=getattr(patient, "display_name", "") or "",
+        body_area=getattr(series, "body_area", "") or "",
+        series_name=getattr(series, "name", "") or str(series.id),
+        dates=dates,
+        views=tuple(views),
+        rows=tuple(rows),
+        analyzer_version=analyzer_version,
+    )
+
+
+def _region_polygon(result: Mapping[str, Any] | None):
+    if not isinstance(result, Mapping):
+        return None
+    regions = result.get("regions")
+    if isinstance(regions, Mapping) and regions:
+        name = result.get("region") or next(iter(regions))
+        poly = (regions.get(name) or next(iter(regions.values()))).get("polygon")
+    else:
+        poly = result.get("polygon")
+    if poly is None:
+        return None
+    arr = np.asarray(poly, np.float64)
+    return arr if arr.ndim == 2 and arr.shape[1] == 2 and len(arr) >= 3 else None
+
+
+def report_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
+    """The PDF report of a patient's series from the store (default series: the newest)."""
+    return build_report(report_data_from_store(store, patient_id, series_id, analyzer_version=analyzer_version))
+
+
+def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | None = None) -> ReportData:
+    """Rebuild a batch run's :class:`ReportData` from its ``results.json`` (photos re-read from the source folder)."""
+    from analyzer.errors import PhotoError
+    from analyzer.io import load_photo
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"report: batch results not found: {p}") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"report: {p} is not a batch results JSON ({type(exc).__name__})") from None
+    if not isinstance(doc, dict) or "rows" not in doc or "photos" not in doc:
+        raise UsageError(f"report: {p} is not a batch results JSON (no rows/photos)")
+    rows = tuple(doc["rows"])
+    folder = Path((doc.get("source") or {}).get("folder") or p.parent)
+    sessions = (doc.get("source") or {}).get("sessions") or []
+    photos = doc["photos"]
+    views: list[ViewImages] = []
+    notes: list[str] = []
+    for view in dict.fromkeys(ph["view"] for ph in photos):
+        items = sorted((ph for ph in photos if ph["view"] == view), key=lambda ph: ph["session_index"])
+        base = items[0]
+        last = items[-1] if len(items) > 1 else None
+        try:
+            b = load_photo(folder / base["file"])
+        except PhotoError as exc:
+            notes.append(f"View {view}: images not shown ({exc}).")
+            continue
+        latest_rgb = None
+        if last is not None:
+            try:
+                latest_rgb = load_photo(folder / last["file"]).rgb
+            except PhotoError as exc:
+                notes.append(f"View {view}: latest image not shown ({exc}).")
+        poly = (last or base).get("polygon") or base.get("polygon")
+        views.append(_view_images(
+            view, b.rgb, latest_rgb, (last or {}).get("transform"), None if poly is None else np.asarray(poly, float),
+            base["session_date"], (last or {}).get("session_date", ""), (last or {}).get("alignment"),
+        ))
+    failures = tuple(f"FAILED {f['file']}: {f['error']}" for f in doc.get("failures") or [])
+    code = patient_code or (rows[0]["patient_code"] if rows else folder.name)
+    return ReportData(
+        patient_code=code,
+        series_name=rows[0]["series"] if rows else folder.name,
+        dates=tuple(s.get("date") or s.get("name") for s in sessions),
+        views=tuple(views),
+        rows=rows,
+        caveats=tuple(notes),
+        failures=failures,
+        analyzer_version=str(doc.get("analyzer_version") or __version__),
+    )
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``report`` subcommand's arguments.
+
+    ``report FROM_BATCH_JSON --out report.pdf`` (a batch run's results.json), or
+    ``report --database-url URL --data-dir DIR --patient CODE [--series ID] --out report.pdf``.
+    """
+    parser.add_argument("batch_json", nargs="?", metavar="FROM_BATCH_JSON",
+                        help="a batch run's results.json (instead of the database)")
+    parser.add_argument("--database-url", metavar="URL", help="database URL (default: the store's default)")
+    parser.add_argument("--data-dir", metavar="DIR", help="the store's photo folder")
+    parser.add_argument("--patient", metavar="CODE", help="patient code")
+    parser.add_argument("--series", metavar="ID", type=int, help="series id (default: the patient's newest)")
+    parser.add_argument("--out", metavar="PDF", required=True, help="where to write the PDF")
+
+
+def _find_patient(store, code: str):
+    for name in ("get_patient_by_code", "find_patient", "patient_by_code"):
+        fn = getattr(store, name, None)
+        if fn is not None:
+            try:
+                p = fn(code)
+            except Exception:  # noqa: BLE001 - not found is reported below
+                p = None
+            if p is not None:
+                return p
+    lister = getattr(store, "list_patients", None)
+    if lister is not None:
+        for p in lister():
+            if p.code == code:
+                return p
+    raise UsageError(f"no patient with code {code!r}")
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """Run ``report``: write the PDF; 0 on success (bad options raise UsageError → exit 2)."""
+    out = Path(args.out)
+    if out.suffix.lower() != ".pdf":
+        raise UsageError(f"--out {out}: the report is a PDF; give a file name ending in .pdf")
+    if args.batch_json:
+        if args.patient or args.database_url or args.series is not None:
+            raise UsageError("give either FROM_BATCH_JSON or --patient (with --database-url/--data-dir), not both")
+        data = report_data_from_batch_json(args.batch_json)
+    else:
+        if not args.patient:
+            raise UsageError("report needs FROM_BATCH_JSON or --patient CODE")
+        from analyzer.store import Store
+
+        store = Store(url=args.database_url, data_dir=args.data_dir)
+        patient = _find_patient(store, args.patient)
+        data = report_data_from_store(store, patient.id, args.series)
+    pdf = build_report(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(pdf)
+    os.replace(tmp, out)
+    print(f"wrote {out} ({len(pdf) / 1024:.0f} KiB, {len(data.views)} view(s), {len(data.dates)} session(s))")
+    return 0
+
+
+__all__ = [
+    "METRIC_LABELS",
+    "ReportData",
+    "ViewImages",
+    "add_report_arguments",
+    "build_report",
+    "report_data_from_batch_json",
+    "report_data_from_store",
+    "report_from_store",
+    "run_report_command",
+    "summary_lines",
+]

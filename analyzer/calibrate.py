@@ -173,10 +173,25 @@ def _fit_matrix(measured_lin: np.ndarray, ref_lin: np.ndarray) -> np.ndarray:
     return M
 
 
+def _patch_de(patches_srgb: np.ndarray, M: np.ndarray) -> np.ndarray:
+    lin = srgb_to_linear(patches_srgb).astype(np.float64) @ M
+    srgb = np.clip(linear_to_srgb(np.clip(lin, 0, None)), 0, 1)
+    return delta_e_2000(rgb_to_lab(srgb.astype(np.float32)), COLORCHECKER24_LAB_D65)
+
+
 def _fit_chart(patches_srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """3x3 fit on unclipped patches, then one trimming pass: patches whose ΔE2000 after the
+    first fit exceeds max(2 x median, 4) are dropped (clipped in the camera, occluded, glare) and
+    the matrix is refitted. At least 12 patches are kept."""
     use = _usable(patches_srgb)
     lin = srgb_to_linear(patches_srgb).astype(np.float64)
-    return _fit_matrix(lin[use], COLORCHECKER24_LINEAR_SRGB[use]), use
+    M = _fit_matrix(lin[use], COLORCHECKER24_LINEAR_SRGB[use])
+    de = _patch_de(patches_srgb, M)
+    keep = use & (de <= max(2.0 * float(np.median(de[use])), 4.0))
+    if keep.sum() >= 12 and keep.sum() < use.sum():
+        use = keep
+        M = _fit_matrix(lin[use], COLORCHECKER24_LINEAR_SRGB[use])
+    return M, use
 
 
 def _residuals(patches_srgb: np.ndarray, M: np.ndarray | None, use: np.ndarray | None = None) -> float:
@@ -217,7 +232,8 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
         img = bgr0 if s == 1.0 else cv2.resize(
             bgr0, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
         )
-        for pad in (0, 40):
+        pads = (0, 40) if max(rows, cols) <= 1000 else (0,)  # a margin only helps tight crops
+        for pad in pads:
             im = img if pad == 0 else cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255))
             r = _detect_once(im)
             if r is None:
@@ -276,7 +292,7 @@ def calibrate(
                     residual_delta_e_before=before,
                     message=(
                         f"Colour corrected to a 24-patch ColorChecker found in the photo: mean ΔE2000 on "
-                        f"its {int(use.sum())} unclipped patches {before:.1f} before, {after:.1f} after correction."
+                        f"the {int(use.sum())} patches used {before:.1f} before, {after:.1f} after correction."
                     ),
                     chart_polygon=det.polygon,
                     transform=M,

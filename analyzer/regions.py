@@ -115,9 +115,9 @@ _REGION_SHAPES: dict[str, list[tuple[float, float | str]]] = {
     # band above the eyebrows, below the usual hair line
     "forehead": [(-0.55, -0.95), (0.55, -0.95), (0.55, -0.55), (-0.55, -0.55)],
     # below the lower eyelid, lateral of the nose, above the mouth corner
-    "left_cheek": [(-0.80, 0.38), (-0.32, 0.38), (-0.30, "n-0.05"), (-0.45, "n+0.20"), (-0.78, "n+0.10")],
+    "left_cheek": [(-0.80, 0.38), (-0.36, 0.38), (-0.36, "n-0.05"), (-0.48, "n+0.20"), (-0.78, "n+0.10")],
     # mirror of left_cheek
-    "right_cheek": [(0.32, 0.38), (0.80, 0.38), (0.78, "n+0.10"), (0.45, "n+0.20"), (0.30, "n-0.05")],
+    "right_cheek": [(0.36, 0.38), (0.80, 0.38), (0.78, "n+0.10"), (0.48, "n+0.20"), (0.36, "n-0.05")],
     # bridge and dorsum of the nose, above the nostrils
     "nose": [(-0.09, 0.10), (0.09, 0.10), (0.15, "n-0.18"), (-0.15, "n-0.18")],
     # below the lower lip, above the jaw line

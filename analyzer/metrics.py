@@ -1,0 +1,624 @@
+"""Skin metrics: redness, pigmentation, texture, with calibration, skin fraction and quality.
+
+Every number is absolute: no per-image normalisation (no "top 20 % of a* is red", no percentile
+stretch). Thresholds are fixed constants in this module and documented in ``docs/metrics.md``,
+so a value means the same in every session.
+
+Order of work in :func:`measure`: apply the colour calibration (if any) to the region's bounding
+box -> CIELAB D65 (``cv2``) -> colour means over the skin mask -> resample the crop to the
+texture scale -> spots, roughness, pores, wrinkles, GLCM -> quality.
+
+``measure`` applies the calibration itself: pass the *uncalibrated* photo and the
+:class:`~analyzer.calibrate.Calibration` of that photo.
+
+Texture scale: spatial metrics (spots, tone unevenness and texture) are computed after resampling
+the crop by ``texture_scale``. :func:`measure_photo` sets it from the face so that the eye-centre
+distance becomes :data:`CANONICAL_EYE_DISTANCE_PX` (about :data:`CANONICAL_PX_PER_MM` px/mm with a
+population-average eye distance of :data:`EYE_DISTANCE_MM` mm). In a comparison the follow-up is
+warped into the baseline frame, so both photos must be measured with the *same* factor (1.0, or
+the baseline's face-size factor).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from analyzer import __version__
+from analyzer.calibrate import NO_CALIBRATION, Calibration, apply_calibration, calibrate
+from analyzer.color import delta_e_2000, rgb_to_lab, srgb_to_linear
+from analyzer.face import Face, detect_face
+from analyzer.regions import ROI, polygon_mask, roi_label, roi_polygon, skin_mask
+from analyzer.results import Measurement, finite_or_none, nan_measurement
+
+__all__ = [
+    "MetricSet",
+    "measure",
+    "measure_photo",
+    "change",
+    "change_maps",
+    "noise_band",
+    "METRIC_KEYS",
+    "NOISE_BANDS",
+    "A_STAR_RED_THRESHOLD",
+    "SPOT_DELTA_L",
+    "CANONICAL_EYE_DISTANCE_PX",
+    "CANONICAL_PX_PER_MM",
+    "EYE_DISTANCE_MM",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Fixed constants (the contract: change one and the numbers change meaning -> new version).
+# ---------------------------------------------------------------------------------------------
+#: Absolute a* (CIELAB D65) above which a skin pixel counts as red.
+A_STAR_RED_THRESHOLD = 15.0
+#: A spot is skin at least this much darker (ΔL*) than the skin around it.
+SPOT_DELTA_L = -5.0
+#: Population-average distance between the eye centres, mm (adult interpupillary distance ~63 mm).
+EYE_DISTANCE_MM = 63.0
+#: Texture analysis scale: px per mm after resampling.
+CANONICAL_PX_PER_MM = 4.0
+#: Eye-centre distance, px, that a face is resampled to for texture metrics (= 63 mm at 4 px/mm).
+CANONICAL_EYE_DISTANCE_PX = EYE_DISTANCE_MM * CANONICAL_PX_PER_MM
+#: Colour statistics are computed on at most this many pixels of the crop (area-averaged).
+COLOUR_MAX_PIXELS = 1_500_000
+#: Upper bound on the texture resampling factor (never invent > 3x detail).
+MAX_TEXTURE_UPSAMPLE = 3.0
+
+# Spatial parameters, in analysis pixels (px at the texture scale; 1 px = 0.25 mm on a face).
+_SPOT_SMOOTH_SIGMA = 1.0  # denoise before spot detection (0.25 mm)
+_BACKGROUND_SIGMA = 16.0  # surrounding skin (4 mm)
+_SPOT_MIN_AREA_PX = 4  # 0.25 mm^2
+_SPOT_MAX_AREA_PX = 400  # 25 mm^2 (about 5.6 mm across): bigger dark areas are shading, not spots
+_SPOT_MAX_ELONGATION = 4.0  # (longest bounding-box side)^2 / area: folds and lines are not spots
+_ROUGH_SIGMAS = (1.0, 4.0)  # DoG band: 0.25 mm .. 1 mm
+_PORE_SIGMA = 1.5  # LoG-ish blob scale (pore ~ 0.4-0.8 mm)
+_PORE_DEPTH = 2.0  # L* units darker than surroundings at that scale
+_WRINKLE_SIGMA = 1.5  # Hessian scale (lines ~0.5-1 mm wide)
+_WRINKLE_STRENGTH = 1.5  # principal curvature, L* per px^2 * sigma^2 (scale-normalised)
+_WRINKLE_MIN_LENGTH_PX = 12  # 3 mm
+_GLCM_DIST = 2  # 0.5 mm
+_GLCM_LEVELS = 32  # 1 L* per level of high-passed L*, centred
+_BLUR_THRESHOLD = 0.15  # variance of Laplacian of L* at analysis scale below this: blurred
+
+GROUPS = ("redness", "pigmentation", "texture")
+
+#: The fixed JSON keys per group.
+METRIC_KEYS: dict[str, tuple[str, ...]] = {
+    "redness": ("a_star_mean", "erythema_index_mean", "red_area_fraction"),
+    "pigmentation": (
+        "L_star_mean",
+        "ita_deg_mean",
+        "melanin_index_mean",
+        "spot_area_fraction",
+        "spot_count",
+        "tone_unevenness",
+    ),
+    "texture": ("roughness", "pore_density", "wrinkle_density", "glcm_contrast", "glcm_homogeneity"),
+}
+
+_UNITS_METHODS: dict[str, tuple[str, str]] = {
+    "a_star_mean": ("CIELAB a* (D65)", "mean a* over skin pixels, cv2 RGB->Lab on float sRGB"),
+    "erythema_index_mean": (
+        "EI units",
+        "mean of 100*(log10(1/G) - log10(1/R)) on linearised sRGB R, G over skin (Dawson 1980, Diffey 1984)",
+    ),
+    "red_area_fraction": ("fraction of skin", f"share of skin pixels with a* > {A_STAR_RED_THRESHOLD:g} (fixed)"),
+    "L_star_mean": ("CIELAB L* (D65)", "mean L* over skin pixels"),
+    "ita_deg_mean": ("degrees", "ITA = atan2(L* - 50, b*)*180/pi of the mean L*, b* of skin (Chardon 1991, Del Bino 2006)"),
+    "melanin_index_mean": ("MI units", "mean of 100*log10(1/R) on linearised sRGB R over skin (Dawson 1980)"),
+    "spot_area_fraction": (
+        "fraction of skin",
+        f"skin with L* (smoothed 0.25 mm) <= {SPOT_DELTA_L:g} below the surrounding skin (masked Gaussian, "
+        "sigma 4 mm), roundish components of 0.25-25 mm^2 (at 4 px/mm)",
+    ),
+    "spot_count": ("count", "connected components of the spot mask (8-connected)"),
+    "tone_unevenness": ("CIELAB L*", "std over skin of L* smoothed 0.25 mm minus surrounding skin (sigma 4 mm)"),
+    "roughness": ("CIELAB L* (RMS)", "RMS over eroded skin of DoG(L*) band 0.25-1 mm (sigma 1 px - 4 px at 4 px/mm)"),
+    "pore_density": ("per cm^2", "dark blobs (DoG sigma 0.375 mm, depth >= 2 L*) per cm^2 of skin"),
+    "wrinkle_density": (
+        "fraction of skin",
+        "share of skin on dark ridges (Hessian, sigma 0.375 mm, scale-normalised curvature >= 1.5) of length >= 3 mm",
+    ),
+    "glcm_contrast": ("GLCM contrast (levels^2)", "Haralick contrast of high-passed L* (1 L*/level, 32 levels), d=0.5 mm, 4 angles"),
+    "glcm_homogeneity": ("GLCM homogeneity (0-1)", "Haralick homogeneity (inverse difference moment), same GLCM"),
+}
+
+# ---------------------------------------------------------------------------------------------
+# Noise floor: measured by analyzer.metrics_eval.noise_floor() on the London set, same person
+# neutral vs smiling, same session, forehead region (10 people). Value = 95th percentile of the
+# absolute difference. A change smaller than this is indistinguishable from re-photographing.
+# ---------------------------------------------------------------------------------------------
+NOISE_BANDS: dict[str, float] = {
+    "a_star_mean": 0.8142,
+    "erythema_index_mean": 1.502,
+    "red_area_fraction": 0.1438,
+    "L_star_mean": 3.839,
+    "ita_deg_mean": 10.44,
+    "melanin_index_mean": 8.932,
+    "spot_area_fraction": 0.002803,
+    "spot_count": 4.1,
+    "tone_unevenness": 0.1998,
+    "roughness": 0.112,
+    "pore_density": 0.9003,
+    "wrinkle_density": 0.02725,
+    "glcm_contrast": 1.683,
+    "glcm_homogeneity": 0.08906,
+}
+
+
+def noise_band(metric_key: str) -> float:
+    """The noise band of a metric (``"a_star_mean"`` or ``"redness.a_star_mean"``), NaN if unknown.
+
+    Measured on real photos (London set, neutral vs smiling, same session, forehead; 95th
+    percentile of the absolute difference over 10 people). See ``docs/metrics.md``.
+    """
+    k = metric_key.split(".")[-1]
+    return float(NOISE_BANDS.get(k, float("nan")))
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MetricSet:
+    """All metrics of one region of one photo."""
+
+    groups: dict[str, dict[str, Measurement]]
+    calibration: Calibration
+    skin_fraction: float
+    quality: dict
+    scale: dict
+    region: str
+    maps: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def value(self, key: str) -> float:
+        """Value of ``"group.key"`` or ``"key"`` (NaN when absent)."""
+        if "." in key:
+            g, k = key.split(".", 1)
+            m = self.groups.get(g, {}).get(k)
+        else:
+            m = next((d[key] for d in self.groups.values() if key in d), None)
+        return float("nan") if m is None else float(m.value)
+
+    def to_dict(self) -> dict:
+        out: dict = {}
+        meta: dict = {}
+        for g in GROUPS:
+            out[g] = {}
+            for k, m in self.groups.get(g, {}).items():
+                out[g][k] = m.json_value()
+                meta[f"{g}.{k}"] = {"unit": m.unit, "method": m.method, "reason": m.reason}
+        out["calibration"] = self.calibration.to_dict()
+        out["skin_fraction"] = finite_or_none(self.skin_fraction)
+        out["quality"] = self.quality
+        out["scale"] = self.scale
+        out["region"] = self.region
+        out["meta"] = meta
+        out["analyzer_version"] = __version__
+        return out
+
+
+def _m(group: str, key: str, value: float, region: str, reason: str | None = None, unit: str | None = None) -> Measurement:
+    u, meth = _UNITS_METHODS[key]
+    if unit is not None:
+        u = unit
+    v = float(value) if value is not None else float("nan")
+    if not math.isfinite(v):
+        return nan_measurement(key, u, meth, reason or "could not be computed", group=group, region=region)
+    return Measurement(name=key, value=v, unit=u, method=meth, group=group, region=region)
+
+
+def _masked_gauss(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian mean of img over mask pixels only (normalised convolution)."""
+    m = mask.astype(np.float32)
+    num = cv2.GaussianBlur(img * m, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(m, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return num / np.maximum(den, 1e-6)
+
+
+def _lighting_estimate(rgb: np.ndarray) -> dict:
+    """A coarse, photo-wide lighting estimate (not a normalisation): overall mean L*, and the Lab
+    of the brightest low-chroma pixels (a white-point proxy from background/clothes)."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, 256 / max(h, w))
+    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    lab = rgb_to_lab(small).reshape(-1, 3)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    neutral = lab[(chroma < 8) & (lab[:, 0] < 99)]
+    wp = None
+    if len(neutral) >= 20:
+        top = neutral[neutral[:, 0] >= np.percentile(neutral[:, 0], 90)]
+        wp = [float(x) for x in top.mean(axis=0)]
+    return {"image_mean_L": float(lab[:, 0].mean()), "white_point_lab": wp}
+
+
+def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality) -> dict:
+    reg = region_crop
+    n = max(int(reg.sum()), 1)
+    px = rgb_crop[reg]
+    hi = float((px >= 0.99).any(axis=1).sum() / n)
+    lo = float((px <= 0.01).any(axis=1).sum() / n)
+    blur = float("nan")
+    if skin_tex.sum() > 50:
+        lap = cv2.Laplacian(cv2.GaussianBlur(L_tex, (0, 0), 0.5), cv2.CV_32F)
+        inner = cv2.erode(skin_tex.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        if inner.sum() > 20:
+            blur = float(lap[inner].var())
+    light = _lighting_estimate(full_rgb)
+    warnings: list[str] = []
+    if math.isfinite(blur) and blur < _BLUR_THRESHOLD:
+        warnings.append("The photo looks blurred in this region: texture numbers will read low.")
+    if hi > 0.01:
+        warnings.append(f"{hi:.0%} of the region is overexposed (clipped highlights).")
+    if lo > 0.01:
+        warnings.append(f"{lo:.0%} of the region is underexposed (clipped shadows).")
+    differs = None
+    if baseline_quality is not None:
+        differs = False
+        bl = baseline_quality.get("lighting", {}) or {}
+        dL = light["image_mean_L"] - float(bl.get("image_mean_L", light["image_mean_L"]))
+        dwp = float("nan")
+        if light["white_point_lab"] is not None and bl.get("white_point_lab") is not None:
+            dwp = float(delta_e_2000(np.array(light["white_point_lab"]), np.array(bl["white_point_lab"])))
+        if abs(dL) > 5 or (math.isfinite(dwp) and dwp > 3):
+            differs = True
+            warnings.append(
+                "The lighting differs from the baseline's "
+                f"(overall lightness {dL:+.1f} L*"
+                + (f", white point ΔE2000 {dwp:.1f}" if math.isfinite(dwp) else "")
+                + "): changes may be lighting, not skin."
+            )
+    return {
+        "blur_laplacian_var": finite_or_none(blur),
+        "blur_threshold": _BLUR_THRESHOLD,
+        "blurred": bool(math.isfinite(blur) and blur < _BLUR_THRESHOLD),
+        "clipped_highlights_fraction": hi,
+        "clipped_shadows_fraction": lo,
+        "lighting": light,
+        "lighting_differs": differs,
+        "warnings": warnings,
+    }
+
+
+def _spot_stats(L: np.ndarray, skin: np.ndarray) -> tuple[float, int, float, np.ndarray]:
+    Ls = cv2.GaussianBlur(L, (0, 0), _SPOT_SMOOTH_SIGMA)
+    bg = _masked_gauss(Ls, skin, _BACKGROUND_SIGMA)
+    dL = Ls - bg
+    cand = (dL <= SPOT_DELTA_L) & skin
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA]
+    nskin = max(int(skin.sum()), 1)
+    keep = np.zeros(n, bool)
+    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]).astype(np.float64)
+    elong = side**2 / np.maximum(area, 1)
+    keep[1:] = (area[1:] >= _SPOT_MIN_AREA_PX) & (area[1:] <= _SPOT_MAX_AREA_PX) & (elong[1:] <= _SPOT_MAX_ELONGATION)
+    spots = keep[lbl]
+    uneven = float(np.std(dL[skin])) if skin.any() else float("nan")
+    return float(spots.sum() / nskin), int(keep.sum()), uneven, spots
+
+
+def _glcm(L: np.ndarray, skin: np.ndarray) -> tuple[float, float]:
+    hp = L - cv2.GaussianBlur(L, (0, 0), _BACKGROUND_SIGMA)
+    q = np.clip(np.round(hp) + _GLCM_LEVELS // 2, 0, _GLCM_LEVELS - 1).astype(np.int32)
+    lv = _GLCM_LEVELS
+    P = np.zeros((lv, lv), np.float64)
+    d = _GLCM_DIST
+    for dy, dx in ((0, d), (-d, d), (-d, 0), (-d, -d)):  # 0, 45, 90, 135 degrees
+        h, w = q.shape
+        y0, y1 = max(0, -dy), min(h, h - dy)
+        x0, x1 = max(0, -dx), min(w, w - dx)
+        a = q[y0:y1, x0:x1]
+        b = q[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+        ok = skin[y0:y1, x0:x1] & skin[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+        if ok.any():
+            idx = a[ok] * lv + b[ok]
+            c = np.bincount(idx, minlength=lv * lv).reshape(lv, lv).astype(np.float64)
+            P += c + c.T  # symmetric
+    tot = P.sum()
+    if tot <= 0:
+        return float("nan"), float("nan")
+    P /= tot
+    i, j = np.indices(P.shape)
+    diff2 = (i - j) ** 2
+    return float((P * diff2).sum()), float((P / (1.0 + diff2)).sum())
+
+
+def _wrinkles(L: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    s = _WRINKLE_SIGMA
+    g = cv2.GaussianBlur(L, (0, 0), s)
+    dxx = cv2.Sobel(g, cv2.CV_32F, 2, 0, ksize=3)
+    dyy = cv2.Sobel(g, cv2.CV_32F, 0, 2, ksize=3)
+    dxy = cv2.Sobel(g, cv2.CV_32F, 1, 1, ksize=3)
+    tmp = np.sqrt((dxx - dyy) ** 2 + 4 * dxy**2)
+    lam1 = 0.5 * (dxx + dyy + tmp)  # larger eigenvalue: > 0 across a dark valley
+    lam2 = 0.5 * (dxx + dyy - tmp)
+    ridge = (lam1 * s * s >= _WRINKLE_STRENGTH) & (np.abs(lam2) < 0.5 * lam1) & skin
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(ridge.astype(np.uint8), connectivity=8)
+    ext = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    keep = np.zeros(n, bool)
+    keep[1:] = ext[1:] >= _WRINKLE_MIN_LENGTH_PX
+    return keep[lbl]
+
+
+def _pores(L: np.ndarray, skin: np.ndarray) -> int:
+    s = _PORE_SIGMA
+    dog = cv2.GaussianBlur(L, (0, 0), s) - cv2.GaussianBlur(L, (0, 0), 3 * s)
+    mn = cv2.erode(dog, np.ones((5, 5), np.uint8))
+    peaks = (dog <= mn) & (dog <= -_PORE_DEPTH) & skin
+    n, *_ = cv2.connectedComponentsWithStats(peaks.astype(np.uint8), connectivity=8)
+    return max(n - 1, 0)
+
+
+def measure(
+    rgb: np.ndarray,
+    *,
+    mask: np.ndarray,
+    calibration: Calibration | None = None,
+    texture_scale: float = 1.0,
+    baseline_quality: dict | None = None,
+    region: str = "roi",
+    px_per_mm: float | None = None,
+    region_mask: np.ndarray | None = None,
+    keep_maps: bool = False,
+) -> MetricSet:
+    """Measure every metric over the skin pixels ``mask`` of a photo.
+
+    Parameters
+    ----------
+    rgb : ndarray (rows, cols, 3) float32 sRGB [0, 1]
+        The photo, *not* calibrated yet: the calibration is applied here.
+    mask : bool ndarray (rows, cols)
+        Skin pixels to measure (from :func:`analyzer.regions.skin_mask`).
+    calibration : Calibration, optional
+        The photo's calibration (``None`` = ``method="none"``).
+    texture_scale : float
+        Resampling factor to the analysis scale for spatial metrics (1.0 = pixels as they are).
+    baseline_quality : dict, optional
+        The baseline's ``quality`` dict: enables the ``lighting_differs`` warning.
+    region : str
+        Label of the region, stored with every number.
+    px_per_mm : float, optional
+        Pixels per mm *after* resampling; pore density is then per cm^2, else per 10^4 px^2.
+    region_mask : bool ndarray, optional
+        The whole region (skin and not), for skin_fraction and clipping; defaults to ``mask``.
+    keep_maps : bool
+        Keep intermediate maps (spots, ΔL*) in ``MetricSet.maps`` (for display).
+
+    Returns
+    -------
+    MetricSet
+        Every key of :data:`METRIC_KEYS`; a value that can't be computed is NaN with a reason.
+    """
+    cal = calibration if calibration is not None else NO_CALIBRATION
+    mask = np.asarray(mask, bool)
+    if mask.shape != rgb.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} does not match the photo {rgb.shape[:2]}")
+    if not (texture_scale > 0 and math.isfinite(texture_scale)):
+        raise ValueError("texture_scale must be a positive number")
+    regm = mask if region_mask is None else np.asarray(region_mask, bool)
+    nreg = int(regm.sum())
+    nskin = int(mask.sum())
+    skin_fraction = nskin / nreg if nreg else float("nan")
+    scale = {
+        "texture_scale": float(texture_scale),
+        "px_per_mm": finite_or_none(px_per_mm),
+        "canonical_px_per_mm": CANONICAL_PX_PER_MM,
+    }
+    groups: dict[str, dict[str, Measurement]] = {g: {} for g in GROUPS}
+    if nskin < 50:
+        reason = "too few skin pixels in the region (< 50)" if nreg else "empty region"
+        for g in GROUPS:
+            for k in METRIC_KEYS[g]:
+                groups[g][k] = _m(g, k, float("nan"), region, reason)
+        q = {"warnings": [reason], "lighting": _lighting_estimate(rgb), "lighting_differs": None}
+        return MetricSet(groups, cal, skin_fraction, q, scale, region)
+
+    ys, xs = np.nonzero(regm | mask)
+    pad = int(math.ceil(3 * _BACKGROUND_SIGMA / max(texture_scale, 1e-3))) + 2
+    r0, r1 = max(0, ys.min() - pad), min(rgb.shape[0], ys.max() + 1 + pad)
+    c0, c1 = max(0, xs.min() - pad), min(rgb.shape[1], xs.max() + 1 + pad)
+    crop = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), cal)
+    mcrop = mask[r0:r1, c0:c1]
+    rcrop = regm[r0:r1, c0:c1]
+
+    # ---- colour statistics (area-averaged to COLOUR_MAX_PIXELS for speed) --------------------
+    h, w = crop.shape[:2]
+    cs = min(1.0, math.sqrt(COLOUR_MAX_PIXELS / (h * w)))
+    if cs < 1.0:
+        size = (max(1, round(w * cs)), max(1, round(h * cs)))
+        ccrop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        cmask = cv2.resize(mcrop.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
+    else:
+        ccrop, cmask = crop, mcrop
+    lab = rgb_to_lab(ccrop)
+    sk = lab[cmask]
+    lin = srgb_to_linear(ccrop[cmask])
+    R = np.clip(lin[:, 0], 1e-4, 1)
+    G = np.clip(lin[:, 1], 1e-4, 1)
+    Lm, am, bm = (float(x) for x in sk.mean(axis=0))
+    groups["redness"]["a_star_mean"] = _m("redness", "a_star_mean", am, region)
+    groups["redness"]["erythema_index_mean"] = _m(
+        "redness", "erythema_index_mean", float(np.mean(100 * np.log10(R / G))), region
+    )
+    groups["redness"]["red_area_fraction"] = _m(
+        "redness", "red_area_fraction", float(np.mean(sk[:, 1] > A_STAR_RED_THRESHOLD)), region
+    )
+    groups["pigmentation"]["L_star_mean"] = _m("pigmentation", "L_star_mean", Lm, region)
+    groups["pigmentation"]["ita_deg_mean"] = _m(
+        "pigmentation", "ita_deg_mean", math.degrees(math.atan2(Lm - 50.0, bm)), region
+    )
+    groups["pigmentation"]["melanin_index_mean"] = _m(
+        "pigmentation", "melanin_index_mean", float(np.mean(100 * np.log10(1.0 / R))), region
+    )
+
+    # ---- spatial metrics at the texture scale ----------------------------------------------
+    ts = min(float(texture_scale), MAX_TEXTURE_UPSAMPLE)
+    if abs(ts - 1.0) > 1e-3:
+        size = (max(1, round(w * ts)), max(1, round(h * ts)))
+        tcrop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if ts < 1 else cv2.INTER_LINEAR)
+        tmask = cv2.resize(mcrop.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    else:
+        tcrop, tmask = crop, mcrop
+    L = np.ascontiguousarray(rgb_to_lab(tcrop)[..., 0])
+    ntex = int(tmask.sum())
+    tiny = ntex < 400
+    reason_small = "region too small at the analysis scale (< 400 skin px)"
+    frac, count, uneven, spots = _spot_stats(L, tmask)
+    P = "pigmentation"
+    groups[P]["spot_area_fraction"] = _m(P, "spot_area_fraction", float("nan") if tiny else frac, region, reason_small)
+    groups[P]["spot_count"] = _m(P, "spot_count", float("nan") if tiny else count, region, reason_small)
+    groups[P]["tone_unevenness"] = _m(P, "tone_unevenness", float("nan") if tiny else uneven, region, reason_small)
+
+    T = "texture"
+    inner = cv2.erode(tmask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if inner.sum() < 200:
+        for k in METRIC_KEYS[T]:
+            groups[T][k] = _m(T, k, float("nan"), region, reason_small)
+    else:
+        dog = cv2.GaussianBlur(L, (0, 0), _ROUGH_SIGMAS[0]) - cv2.GaussianBlur(L, (0, 0), _ROUGH_SIGMAS[1])
+        groups[T]["roughness"] = _m(T, "roughness", float(np.sqrt(np.mean(dog[inner] ** 2))), region)
+        npores = _pores(L, inner)
+        if px_per_mm and px_per_mm > 0:
+            area = inner.sum() / (px_per_mm**2) / 100.0  # cm^2
+            groups[T]["pore_density"] = _m(T, "pore_density", npores / area, region)
+        else:
+            area = inner.sum() / 1e4
+            groups[T]["pore_density"] = _m(T, "pore_density", npores / area, region, unit="per 10^4 px^2 (scale unknown)")
+        wr = _wrinkles(L, inner)
+        groups[T]["wrinkle_density"] = _m(T, "wrinkle_density", float(wr.sum() / inner.sum()), region)
+        con, hom = _glcm(L, inner)
+        groups[T]["glcm_contrast"] = _m(T, "glcm_contrast", con, region)
+        groups[T]["glcm_homogeneity"] = _m(T, "glcm_homogeneity", hom, region)
+
+    quality = _quality(crop, rcrop, L, tmask, rgb, baseline_quality)
+    if cal.method == "none":
+        quality["warnings"].insert(0, cal.message)
+    maps = {}
+    if keep_maps:
+        maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ts}
+    return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps)
+
+
+def measure_photo(
+    rgb: np.ndarray,
+    *,
+    roi: ROI | None = None,
+    face: Face | None = None,
+    detect: bool = True,
+    calibration: Calibration | None = None,
+) -> MetricSet:
+    """Metrics of one photo on its own (``python -m analyzer metrics``).
+
+    Detects the face (unless given or ``detect=False``), calibrates (chart search), builds the
+    region and its skin mask, and normalises texture by face size: the photo is resampled so the
+    eye-centre distance is :data:`CANONICAL_EYE_DISTANCE_PX`. Without a face the texture is
+    measured at the photo's own pixels and ``scale`` says so.
+    """
+    if face is None and detect:
+        face = detect_face(rgb)
+    cal = calibration if calibration is not None else calibrate(rgb)
+    poly = roi_polygon(roi, face=face, shape=rgb.shape[:2])
+    reg = polygon_mask(poly, rgb.shape[:2])
+    ys, xs = np.nonzero(reg)
+    if len(ys) == 0:
+        skin = reg
+    else:
+        r0, r1, c0, c1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        sub = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), cal)
+        skin = np.zeros_like(reg)
+        skin[r0:r1, c0:c1] = skin_mask(sub, region=reg[r0:r1, c0:c1])
+    if face is not None:
+        ts = CANONICAL_EYE_DISTANCE_PX / face.eye_distance
+        px_mm = CANONICAL_PX_PER_MM if ts <= MAX_TEXTURE_UPSAMPLE else face.eye_distance * MAX_TEXTURE_UPSAMPLE / EYE_DISTANCE_MM
+        basis = {"basis": "face eye distance", "eye_distance_px": face.eye_distance,
+                 "assumed_eye_distance_mm": EYE_DISTANCE_MM}
+    else:
+        ts, px_mm = 1.0, None
+        basis = {"basis": "no face: photo pixels (texture not comparable across camera distances)"}
+    ms = measure(rgb, mask=skin, calibration=cal, texture_scale=ts, region=roi_label(roi) if roi is not None
+                 else ("face" if face is not None else "image"), px_per_mm=px_mm, region_mask=reg)
+    scale = dict(ms.scale)
+    scale.update(basis)
+    scale["region_polygon"] = np.round(poly, 1).tolist()
+    return MetricSet(ms.groups, ms.calibration, ms.skin_fraction, ms.quality, scale, ms.region, ms.maps)
+
+
+def change(baseline: MetricSet, followup: MetricSet) -> dict:
+    """Follow-up minus baseline per metric.
+
+    Returns
+    -------
+    dict
+        ``{group: {key: {"delta": f-b|None, "percent": 100*(f-b)/|b| | None, "reason": str|None,
+        "noise_band": float|None, "within_noise": bool|None}}}`` plus ``"warnings"``.
+    """
+    out: dict = {}
+    for g in GROUPS:
+        out[g] = {}
+        for k in METRIC_KEYS[g]:
+            b = baseline.groups.get(g, {}).get(k)
+            f = followup.groups.get(g, {}).get(k)
+            bv = float("nan") if b is None else float(b.value)
+            fv = float("nan") if f is None else float(f.value)
+            rec: dict = {"delta": None, "percent": None, "reason": None}
+            if not (math.isfinite(bv) and math.isfinite(fv)):
+                rec["reason"] = "baseline or follow-up value missing: " + "; ".join(
+                    r for r in ((b.reason if b else None), (f.reason if f else None)) if r
+                )
+            else:
+                d = fv - bv
+                rec["delta"] = d
+                if abs(bv) > 1e-9:
+                    rec["percent"] = 100.0 * d / abs(bv)
+                else:
+                    rec["reason"] = "percent undefined: baseline value is 0"
+            nb = noise_band(k)
+            rec["noise_band"] = finite_or_none(nb)
+            rec["within_noise"] = None if rec["delta"] is None or not math.isfinite(nb) else bool(abs(rec["delta"]) <= nb)
+            out[g][k] = rec
+    warnings = []
+    if baseline.calibration.method != followup.calibration.method:
+        warnings.append(
+            f"Calibration differs (baseline {baseline.calibration.method}, follow-up {followup.calibration.method}): "
+            "colour changes may be partly lighting."
+        )
+    elif baseline.calibration.method == "none":
+        warnings.append("Neither photo is colour-calibrated: changes across sessions may be lighting.")
+    if followup.quality.get("lighting_differs"):
+        warnings.append("The follow-up's lighting differs from the baseline's.")
+    out["warnings"] = warnings
+    return out
+
+
+def change_maps(baseline_rgb: np.ndarray, followup_warped_rgb: np.ndarray, mask: np.ndarray, *, smooth_sigma: float = 2.0) -> dict[str, np.ndarray]:
+    """Per-pixel change maps for heat maps (float32, NaN outside ``mask``).
+
+    ``delta_a_star`` and ``delta_L_star``: follow-up minus baseline, both Gaussian-smoothed
+    (``smooth_sigma`` px) to suppress pixel noise and residual misalignment.
+    ``delta_roughness``: local RMS (sigma 4 px) of the DoG roughness band, follow-up minus
+    baseline, L* units. Both images must be in the same (baseline) frame and calibrated alike.
+    """
+    if baseline_rgb.shape != followup_warped_rgb.shape:
+        raise ValueError("baseline and follow-up must have the same shape (warp the follow-up first)")
+    lb = rgb_to_lab(baseline_rgb)
+    lf = rgb_to_lab(followup_warped_rgb)
+    m = np.asarray(mask, bool)
+
+    def sm(x):
+        return _masked_gauss(np.ascontiguousarray(x), m, smooth_sigma)
+
+    def rough(L):
+        dog = cv2.GaussianBlur(L, (0, 0), _ROUGH_SIGMAS[0]) - cv2.GaussianBlur(L, (0, 0), _ROUGH_SIGMAS[1])
+        return np.sqrt(np.maximum(_masked_gauss(dog * dog, m, 4.0), 0))
+
+    out = {
+        "delta_a_star": sm(lf[..., 1]) - sm(lb[..., 1]),
+        "delta_L_star": sm(lf[..., 0]) - sm(lb[..., 0]),
+        "delta_roughness": rough(np.ascontiguousarray(lf[..., 0])) - rough(np.ascontiguousarray(lb[..., 0])),
+    }
+    for k in out:
+        out[k] = out[k].astype(np.float32)
+        out[k][~m] = np.nan
+    return out

@@ -1,0 +1,1143 @@
+"""The app's one entry point into analyzer: glue between the store and the pipeline.
+
+Pages call these functions and render what comes back; nothing here imports streamlit, and
+nothing here caches across calls (the pages cache). What the functions do:
+
+- :func:`open_store` opens the store (database URL from the environment, else the settings file
+  in the data folder, else embedded SQLite in the data folder).
+- :func:`ensure_demo` seeds the demo patient from ``sample_images/series.json`` when the
+  database has no patients, and analyses it.
+- :func:`analyze_session` / :func:`analyze_series` compare each photo with the baseline
+  session's photo of the same view, for every region of the series, and store the results
+  (keyed by analyzer version and region). A stored result is never recomputed.
+- :func:`progress_table` builds the tidy long table behind the progress charts, and
+  :func:`summary_cards` turns it into plain-language sentences.
+- :func:`review_images` rebuilds the aligned follow-up and the change maps from a stored
+  analysis (for the review page's overlays and heat maps).
+
+Every warning that makes a number less trustworthy is returned in plain words with its remedy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from analyzer import ANALYZER_VERSION
+from analyzer.errors import PhotoError, UsageError
+
+#: Progress callback: fraction done in [0, 1] and a short text.
+Progress = Callable[[float, str], None]
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+#: Where the demo patient comes from (override with SKIN_PROGRESS_SAMPLE_DIR).
+SAMPLE_DIR = REPO_DIR / "sample_images"
+
+
+def demo_dir() -> Path:
+    """The demo folder: ``$SKIN_PROGRESS_SAMPLE_DIR``, else ``sample_images/`` in the repository."""
+    return Path(os.environ.get("SKIN_PROGRESS_SAMPLE_DIR") or SAMPLE_DIR)
+SETTINGS_FILE = "settings.json"
+DEFAULT_REGION = "face"
+SIMULATED_TAG = "[simulated]"
+
+# ---------------------------------------------------------------------------------------------
+# Metric catalogue: what each metric is called and means, in words a patient understands.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is named and explained to people."""
+
+    key: str  # "group.name", e.g. "redness.a_star_mean"
+    label: str  # short, for chart titles and sentences ("redness")
+    explanation: str  # one or two friendly sentences for the patient view
+    lower_is_better: bool | None = True  # None: neither direction is "better"
+
+    @property
+    def group(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[1]
+
+
+METRICS: dict[str, MetricInfo] = {
+    m.key: m
+    for m in [
+        MetricInfo("redness.a_star_mean", "redness",
+                   "How red the skin looks on average (the a* colour value). Lower means calmer, less red skin."),
+        MetricInfo("redness.erythema_index_mean", "erythema index",
+                   "A dermatology measure of redness from blood under the skin. Lower means less redness."),
+        MetricInfo("redness.red_area_fraction", "red area",
+                   "The share of the area that is noticeably redder than the rest. Lower means fewer red patches."),
+        MetricInfo("pigmentation.L_star_mean", "brightness",
+                   "How light the skin looks (the L* lightness value). Higher means brighter skin.",
+                   lower_is_better=False),
+        MetricInfo("pigmentation.ita_deg_mean", "skin tone angle (ITA)",
+                   "The individual typology angle: a standard number for how light or tanned skin is.",
+                   lower_is_better=None),
+        MetricInfo("pigmentation.melanin_index_mean", "pigmentation",
+                   "How much brown pigment (melanin) the skin shows. Lower means lighter, more even pigment."),
+        MetricInfo("pigmentation.spot_area_fraction", "dark-spot area",
+                   "The share of the area covered by spots darker than the surrounding skin. Lower is better."),
+        MetricInfo("pigmentation.spot_count", "dark spots",
+                   "How many distinct dark spots were found. Lower is better."),
+        MetricInfo("pigmentation.tone_unevenness", "tone unevenness",
+                   "How blotchy the skin tone is. Lower means a more even tone."),
+        MetricInfo("texture.roughness", "texture roughness",
+                   "How much fine relief (pores, lines, scars) the skin shows. Lower means smoother skin."),
+        MetricInfo("texture.pore_density", "pore density",
+                   "How many visible pores there are per unit of skin. Lower is better."),
+        MetricInfo("texture.wrinkle_density", "fine lines",
+                   "How much of the area shows fine lines and wrinkles. Lower is better."),
+        MetricInfo("texture.glcm_contrast", "texture contrast",
+                   "A texture statistic: how much neighbouring points differ. Lower means smoother skin."),
+        MetricInfo("texture.glcm_homogeneity", "texture evenness",
+                   "A texture statistic: how alike neighbouring points are. Higher means smoother skin.",
+                   lower_is_better=False),
+    ]
+}
+#: The metrics shown first (one per concern).
+KEY_METRICS = ("redness.a_star_mean", "pigmentation.melanin_index_mean", "texture.roughness")
+METRIC_GROUPS = ("redness", "pigmentation", "texture")
+
+
+def metric_info(key: str) -> MetricInfo:
+    """The catalogue entry of ``key`` (a fallback entry for a metric not in the catalogue)."""
+    if key in METRICS:
+        return METRICS[key]
+    name = key.split(".", 1)[-1].replace("_", " ")
+    return MetricInfo(key, name, f"The {name} measurement.", None)
+
+
+def region_label(name: str) -> str:
+    """``left_cheek`` → ``Left cheek``; custom names are kept as typed."""
+    if not name:
+        return "Face"
+    if name == DEFAULT_REGION:
+        return "Face"
+    return name.replace("_", " ")[:1].upper() + name.replace("_", " ")[1:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Store and settings
+# ---------------------------------------------------------------------------------------------
+
+
+def read_settings(data_dir: str | os.PathLike) -> dict:
+    """The settings file in the data folder (``{}`` when there is none or it is unreadable)."""
+    p = Path(data_dir) / SETTINGS_FILE
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+        return d if isinstance(d, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_settings(data_dir: str | os.PathLike, **values: Any) -> Path:
+    """Merge ``values`` into the settings file in the data folder (``None`` removes a key)."""
+    d = Path(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    cur = read_settings(d)
+    for k, v in values.items():
+        if v is None or v == "":
+            cur.pop(k, None)
+        else:
+            cur[k] = v
+    p = d / SETTINGS_FILE
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cur, indent=2), encoding="utf-8")
+    tmp.replace(p)
+    return p
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where the data lives, and which setting chose it."""
+
+    data_dir: Path
+    database_url: str
+    source: Literal["environment", "settings file", "default", "argument"]
+
+
+def store_location(*, url: str | None = None, data_dir: str | os.PathLike | None = None) -> StoreLocation:
+    """Resolve the data folder and database URL the app will use.
+
+    The database URL comes from, in order: ``url``, the environment variable
+    ``SKIN_PROGRESS_DATABASE_URL``, ``database_url`` in ``<data folder>/settings.json``, and
+    finally embedded SQLite in the data folder.
+    """
+    from analyzer.store import default_data_dir, default_database_url
+
+    ddir = Path(data_dir) if data_dir is not None else Path(default_data_dir())
+    if url:
+        return StoreLocation(ddir, url, "argument")
+    if os.environ.get("SKIN_PROGRESS_DATABASE_URL"):
+        return StoreLocation(ddir, os.environ["SKIN_PROGRESS_DATABASE_URL"], "environment")
+    s = read_settings(ddir).get("database_url")
+    if s:
+        return StoreLocation(ddir, str(s), "settings file")
+    if data_dir is None:
+        return StoreLocation(ddir, default_database_url(), "default")
+    return StoreLocation(ddir, f"sqlite:///{(ddir / 'skin-progress.sqlite3').resolve()}", "default")
+
+
+def open_store(*, url: str | None = None, data_dir: str | os.PathLike | None = None):
+    """Open the store at :func:`store_location` (creating the SQLite file on first use)."""
+    from analyzer.store import Store
+
+    loc = store_location(url=url, data_dir=data_dir)
+    loc.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store(url=loc.database_url, data_dir=loc.data_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# Regions of a series
+# ---------------------------------------------------------------------------------------------
+
+
+def region_to_roi(spec: Mapping[str, Any]):
+    """A stored region dict → ``(name, ROI | None)``.
+
+    ``{"kind": "named", "name": "left_cheek"}``, ``{"kind": "rect", "name": .., "x", "y", "w", "h"}``,
+    ``{"kind": "face"}`` (the whole face area).
+    """
+    from analyzer.regions import FACE_REGIONS, NamedROI, RectROI
+
+    kind = spec.get("kind", "named")
+    if kind == "face":
+        return spec.get("name") or DEFAULT_REGION, None
+    if kind == "named":
+        name = str(spec.get("name", ""))
+        if name == DEFAULT_REGION:
+            return name, None
+        if name not in FACE_REGIONS:
+            raise UsageError(f"unknown face region {name!r}; allowed: " + ", ".join(FACE_REGIONS))
+        return name, NamedROI(name)
+    if kind == "rect":
+        x, y, w, h = (float(spec[k]) for k in ("x", "y", "w", "h"))
+        if w <= 0 or h <= 0 or x < 0 or y < 0:
+            raise UsageError("a rectangle needs x, y ≥ 0 and a width and height above 0")
+        name = str(spec.get("name") or f"rect {x:g},{y:g} {w:g}x{h:g}")
+        return name, RectROI(x, y, w, h)
+    raise UsageError(f"unknown region kind {kind!r}; allowed: face, named, rect")
+
+
+def series_rois(series) -> dict[str, Any]:
+    """The regions a series is measured on, name → ROI (``None`` = whole face). Always has ``face``."""
+    rois: dict[str, Any] = {DEFAULT_REGION: None}
+    for spec in series.regions or []:
+        try:
+            name, roi = region_to_roi(spec)
+        except (UsageError, KeyError, TypeError, ValueError):
+            continue
+        rois[name] = roi
+    return rois
+
+
+def add_region(store, series_id: int, spec: Mapping[str, Any]) -> str:
+    """Add (or replace, by name) a region of the series; returns its name. Nothing is analysed here."""
+    name, _ = region_to_roi(spec)
+    if name == DEFAULT_REGION:
+        return name
+    series = store.get_series(series_id)
+    keep = [r for r in (series.regions or []) if region_to_roi_name(r) != name]
+    store.set_regions(series_id, keep + [dict(spec, name=name)])
+    return name
+
+
+def remove_region(store, series_id: int, name: str) -> None:
+    """Stop measuring a region (its stored analyses stay in the database)."""
+    series = store.get_series(series_id)
+    store.set_regions(series_id, [r for r in (series.regions or []) if region_to_roi_name(r) != name])
+
+
+def region_to_roi_name(spec: Mapping[str, Any]) -> str:
+    try:
+        return region_to_roi(spec)[0]
+    except (UsageError, KeyError, TypeError, ValueError):
+        return str(spec.get("name", ""))
+
+
+def create_patient_with_series(store, *, code: str, display_name: str, body_area: str = "face",
+                               concerns: Iterable[str] = (), series_name: str = "", **patient_fields):
+    """Create a patient and their first treatment series; both or neither (returns both records)."""
+    from analyzer.store import StoreError
+
+    code = (code or "").strip()
+    display_name = (display_name or "").strip()
+    if not code:
+        raise UsageError("the patient code is empty; give a short code such as P-0042")
+    if not display_name:
+        raise UsageError("the display name is empty")
+    patient = store.create_patient(code, display_name, **patient_fields)
+    try:
+        series = store.create_series(patient.id, body_area=body_area, concerns=list(concerns),
+                                     name=series_name or "")
+    except StoreError:
+        store.delete_patient(patient.id)
+        raise
+    return patient, series
+
+
+def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tuple[str, bytes, str]] = (),
+                            **session_fields):
+    """Add a session, then its photos ``(view, data, filename)``.
+
+    Returns ``(session, added photo records, errors)``. A photo that can't be used is reported
+    in ``errors`` (one line each) and nothing is stored for it; the session itself is kept.
+    The first session of a series becomes its baseline.
+    """
+    rec = store.add_session(series_id, date=date, **session_fields)
+    if store.get_series(series_id).baseline_session_id is None:
+        store.set_baseline_session(series_id, rec.id)
+    added, errors = add_photos(store, rec.id, photos)
+    return rec, added, errors
+
+
+def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]]):
+    """Store uploaded photos ``(view, data, filename)``: returns (added records, one-line errors)."""
+    from analyzer.store import StoreError
+
+    added, errors = [], []
+    for view, data, filename in photos:
+        try:
+            added.append(store.add_photo(session_id, view=view, data=data, filename=filename))
+        except (PhotoError, StoreError) as exc:
+            errors.append(str(exc))
+    return added, errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions: labels, simulated changes
+# ---------------------------------------------------------------------------------------------
+
+
+def simulated_note(session) -> str | None:
+    """The simulated change recorded on a session (demo data), or None for real photos."""
+    notes = session.notes or ""
+    i = notes.find(SIMULATED_TAG)
+    if i < 0:
+        return None
+    return notes[i + len(SIMULATED_TAG):].strip(" :\n") or "simulated change"
+
+
+def treatment_text(session) -> str:
+    """One line with the session's treatment parameters (empty for a baseline visit with none)."""
+    parts = []
+    if session.device:
+        parts.append(session.device)
+    if session.needle_depth_mm is not None:
+        parts.append(f"{session.needle_depth_mm:g} mm")
+    if session.passes is not None:
+        parts.append(f"{session.passes} passes")
+    if session.topical:
+        parts.append(session.topical)
+    if session.practitioner:
+        parts.append(f"by {session.practitioner}")
+    return ", ".join(parts)
+
+
+def session_label(session, index: int | None = None, *, baseline_id: int | None = None) -> str:
+    """``Session 2 · 2026-02-01 · treatment`` (+ ``baseline`` / ``simulated``)."""
+    bits = [f"Session {index}" if index is not None else "Session", session.date.isoformat(), session.kind]
+    if baseline_id is not None and session.id == baseline_id:
+        bits.append("baseline")
+    if simulated_note(session):
+        bits.append("simulated")
+    return " · ".join(bits)
+
+
+def baseline_session(store, series_id: int):
+    """The series' baseline session: the one marked, else the earliest; None when there is none."""
+    b = store.baseline_session(series_id)
+    if b is not None:
+        return b
+    sessions = store.list_sessions(series_id)
+    return min(sessions, key=lambda s: (s.date, s.id)) if sessions else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis
+# ---------------------------------------------------------------------------------------------
+
+Remedy = Literal["retake", "mark_reference", "upload_baseline", "none"]
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """Something that makes a photo's numbers less trustworthy, in plain words."""
+
+    kind: str  # alignment, blur, highlights, lighting, calibration, face, baseline, other
+    message: str
+    remedy: Remedy = "retake"
+
+    @property
+    def remedy_text(self) -> str:
+        return {
+            "retake": "Retake the photo: same pose, distance and light as the baseline.",
+            "mark_reference": "Retake with the colour chart in frame, or mark a neutral reference.",
+            "upload_baseline": "Upload a photo of this view to the baseline session.",
+            "none": "",
+        }[self.remedy]
+
+
+@dataclass(frozen=True)
+class PhotoAnalysis:
+    """The outcome of analysing one photo (all regions of its series)."""
+
+    photo_id: int
+    session_id: int
+    view: str
+    filename: str
+    baseline_photo_id: int | None
+    regions: tuple[str, ...]
+    aligned: bool | None  # None: the photo is the baseline itself or had no baseline
+    caveats: tuple[Caveat, ...] = ()
+    computed: bool = True  # False: everything came from the store
+
+    @property
+    def ok(self) -> bool:
+        return self.baseline_photo_id is not None and self.aligned is not False
+
+
+def _classify(msg: str) -> tuple[str, Remedy]:
+    m = msg.lower()
+    if "chart" in m or "calibrat" in m or "reference patch" in m:
+        return "calibration", "mark_reference"
+    if "blur" in m or "sharp" in m or "focus" in m:
+        return "blur", "retake"
+    if "clip" in m or "highlight" in m or "overexpos" in m or "saturat" in m:
+        return "highlights", "retake"
+    if "light" in m or "exposure" in m or "white balance" in m or "illumin" in m:
+        return "lighting", "retake"
+    if "face" in m:
+        return "face", "retake"
+    return "other", "retake"
+
+
+def caveats_from_result(result: Mapping[str, Any] | None) -> list[Caveat]:
+    """The plain-words caveats of one stored analysis result (the follow-up side)."""
+    if not result:
+        return []
+    out: list[Caveat] = []
+    al = result.get("alignment") or {}
+    if al and al.get("ok") is False:
+        reason = al.get("reason") or result.get("reason") or "the photos could not be matched"
+        out.append(Caveat("alignment", f"Alignment refused: {reason}. This photo is left out of the charts.", "retake"))
+    side = result.get("followup") or result.get("baseline") or {}
+    q = side.get("quality") or {}
+    for w in q.get("warnings") or []:
+        kind, remedy = _classify(str(w))
+        out.append(Caveat(kind, str(w)[:1].upper() + str(w)[1:], remedy))
+    if q.get("lighting_differs") and not any(c.kind == "lighting" for c in out):
+        out.append(Caveat("lighting", "The lighting differs from the baseline photo.", "retake"))
+    cal = side.get("calibration") or {}
+    if isinstance(cal, Mapping) and not any(c.kind == "calibration" for c in out):
+        found = cal.get("chart_found", cal.get("found", cal.get("ok")))
+        if found is False or cal.get("method") in ("none", "uncalibrated"):
+            out.append(Caveat("calibration",
+                              "No colour chart found: colours are compared without calibration.",
+                              "mark_reference"))
+    seen, uniq = set(), []
+    for c in out:
+        if c.message not in seen:
+            seen.add(c.message)
+            uniq.append(c)
+    return uniq
+
+
+def _transform_list(alignment) -> list | None:
+    m = getattr(alignment, "matrix", None)
+    if m is None:
+        return None
+    return np.asarray(m, dtype=float).round(8).tolist()
+
+
+def _strip_regions(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k != "regions"}
+
+
+class _PhotoCache:
+    """Loaded photos and detected faces within one analysis run (baselines are reused)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.photos: dict[int, Any] = {}
+        self.faces: dict[int, Any] = {}
+
+    def photo(self, pid: int):
+        if pid not in self.photos:
+            self.photos[pid] = self.store.load_photo(pid)
+        return self.photos[pid]
+
+    def face(self, pid: int):
+        if pid not in self.faces:
+            from analyzer.face import detect_face
+
+            self.faces[pid] = detect_face(self.photo(pid).rgb)
+        return self.faces[pid]
+
+
+def _baseline_self_result(results: Mapping[str, Any], photo, *, failed: Mapping[str, str]) -> dict:
+    """The stored result for a baseline photo measured on its own (it is its own reference).
+
+    Shaped like ``Comparison.to_dict()`` (``regions`` per name; the photo's metrics are its
+    ``baseline`` side) so that the export and the charts read both kinds the same way.
+    """
+    regions = {}
+    for name, pm in results.items():
+        metrics = {k: v for k, v in pm.to_dict().items() if k not in ("image", "region", "analyzer_version")}
+        regions[name] = {
+            "region": name,
+            "polygon": None if pm.polygon is None else np.asarray(pm.polygon, float).round(2).tolist(),
+            "baseline": metrics, "followup": None, "change": None, "reason": None,
+        }
+    main = next(iter(regions.values()), None)
+    return {
+        "image": {"baseline": photo.size, "followup": photo.size},
+        "alignment": {"ok": True, "method": "identity (the baseline photo itself)", "confidence": 1.0,
+                      "reason": None},
+        "region": main["region"] if main else DEFAULT_REGION,
+        "baseline": main["baseline"] if main else None,
+        "followup": None,
+        "change": None,
+        "reason": None,
+        "regions": regions,
+        "failed_regions": dict(failed),
+        "is_baseline": True,
+        "analyzer_version": ANALYZER_VERSION,
+    }
+
+
+#: The store's region key for a photo's analysis: one record per photo holds every region.
+ALL_REGIONS = ""
+
+
+def _stored_regions(a) -> set[str]:
+    if a is None:
+        return set()
+    res = a.result or {}
+    return set((res.get("regions") or {}).keys()) | set((res.get("failed_regions") or {}).keys())
+
+
+def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCache | None = None,
+                  version: str = ANALYZER_VERSION) -> PhotoAnalysis:
+    """Analyse one photo against the baseline session's photo of the same view, for all regions.
+
+    One analysis record per photo and analyzer version holds every region of the series. It
+    is reused, never recomputed, unless a region was added since (or ``force``). A region that
+    can't be placed on this photo (a named region with no face found) is reported as a caveat
+    and the other regions are still measured. The baseline photo is measured on its own.
+    """
+    from analyzer.pipeline import analyze_metrics, compare
+
+    cache = _cache or _PhotoCache(store)
+    p = store.get_photo(photo_id)
+    sess = store.get_session(p.session_id)
+    series = store.get_series(sess.series_id)
+    base = baseline_session(store, series.id)
+    rois = series_rois(series)
+    bphoto = None
+    if base is not None:
+        same_view = [bp for bp in store.list_photos(base.id) if bp.view == p.view]
+        bphoto = same_view[0] if same_view else None
+    if bphoto is None:
+        return PhotoAnalysis(p.id, sess.id, p.view, p.filename, None, (), None,
+                             (Caveat("baseline", f"No baseline photo of the {p.view} view to compare with.",
+                                     "upload_baseline"),), computed=False)
+    stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
+    computed = False
+    if force or stored is None or stored.baseline_photo_id != bphoto.id or not set(rois) <= _stored_regions(stored):
+        computed = True
+        sim = simulated_note(sess)
+        failed: dict[str, str] = {}
+        if bphoto.id == p.id:
+            photo = cache.photo(p.id)
+            face = cache.face(p.id)
+            results = {}
+            for name, roi in rois.items():
+                try:
+                    results[name] = analyze_metrics(photo, roi=roi, face=face)
+                except UsageError as exc:
+                    failed[name] = str(exc)
+            res = _baseline_self_result(results, photo, failed=failed)
+            transform = np.eye(3).tolist()
+        else:
+            bl, fu = cache.photo(bphoto.id), cache.photo(p.id)
+            bface = cache.face(bphoto.id)
+            ok_rois = {}
+            for name, roi in rois.items():
+                if roi is not None and type(roi).__name__ == "NamedROI" and bface is None:
+                    failed[name] = "no face found on the baseline photo, so a named region can't be placed"
+                else:
+                    ok_rois[name] = roi
+            comp = compare(bl, fu, rois=ok_rois or {DEFAULT_REGION: None}, baseline_face=bface,
+                           followup_face=cache.face(p.id), keep_aligned=False)
+            res = comp.to_dict(DEFAULT_REGION if DEFAULT_REGION in comp.regions else None)
+            res["failed_regions"] = failed
+            transform = _transform_list(comp.alignment)
+        if sim:
+            res["simulated"] = True
+            res["simulated_note"] = sim
+        store.save_analysis(p.id, baseline_photo_id=bphoto.id, transform=transform, result=res,
+                            analyzer_version=version, region=ALL_REGIONS)
+        stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
+    return _photo_analysis(p, sess.id, bphoto.id, stored, computed)
+
+
+def _photo_analysis(p, session_id: int, bpid: int | None, stored, computed: bool) -> PhotoAnalysis:
+    res = (stored.result if stored is not None else None) or {}
+    caveats = caveats_from_result(res) if stored is not None else []
+    for name, why in (res.get("failed_regions") or {}).items():
+        caveats.append(Caveat("face", f"{region_label(name)} could not be measured: {why}.", "retake"))
+    if bpid is None:
+        caveats = [Caveat("baseline", f"No baseline photo of the {p.view} view to compare with.", "upload_baseline")]
+    aligned = None
+    if stored is not None and bpid != p.id:
+        aligned = bool((res.get("alignment") or {}).get("ok", False))
+    regions = tuple((res.get("regions") or {}).keys())
+    return PhotoAnalysis(p.id, session_id, p.view, p.filename, bpid, regions, aligned, tuple(caveats), computed)
+
+
+def _session_order(store, session_id: int) -> list[int]:
+    """The session's photo ids, baseline session's photos first when it is the baseline."""
+    return [p.id for p in store.list_photos(session_id)]
+
+
+def analyze_session(store, session_id: int, *, progress: Progress | None = None, force: bool = False,
+                    version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
+    """Analyse every photo of a session against the baseline session (see :func:`analyze_photo`).
+
+    ``progress(fraction, text)`` is called before each photo and once at the end.
+    """
+    return _analyze_photos(store, _session_order(store, session_id), progress=progress, force=force,
+                           version=version)
+
+
+def analyze_series(store, series_id: int, *, progress: Progress | None = None, force: bool = False,
+                   version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
+    """Analyse every photo of every session of a series (stored results are reused)."""
+    ids: list[int] = []
+    for s in sorted(store.list_sessions(series_id), key=lambda s: (s.date, s.id)):
+        ids.extend(_session_order(store, s.id))
+    return _analyze_photos(store, ids, progress=progress, force=force, version=version)
+
+
+def _analyze_photos(store, ids: list[int], *, progress, force, version) -> list[PhotoAnalysis]:
+    cache = _PhotoCache(store)
+    out = []
+    n = max(len(ids), 1)
+    for i, pid in enumerate(ids):
+        if progress:
+            p = store.get_photo(pid)
+            progress(i / n, f"Analysing photo {i + 1} of {len(ids)} ({p.view}, {p.filename})")
+        out.append(analyze_photo(store, pid, force=force, _cache=cache, version=version))
+    if progress:
+        progress(1.0, f"Analysed {len(ids)} photo{'s' if len(ids) != 1 else ''}")
+    return out
+
+
+def series_status(store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
+    """What is stored for each photo of the series, without computing anything."""
+    base = baseline_session(store, series_id)
+    bviews: dict[str, int] = {}
+    if base is not None:
+        for bp in store.list_photos(base.id):
+            bviews.setdefault(bp.view, bp.id)
+    out = []
+    for s in sorted(store.list_sessions(series_id), key=lambda s: (s.date, s.id)):
+        for p in store.list_photos(s.id):
+            stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
+            out.append(_photo_analysis(p, s.id, bviews.get(p.view), stored, False))
+    return out
+
+
+def pending_photos(store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[int]:
+    """Photos of the series that have a baseline to compare with but no up-to-date analysis."""
+    want = set(series_rois(store.get_series(series_id)))
+    out = []
+    for a in series_status(store, series_id, version=version):
+        if a.baseline_photo_id is None:
+            continue
+        st = store.get_analysis(a.photo_id, analyzer_version=version, region=ALL_REGIONS)
+        if st is None or st.baseline_photo_id != a.baseline_photo_id or not want <= _stored_regions(st):
+            out.append(a.photo_id)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress table and summary cards
+# ---------------------------------------------------------------------------------------------
+
+
+def _measurement(side: Mapping[str, Any] | None, key: str) -> tuple[float | None, str, str | None]:
+    """(value or None, unit, reason) of ``group.name`` in a metrics dict.
+
+    Accepts both shapes: ``{"redness": {"a_star_mean": 12.3}, "meta": {"redness.a_star_mean":
+    {"unit", "reason"}}}`` and ``{"redness": {"a_star_mean": {"value", "unit", "reason"}}}``.
+    """
+    if not side:
+        return None, "", "not measured"
+    group, name = key.split(".", 1)
+    g = side.get(group)
+    if not isinstance(g, Mapping) or name not in g:
+        return None, "", "not measured"
+    m = g.get(name)
+    meta = (side.get("meta") or {}).get(key) or {}
+    unit = meta.get("unit") or ""
+    reason = meta.get("reason")
+    if isinstance(m, Mapping):
+        v = m.get("value")
+        unit = m.get("unit") or unit
+        reason = m.get("reason") or reason
+    else:
+        v = m
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        return None, unit, reason or "could not be computed"
+    return float(v), unit, None
+
+
+def _metric_keys(side: Mapping[str, Any] | None) -> list[str]:
+    keys = []
+    for group in METRIC_GROUPS:
+        g = (side or {}).get(group)
+        if isinstance(g, Mapping):
+            keys.extend(f"{group}.{k}" for k in g)
+    return keys
+
+
+def noise_band_of(key: str) -> float | None:
+    """The metric's repeatability (absolute units), from analyzer.metrics; None when unknown."""
+    try:
+        from analyzer.metrics import noise_band
+    except ImportError:
+        return None
+    try:
+        v = noise_band(key)
+    except (KeyError, ValueError, UsageError):
+        return None
+    return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
+def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
+    """The tidy long table behind the progress charts: one row per photo, region and metric.
+
+    Columns: patient, series_id, session_id, session_index, session_date (ISO), session_kind,
+    is_baseline, treatment, simulated (text or None), photo_id, view, region, metric (``group.name``),
+    group, label, value, unit, baseline_value, change, percent, noise_band, noise_band_percent,
+    beyond_noise, reason. ``value`` is None (never 0) when not computable; ``reason`` says why.
+
+    Only stored analyses of ``analyzer_version`` are used, so a chart never mixes methods.
+    """
+    series = store.get_series(series_id)
+    patient = store.get_patient(series.patient_id)
+    sessions = sorted(store.list_sessions(series_id), key=lambda s: (s.date, s.id))
+    index = {s.id: i + 1 for i, s in enumerate(sessions)}
+    by_id = {s.id: s for s in sessions}
+    photos = {}
+    for s in sessions:
+        for p in store.list_photos(s.id):
+            photos[p.id] = p
+    wanted = set(series_rois(series))
+    rows: list[dict] = []
+    nb_cache: dict[str, float | None] = {}
+    for a in store.analyses_for_series(series_id, analyzer_version=analyzer_version):
+        p = photos.get(a.photo_id)
+        if p is None or a.region != ALL_REGIONS:
+            continue
+        s = by_id[p.session_id]
+        res = a.result or {}
+        is_base = bool(res.get("is_baseline")) or (a.baseline_photo_id == a.photo_id)
+        align_ok = (res.get("alignment") or {}).get("ok") is not False
+        for region, part in (res.get("regions") or {}).items():
+            if region not in wanted:
+                continue
+            bl_side = part.get("baseline")
+            fu_side = bl_side if is_base else part.get("followup")
+            refused = not align_ok or fu_side is None
+            for key in _metric_keys(bl_side) or _metric_keys(fu_side):
+                info = metric_info(key)
+                bv, unit, breason = _measurement(bl_side, key)
+                if refused:
+                    v = None
+                    reason = part.get("reason") or res.get("reason") or "alignment refused"
+                else:
+                    v, unit2, reason = _measurement(fu_side, key)
+                    unit = unit or unit2
+                if key not in nb_cache:
+                    nb_cache[key] = noise_band_of(key)
+                nb = nb_cache[key]
+                chg = pct = None
+                if v is not None and bv is not None:
+                    chg = 0.0 if is_base else v - bv
+                    pct = 0.0 if is_base else (100.0 * chg / abs(bv) if bv != 0 else None)
+                nbp = (100.0 * nb / abs(bv)) if (nb is not None and bv not in (None, 0)) else None
+                beyond = None if (chg is None or nb is None or is_base) else abs(chg) > nb
+                rows.append({
+                    "patient": patient.code,
+                    "series_id": series.id,
+                    "session_id": s.id,
+                    "session_index": index[s.id],
+                    "session_date": s.date.isoformat(),
+                    "session_kind": s.kind,
+                    "is_baseline": is_base,
+                    "treatment": treatment_text(s),
+                    "simulated": simulated_note(s),
+                    "photo_id": p.id,
+                    "view": p.view,
+                    "region": region,
+                    "metric": key,
+                    "group": info.group,
+                    "label": info.label,
+                    "value": v,
+                    "unit": unit,
+                    "baseline_value": bv,
+                    "change": chg,
+                    "percent": pct,
+                    "noise_band": nb,
+                    "noise_band_percent": nbp,
+                    "beyond_noise": beyond,
+                    "reason": reason,
+                })
+    rows.sort(key=lambda r: (r["view"], r["region"], r["metric"], r["session_date"], r["session_id"], r["photo_id"]))
+    return rows
+
+
+@dataclass(frozen=True)
+class SummaryCard:
+    """One plain-language sentence about one metric in one region."""
+
+    metric: str
+    region: str
+    view: str
+    sentence: str
+    percent: float | None
+    noise_band_percent: float | None
+    beyond_noise: bool | None
+    improved: bool | None
+    simulated: bool = False
+
+
+def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] = KEY_METRICS,
+                  view: str | None = None, regions: Iterable[str] | None = None) -> list[SummaryCard]:
+    """Plain-language summaries: the latest measured session against the first, per metric and region.
+
+    Example: ``Left cheek redness down 18% since the first session, beyond the 4% noise band.``
+    """
+    rows = [r for r in rows if view is None or r["view"] == view]
+    want_regions = None if regions is None else set(regions)
+    cards: list[SummaryCard] = []
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if r["metric"] in set(metrics) and (want_regions is None or r["region"] in want_regions):
+            groups.setdefault((r["view"], r["region"], r["metric"]), []).append(r)
+    order = {m: i for i, m in enumerate(metrics)}
+    for (v, region, key), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != DEFAULT_REGION,
+                                                                      kv[0][1], order.get(kv[0][2], 99))):
+        info = metric_info(key)
+        subject = f"{region_label(region)} {info.label}"
+        follow = [r for r in rs if not r["is_baseline"]]
+        measured = [r for r in follow if r["percent"] is not None]
+        if not follow:
+            cards.append(SummaryCard(key, region, v, f"{subject}: baseline measured; no follow-up session yet.",
+                                     None, None, None, None))
+            continue
+        if not measured:
+            why = next((r["reason"] for r in follow if r["reason"]), "could not be measured")
+            cards.append(SummaryCard(key, region, v, f"{subject}: no follow-up value yet ({why}).",
+                                     None, None, None, None))
+            continue
+        last = max(measured, key=lambda r: (r["session_date"], r["session_id"]))
+        pct = float(last["percent"])
+        direction = "down" if pct < 0 else "up"
+        nbp = last["noise_band_percent"]
+        beyond = last["beyond_noise"]
+        since = "since the first session"
+        if abs(pct) < 0.5:
+            text = f"{subject} unchanged {since}"
+        else:
+            text = f"{subject} {direction} {abs(pct):.0f}% {since}"
+        if nbp is None:
+            text += " (its noise band is not measured yet, so treat this as indicative)"
+        elif beyond:
+            text += f", beyond the {nbp:.0f}% noise band"
+        else:
+            text += f", within the {nbp:.0f}% noise band: not a measurable change yet"
+        improved = None
+        if info.lower_is_better is not None and beyond:
+            improved = (pct < 0) == info.lower_is_better
+        sim = last["simulated"] is not None
+        if sim:
+            text += " (simulated change in demo photos)"
+        cards.append(SummaryCard(key, region, v, text + ".", pct, nbp, beyond, improved, sim))
+    return cards
+
+
+# ---------------------------------------------------------------------------------------------
+# Review: aligned overlay and change maps from a stored analysis
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewImages:
+    """Pictures for the review page, all in the baseline photo's frame, float32 RGB in [0, 1]."""
+
+    photo_id: int
+    baseline_photo_id: int | None
+    region: str
+    baseline_rgb: np.ndarray = field(repr=False)
+    followup_rgb: np.ndarray | None = field(repr=False)  # aligned into the baseline frame
+    polygon: np.ndarray | None = field(repr=False)  # (N, 2) xy, display scale
+    maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # a_star, L_star, roughness
+    aligned: bool = False
+    reason: str | None = None
+    scale: float = 1.0  # display pixels per baseline pixel
+
+
+def _resize(rgb: np.ndarray, s: float) -> np.ndarray:
+    import cv2
+
+    if s >= 1.0:
+        return rgb
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def review_images(store, photo_id: int, *, region: str = DEFAULT_REGION, max_side: int = 900,
+                  with_maps: bool = True, analyzer_version: str = ANALYZER_VERSION) -> ReviewImages:
+    """Rebuild the aligned follow-up and the change maps of a photo from its stored analysis.
+
+    The follow-up is warped with the stored transform (no re-alignment). Maps are computed at
+    the baseline's full resolution inside the region and then reduced to ``max_side`` for display.
+    Raises ``LookupError`` when the photo has not been analysed for this region.
+    """
+    import cv2
+
+    a = store.get_analysis(photo_id, analyzer_version=analyzer_version, region=ALL_REGIONS)
+    if a is None:
+        raise LookupError(f"photo {photo_id} has not been analysed yet")
+    res = a.result or {}
+    bpid = a.baseline_photo_id or photo_id
+    base = store.load_photo(bpid)
+    h, w = base.rgb.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    poly = ((res.get("regions") or {}).get(region) or {}).get("polygon")
+    polygon = None if poly is None else np.asarray(poly, float) * s
+    ok = bool((res.get("alignment") or {}).get("ok", False))
+    if bpid == photo_id:
+        small = _resize(base.rgb, s)
+        return ReviewImages(photo_id, bpid, region, small, small, polygon, {}, True, None, s)
+    if not ok or a.transform is None:
+        reason = (res.get("alignment") or {}).get("reason") or res.get("reason") or "alignment refused"
+        fu = store.load_photo(photo_id)
+        return ReviewImages(photo_id, bpid, region, _resize(base.rgb, s),
+                            _resize(fu.rgb, min(1.0, max_side / max(fu.rgb.shape[:2]))), polygon, {},
+                            False, str(reason), s)
+    fu = store.load_photo(photo_id)
+    m = np.asarray(a.transform, dtype=np.float64)
+    warped = cv2.warpPerspective(fu.rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    ones = np.full(fu.rgb.shape[:2], 255, np.uint8)
+    valid = cv2.warpPerspective(ones, m, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
+    warped[~valid] = 0.0
+    maps: dict[str, np.ndarray] = {}
+    if with_maps and poly is not None:
+        from analyzer.metrics import change_maps
+        from analyzer.regions import polygon_mask
+
+        mask = polygon_mask(np.asarray(poly, float), (h, w)) & valid
+        full = change_maps(base.rgb, warped, mask)
+        for k, v in full.items():
+            v = np.asarray(v, np.float32)
+            maps[k] = _resize(v, s) if v.ndim == 2 else v
+    return ReviewImages(photo_id, bpid, region, _resize(base.rgb, s), _resize(warped, s), polygon, maps,
+                        True, None, s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo patient
+# ---------------------------------------------------------------------------------------------
+
+
+def load_manifest(sample_dir: str | os.PathLike | None = None) -> dict:
+    """``sample_images/series.json`` as a dict (raises PhotoError with one line when unusable)."""
+    d = Path(sample_dir) if sample_dir else demo_dir()
+    p = d / "series.json"
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except OSError:
+        raise PhotoError(f"{p}: the demo manifest is missing") from None
+    except ValueError as exc:
+        raise PhotoError(f"{p}: the demo manifest is not valid JSON ({exc})") from None
+
+
+def _date(v) -> dt.date:
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
+
+
+def _simulated_text(sess: Mapping[str, Any]) -> str | None:
+    """The words describing a session's simulated change in the manifest, or None for real photos."""
+    sim = sess.get("simulated")
+    if not sim:
+        return None
+    note = str(sess.get("note") or "")
+    if note.upper().startswith("SIMULATED"):
+        note = note.split(":", 1)[-1].strip()
+    if note:
+        return note
+    if isinstance(sim, str):
+        return sim
+    if isinstance(sim, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in sim.items())
+    return "simulated change"
+
+
+def _manifest_photos(sess: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(view, relative path) pairs of a manifest session (``{"front": "x.jpg"}`` or a list)."""
+    ph = sess.get("photos") or {}
+    if isinstance(ph, Mapping):
+        return [(str(v), str(f)) for v, f in ph.items()]
+    out = []
+    for item in ph:
+        if isinstance(item, str):
+            out.append(("front", item))
+        else:
+            out.append((str(item.get("view") or "front"), str(item.get("file") or item.get("path"))))
+    return out
+
+
+def demo_patient(store):
+    """The demo patient, or None."""
+    for p in store.list_patients():
+        if p.is_demo:
+            return p
+    return None
+
+
+def ensure_demo(store, *, sample_dir: str | os.PathLike | None = None, progress: Progress | None = None,
+                analyze: bool = True):
+    """Seed the demo patient from ``sample_images/series.json`` when the database has no patients.
+
+    Creates the patient (``is_demo=True``), its series, sessions (with treatment parameters; a
+    simulated change is recorded in the session notes and shown as "simulated" wherever the
+    session appears) and photos, then analyses the series. Returns the demo patient, or None
+    when the database already had patients (nothing is touched then) or there is no manifest.
+    """
+    if store.list_patients():
+        return None
+    d = Path(sample_dir) if sample_dir else demo_dir()
+    if not (d / "series.json").exists():
+        return None
+    man = load_manifest(d)
+    pat = man.get("patient") or {}
+    ser = man.get("series") or {}
+    sessions = sorted(man.get("sessions") or [], key=lambda s: str(s.get("date")))
+    patient = store.create_patient(
+        pat.get("code") or "DEMO-001",
+        pat.get("display_name") or pat.get("name") or "Demo patient",
+        birth_year=pat.get("birth_year"),
+        fitzpatrick=pat.get("fitzpatrick"),
+        consent_photos=bool(pat.get("consent_photos", True)),
+        consent_reports=bool(pat.get("consent_reports", True)),
+        notes=pat.get("notes") or "Demo patient seeded from sample_images/ (photos with simulated changes).",
+        is_demo=True,
+    )
+    series = store.create_series(
+        patient.id,
+        body_area=ser.get("body_area") or "face",
+        concerns=list(ser.get("concerns") or []),
+        name=ser.get("name") or "Demo series",
+        notes=ser.get("notes") or "",
+    )
+    regions = ser.get("regions") or man.get("regions")
+    if regions:
+        specs = [({"kind": "named", "name": r} if isinstance(r, str) else dict(r)) for r in regions]
+        store.set_regions(series.id, [s for s in specs if region_to_roi_name(s) != DEFAULT_REGION])
+    n_photos = sum(len(_manifest_photos(s)) for s in sessions) or 1
+    done = 0
+    first_id = None
+    baseline_id = None
+    for s in sessions:
+        tr = s.get("treatment") or {}
+        sim = _simulated_text(s)
+        notes = str(s.get("notes") or "")
+        if sim:
+            notes = (notes + "\n" if notes else "") + f"{SIMULATED_TAG} {sim}"
+        rec = store.add_session(
+            series.id,
+            date=_date(s["date"]),
+            device=tr.get("device") or "",
+            needle_depth_mm=tr.get("needle_depth_mm"),
+            passes=tr.get("passes"),
+            topical=tr.get("topical") or "",
+            practitioner=tr.get("practitioner") or "",
+            notes=notes,
+            kind=s.get("kind") or "treatment",
+        )
+        if first_id is None:
+            first_id = rec.id
+        if s.get("baseline"):
+            baseline_id = baseline_id or rec.id
+        for view, rel in _manifest_photos(s):
+            path = d / rel
+            if progress:
+                progress(0.3 * done / n_photos, f"Adding demo photo {rel}")
+            store.add_photo(rec.id, view=view, data=path.read_bytes(), filename=path.name)
+            done += 1
+    if first_id is not None:
+        store.set_baseline_session(series.id, baseline_id or first_id)
+    if analyze:
+        def sub(f, t):
+            if progress:
+                progress(0.3 + 0.7 * f, t)
+
+        analyze_series(store, series.id, progress=sub)
+    return store.get_patient(patient.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads
+# ---------------------------------------------------------------------------------------------
+
+PROGRESS_COLUMNS = (
+    "patient", "session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region",
+    "metric", "label", "value", "unit", "baseline_value", "change", "percent", "noise_band",
+    "noise_band_percent", "beyond_noise", "reason",
+)
+
+
+def rows_to_csv(rows: Iterable[Mapping[str, Any]], *, columns: Iterable[str] = PROGRESS_COLUMNS) -> str:
+    """The progress table as CSV text (empty cell, never 0, for a value that could not be computed)."""
+    import csv
+    import io
+
+    cols = list(columns)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r.get(c), float) else r.get(c))
+                    for c in cols])
+    return buf.getvalue()
+
+
+def patient_report_pdf(store, patient_id: int, series_id: int, *,
+                       analyzer_version: str = ANALYZER_VERSION) -> bytes:
+    """The PDF progress report of one patient's series (analyzer.report)."""
+    from analyzer.report import report_from_store
+
+    series = store.get_series(series_id)
+    if series.patient_id != patient_id:
+        raise UsageError("that series belongs to another patient")
+    return report_from_store(store, patient_id, series_id, analyzer_version=analyzer_version)

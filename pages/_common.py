@@ -1,0 +1,270 @@
+"""Shared page helpers: the cached store, the current patient/series, caching and pictures.
+
+Only presentation lives here. Every number comes from analyzer.service.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from analyzer import ANALYZER_VERSION, service
+
+
+# ------------------------------------------------------------------ store and data revision
+def _location_key() -> tuple[str, str]:
+    loc = service.store_location()
+    return str(loc.data_dir.resolve()), loc.database_url
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(data_dir: str, url: str):
+    return service.open_store(url=url, data_dir=data_dir)
+
+
+def get_store():
+    """The Store of the current data folder / database URL (one per location, kept across reruns)."""
+    d, url = _location_key()
+    return _store_for(d, url)
+
+
+@st.cache_resource(show_spinner=False)
+def _revisions() -> dict:
+    return {}
+
+
+def revision() -> int:
+    """A counter bumped after every write, part of every cache key (shared by all browser tabs)."""
+    return _revisions().get(_location_key(), 0)
+
+
+def bump() -> None:
+    """Call after writing to the store: cached tables and pictures are rebuilt on next use."""
+    r = _revisions()
+    k = _location_key()
+    r[k] = r.get(k, 0) + 1
+
+
+# ------------------------------------------------------------------ cached reads
+@st.cache_data(show_spinner=False, max_entries=64)
+def progress_rows(loc: tuple[str, str], series_id: int, version: str, rev: int) -> list[dict]:
+    return service.progress_table(get_store(), series_id, analyzer_version=version)
+
+
+def cached_progress_rows(series_id: int) -> list[dict]:
+    return progress_rows(_location_key(), series_id, ANALYZER_VERSION, revision())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev: int):
+    r = service.review_images(get_store(), photo_id, region=region, analyzer_version=version)
+    return r
+
+
+def cached_review(photo_id: int, region: str):
+    return _review(_location_key(), photo_id, region, ANALYZER_VERSION, revision())
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _display_bytes(loc: tuple[str, str], photo_id: int) -> bytes:
+    return get_store().photo_display_bytes(photo_id)
+
+
+def display_bytes(photo_id: int) -> bytes:
+    """The photo's display JPEG (no metadata), cached by id."""
+    return _display_bytes(_location_key(), photo_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _status(loc: tuple[str, str], series_id: int, version: str, rev: int):
+    return service.series_status(get_store(), series_id, version=version)
+
+
+def cached_status(series_id: int):
+    return _status(_location_key(), series_id, ANALYZER_VERSION, revision())
+
+
+# ------------------------------------------------------------------ current patient / series
+def current_patient_id() -> int | None:
+    return st.session_state.get("patient_id")
+
+
+def current_series_id() -> int | None:
+    return st.session_state.get("series_id")
+
+
+def select_patient(patient_id: int | None, series_id: int | None = None) -> None:
+    """Make a patient (and a series of it, default its first) the current one."""
+    st.session_state["patient_id"] = patient_id
+    if patient_id is None:
+        st.session_state["series_id"] = None
+        return
+    if series_id is None:
+        ser = get_store().list_series(patient_id)
+        series_id = ser[0].id if ser else None
+    st.session_state["series_id"] = series_id
+
+
+def default_selection(store) -> None:
+    """On a fresh browser session: open the demo patient (else the newest patient)."""
+    if "patient_id" in st.session_state:
+        return
+    pats = store.list_patients()
+    if not pats:
+        select_patient(None)
+        return
+    demo = next((p for p in pats if p.is_demo), None)
+    pick = demo or max(pats, key=lambda p: p.id)
+    select_patient(pick.id)
+
+
+def context_sidebar(store) -> None:
+    """Patient and series pickers in the sidebar (practitioner pages only)."""
+    pats = store.list_patients()
+    ids = [p.id for p in pats]
+    names = {p.id: f"{p.display_name} ({p.code})" + (" · demo" if p.is_demo else "") for p in pats}
+    pid = current_patient_id()
+    if pid not in ids:
+        pid = None
+        select_patient(None)
+    if st.session_state.get("_pick_patient") != pid:
+        st.session_state["_pick_patient"] = pid
+
+    def _on_patient():
+        select_patient(st.session_state["_pick_patient"])
+
+    st.sidebar.selectbox("Patient", [None, *ids], key="_pick_patient", on_change=_on_patient,
+                         format_func=lambda i: "— choose a patient —" if i is None else names[i])
+    if pid is None:
+        return
+    ser = store.list_series(pid)
+    sids = [s.id for s in ser]
+    sid = current_series_id()
+    if sid not in sids:
+        sid = sids[0] if sids else None
+        st.session_state["series_id"] = sid
+    if not sids:
+        st.sidebar.caption("This patient has no series yet (create one on the Patients page).")
+        return
+    if st.session_state.get("_pick_series") != sid:
+        st.session_state["_pick_series"] = sid
+    labels = {s.id: series_label(s) for s in ser}
+
+    def _on_series():
+        st.session_state["series_id"] = st.session_state["_pick_series"]
+
+    st.sidebar.selectbox("Series", sids, key="_pick_series", on_change=_on_series,
+                         format_func=lambda i: labels[i])
+
+
+def series_label(s) -> str:
+    return s.name or f"{s.body_area} series"
+
+
+def need_series(store):
+    """(patient, series) of the current selection, or stop the page with a pointer to Patients."""
+    pid, sid = current_patient_id(), current_series_id()
+    if pid is None:
+        st.info("Choose or create a patient first.")
+        st.page_link("pages/patients.py", label="Go to Patients", icon=":material/group:")
+        st.stop()
+    patient = store.get_patient(pid)
+    if sid is None:
+        st.info(f"{patient.display_name} has no treatment series yet.")
+        st.page_link("pages/patients.py", label="Create a series on the Patients page", icon=":material/group:")
+        st.stop()
+    return patient, store.get_series(sid)
+
+
+# ------------------------------------------------------------------ pictures
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype == np.uint8:
+        return rgb
+    return np.clip(np.asarray(rgb, np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 85) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(rgb)).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def data_url(rgb_or_jpeg) -> str:
+    b = rgb_or_jpeg if isinstance(rgb_or_jpeg, (bytes, bytearray)) else jpeg_bytes(rgb_or_jpeg)
+    return "data:image/jpeg;base64," + base64.b64encode(b).decode("ascii")
+
+
+def blend(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
+    """``b`` over ``a`` at opacity ``alpha`` (float RGB of the same size)."""
+    return (1.0 - alpha) * np.asarray(a, np.float32) + alpha * np.asarray(b, np.float32)
+
+
+def decode_rgb(data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Bytes → float RGB (optionally resized to (width, height)) for display only."""
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    if size is not None and img.size != size:
+        img = img.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(img, np.float32) / 255.0
+
+
+def before_after_slider(before: np.ndarray, after: np.ndarray, *, height: int = 520, start: int = 50,
+                        labels: tuple[str, str] = ("Before", "After")) -> None:
+    """A drag slider revealing ``after`` over ``before`` (same size, same frame)."""
+    h, w = before.shape[:2]
+    disp_h = height
+    disp_w = int(round(w * disp_h / h))
+    html = f"""
+<div id="ba" style="position:relative;width:{disp_w}px;height:{disp_h}px;max-width:100%;user-select:none;
+     font-family:sans-serif;">
+  <img src="{data_url(before)}" style="position:absolute;top:0;left:0;width:{disp_w}px;height:{disp_h}px;">
+  <div id="clip" style="position:absolute;top:0;left:0;height:{disp_h}px;width:{start}%;overflow:hidden;">
+    <img src="{data_url(after)}" style="width:{disp_w}px;height:{disp_h}px;max-width:none;">
+  </div>
+  <div id="bar" style="position:absolute;top:0;left:{start}%;width:3px;height:{disp_h}px;background:#fff;
+       box-shadow:0 0 4px #000;"></div>
+  <span style="position:absolute;top:6px;right:8px;color:#fff;text-shadow:0 0 3px #000">{labels[0]}</span>
+  <span style="position:absolute;top:6px;left:8px;color:#fff;text-shadow:0 0 3px #000">{labels[1]}</span>
+  <input id="rng" type="range" min="0" max="100" value="{start}" aria-label="before/after position"
+     style="position:absolute;bottom:4px;left:5%;width:90%;">
+</div>
+<script>
+const r=document.getElementById('rng'), c=document.getElementById('clip'), b=document.getElementById('bar');
+r.addEventListener('input', e => {{ c.style.width=r.value+'%'; b.style.left=r.value+'%'; }});
+</script>"""
+    st.iframe(html, height=disp_h + 10)
+
+
+def ghost_camera(ghost_rgb: np.ndarray | None, opacity: float, *, height: int = 420) -> None:
+    """Live camera preview with the baseline photo as a ghost on top, for framing the pose.
+
+    Shown while framing; the photo itself is taken with ``st.camera_input`` below it.
+    """
+    ghost = "" if ghost_rgb is None else (
+        f'<img src="{data_url(ghost_rgb)}" style="position:absolute;top:0;left:0;width:100%;height:100%;'
+        f'object-fit:contain;opacity:{opacity:.2f};pointer-events:none;">')
+    html = f"""
+<div style="position:relative;width:100%;height:{height}px;background:#111;">
+  <video id="v" autoplay playsinline muted style="width:100%;height:100%;object-fit:contain;"></video>
+  {ghost}
+  <div id="msg" style="position:absolute;bottom:6px;left:8px;color:#ddd;font:13px sans-serif;"></div>
+</div>
+<script>
+navigator.mediaDevices && navigator.mediaDevices.getUserMedia({{video:{{facingMode:"user"}}}})
+ .then(s => {{ document.getElementById('v').srcObject = s; }})
+ .catch(e => {{ document.getElementById('msg').textContent = 'Camera not available here: ' + e.name; }});
+</script>"""
+    st.iframe(html, height=height + 8)
+
+
+def data_location_caption(store) -> None:
+    loc = service.store_location()
+    st.sidebar.caption(f"Data: `{loc.data_dir.resolve()}` · {store.describe()}")
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

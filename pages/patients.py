@@ -1,0 +1,104 @@
+"""Patients: list, search, create and open a patient (and start a treatment series)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analyzer import service
+from analyzer.errors import SkinProgressError
+from pages._common import bump, current_patient_id, get_store, select_patient, series_label
+
+store = get_store()
+st.title("Patients")
+
+CONCERNS = ["redness", "pigmentation", "texture", "acne scars", "fine lines", "pores"]
+try:  # the store's own list, when it has one
+    from analyzer.store.validate import KNOWN_CONCERNS
+
+    CONCERNS = list(KNOWN_CONCERNS)
+except ImportError:  # pragma: no cover
+    pass
+
+search = st.text_input("Search by name or code", key="patient_search", placeholder="e.g. DEMO or Smith")
+patients = store.list_patients(search=search)
+
+if not patients:
+    st.info("No patient matches." if search else "No patients yet: create the first one below.")
+for p in patients[:100]:
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([5, 1.2, 1.4])
+        badge = " · :orange-badge[demo, simulated changes]" if p.is_demo else ""
+        current = " · :green-badge[open]" if p.id == current_patient_id() else ""
+        c1.markdown(f"**{p.display_name}** · `{p.code}`{badge}{current}")
+        n = len(store.list_series(p.id))
+        facts = [f"{n} series"]
+        if p.birth_year:
+            facts.append(f"born {p.birth_year}")
+        if p.fitzpatrick:
+            facts.append(f"Fitzpatrick {['I', 'II', 'III', 'IV', 'V', 'VI'][p.fitzpatrick - 1]}")
+        facts.append("photo consent" if p.consent_photos else "no photo consent")
+        c1.caption(" · ".join(facts))
+        if c2.button("Open", key=f"open_{p.id}", width="stretch"):
+            select_patient(p.id)
+            st.switch_page("pages/progress.py")
+        if c3.button("Patient view", key=f"pview_{p.id}", width="stretch",
+                     help="Read-only page for the patient: only this patient's own series."):
+            select_patient(p.id)
+            st.session_state["patient_mode_id"] = p.id
+            st.rerun()
+
+st.divider()
+with st.expander("New patient", expanded=not patients and not search):
+    with st.form("new_patient", clear_on_submit=True):
+        c1, c2 = st.columns(2)
+        code = c1.text_input("Patient code", key="np_code", help="Letters, digits, . _ - (e.g. P-0042)")
+        name = c2.text_input("Display name", key="np_name")
+        c3, c4 = st.columns(2)
+        birth_year = c3.number_input("Birth year (0 = not given)", min_value=0, max_value=2100, value=0,
+                                     step=1, key="np_birth")
+        fitz = c4.selectbox("Fitzpatrick skin type", [None, 1, 2, 3, 4, 5, 6], key="np_fitz",
+                            format_func=lambda v: "not given" if v is None else ["I", "II", "III", "IV", "V", "VI"][v - 1])
+        consent_photos = st.checkbox("Consents to photos being stored", key="np_cp")
+        consent_reports = st.checkbox("Consents to reports", key="np_cr")
+        st.markdown("**First treatment series**")
+        c5, c6 = st.columns(2)
+        body_area = c5.selectbox("Body area", ["face", "neck", "decolletage", "hands", "abdomen", "back", "scalp"],
+                                 key="np_area")
+        series_name = c6.text_input("Series name", value="Microneedling", key="np_series")
+        concerns = st.multiselect("Concerns", CONCERNS, default=[c for c in ("redness", "texture") if c in CONCERNS],
+                                  key="np_concerns")
+        notes = st.text_area("Notes", key="np_notes")
+        submitted = st.form_submit_button("Create patient", type="primary")
+    if submitted:
+        try:
+            patient, series = service.create_patient_with_series(
+                store, code=code, display_name=name, birth_year=birth_year or None, fitzpatrick=fitz,
+                consent_photos=consent_photos, consent_reports=consent_reports, notes=notes,
+                body_area=body_area, concerns=concerns, series_name=series_name)
+        except SkinProgressError as exc:
+            st.error(str(exc))
+        else:
+            bump()
+            select_patient(patient.id, series.id)
+            st.success(f"Created {patient.display_name} ({patient.code}) with the series “{series_label(series)}”.")
+            st.page_link("pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
+
+pid = current_patient_id()
+if pid is not None:
+    p = store.get_patient(pid)
+    with st.expander(f"New series for {p.display_name}"):
+        with st.form("new_series", clear_on_submit=True):
+            body_area = st.selectbox("Body area", ["face", "neck", "decolletage", "hands", "abdomen", "back", "scalp"],
+                                     key="ns_area")
+            series_name = st.text_input("Series name", key="ns_name")
+            concerns = st.multiselect("Concerns", CONCERNS, key="ns_concerns")
+            ok = st.form_submit_button("Create series")
+        if ok:
+            try:
+                s = store.create_series(pid, body_area=body_area, concerns=concerns, name=series_name)
+            except SkinProgressError as exc:
+                st.error(str(exc))
+            else:
+                bump()
+                select_patient(pid, s.id)
+                st.success(f"Series “{series_label(s)}” created.")

@@ -1,0 +1,69 @@
+"""Progress: one chart per metric over the series' sessions (value, % change from baseline, noise band,
+treatment markers), plain-language summary cards, and the table behind the charts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analyzer import ANALYZER_VERSION, service
+from pages._charts import metric_chart, metric_rows, show_cards
+from pages._common import bump, cached_progress_rows, get_store, need_series, series_label
+
+store = get_store()
+patient, series = need_series(store)
+st.title("Progress")
+demo = " · :orange-badge[demo patient: sessions 3-4 carry simulated changes]" if patient.is_demo else ""
+st.markdown(f"**{patient.display_name}** · `{patient.code}` · {series_label(series)}{demo}")
+
+rows = cached_progress_rows(series.id)
+if not rows:
+    pending = service.pending_photos(store, series.id)
+    if pending:
+        st.info(f"{len(pending)} photo(s) not analysed yet.")
+        if st.button("Analyse now", key="progress_analyse", type="primary"):
+            bar = st.progress(0.0)
+            service.analyze_series(store, series.id,
+                                   progress=lambda f, t: bar.progress(min(max(f, 0.0), 1.0), text=t))
+            bump()
+            st.rerun()
+    else:
+        st.info("No analysed photos yet: add sessions and photos on the Series & sessions page.")
+        st.page_link("pages/sessions.py", label="Series & sessions", icon=":material/event:")
+    st.stop()
+
+views = sorted({r["view"] for r in rows})
+regions = list(dict.fromkeys(r["region"] for r in rows))
+metrics = list(dict.fromkeys(r["metric"] for r in rows))
+c1, c2, c3 = st.columns([1, 1.3, 3])
+view = c1.selectbox("View", views, key="pg_view")
+region = c2.selectbox("Region", regions, key="pg_region", format_func=service.region_label)
+default_metrics = [m for m in service.KEY_METRICS if m in metrics]
+chosen = c3.multiselect("Metrics", metrics, default=default_metrics, key="pg_metrics",
+                        format_func=lambda m: f"{service.metric_info(m).label} ({m})")
+
+st.subheader("Summary")
+show_cards(service.summary_cards(rows, metrics=chosen or default_metrics, view=view, regions=[region]))
+
+st.subheader("Charts")
+if not chosen:
+    st.caption("Pick one or more metrics above.")
+for m in chosen:
+    mr = metric_rows(rows, view=view, region=region, metric=m)
+    ch = metric_chart(mr, m)
+    if ch is None:
+        st.caption(f"{service.metric_info(m).label}: nothing measured.")
+        continue
+    st.altair_chart(ch, width="stretch")
+    missing = [r for r in mr if r["value"] is None]
+    for r in missing:
+        st.caption(f"Session {r['session_index']} ({r['session_date']}): no value, {r['reason']}.")
+
+st.subheader("Table")
+cols = ["session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region", "metric",
+        "value", "unit", "change", "percent", "noise_band", "noise_band_percent", "beyond_noise", "reason"]
+table = [{k: r[k] for k in cols} for r in rows if r["view"] == view and r["region"] == region
+         and (not chosen or r["metric"] in chosen)]
+st.dataframe(table, hide_index=True, width="stretch", key="pg_table")
+st.download_button("Download the full table (CSV)", data=service.rows_to_csv(rows),
+                   file_name=f"{patient.code}-series{series.id}-progress.csv", mime="text/csv", key="pg_csv")
+st.caption(f"Analyzer version {ANALYZER_VERSION}: only results of this version are charted.")

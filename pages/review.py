@@ -1,0 +1,162 @@
+"""Review: a follow-up aligned over its baseline (opacity), a before/after slider, side by side,
+change heat maps, and the regions of interest (chosen on the baseline, shown on every session)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from analyzer import service
+from analyzer.errors import SkinProgressError
+from analyzer.regions import FACE_REGIONS
+from analyzer.render import draw_polygon, heatmap
+from pages._common import (
+    before_after_slider,
+    blend,
+    bump,
+    cached_review,
+    cached_status,
+    display_bytes,
+    get_store,
+    need_series,
+    series_label,
+)
+
+store = get_store()
+patient, series = need_series(store)
+st.title("Review")
+st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)}")
+
+sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
+base = service.baseline_session(store, series.id)
+if base is None or not store.list_photos(base.id):
+    st.info("The baseline session has no photo yet: upload one on the Series & sessions page.")
+    st.page_link("pages/sessions.py", label="Series & sessions", icon=":material/event:")
+    st.stop()
+base_photos = {p.view: p for p in store.list_photos(base.id)}
+status = {a.photo_id: a for a in cached_status(series.id)}
+rois = service.series_rois(series)
+
+# ------------------------------------------------------------------ regions of interest
+with st.expander("Regions of interest (chosen on the baseline)", expanded=False):
+    st.caption("Every region is drawn on the baseline photo and measured on the same skin in every session.")
+    kind = st.radio("Add a region", ["Named face region", "Rectangle"], horizontal=True, key="roi_kind")
+    bview = st.selectbox("Baseline view", list(base_photos), key="roi_view")
+    bp = base_photos[bview]
+    if kind == "Named face region":
+        name = st.selectbox("Face region", [r for r in FACE_REGIONS if r not in rois] or list(FACE_REGIONS),
+                            key="roi_named", format_func=service.region_label)
+        spec = {"kind": "named", "name": name}
+    else:
+        c1, c2, c3, c4 = st.columns(4)
+        x = c1.number_input("x (px)", 0, bp.width - 1, bp.width // 3, key="roi_x")
+        y = c2.number_input("y (px)", 0, bp.height - 1, bp.height // 3, key="roi_y")
+        w = c3.number_input("width (px)", 1, bp.width, max(1, bp.width // 4), key="roi_w")
+        h = c4.number_input("height (px)", 1, bp.height, max(1, bp.height // 6), key="roi_h")
+        rname = st.text_input("Name", value="patch", key="roi_name")
+        spec = {"kind": "rect", "name": rname.strip() or "patch", "x": x, "y": y, "w": w, "h": h}
+    if st.button("Add region and measure it on every session", key="roi_add", type="primary"):
+        try:
+            added = service.add_region(store, series.id, spec)
+            bar = st.progress(0.0, text="Measuring the new region…")
+            service.analyze_series(store, series.id,
+                                   progress=lambda f, t: bar.progress(min(max(f, 0.0), 1.0), text=t))
+        except SkinProgressError as exc:
+            st.error(str(exc))
+        else:
+            bump()
+            st.session_state["review_region"] = added
+            st.rerun()
+    removable = [r for r in rois if r != service.DEFAULT_REGION]
+    if removable:
+        c1, c2 = st.columns([3, 1])
+        rm = c1.selectbox("Remove a region", removable, key="roi_rm", format_func=service.region_label)
+        if c2.button("Remove", key="roi_rm_btn"):
+            service.remove_region(store, series.id, rm)
+            bump()
+            st.rerun()
+
+# ------------------------------------------------------------------ which photo
+follow = []
+for i, s in enumerate(sessions, start=1):
+    for p in store.list_photos(s.id):
+        follow.append((p, service.session_label(s, i, baseline_id=base.id)))
+ids = [p.id for p, _ in follow]
+labels = {p.id: f"{lab} · {p.view}" for p, lab in follow}
+default = [p.id for p, _ in follow if p.session_id != base.id]
+if st.session_state.get("review_photo") not in ids:
+    st.session_state["review_photo"] = (default or ids)[-1]
+c1, c2 = st.columns([3, 2])
+pid = c1.selectbox("Session photo", ids, key="review_photo", format_func=lambda i: labels[i])
+region_names = list(rois)
+if st.session_state.get("review_region") not in region_names:
+    st.session_state["review_region"] = region_names[0]
+region = c2.selectbox("Region", region_names, key="review_region", format_func=service.region_label)
+
+a = status.get(pid)
+if a is None or not a.regions:
+    st.info("This photo has not been analysed yet.")
+    if a is not None and a.baseline_photo_id is None:
+        st.warning(f"No baseline photo of the {a.view} view: upload one to the baseline session.")
+    elif st.button("Analyse now", key="review_analyse"):
+        bar = st.progress(0.0)
+        service.analyze_series(store, series.id, progress=lambda f, t: bar.progress(min(max(f, 0.0), 1.0), text=t))
+        bump()
+        st.rerun()
+    st.stop()
+for c in a.caveats:
+    st.warning(f"**{c.message}** {c.remedy_text}", icon=":material/warning:")
+
+if region not in a.regions:
+    st.info(f"{service.region_label(region)} was not measured on this photo.")
+    st.stop()
+
+r = cached_review(pid, region)
+b_rgb = r.baseline_rgb
+f_rgb = r.followup_rgb
+outline = r.polygon
+b_show = draw_polygon(b_rgb, outline) if outline is not None else b_rgb
+if not r.aligned:
+    st.error(f"Alignment refused: {r.reason}. Only the side-by-side view is available; retake the photo.")
+    c1, c2 = st.columns(2)
+    c1.image(display_bytes(r.baseline_photo_id), caption="Baseline", width="stretch")
+    c2.image(display_bytes(pid), caption="Follow-up (not aligned)", width="stretch")
+    st.stop()
+
+f_show = draw_polygon(f_rgb, outline) if outline is not None else f_rgb
+same = r.baseline_photo_id == pid
+t_overlay, t_slider, t_side, t_maps = st.tabs(["Aligned overlay", "Before / after slider", "Side by side",
+                                               "Change maps"])
+with t_overlay:
+    op = st.slider("Follow-up opacity over the baseline", 0.0, 1.0, 0.5, 0.05, key="overlay_opacity")
+    st.image(blend(b_show, f_show, op), caption=f"Baseline with the aligned follow-up at {op:.0%}",
+             width="stretch")
+with t_slider:
+    before_after_slider(b_show, f_show, labels=("Before (baseline)", "After"))
+with t_side:
+    c1, c2 = st.columns(2)
+    c1.image(b_show, caption="Baseline", width="stretch", clamp=True)
+    c2.image(f_show, caption="Follow-up, aligned to the baseline", width="stretch", clamp=True)
+with t_maps:
+    if same:
+        st.info("This is the baseline photo itself: there is no change to map. Pick a later session.")
+    elif not r.maps:
+        st.info("No change maps for this region.")
+    else:
+        names = {"delta_a_star": ("Redness change (Δa*)", "red = redder, blue = less red", "a_star"),
+                 "delta_L_star": ("Pigmentation change (ΔL*)", "red = lighter, blue = darker", "L_star"),
+                 "delta_roughness": ("Texture change (Δ roughness)", "red = rougher, blue = smoother",
+                                     "roughness")}
+        cols = st.columns(3)
+        k = 0
+        for key, arr in r.maps.items():
+            if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+                continue
+            title, legend, kind = names.get(key, (key, "", key))
+            img = heatmap(arr, background=b_rgb, kind=kind)
+            if outline is not None:
+                img = draw_polygon(img, outline)
+            with cols[k % 3]:
+                st.image(img, caption=f"{title}: {legend}", width="stretch", clamp=True)
+            k += 1
+        st.caption("Colours use a fixed scale in every session, so the same colour means the same change.")

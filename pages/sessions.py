@@ -1,0 +1,217 @@
+"""Series & sessions: the timeline, adding a session with its treatment, uploading photos per view
+(several at once, or the camera on a tablet with a ghost of the baseline), and the analysis."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from analyzer import service
+from analyzer.errors import SkinProgressError
+from pages._common import (
+    blend,
+    bump,
+    cached_status,
+    decode_rgb,
+    display_bytes,
+    get_store,
+    ghost_camera,
+    need_series,
+    series_label,
+)
+
+try:
+    from analyzer.store import STANDARD_VIEWS
+except ImportError:  # pragma: no cover
+    STANDARD_VIEWS = ("front", "left45", "right45")
+
+store = get_store()
+patient, series = need_series(store)
+st.title("Series & sessions")
+st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)} · {series.body_area} · "
+           f"concerns: {', '.join(series.concerns) or '—'}")
+
+sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
+base = service.baseline_session(store, series.id)
+base_id = base.id if base else None
+status = {a.photo_id: a for a in cached_status(series.id)}
+
+
+def show_analysis(a: service.PhotoAnalysis) -> None:
+    """Caveats next to the photo, in plain words, with the remedy."""
+    if a.baseline_photo_id is not None and a.baseline_photo_id == a.photo_id:
+        st.caption("Baseline photo: the reference for this view.")
+    elif a.aligned:
+        st.caption(":green[Aligned to the baseline and measured.]")
+    elif a.aligned is None and a.baseline_photo_id is not None:
+        st.caption("Not analysed yet.")
+    for c in a.caveats:
+        st.warning(f"**{c.message}** {c.remedy_text}", icon=":material/warning:")
+
+
+def run_analysis(session_id: int) -> list[service.PhotoAnalysis]:
+    bar = st.progress(0.0, text="Analysing…")
+    out = service.analyze_session(store, session_id,
+                                  progress=lambda f, t: bar.progress(min(max(f, 0.0), 1.0), text=t))
+    bump()
+    return out
+
+
+# ------------------------------------------------------------------ timeline
+st.subheader("Timeline")
+if not sessions:
+    st.info("No sessions yet. Add the first one below: it becomes the baseline.")
+for i, s in enumerate(sessions, start=1):
+    sim = service.simulated_note(s)
+    label = service.session_label(s, i, baseline_id=base_id)
+    with st.expander(label, expanded=(s.id == st.session_state.get("open_session_id"))):
+        tt = service.treatment_text(s)
+        st.markdown(f"**Treatment:** {tt or '—'}")
+        if s.notes and not sim:
+            st.caption(s.notes)
+        if sim:
+            st.markdown(f":orange-badge[simulated] {sim}")
+        photos = store.list_photos(s.id)
+        if photos:
+            cols = st.columns(min(len(photos), 3))
+            for j, p in enumerate(photos):
+                with cols[j % len(cols)]:
+                    st.image(display_bytes(p.id), caption=f"{p.view} · {p.filename}", width=260)
+                    if p.id in status:
+                        show_analysis(status[p.id])
+        else:
+            st.caption("No photos yet.")
+        c1, c2 = st.columns(2)
+        if s.id != base_id and c1.button("Make this the baseline session", key=f"mkbase_{s.id}"):
+            store.set_baseline_session(series.id, s.id)
+            bump()
+            st.rerun()
+        if photos and c2.button("Analyse this session", key=f"analyse_{s.id}"):
+            for a in run_analysis(s.id):
+                if a.caveats:
+                    show_analysis(a)
+            st.rerun()
+
+# ------------------------------------------------------------------ add a session
+st.subheader("Add a session")
+with st.form("add_session", clear_on_submit=True):
+    c1, c2, c3 = st.columns(3)
+    date = c1.date_input("Date", value=dt.date.today(), key="as_date")
+    kind = c2.selectbox("Kind", ["treatment", "recovery"], key="as_kind",
+                        help="A recovery visit is a check 0-7 days after a treatment session.")
+    device = c3.text_input("Device", value=sessions[-1].device if sessions else "", key="as_device")
+    c4, c5, c6 = st.columns(3)
+    depth = c4.number_input("Needle depth (mm, 0 = none)", min_value=0.0, max_value=3.0, step=0.25,
+                            value=float(sessions[-1].needle_depth_mm or 0.0) if sessions else 0.5, key="as_depth")
+    passes = c5.number_input("Passes (0 = none)", min_value=0, max_value=20, step=1,
+                             value=int(sessions[-1].passes or 0) if sessions else 2, key="as_passes")
+    topical = c6.text_input("Topical", value=sessions[-1].topical if sessions else "", key="as_topical")
+    practitioner = st.text_input("Practitioner", key="as_pract")
+    notes = st.text_area("Notes", key="as_notes")
+    add_ok = st.form_submit_button("Add session", type="primary")
+if add_ok:
+    parent = None
+    if kind == "recovery":
+        earlier = [s for s in sessions if s.kind == "treatment" and s.date <= date]
+        parent = earlier[-1].id if earlier else None
+    try:
+        rec, _, _ = service.add_session_with_photos(
+            store, series.id, date=date, kind=kind, device=device, needle_depth_mm=depth or None,
+            passes=passes or None, topical=topical, practitioner=practitioner, notes=notes,
+            parent_session_id=parent)
+    except SkinProgressError as exc:
+        st.error(str(exc))
+    else:
+        bump()
+        st.session_state["open_session_id"] = rec.id
+        st.session_state["upload_session_id"] = rec.id
+        st.success(f"Session of {rec.date.isoformat()} added. Upload its photos below.")
+        st.rerun()
+
+# ------------------------------------------------------------------ photos
+if sessions:
+    st.subheader("Photos")
+    ids = [s.id for s in sessions]
+    labels = {s.id: service.session_label(s, i, baseline_id=base_id) for i, s in enumerate(sessions, start=1)}
+    want = st.session_state.get("upload_session_id")
+    if want not in ids:
+        want = ids[-1]
+    if st.session_state.get("up_session") not in ids:
+        st.session_state["up_session"] = want
+    sid = st.selectbox("Session", ids, key="up_session", format_func=lambda i: labels[i])
+    views = list(STANDARD_VIEWS)
+    view = st.selectbox("View", views, key="up_view",
+                        help="One photo per view and session. Several files: they are given the views in order "
+                             "(front, left45, right45) unless you pick one view for a single file.")
+    replace = st.checkbox("Replace the existing photo of this view (retake)", key="up_replace")
+    tab_files, tab_cam = st.tabs(["Upload files (desktop)", "Camera (tablet)"])
+
+    def store_and_analyse(items: list[tuple[str, bytes, str]]) -> None:
+        added, errors = [], []
+        for v, data, name in items:
+            try:
+                added.append(store.add_photo(sid, view=v, data=data, filename=name, replace=replace))
+            except SkinProgressError as exc:
+                errors.append(str(exc))
+        for e in errors:
+            st.error(e)
+        if added:
+            bump()
+            results = run_analysis(sid)
+            st.session_state["last_results"] = [a.photo_id for a in results]
+            st.session_state["open_session_id"] = sid
+            st.success(f"{len(added)} photo{'s' if len(added) != 1 else ''} stored and analysed.")
+            for a in results:
+                if a.photo_id in {p.id for p in added}:
+                    c1, c2 = st.columns([1, 2])
+                    c1.image(display_bytes(a.photo_id), caption=f"{a.view} · {a.filename}", width=220)
+                    with c2:
+                        show_analysis(a)
+
+    with tab_files:
+        nonce = st.session_state.get("uploader_nonce", 0)
+        with st.form("upload_form", clear_on_submit=True):
+            files = st.file_uploader("Photos (JPEG, PNG, WebP, TIFF, HEIC)", accept_multiple_files=True,
+                                     type=["jpg", "jpeg", "png", "webp", "tif", "tiff", "heic", "heif"],
+                                     key=f"uploader_{nonce}")
+            go = st.form_submit_button("Upload and analyse", type="primary")
+        if go:
+            if not files:
+                st.error("Choose one or more photo files first.")
+            else:
+                if len(files) == 1:
+                    items = [(view, files[0].getvalue(), files[0].name)]
+                else:
+                    order = [view] + [v for v in views if v != view]
+                    if len(files) > len(order):
+                        st.error(f"{len(files)} files but only {len(order)} views: upload one file per view.")
+                        files = files[: len(order)]
+                    items = [(order[k], f.getvalue(), f.name) for k, f in enumerate(files)]
+                store_and_analyse(items)
+
+    with tab_cam:
+        bphoto = None
+        if base is not None:
+            bphoto = next((p for p in store.list_photos(base.id) if p.view == view), None)
+        opacity = st.slider("Ghost of the baseline (opacity)", 0.0, 1.0, 0.35, 0.05, key="ghost_opacity",
+                            help="Match the pose to the baseline: line up the face with its ghost.")
+        ghost = decode_rgb(display_bytes(bphoto.id)) if bphoto is not None else None
+        if ghost is None:
+            st.caption(f"No baseline {view} photo yet: nothing to line up with.")
+        with st.expander("Live framing guide (camera with the baseline ghost)", expanded=False):
+            ghost_camera(ghost, opacity)
+        shot = st.camera_input("Take the photo", key=f"camera_{nonce}")
+        if shot is not None:
+            data = shot.getvalue()
+            if ghost is not None:
+                try:
+                    cam = decode_rgb(data)
+                    g = decode_rgb(display_bytes(bphoto.id), size=(cam.shape[1], cam.shape[0]))
+                    st.image(blend(cam, g, opacity), caption="Your shot with the baseline ghost", width=420)
+                except Exception:  # noqa: BLE001 - a preview only; the store checks the file properly
+                    pass
+            if st.button("Use this photo", key="use_camera", type="primary"):
+                stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+                store_and_analyse([(view, data, f"camera-{view}-{stamp}.jpg")])
+                st.session_state["uploader_nonce"] = nonce + 1

@@ -1,0 +1,46 @@
+"""Settings: where the data lives, and the database URL setting."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analyzer import ANALYZER_VERSION, service
+from analyzer.errors import SkinProgressError
+from pages._common import get_store
+
+store = get_store()
+loc = service.store_location()
+st.title("Settings")
+
+st.subheader("Where the data lives")
+st.markdown(f"- **Data folder:** `{loc.data_dir.resolve()}` (photos and, by default, the database)\n"
+            f"- **Database:** {store.describe()}\n"
+            f"- **Chosen by:** {loc.source}\n"
+            f"- **Analyzer version:** {ANALYZER_VERSION}")
+st.caption("The data folder comes from the environment variable SKIN_PROGRESS_DATA_DIR (default ./data). "
+           "The database URL comes from SKIN_PROGRESS_DATABASE_URL, else from the settings file below, else an "
+           "embedded SQLite file in the data folder (no set-up).")
+
+st.subheader("Database URL")
+env_set = loc.source == "environment"
+if env_set:
+    st.info("SKIN_PROGRESS_DATABASE_URL is set in the environment: it wins over the settings file.")
+current = service.read_settings(loc.data_dir).get("database_url", "")
+with st.form("db_settings"):
+    url = st.text_input("Database URL (empty = embedded SQLite in the data folder)", value=current,
+                        key="set_db_url", placeholder="postgresql://user:password@host/dbname")
+    save = st.form_submit_button("Save")
+if save:
+    url = url.strip()
+    try:
+        if url:
+            from analyzer.store.engine import resolve_url
+
+            resolve_url(url)  # one-line error for an unusable URL; nothing is written then
+        path = service.write_settings(loc.data_dir, database_url=url or None)
+    except (SkinProgressError, OSError) as exc:
+        st.error(str(exc))
+    else:
+        st.success(f"Saved to {path}. The app uses it from the next start (or now, after a reload).")
+        st.cache_data.clear()
+        st.cache_resource.clear()

@@ -1,0 +1,121 @@
+"""Colour: CIELAB correctness, ColorChecker detection on real chart photos, calibration validity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from analyzer.calibrate import (
+    COLORCHECKER24_LAB_D65,
+    COLORCHECKER24_LINEAR_SRGB,
+    Calibration,
+    apply_calibration,
+    calibrate,
+    detect_colorchecker,
+)
+from analyzer.color import linear_to_srgb, rgb_to_lab, srgb_to_linear
+from analyzer.io import load_photo
+from analyzer.metrics_eval import eval_relight, relight
+from analyzer.regions import RectROI
+
+
+def test_cv2_lab_matches_skimage_d65():
+    from skimage.color import rgb2lab
+
+    rng = np.random.default_rng(1)
+    x = rng.random((200, 1, 3)).astype(np.float32)
+    np.testing.assert_allclose(rgb_to_lab(x), rgb2lab(x.astype(np.float64), illuminant="D65"), atol=0.3)
+    # mid grey sRGB 0.5 is L* 53.39 (sRGB transfer applied), neutral
+    np.testing.assert_allclose(rgb_to_lab(np.full((1, 1, 3), 0.5, np.float32)).ravel(), [53.39, 0, 0], atol=0.05)
+
+
+def test_reference_values_round_trip():
+    """The adapted reference: white patch is near-neutral, and linear sRGB -> Lab matches the Lab table."""
+    srgb = np.clip(linear_to_srgb(COLORCHECKER24_LINEAR_SRGB), 0, 1).astype(np.float32)
+    lab = rgb_to_lab(srgb.reshape(-1, 1, 3)).reshape(-1, 3)
+    inside = (COLORCHECKER24_LINEAR_SRGB > 0).all(axis=1) & (COLORCHECKER24_LINEAR_SRGB < 1).all(axis=1)
+    np.testing.assert_allclose(lab[inside], COLORCHECKER24_LAB_D65[inside], atol=0.3)
+    assert abs(COLORCHECKER24_LAB_D65[18, 1]) < 1.5 and abs(COLORCHECKER24_LAB_D65[18, 2]) < 3.5
+
+
+DETECTED = ("calibrite-passport.png", "classic.png", "colorchecker-classic-mini.jpg", "nano.jpeg")
+
+
+@pytest.mark.parametrize("name", DETECTED)
+def test_colorchecker_detected_and_fitted(charts_dir, name):
+    cal = calibrate(load_photo(charts_dir / name).rgb)
+    assert cal.method == "colorchecker"
+    assert cal.residual_delta_e < cal.residual_delta_e_before
+    assert cal.residual_delta_e < 5.5
+    assert cal.chart_polygon.shape == (4, 2)
+    d = cal.to_dict()
+    assert d["method"] == "colorchecker" and d["residual_delta_e2000"] is not None
+
+
+@pytest.mark.parametrize("name", ("partial_card_rgb.png", "tilted_color_card.jpg"))
+def test_not_a_usable_colorchecker_gives_none(charts_dir, name):
+    """An occluded card (fit rejected), a card the detector misses: "none", never a bad fit."""
+    cal = calibrate(load_photo(charts_dir / name).rgb)
+    assert cal.method == "none"
+    assert "may be lighting" in cal.message
+    assert math.isnan(cal.residual_delta_e)
+
+
+def test_no_chart_on_face_says_lighting(london_neutral):
+    rgb = load_photo(london_neutral["081"]).rgb
+    cal = calibrate(rgb)
+    assert cal.method == "none" and "lighting" in cal.message
+    assert apply_calibration(rgb, cal) is rgb
+    assert cal.to_dict()["residual_delta_e2000"] is None
+
+
+def test_relit_chart_is_corrected_back(charts_dir):
+    """SIMULATED relight (x0.7 exposure, cooler) of a real chart photo: after calibration the
+    patches come back to the same colours."""
+    rgb = load_photo(charts_dir / "colorchecker-classic-mini.jpg").rgb
+    dark = relight(rgb)
+    c0, c1 = calibrate(rgb), calibrate(dark)
+    a = rgb_to_lab(apply_calibration(rgb, c0))
+    b = rgb_to_lab(apply_calibration(dark, c1))
+    det = detect_colorchecker(rgb)
+    x0, y0 = det.polygon.min(axis=0).astype(int)
+    x1, y1 = det.polygon.max(axis=0).astype(int)
+    diff = (b - a)[y0:y1, x0:x1]
+    raw = (rgb_to_lab(dark) - rgb_to_lab(rgb))[y0:y1, x0:x1]
+    assert abs(np.median(diff[..., 0])) < 1.0 and abs(np.median(diff[..., 1])) < 1.0
+    assert abs(np.median(raw[..., 0])) > 5  # the relight was real
+
+
+def test_relight_face_with_chart_composite(london_neutral, charts_dir):
+    """SIMULATED composite (real chart pasted into a real face photo), relit: calibrated skin
+    metrics move < 1.0 a* and < 2.0 L*; uncalibrated they move far more."""
+    face = load_photo(london_neutral["021"]).rgb
+    r = eval_relight(face, load_photo(charts_dir / "colorchecker-classic-mini.jpg").rgb)
+    assert r["calibration_original"] == r["calibration_relit"] == "colorchecker"
+    assert abs(r["calibrated_delta_a_star"]) < 1.0
+    assert abs(r["calibrated_delta_L_star"]) < 2.0
+    assert abs(r["uncalibrated_delta_L_star"]) > 5.0
+    assert abs(r["uncalibrated_delta_a_star"]) > 2.0
+
+
+def test_reference_patch_white_balance():
+    """A grey card under a warm cast: the reference patch corrects the cast (known answer)."""
+    rng = np.random.default_rng(0)
+    img = np.full((100, 100, 3), 0.5, np.float32)
+    img[:, 50:] = np.array([0.7, 0.45, 0.3], np.float32) + rng.normal(0, 0.003, (100, 50, 3)).astype(np.float32)
+    lin = srgb_to_linear(img) * np.array([1.2, 1.0, 0.8], np.float32)  # warm light
+    cast = np.clip(linear_to_srgb(lin), 0, 1)
+    cal = calibrate(cast, reference_patch=RectROI(5, 5, 40, 90), detect_chart=False)
+    assert cal.method == "reference-patch"
+    out = rgb_to_lab(apply_calibration(cast, cal))
+    assert abs(out[50, 20, 1]) < 0.3 and abs(out[50, 20, 2]) < 0.3
+    assert cal.residual_delta_e < 0.5 < cal.residual_delta_e_before
+    # the skin-coloured half gets back its colour under neutral light
+    np.testing.assert_allclose(out[:, 60:].mean(axis=(0, 1)), rgb_to_lab(img)[:, 60:].mean(axis=(0, 1)), atol=1.0)
+
+
+def test_bad_method_rejected():
+    with pytest.raises(ValueError, match="allowed"):
+        Calibration(method="grey-world")

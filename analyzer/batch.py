@@ -441,9 +441,13 @@ def run_batch(
             failures.append(BatchFailure(s2.name, view, p2.name, res["error"]))
             return
         photos.append(BatchPhoto(s2, view, p2, False, res["result"], res.get("transform")))
-        cur = images.setdefault(view, {}).get("latest")
-        if cur is None or cur[0].index < s2.index:
-            images[view]["latest"] = (s2, res)
+        im = images.setdefault(view, {})
+        if im.get("latest") is None or im["latest"][0].index < s2.index:
+            im["latest"] = (s2, res)
+        if res.get("aligned") is not None and (im.get("shown") is None or im["shown"][0].index < s2.index):
+            im["shown"] = (s2, res)  # the latest photo that could be aligned: the one the report shows
+        else:
+            res.pop("aligned", None)  # not shown: don't keep its pixels
 
     try:
         if n_workers == 1:
@@ -489,21 +493,26 @@ def run_batch(
         if "baseline" not in im:
             continue
         bs, bres = im["baseline"]
-        latest = im.get("latest")
+        latest, shown = im.get("latest"), im.get("shown")
         align = None
         latest_img = None
         latest_label = ""
         poly = bres.get("polygon")
         note = ""
-        if latest is not None:
+        if shown is not None:
+            ss, sres = shown
+            align = sres["result"].get("alignment")
+            latest_label = ss.label
+            latest_img = sres["aligned"]
+            poly = sres.get("polygon") if sres.get("polygon") is not None else poly
+        if latest is not None and (shown is None or shown[0].index != latest[0].index):
             ls, lres = latest
-            align = lres["result"].get("alignment")
-            latest_label = ls.label
-            if lres.get("aligned") is not None:
-                latest_img = lres["aligned"]
-                poly = lres.get("polygon") if lres.get("polygon") is not None else poly
+            why = str((lres["result"].get("alignment") or {}).get("reason") or "refused")
+            note = f"The latest photo ({ls.label}) could not be aligned to the baseline: {why}."
+            if shown is not None:
+                note += f" Shown: the latest photo that could ({shown[0].label})."
             else:
-                note = "The latest photo could not be aligned: " + str((align or {}).get("reason") or "refused")
+                align = lres["result"].get("alignment")
         view_images.append(
             ViewImages(
                 view=v,

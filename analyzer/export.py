@@ -291,7 +291,9 @@ def tidy_rows(
                 aligned_ok = bool(align.get("ok")) if align is not None else None
             template_metrics = metrics if metrics else part.get("baseline")
             cal = calibration_method(metrics) if metrics else ""
-            simulated = e.simulated or _is_simulated(result, metrics)
+            # A baseline row borrowed from a follow-up's result is not that follow-up's simulation.
+            borrowed = e.is_baseline and not result.get("is_baseline") and "regions" in result
+            simulated = e.simulated or (False if borrowed else _is_simulated(result, metrics))
             for group, key, m in _metric_items(template_metrics):
                 f = _measurement_fields(m)
                 if not metrics:  # follow-up could not be measured (alignment refused...)
@@ -339,47 +341,70 @@ def _date_text(d: Any) -> str:
     return str(d)
 
 
+def _session_simulated(session) -> bool:
+    """A session whose notes carry the app's simulated tag (demo data with injected changes)."""
+    try:
+        from analyzer.service import SIMULATED_TAG
+    except Exception:  # noqa: BLE001 - the app layer is optional here
+        SIMULATED_TAG = "[simulated]"
+    return SIMULATED_TAG in (getattr(session, "notes", "") or "")
+
+
+def _ordered_sessions(store, series_id) -> list:
+    """The series' sessions, baseline first (the one marked, else the earliest), then by date."""
+    sessions = sorted(store.list_sessions(series_id), key=lambda s: (_date_text(s.date), s.id))
+    base = None
+    finder = getattr(store, "baseline_session", None)
+    if finder is not None:
+        try:
+            base = finder(series_id)
+        except Exception:  # noqa: BLE001 - fall back to the earliest session
+            base = None
+    if base is not None:
+        sessions = [s for s in sessions if s.id == base.id] + [s for s in sessions if s.id != base.id]
+    return sessions
+
+
 def entries_from_store(store, series_id, *, analyzer_version: str = __version__) -> list[AnalysisEntry]:
     """The :class:`AnalysisEntry` list for one series from an :class:`analyzer.store.Store`.
 
-    Sessions are ordered by date (ties by id); the first is the baseline session. A
-    baseline photo's own analysis (``baseline_photo_id == photo_id`` or none) gives its rows;
-    when it has none, the baseline rows come from the earliest follow-up analysis of the same
-    view (its ``baseline`` part, measured over the pixels both photos share).
+    The baseline session (the one marked, else the earliest) has index 0, the others follow
+    by date. A baseline photo's own analysis (``baseline_photo_id == photo_id``) gives its
+    rows; when it has none, the baseline rows come from the earliest follow-up analysis of
+    the same view (its ``baseline`` side, measured over the pixels both photos share).
+    Only analyses of ``analyzer_version`` are read: a table never mixes methods.
     """
-    sessions = sorted(store.list_sessions(series_id), key=lambda s: (_date_text(s.date), str(s.id)))
+    sessions = _ordered_sessions(store, series_id)
     photo_info: dict[Any, tuple[int, str, str, bool]] = {}
     for idx, s in enumerate(sessions):
-        sim = bool(getattr(s, "simulated", False))
+        sim = _session_simulated(s)
         for p in store.list_photos(s.id):
-            photo_info[p.id] = (idx, _date_text(s.date), str(p.view), sim or bool(getattr(p, "simulated", False)))
+            photo_info[p.id] = (idx, _date_text(s.date), str(p.view), sim)
     analyses = store.analyses_for_series(series_id, analyzer_version=analyzer_version)
-    # Newest analysis per photo wins.
-    latest: dict[Any, Any] = {}
+    # One analysis per photo: the all-regions record (region ""), else the newest.
+    chosen: dict[Any, Any] = {}
     for a in sorted(analyses, key=lambda a: (str(getattr(a, "created_at", "")), str(a.id))):
-        latest[a.photo_id] = a
+        cur = chosen.get(a.photo_id)
+        if cur is None or not (getattr(cur, "region", "") == "" and getattr(a, "region", "") != ""):
+            chosen[a.photo_id] = a
     entries: list[AnalysisEntry] = []
     baseline_views: set[str] = set()
-    for pid, a in latest.items():
+    for pid, a in chosen.items():
         if pid not in photo_info:
             continue
         idx, date, view, sim = photo_info[pid]
-        own = a.baseline_photo_id is None or a.baseline_photo_id == pid
-        if own or idx == 0:
-            entries.append(AnalysisEntry(date, 0 if idx == 0 else idx, view, a.result, is_baseline=True, simulated=sim))
+        own = a.baseline_photo_id is None or a.baseline_photo_id == pid or bool((a.result or {}).get("is_baseline"))
+        if own:
+            entries.append(AnalysisEntry(date, idx, view, a.result, is_baseline=True, simulated=sim))
             if idx == 0:
                 baseline_views.add(view)
         else:
             entries.append(AnalysisEntry(date, idx, view, a.result, is_baseline=False, simulated=sim))
     # Baselines with no analysis of their own: from the earliest follow-up of that view.
-    follow = sorted((e for e in entries if not e.is_baseline), key=lambda e: e.session_index)
-    for e in follow:
-        if e.view in baseline_views or not sessions:
+    for e in sorted((e for e in entries if not e.is_baseline), key=lambda e: e.session_index):
+        if e.view in baseline_views:
             continue
-        bl = next(
-            (p for p, (i, _, v, _) in photo_info.items() if i == 0 and v == e.view),
-            None,
-        )
+        bl = next((p for p, (i, _, v, _) in photo_info.items() if i == 0 and v == e.view), None)
         if bl is None:
             continue
         _, date, view, sim = photo_info[bl]

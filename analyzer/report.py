@@ -451,7 +451,7 @@ def _view_page(pdf, v: ViewImages, sim: bool) -> None:
     pdf.set_xy(x0, y - 6)
     pdf.cell(w, 5, pdf._t(f"Baseline {v.baseline_label}"))
     pdf.set_xy(x1, y - 6)
-    pdf.cell(w, 5, pdf._t(f"Latest {v.latest_label} (aligned)" if v.latest is not None else "Latest: not available"))
+    pdf.cell(w, 5, pdf._t(f"Session {v.latest_label} (aligned)" if v.latest is not None else "Latest: not available"))
     pdf.image(_jpeg(_outline(v.baseline, v.polygon)), x=x0, y=y, w=w, h=h_img)
     if v.latest is not None:
         pdf.image(_jpeg(_outline(v.latest, v.polygon)), x=x1, y=y, w=w, h=h_img)
@@ -789,7 +789,7 @@ def _view_images(view, baseline_rgb, latest_rgb, transform, polygon, b_label, l_
 
 def report_data_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> ReportData:
     """Collect a series' :class:`ReportData` from the store (default series: the newest)."""
-    from analyzer.export import _date_text, rows_from_store
+    from analyzer.export import _date_text, _ordered_sessions, rows_from_store
 
     patient = store.get_patient(patient_id)
     if series_id is None:
@@ -800,7 +800,7 @@ def report_data_from_store(store, patient_id, series_id=None, *, analyzer_versio
     else:
         series = store.get_series(series_id)
     rows = rows_from_store(store, patient_id, series_id=series.id, analyzer_version=analyzer_version)
-    sessions = sorted(store.list_sessions(series.id), key=lambda s: (_date_text(s.date), s.id))
+    sessions = _ordered_sessions(store, series.id)
     analyses = {}
     for a in sorted(store.analyses_for_series(series.id, analyzer_version=analyzer_version),
                     key=lambda a: (str(a.created_at), a.id)):
@@ -821,7 +821,13 @@ def report_data_from_store(store, patient_id, series_id=None, *, analyzer_versio
         if not follow:
             views.append(_view_images(view, base_photo.rgb, None, None, polygon, _date_text(bs.date), "", None))
             continue
-        ls, lp = follow[-1]
+        ok = [(s, p) for s, p in follow if ((analyses[p.id].result or {}).get("alignment") or {}).get("ok")]
+        ls, lp = ok[-1] if ok else follow[-1]
+        note = ""
+        if ok and ok[-1] is not follow[-1]:
+            why = ((analyses[follow[-1][1].id].result or {}).get("alignment") or {}).get("reason") or "refused"
+            note = (f"The latest photo ({_date_text(follow[-1][0].date)}) could not be aligned to the baseline: "
+                    f"{why}. Shown: the latest photo that could ({_date_text(ls.date)}).")
         a = analyses[lp.id]
         poly = _region_polygon(a.result)
         if poly is not None:
@@ -832,7 +838,7 @@ def report_data_from_store(store, patient_id, series_id=None, *, analyzer_versio
         if transform is None and align:
             transform = align.get("matrix")
         views.append(_view_images(view, base_photo.rgb, latest.rgb, transform, polygon,
-                                  _date_text(bs.date), _date_text(ls.date), align))
+                                  _date_text(bs.date), _date_text(ls.date), align, note))
     dates = tuple(_date_text(s.date) for s in sessions)
     return ReportData(
         patient_code=patient.code,
@@ -889,7 +895,14 @@ def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | 
     for view in dict.fromkeys(ph["view"] for ph in photos):
         items = sorted((ph for ph in photos if ph["view"] == view), key=lambda ph: ph["session_index"])
         base = items[0]
-        last = items[-1] if len(items) > 1 else None
+        follow = items[1:]
+        aligned = [ph for ph in follow if (ph.get("alignment") or {}).get("ok") and ph.get("transform")]
+        last = aligned[-1] if aligned else (follow[-1] if follow else None)
+        note = ""
+        if follow and last is not follow[-1]:
+            why = (follow[-1].get("alignment") or {}).get("reason") or "refused"
+            note = (f"The latest photo ({follow[-1]['session_date']}) could not be aligned to the baseline: {why}. "
+                    f"Shown: the latest photo that could ({last['session_date']}).")
         try:
             b = load_photo(folder / base["file"])
         except PhotoError as exc:
@@ -904,7 +917,7 @@ def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | 
         poly = (last or base).get("polygon") or base.get("polygon")
         views.append(_view_images(
             view, b.rgb, latest_rgb, (last or {}).get("transform"), None if poly is None else np.asarray(poly, float),
-            base["session_date"], (last or {}).get("session_date", ""), (last or {}).get("alignment"),
+            base["session_date"], (last or {}).get("session_date", ""), (last or {}).get("alignment"), note,
         ))
     failures = tuple(f"FAILED {f['file']}: {f['error']}" for f in doc.get("failures") or [])
     code = patient_code or (rows[0]["patient_code"] if rows else folder.name)

@@ -1,0 +1,190 @@
+"""Content-addressed photo files with atomic, durable writes.
+
+Layout under the data folder::
+
+    photos/ab/cd/<sha256>.<ext>    the original upload, byte for byte
+    derived/ab/cd/<sha256>.jpg     display copy: JPEG, no EXIF/GPS/ICC, at most 2048 px
+
+A file is written to a temporary name in its final folder, fsynced, renamed over the final
+name (``os.replace``) and the folder fsynced: after a crash a key holds either nothing or
+the complete file, never part of one. Temporary files left by a crash start with ``.tmp-``.
+
+Cross-process coordination uses ``flock`` on ``<data>/.files.lock``: uploads hold it shared
+from the first file write until their row is committed; garbage collection and deletions
+take it exclusively before removing files. So a file is never removed while a row that
+needs it is on its way in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from analyzer.store.errors import StoreError
+
+#: Test hook: called with a stage name at each step of an upload (``tmp-written``,
+#: ``original-durable``, ``derived-durable``, ``before-commit``, ``committed``). Tests set it
+#: to pause or crash the process at a chosen point. ``None`` in normal use.
+fault_hook: Callable[[str], None] | None = None
+
+_KEY_RE = re.compile(r"^(photos|derived)/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{2,5}$")
+TMP_PREFIX = ".tmp-"
+
+
+def fault(stage: str) -> None:
+    if fault_hook is not None:
+        fault_hook(stage)
+
+
+def original_key(sha256: str, ext: str) -> str:
+    return f"photos/{sha256[:2]}/{sha256[2:4]}/{sha256}.{ext}"
+
+
+def derived_key(sha256: str) -> str:
+    return f"derived/{sha256[:2]}/{sha256[2:4]}/{sha256}.jpg"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileStore:
+    """The photo files of one data folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_path = self.root / ".files.lock"
+
+    # -- keys and paths -------------------------------------------------------------------
+    def path(self, key: str) -> Path:
+        if not _KEY_RE.match(key):
+            raise StoreError(f"invalid storage key {key!r}")
+        return self.root / key
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    # -- locking --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _flock(self, mode: int) -> Iterator[None]:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def shared_lock(self):
+        """Held by writers from first file write to row commit."""
+        return self._flock(fcntl.LOCK_SH)
+
+    def exclusive_lock(self):
+        """Held by whoever removes files (garbage collection, deletions)."""
+        return self._flock(fcntl.LOCK_EX)
+
+    # -- writing --------------------------------------------------------------------------
+    def put(self, key: str, data: bytes) -> bool:
+        """Make ``key`` hold ``data`` durably. Returns False when an identical file was there.
+
+        An existing complete file (same size) is kept and its mtime refreshed (so a
+        concurrent garbage collection with a grace period sees it as new).
+        """
+        final = self.path(key)
+        folder = final.parent
+        try:
+            if final.is_file() and final.stat().st_size == len(data):
+                os.utime(final)
+                return False
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f"{TMP_PREFIX}{secrets.token_hex(8)}-{final.name}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                fault("tmp-written")
+                os.fsync(fd)
+            except BaseException:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            os.close(fd)
+            os.replace(tmp, final)
+            _fsync_dir(folder)
+        except OSError as exc:
+            raise StoreError(f"can't write photo file under {self.root}: {exc.strerror or exc}") from None
+        return True
+
+    def read(self, key: str) -> bytes:
+        p = self.path(key)
+        try:
+            return p.read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"photo file is missing from the data folder: {key}") from None
+        except OSError as exc:
+            raise StoreError(f"can't read photo file {key}: {exc.strerror or exc}") from None
+
+    def remove(self, key: str) -> bool:
+        p = self.path(key)
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def sync_removals(self, keys: list[str]) -> None:
+        for folder in {self.path(k).parent for k in keys}:
+            with contextlib.suppress(OSError):
+                _fsync_dir(folder)
+
+    def prune_empty_dirs(self, rels: list[str]) -> None:
+        """Remove the now-empty ``ab/cd`` and ``ab`` folders of removed files (call under
+        the exclusive lock, so no writer is about to use them)."""
+        for rel in rels:
+            folder = (self.root / rel).parent
+            for _ in range(2):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+                folder = folder.parent
+
+    # -- scanning -------------------------------------------------------------------------
+    def scan(self) -> Iterator[tuple[str, Path, float]]:
+        """Every file under photos/ and derived/: (key or relative tmp path, path, mtime)."""
+        for top in ("photos", "derived"):
+            base = self.root / top
+            if not base.is_dir():
+                continue
+            for dirpath, _dirs, files in os.walk(base):
+                for name in files:
+                    p = Path(dirpath) / name
+                    try:
+                        mtime = p.stat().st_mtime
+                    except FileNotFoundError:
+                        continue
+                    yield p.relative_to(self.root).as_posix(), p, mtime
+
+    @staticmethod
+    def is_tmp(rel: str) -> bool:
+        return rel.rsplit("/", 1)[-1].startswith(TMP_PREFIX)
+
+    @staticmethod
+    def age(mtime: float) -> float:
+        return time.time() - mtime

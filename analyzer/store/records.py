@@ -1,0 +1,124 @@
+"""The records the store hands out: frozen dataclasses, never ORM objects.
+
+Times: ``created_at`` / ``expires_at`` are timezone-aware UTC. ``capture_time`` is the
+camera's naive local time from EXIF (or ``None``). ``date`` is a :class:`datetime.date`.
+JSON-like fields (``screening``, ``regions``, ``concerns``, ``transform``, ``result``)
+are plain Python lists/dicts; treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: int
+    code: str
+    display_name: str
+    birth_year: int | None
+    fitzpatrick: int | None
+    consent_photos: bool
+    consent_reports: bool
+    notes: str
+    screening: dict | None
+    is_demo: bool
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Series:
+    id: int
+    patient_id: int
+    name: str
+    body_area: str
+    concerns: list[str]
+    baseline_session_id: int | None
+    regions: list[dict]
+    notes: str
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class SessionRec:
+    id: int
+    series_id: int
+    date: dt.date
+    device: str
+    needle_depth_mm: float | None
+    passes: int | None
+    topical: str
+    practitioner: str
+    notes: str
+    kind: str
+    parent_session_id: int | None
+    screening: dict | None
+    scar_grade: int | None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class PhotoRec:
+    id: int
+    session_id: int
+    view: str
+    sha256: str
+    filename: str
+    capture_time: dt.datetime | None
+    width: int
+    height: int
+    storage_key: str
+    created_at: dt.datetime
+    format: str = ""
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisRec:
+    id: int
+    photo_id: int
+    baseline_photo_id: int | None
+    transform: Any
+    result: dict
+    analyzer_version: str
+    region: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class UserRec:
+    id: int
+    username: str
+    role: str
+    password_hash: str
+    patient_id: int | None
+    created_at: dt.datetime
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class TokenRec:
+    id: int
+    token_hash: str
+    patient_id: int
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    label: str = ""
+
+    def is_valid(self, now: dt.datetime | None = None) -> bool:
+        """Not revoked and not expired at ``now`` (default: the current UTC time)."""
+        now = now or dt.datetime.now(dt.UTC)
+        return self.revoked_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True)
+class AuditRec:
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    patient_id: int | None
+    detail: str

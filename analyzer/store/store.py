@@ -1,0 +1,1056 @@
+"""The Store: patients, series, sessions, photos and analyses, on SQLite or PostgreSQL.
+
+Guarantees
+----------
+* Bad input raises :class:`InvalidInput` (or :class:`~analyzer.errors.PhotoError` for an
+  unusable photo) before anything is written: no row, no file.
+* A photo row is committed only after its original and display files are durable. A crash
+  in between leaves files without a row (removed by :meth:`Store.collect_garbage`), never a
+  row without its file.
+* Every write is one transaction. On SQLite, writers queue (``BEGIN IMMEDIATE`` + busy
+  timeout) and a transient "database is locked" is retried; on PostgreSQL serialisation
+  failures and deadlocks are retried.
+* Deleting is explicit and complete: rows go in one transaction, then every file no other
+  row uses is removed.
+* Analyses are keyed by (photo, analyzer version, region): a new analyzer version adds new
+  rows next to the old ones; queries always name the version they want.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from analyzer.io import Photo, encode_jpeg, load_photo
+from analyzer.store import files as files_mod
+from analyzer.store import validate as v
+from analyzer.store.engine import (
+    _first_line,
+    default_data_dir,
+    describe_url,
+    make_engine,
+    migrate,
+    resolve_url,
+)
+from analyzer.store.errors import Conflict, InvalidInput, NotFound, StoreError
+from analyzer.store.files import FileStore, derived_key, original_key
+from analyzer.store.models import (
+    AnalysisRow,
+    AuditRow,
+    AuthFailureRow,
+    PatientRow,
+    PatientTokenRow,
+    PhotoRow,
+    SeriesRow,
+    SessionRow,
+    UserRow,
+    utcnow,
+)
+from analyzer.store.records import (
+    AnalysisRec,
+    AuditRec,
+    Patient,
+    PhotoRec,
+    Series,
+    SessionRec,
+    TokenRec,
+    UserRec,
+)
+
+T = TypeVar("T")
+
+#: Longest side of the display derivative, pixels.
+DISPLAY_MAX_SIDE = 2048
+DISPLAY_QUALITY = 90
+_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "HEIF": "heic"}
+_RETRIES = 8
+
+PATIENT_FIELDS = (
+    "code", "display_name", "birth_year", "fitzpatrick", "consent_photos", "consent_reports",
+    "notes", "screening", "is_demo",
+)
+SERIES_FIELDS = ("name", "body_area", "concerns", "notes")
+SESSION_FIELDS = (
+    "date", "device", "needle_depth_mm", "passes", "topical", "practitioner", "notes",
+    "screening", "scar_grade",
+)
+
+
+# ---- row -> record ----------------------------------------------------------------------
+
+
+def _patient(r: PatientRow) -> Patient:
+    return Patient(
+        id=r.id, code=r.code, display_name=r.display_name, birth_year=r.birth_year,
+        fitzpatrick=r.fitzpatrick, consent_photos=bool(r.consent_photos),
+        consent_reports=bool(r.consent_reports), notes=r.notes or "", screening=r.screening,
+        is_demo=bool(r.is_demo), created_at=r.created_at,
+    )
+
+
+def _series(r: SeriesRow) -> Series:
+    return Series(
+        id=r.id, patient_id=r.patient_id, name=r.name or "", body_area=r.body_area,
+        concerns=list(r.concerns or []), baseline_session_id=r.baseline_session_id,
+        regions=list(r.regions or []), notes=r.notes or "", created_at=r.created_at,
+    )
+
+
+def _session(r: SessionRow) -> SessionRec:
+    return SessionRec(
+        id=r.id, series_id=r.series_id, date=r.date, device=r.device or "",
+        needle_depth_mm=r.needle_depth_mm, passes=r.passes, topical=r.topical or "",
+        practitioner=r.practitioner or "", notes=r.notes or "", kind=r.kind or "treatment",
+        parent_session_id=r.parent_session_id, screening=r.screening, scar_grade=r.scar_grade,
+        created_at=r.created_at,
+    )
+
+
+def _photo(r: PhotoRow) -> PhotoRec:
+    return PhotoRec(
+        id=r.id, session_id=r.session_id, view=r.view, sha256=r.sha256, filename=r.filename,
+        capture_time=r.capture_time, width=r.width, height=r.height, storage_key=r.storage_key,
+        created_at=r.created_at, format=r.format, size_bytes=r.size_bytes,
+    )
+
+
+def _analysis(r: AnalysisRow) -> AnalysisRec:
+    return AnalysisRec(
+        id=r.id, photo_id=r.photo_id, baseline_photo_id=r.baseline_photo_id,
+        transform=r.transform, result=r.result, analyzer_version=r.analyzer_version,
+        region=r.region or "", created_at=r.created_at,
+    )
+
+
+def _user(r: UserRow) -> UserRec:
+    return UserRec(
+        id=r.id, username=r.username, role=r.role, password_hash=r.password_hash,
+        patient_id=r.patient_id, created_at=r.created_at, disabled=r.disabled_at is not None,
+    )
+
+
+def _token(r: PatientTokenRow) -> TokenRec:
+    return TokenRec(
+        id=r.id, token_hash=r.token_hash, patient_id=r.patient_id, created_at=r.created_at,
+        expires_at=r.expires_at, revoked_at=r.revoked_at, label=r.label or "",
+    )
+
+
+def _audit(r: AuditRow) -> AuditRec:
+    return AuditRec(
+        id=r.id, at=r.at, actor=r.actor, action=r.action, patient_id=r.patient_id,
+        detail=r.detail or "",
+    )
+
+
+def _version_key(version: str):
+    parts = []
+    for p in version.replace("-", ".").replace("+", ".").split("."):
+        parts.append((0, int(p), "") if p.isdigit() else (1, 0, p))
+    return parts
+
+
+class Store:
+    """Patients' records and photos in one database plus one data folder.
+
+    Parameters
+    ----------
+    url : str, optional
+        Database URL. Default: ``$SKIN_PROGRESS_DATABASE_URL``, else a SQLite file
+        ``skin-progress.sqlite3`` in ``data_dir``.
+    data_dir : Path, optional
+        Folder for photo files (and the default SQLite file). Default:
+        ``$SKIN_PROGRESS_DATA_DIR``, else ``./data``.
+
+    Opening runs the Alembic migrations up to ``head`` (one transaction; concurrent openers
+    wait for each other). Raises :class:`StoreError` with one line if the database can't be
+    opened.
+    """
+
+    def __init__(self, url: str | None = None, data_dir: Path | None = None):
+        self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
+        self._url = resolve_url(url, self.data_dir)
+        self.url = self._url.render_as_string(hide_password=True)
+        self.backend = self._url.get_backend_name()
+        self.files = FileStore(self.data_dir)
+        migrate(self._url)
+        self.engine = make_engine(self._url)
+        write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+
+    # ---- plumbing --------------------------------------------------------------------
+    def describe(self) -> str:
+        """``SQLite file /abs/path`` or ``PostgreSQL at host/db`` (no password)."""
+        return describe_url(self._url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.describe()}, data in {self.data_dir})"
+
+    def session_factory(self, *, write: bool = False) -> sessionmaker:
+        """SQLAlchemy session factory for modules that own tables here (e.g. analyzer.auth).
+
+        Use ``write=True`` for transactions that write (SQLite: ``BEGIN IMMEDIATE``).
+        """
+        return self._write_sessions if write else self._read_sessions
+
+    def _is_transient(self, exc: BaseException) -> bool:
+        orig = getattr(exc, "orig", None)
+        if self.backend == "sqlite":
+            msg = str(orig or exc).lower()
+            return "locked" in msg or "busy" in msg
+        return getattr(orig, "sqlstate", None) in ("40001", "40P01")
+
+    def _read(self, fn: Callable[[OrmSession], T]) -> T:
+        try:
+            with self._read_sessions() as s:
+                return fn(s)
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"database error ({self.describe()}): {_first_line(exc)}") from None
+
+    def _write(self, fn: Callable[[OrmSession], T]) -> T:
+        """Run ``fn`` in one write transaction, retrying transient lock errors."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._write_sessions() as s, s.begin():
+                    return fn(s)
+            except (sa.exc.OperationalError, sa.exc.DBAPIError) as exc:
+                if isinstance(exc, sa.exc.IntegrityError):
+                    raise
+                if self._is_transient(exc) and attempt < _RETRIES - 1:
+                    time.sleep(0.02 * 2**attempt * (1 + random.random()))
+                    continue
+                raise StoreError(f"database error ({self.describe()}): {_first_line(exc)}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _get(s: OrmSession, model, id_: Any, what: str):
+        if isinstance(id_, bool) or not isinstance(id_, int):
+            raise NotFound(f"{what} {id_!r} not found")
+        row = s.get(model, id_)
+        if row is None:
+            raise NotFound(f"{what} {id_} not found")
+        return row
+
+    # ---- patients ----------------------------------------------------------------------
+    def _patient_values(self, fields: dict) -> dict:
+        checks = {
+            "code": v.patient_code,
+            "display_name": lambda x: v.text(x, "display name", required=True),
+            "birth_year": v.birth_year,
+            "fitzpatrick": v.fitzpatrick,
+            "consent_photos": lambda x: v.boolean(x, "photo consent"),
+            "consent_reports": lambda x: v.boolean(x, "report consent"),
+            "notes": lambda x: v.long_text(x, "notes"),
+            "screening": lambda x: v.json_value(x, "screening"),
+            "is_demo": lambda x: v.boolean(x, "demo flag"),
+        }
+        unknown = sorted(set(fields) - set(checks))
+        if unknown:
+            raise InvalidInput(f"unknown patient field {unknown[0]!r}: use {', '.join(PATIENT_FIELDS)}")
+        return {k: checks[k](x) for k, x in fields.items()}
+
+    def _code_taken(self, s: OrmSession, code: str, but: int | None = None) -> bool:
+        q = sa.select(PatientRow.id).where(sa.func.lower(PatientRow.code) == code.lower())
+        if but is not None:
+            q = q.where(PatientRow.id != but)
+        return s.scalar(q) is not None
+
+    def create_patient(
+        self,
+        code: str,
+        display_name: str,
+        *,
+        birth_year: int | None = None,
+        fitzpatrick: int | str | None = None,
+        consent_photos: bool = False,
+        consent_reports: bool = False,
+        notes: str = "",
+        screening: dict | None = None,
+        is_demo: bool = False,
+    ) -> Patient:
+        """Add a patient. ``code`` is unique (case-insensitive): :class:`Conflict` otherwise."""
+        vals = self._patient_values(dict(
+            code=code, display_name=display_name, birth_year=birth_year, fitzpatrick=fitzpatrick,
+            consent_photos=consent_photos, consent_reports=consent_reports, notes=notes,
+            screening=screening, is_demo=is_demo,
+        ))
+
+        def tx(s: OrmSession) -> Patient:
+            if self._code_taken(s, vals["code"]):
+                raise Conflict(f"a patient with code {vals['code']!r} already exists")
+            row = PatientRow(**vals)
+            s.add(row)
+            s.flush()
+            return _patient(row)
+
+        return self._write_unique(tx, f"a patient with code {vals['code']!r} already exists")
+
+    def _write_unique(self, fn, message: str):
+        try:
+            return self._write(fn)
+        except sa.exc.IntegrityError:
+            raise Conflict(message) from None
+
+    def list_patients(self, search: str = "") -> list[Patient]:
+        """Patients whose code or display name contains ``search`` (case-insensitive), by code."""
+        search = (search or "").strip().lower()
+
+        def q(s: OrmSession):
+            stmt = sa.select(PatientRow).order_by(PatientRow.code, PatientRow.id)
+            if search:
+                pat = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                stmt = stmt.where(sa.or_(
+                    sa.func.lower(PatientRow.code).like(pat, escape="\\"),
+                    sa.func.lower(PatientRow.display_name).like(pat, escape="\\"),
+                ))
+            return [_patient(r) for r in s.scalars(stmt)]
+
+        return self._read(q)
+
+    def get_patient(self, patient_id: int) -> Patient:
+        return self._read(lambda s: _patient(self._get(s, PatientRow, patient_id, "patient")))
+
+    def get_patient_by_code(self, code: str) -> Patient:
+        def q(s):
+            row = s.scalar(sa.select(PatientRow).where(sa.func.lower(PatientRow.code) == str(code).strip().lower()))
+            if row is None:
+                raise NotFound(f"patient {code!r} not found")
+            return _patient(row)
+
+        return self._read(q)
+
+    def update_patient(self, patient_id: int, **fields) -> Patient:
+        """Change some of: code, display_name, birth_year, fitzpatrick, consent_photos,
+        consent_reports, notes, screening, is_demo."""
+        vals = self._patient_values(fields)
+
+        def tx(s: OrmSession) -> Patient:
+            row = self._get(s, PatientRow, patient_id, "patient")
+            if "code" in vals and self._code_taken(s, vals["code"], but=row.id):
+                raise Conflict(f"a patient with code {vals['code']!r} already exists")
+            for k, x in vals.items():
+                setattr(row, k, x)
+            s.flush()
+            return _patient(row)
+
+        return self._write_unique(tx, f"a patient with code {vals.get('code')!r} already exists")
+
+    def delete_patient(self, patient_id: int) -> None:
+        """Delete the patient with every series, session, photo, analysis, account and
+        token, then every photo file no other patient uses. Audit entries stay (they hold
+        only the numeric id)."""
+
+        def tx(s: OrmSession) -> list[str]:
+            self._get(s, PatientRow, patient_id, "patient")
+            series_ids = sa.select(SeriesRow.id).where(SeriesRow.patient_id == patient_id)
+            session_ids = sa.select(SessionRow.id).where(SessionRow.series_id.in_(series_ids))
+            return self._delete_sessions(s, session_ids, extra=lambda: [
+                sa.update(SeriesRow).where(SeriesRow.patient_id == patient_id).values(baseline_session_id=None),
+                sa.delete(SeriesRow).where(SeriesRow.patient_id == patient_id),
+                sa.delete(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id),
+                sa.delete(UserRow).where(UserRow.patient_id == patient_id),
+                sa.delete(PatientRow).where(PatientRow.id == patient_id),
+            ])
+
+        self._remove_files_of(self._write(tx))
+
+    def _delete_sessions(self, s: OrmSession, session_ids, extra: Callable[[], list] | None = None) -> list[str]:
+        """Delete the sessions selected by ``session_ids`` (a select) with their photos and
+        analyses; return the sha256s of the deleted photos."""
+        session_ids = list(s.scalars(session_ids))  # fix the set before links are cleared
+        photo_ids = list(s.scalars(sa.select(PhotoRow.id).where(PhotoRow.session_id.in_(session_ids))))
+        shas = list(s.scalars(sa.select(PhotoRow.sha256).where(PhotoRow.id.in_(photo_ids))))
+        s.execute(sa.update(AnalysisRow).where(AnalysisRow.baseline_photo_id.in_(photo_ids))
+                  .values(baseline_photo_id=None))
+        s.execute(sa.delete(AnalysisRow).where(AnalysisRow.photo_id.in_(photo_ids)))
+        s.execute(sa.delete(PhotoRow).where(PhotoRow.id.in_(photo_ids)))
+        s.execute(sa.update(SessionRow).where(SessionRow.parent_session_id.in_(session_ids))
+                  .values(parent_session_id=None))
+        s.execute(sa.update(SeriesRow).where(SeriesRow.baseline_session_id.in_(session_ids))
+                  .values(baseline_session_id=None))
+        if session_ids:
+            s.execute(sa.delete(SessionRow).where(SessionRow.id.in_(session_ids)))
+        for stmt in (extra() if extra else []):
+            s.execute(stmt)
+        return shas
+
+    # ---- series ------------------------------------------------------------------------
+    def create_series(
+        self, patient_id: int, *, body_area: str, concerns: list[str], name: str = "", notes: str = "",
+    ) -> Series:
+        vals = dict(
+            body_area=v.text(body_area, "body area", max_len=100, required=True),
+            concerns=v.concerns(concerns),
+            name=v.text(name, "series name"),
+            notes=v.long_text(notes, "notes"),
+        )
+
+        def tx(s: OrmSession) -> Series:
+            self._get(s, PatientRow, patient_id, "patient")
+            row = SeriesRow(patient_id=patient_id, regions=[], **vals)
+            s.add(row)
+            s.flush()
+            return _series(row)
+
+        return self._write(tx)
+
+    def update_series(self, series_id: int, **fields) -> Series:
+        """Change some of: name, body_area, concerns, notes."""
+        checks = {
+            "name": lambda x: v.text(x, "series name"),
+            "body_area": lambda x: v.text(x, "body area", max_len=100, required=True),
+            "concerns": v.concerns,
+            "notes": lambda x: v.long_text(x, "notes"),
+        }
+        bad = sorted(set(fields) - set(checks))
+        if bad:
+            raise InvalidInput(f"unknown series field {bad[0]!r}: use {', '.join(SERIES_FIELDS)}")
+        vals = {k: checks[k](x) for k, x in fields.items()}
+
+        def tx(s):
+            row = self._get(s, SeriesRow, series_id, "series")
+            for k, x in vals.items():
+                setattr(row, k, x)
+            s.flush()
+            return _series(row)
+
+        return self._write(tx)
+
+    def list_series(self, patient_id: int) -> list[Series]:
+        def q(s):
+            self._get(s, PatientRow, patient_id, "patient")
+            rows = s.scalars(sa.select(SeriesRow).where(SeriesRow.patient_id == patient_id)
+                             .order_by(SeriesRow.created_at, SeriesRow.id))
+            return [_series(r) for r in rows]
+
+        return self._read(q)
+
+    def get_series(self, series_id: int) -> Series:
+        return self._read(lambda s: _series(self._get(s, SeriesRow, series_id, "series")))
+
+    def delete_series(self, series_id: int) -> None:
+        """Delete a series with its sessions, photos and analyses (and unused files)."""
+
+        def tx(s):
+            self._get(s, SeriesRow, series_id, "series")
+            ids = sa.select(SessionRow.id).where(SessionRow.series_id == series_id)
+            return self._delete_sessions(s, ids, extra=lambda: [
+                sa.delete(SeriesRow).where(SeriesRow.id == series_id)])
+
+        self._remove_files_of(self._write(tx))
+
+    def set_baseline_session(self, series_id: int, session_id: int | None) -> Series:
+        """Make ``session_id`` (a treatment session of this series) the baseline; ``None``
+        restores the default, the earliest treatment session."""
+
+        def tx(s):
+            row = self._get(s, SeriesRow, series_id, "series")
+            if session_id is not None:
+                sess = self._get(s, SessionRow, session_id, "session")
+                if sess.series_id != series_id:
+                    raise InvalidInput(f"session {session_id} belongs to another series")
+                if sess.kind != "treatment":
+                    raise InvalidInput("a recovery session can't be the baseline")
+            row.baseline_session_id = session_id
+            s.flush()
+            return _series(row)
+
+        return self._write(tx)
+
+    def set_regions(self, series_id: int, regions: list[dict]) -> Series:
+        """Replace the regions of interest (baseline pixel coordinates), see
+        :func:`analyzer.store.validate.regions`."""
+        regs = v.regions(regions)
+
+        def tx(s):
+            row = self._get(s, SeriesRow, series_id, "series")
+            row.regions = regs
+            s.flush()
+            return _series(row)
+
+        return self._write(tx)
+
+    # ---- sessions ----------------------------------------------------------------------
+    def _session_values(self, fields: dict) -> dict:
+        checks = {
+            "date": v.session_date,
+            "device": lambda x: v.text(x, "device"),
+            "needle_depth_mm": v.needle_depth,
+            "passes": v.passes,
+            "topical": lambda x: v.text(x, "topical product"),
+            "practitioner": lambda x: v.text(x, "practitioner"),
+            "notes": lambda x: v.long_text(x, "notes"),
+            "screening": lambda x: v.json_value(x, "screening"),
+            "scar_grade": v.scar_grade,
+            "kind": v.session_kind,
+            "parent_session_id": lambda x: x,
+        }
+        bad = sorted(set(fields) - set(checks))
+        if bad:
+            raise InvalidInput(f"unknown session field {bad[0]!r}: use {', '.join(SESSION_FIELDS)}")
+        return {k: checks[k](x) for k, x in fields.items()}
+
+    @staticmethod
+    def _check_recovery(s: OrmSession, series_id: int, kind: str, parent_id, date: dt.date) -> None:
+        if kind == "treatment":
+            if parent_id is not None:
+                raise InvalidInput("only a recovery session has a parent session")
+            return
+        if parent_id is None:
+            raise InvalidInput("a recovery session needs the treatment session it follows (parent_session_id)")
+        parent = Store._get(s, SessionRow, parent_id, "parent session")
+        if parent.series_id != series_id:
+            raise InvalidInput(f"parent session {parent_id} belongs to another series")
+        if parent.kind != "treatment":
+            raise InvalidInput("a recovery session must follow a treatment session")
+        days = (date - parent.date).days
+        if not 0 <= days <= v.RECOVERY_MAX_DAYS:
+            raise InvalidInput(
+                f"recovery photos are taken 0-{v.RECOVERY_MAX_DAYS} days after the session "
+                f"({parent.date.isoformat()}); {date.isoformat()} is {days} days"
+            )
+
+    def add_session(
+        self,
+        series_id: int,
+        *,
+        date: dt.date,
+        device: str = "",
+        needle_depth_mm: float | None = None,
+        passes: int | None = None,
+        topical: str = "",
+        practitioner: str = "",
+        notes: str = "",
+        kind: str = "treatment",
+        parent_session_id: int | None = None,
+        screening: dict | None = None,
+        scar_grade: int | None = None,
+    ) -> SessionRec:
+        """Add a session. ``kind="recovery"`` needs ``parent_session_id``: a treatment
+        session of the same series 0-7 days earlier."""
+        vals = self._session_values(dict(
+            date=date, device=device, needle_depth_mm=needle_depth_mm, passes=passes,
+            topical=topical, practitioner=practitioner, notes=notes, kind=kind,
+            parent_session_id=parent_session_id, screening=screening, scar_grade=scar_grade,
+        ))
+
+        def tx(s):
+            self._get(s, SeriesRow, series_id, "series")
+            self._check_recovery(s, series_id, vals["kind"], vals["parent_session_id"], vals["date"])
+            row = SessionRow(series_id=series_id, **vals)
+            s.add(row)
+            s.flush()
+            return _session(row)
+
+        return self._write(tx)
+
+    def update_session(self, session_id: int, **fields) -> SessionRec:
+        """Change some of: date, device, needle_depth_mm, passes, topical, practitioner,
+        notes, screening, scar_grade."""
+        if {"kind", "parent_session_id"} & set(fields):
+            raise InvalidInput("a session's kind and parent can't be changed; delete and re-add it")
+        vals = self._session_values(fields)
+
+        def tx(s):
+            row = self._get(s, SessionRow, session_id, "session")
+            if "date" in vals:
+                self._check_recovery(s, row.series_id, row.kind, row.parent_session_id, vals["date"])
+            for k, x in vals.items():
+                setattr(row, k, x)
+            s.flush()
+            return _session(row)
+
+        return self._write(tx)
+
+    def list_sessions(self, series_id: int) -> list[SessionRec]:
+        """The series' sessions (treatment and recovery), by date then id."""
+
+        def q(s):
+            self._get(s, SeriesRow, series_id, "series")
+            rows = s.scalars(sa.select(SessionRow).where(SessionRow.series_id == series_id)
+                             .order_by(SessionRow.date, SessionRow.id))
+            return [_session(r) for r in rows]
+
+        return self._read(q)
+
+    def get_session(self, session_id: int) -> SessionRec:
+        return self._read(lambda s: _session(self._get(s, SessionRow, session_id, "session")))
+
+    def baseline_session(self, series_id: int) -> SessionRec | None:
+        """The chosen baseline, else the earliest treatment session, else ``None``."""
+
+        def q(s):
+            series = self._get(s, SeriesRow, series_id, "series")
+            if series.baseline_session_id is not None:
+                row = s.get(SessionRow, series.baseline_session_id)
+                if row is not None:
+                    return _session(row)
+            row = s.scalar(sa.select(SessionRow)
+                           .where(SessionRow.series_id == series_id, SessionRow.kind == "treatment")
+                           .order_by(SessionRow.date, SessionRow.id).limit(1))
+            return _session(row) if row is not None else None
+
+        return self._read(q)
+
+    def delete_session(self, session_id: int) -> None:
+        """Delete a session with its photos and analyses (and unused files). Recovery
+        sessions that followed it are deleted too."""
+
+        def tx(s):
+            self._get(s, SessionRow, session_id, "session")
+            ids = sa.select(SessionRow.id).where(sa.or_(
+                SessionRow.id == session_id, SessionRow.parent_session_id == session_id))
+            return self._delete_sessions(s, ids)
+
+        self._remove_files_of(self._write(tx))
+
+    # ---- photos ------------------------------------------------------------------------
+    def add_photo(self, session_id: int, *, view: str, data: bytes, filename: str,
+                  replace: bool = False) -> PhotoRec:
+        """Store an uploaded photo for one view of a session.
+
+        The bytes are checked with :func:`analyzer.io.load_photo` (an unusable file raises
+        :class:`~analyzer.errors.PhotoError`; nothing is kept). The original is stored byte
+        for byte under its sha256; a display JPEG without metadata is derived. The row is
+        committed after both files are durable.
+
+        One photo per (session, view). Uploading the same bytes again for that view returns
+        the existing record (idempotent: a double-submitted form adds nothing). Different
+        bytes raise :class:`Conflict` unless ``replace=True``, which replaces the photo and
+        drops the old photo's analyses.
+        """
+        view = v.view(view)
+        filename = v.filename(filename)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidInput("photo data must be bytes")
+        data = bytes(data)
+        photo = load_photo(data, name=filename)
+        sha = hashlib.sha256(data).hexdigest()
+        ext = _EXT.get(photo.format, "bin")
+        okey, dkey = original_key(sha, ext), derived_key(sha)
+
+        def existing(s) -> PhotoRow | None:
+            self._get(s, SessionRow, session_id, "session")
+            return s.scalar(sa.select(PhotoRow).where(PhotoRow.session_id == session_id, PhotoRow.view == view))
+
+        def precheck(s):
+            row = existing(s)
+            if row is not None and row.sha256 == sha:
+                return _photo(row)
+            if row is not None and not replace:
+                raise Conflict(f"session {session_id} already has a {view} photo ({row.filename}); "
+                               "delete it or replace it")
+            return None
+
+        same = self._read(precheck)
+        if same is not None:
+            return same
+        display = encode_jpeg(photo.rgb, quality=DISPLAY_QUALITY, max_side=DISPLAY_MAX_SIDE)
+        old_shas: list[str] = []
+
+        def tx(s):
+            row = existing(s)
+            if row is not None:
+                if row.sha256 == sha:
+                    return _photo(row)
+                if not replace:
+                    raise Conflict(f"session {session_id} already has a {view} photo ({row.filename})")
+                old_shas.append(row.sha256)
+                s.execute(sa.update(AnalysisRow).where(AnalysisRow.baseline_photo_id == row.id)
+                          .values(baseline_photo_id=None))
+                s.execute(sa.delete(AnalysisRow).where(AnalysisRow.photo_id == row.id))
+                s.delete(row)
+                s.flush()
+            new = PhotoRow(
+                session_id=session_id, view=view, sha256=sha, filename=filename,
+                format=photo.format, size_bytes=len(data), capture_time=photo.capture_time,
+                width=photo.width, height=photo.height, storage_key=okey,
+            )
+            s.add(new)
+            s.flush()
+            return _photo(new)
+
+        try:
+            with self.files.shared_lock():
+                self.files.put(okey, data)
+                files_mod.fault("original-durable")
+                self.files.put(dkey, display)
+                files_mod.fault("derived-durable")
+                files_mod.fault("before-commit")
+                rec = self._write_unique(tx, f"session {session_id} already has a {view} photo")
+                files_mod.fault("committed")
+        except BaseException:
+            # Nothing was committed: drop our files unless some row uses them.
+            self._remove_files_of([sha])
+            raise
+        if old_shas:
+            self._remove_files_of(old_shas)
+        return rec
+
+    def list_photos(self, session_id: int) -> list[PhotoRec]:
+        """The session's photos: front, left45, right45, then close-ups by name."""
+        order = {"front": 0, "left45": 1, "right45": 2}
+
+        def q(s):
+            self._get(s, SessionRow, session_id, "session")
+            rows = [_photo(r) for r in s.scalars(sa.select(PhotoRow).where(PhotoRow.session_id == session_id))]
+            return sorted(rows, key=lambda p: (order.get(p.view, 3), p.view, p.id))
+
+        return self._read(q)
+
+    def get_photo(self, photo_id: int) -> PhotoRec:
+        return self._read(lambda s: _photo(self._get(s, PhotoRow, photo_id, "photo")))
+
+    def photo_original_bytes(self, photo_id: int) -> bytes:
+        """The uploaded file, byte for byte (its sha256 is checked)."""
+        rec = self.get_photo(photo_id)
+        data = self.files.read(rec.storage_key)
+        if hashlib.sha256(data).hexdigest() != rec.sha256:
+            raise StoreError(f"photo file {rec.storage_key} is damaged (checksum mismatch)")
+        return data
+
+    def photo_display_bytes(self, photo_id: int) -> bytes:
+        """A JPEG for display (<= 2048 px, no EXIF/GPS); rebuilt from the original if lost."""
+        rec = self.get_photo(photo_id)
+        key = derived_key(rec.sha256)
+        try:
+            return self.files.read(key)
+        except StoreError:
+            photo = load_photo(self.photo_original_bytes(photo_id), name=rec.filename)
+            data = encode_jpeg(photo.rgb, quality=DISPLAY_QUALITY, max_side=DISPLAY_MAX_SIDE)
+            with self.files.shared_lock():
+                self.files.put(key, data)
+            return data
+
+    def load_photo(self, photo_id: int) -> Photo:
+        """The photo decoded from its original (upright sRGB float32, see analyzer.io)."""
+        rec = self.get_photo(photo_id)
+        return load_photo(self.photo_original_bytes(photo_id), name=rec.filename)
+
+    def delete_photo(self, photo_id: int) -> None:
+        """Delete one photo with its analyses (and its files, unless another row uses them)."""
+
+        def tx(s):
+            row = self._get(s, PhotoRow, photo_id, "photo")
+            s.execute(sa.update(AnalysisRow).where(AnalysisRow.baseline_photo_id == photo_id)
+                      .values(baseline_photo_id=None))
+            s.execute(sa.delete(AnalysisRow).where(AnalysisRow.photo_id == photo_id))
+            sha = row.sha256
+            s.delete(row)
+            return [sha]
+
+        self._remove_files_of(self._write(tx))
+
+    def _remove_files_of(self, shas: list[str]) -> list[str]:
+        """Remove the original and derived files of each sha256 that no photo row uses."""
+        if not shas:
+            return []
+        removed: list[str] = []
+        with self.files.exclusive_lock():
+            used = set(self._read(lambda s: list(s.scalars(
+                sa.select(PhotoRow.sha256).where(PhotoRow.sha256.in_(set(shas)))))))
+            for sha in sorted(set(shas) - used):
+                folder = self.files.root / "photos" / sha[:2] / sha[2:4]
+                keys = [f"photos/{sha[:2]}/{sha[2:4]}/{p.name}" for p in folder.glob(f"{sha}.*")]
+                keys.append(derived_key(sha))
+                for key in keys:
+                    if self.files.remove(key):
+                        removed.append(key)
+            self.files.sync_removals(removed)
+            self.files.prune_empty_dirs(removed)
+        return removed
+
+    def collect_garbage(self, *, grace_seconds: float = 60.0) -> list[str]:
+        """Remove stray files: originals and derivatives no photo row uses, and temporary
+        files left by a crash. Files younger than ``grace_seconds`` are kept (a writer on
+        another machine sharing the folder may be about to commit). Returns the removed
+        keys (relative paths), sorted."""
+        removed: list[str] = []
+        with self.files.exclusive_lock():
+            keys = set(self._read(lambda s: list(s.scalars(sa.select(PhotoRow.storage_key)))))
+            shas = {k.rsplit("/", 1)[-1].split(".", 1)[0] for k in keys}
+            for rel, path, mtime in self.files.scan():
+                if self.files.age(mtime) < grace_seconds:
+                    continue
+                if self.files.is_tmp(rel):
+                    stray = True
+                elif rel.startswith("photos/"):
+                    stray = rel not in keys
+                else:
+                    stray = path.name.split(".", 1)[0] not in shas
+                if stray:
+                    try:
+                        path.unlink()
+                        removed.append(rel)
+                    except FileNotFoundError:
+                        pass
+            self.files.sync_removals([r for r in removed if not self.files.is_tmp(r)])
+            self.files.prune_empty_dirs(removed)
+        return sorted(removed)
+
+    def verify_files(self) -> list[str]:
+        """Problems with stored files: one line per photo row whose original is missing or
+        whose checksum is wrong. Empty when consistent."""
+        problems = []
+        for key, sha in self._read(lambda s: list(s.execute(sa.select(PhotoRow.storage_key, PhotoRow.sha256)))):
+            p = self.files.path(key)
+            if not p.is_file():
+                problems.append(f"{key}: missing")
+            elif hashlib.sha256(p.read_bytes()).hexdigest() != sha:
+                problems.append(f"{key}: checksum mismatch")
+        return problems
+
+    # ---- analyses ----------------------------------------------------------------------
+    def save_analysis(
+        self,
+        photo_id: int,
+        *,
+        baseline_photo_id: int | None,
+        transform: list | None,
+        result: dict,
+        analyzer_version: str,
+        region: str = "",
+    ) -> AnalysisRec:
+        """Store the analysis of a photo for (analyzer_version, region), replacing an
+        earlier result with the same key. Other versions' results are kept. ``result``
+        must be JSON without NaN (use null)."""
+        version = v.analyzer_version(analyzer_version)
+        region = v.region_name(region)
+        result = v.json_value(result, "analysis result", kind=dict, allow_none=False)
+        transform = v.json_value(transform, "transform", kind=(list, dict))
+
+        def tx(s):
+            photo = self._get(s, PhotoRow, photo_id, "photo")
+            if baseline_photo_id is not None:
+                base = self._get(s, PhotoRow, baseline_photo_id, "baseline photo")
+                if self._patient_of_photo(s, base) != self._patient_of_photo(s, photo):
+                    raise InvalidInput("the baseline photo belongs to another patient")
+            row = s.scalar(sa.select(AnalysisRow).where(
+                AnalysisRow.photo_id == photo_id, AnalysisRow.analyzer_version == version,
+                AnalysisRow.region == region))
+            if row is None:
+                row = AnalysisRow(photo_id=photo_id, analyzer_version=version, region=region)
+                s.add(row)
+            row.baseline_photo_id = baseline_photo_id
+            row.transform = transform
+            row.result = result
+            row.created_at = utcnow()
+            s.flush()
+            return _analysis(row)
+
+        return self._write_unique(tx, "that analysis was saved at the same moment by another process")
+
+    @staticmethod
+    def _patient_of_photo(s: OrmSession, photo: PhotoRow) -> int:
+        return s.scalar(
+            sa.select(SeriesRow.patient_id).join(SessionRow, SessionRow.series_id == SeriesRow.id)
+            .where(SessionRow.id == photo.session_id))
+
+    def get_analysis(self, photo_id: int, *, analyzer_version: str, region: str = "") -> AnalysisRec | None:
+        def q(s):
+            row = s.scalar(sa.select(AnalysisRow).where(
+                AnalysisRow.photo_id == photo_id, AnalysisRow.analyzer_version == analyzer_version,
+                AnalysisRow.region == (region or "")))
+            return _analysis(row) if row is not None else None
+
+        return self._read(q)
+
+    def analyses_for_series(self, series_id: int, *, analyzer_version: str) -> list[AnalysisRec]:
+        """Every analysis of one analyzer version for the series' photos, ordered by
+        session date, session id, view, region. Never mixes versions."""
+
+        def q(s):
+            self._get(s, SeriesRow, series_id, "series")
+            rows = s.scalars(
+                sa.select(AnalysisRow)
+                .join(PhotoRow, PhotoRow.id == AnalysisRow.photo_id)
+                .join(SessionRow, SessionRow.id == PhotoRow.session_id)
+                .where(SessionRow.series_id == series_id, AnalysisRow.analyzer_version == analyzer_version)
+                .order_by(SessionRow.date, SessionRow.id, PhotoRow.view, AnalysisRow.region, AnalysisRow.id))
+            return [_analysis(r) for r in rows]
+
+        return self._read(q)
+
+    def analyzer_versions(self, series_id: int) -> list[str]:
+        """The analyzer versions with results in this series, oldest version first."""
+
+        def q(s):
+            self._get(s, SeriesRow, series_id, "series")
+            return list(s.scalars(
+                sa.select(AnalysisRow.analyzer_version).distinct()
+                .join(PhotoRow, PhotoRow.id == AnalysisRow.photo_id)
+                .join(SessionRow, SessionRow.id == PhotoRow.session_id)
+                .where(SessionRow.series_id == series_id)))
+
+        return sorted(self._read(q), key=_version_key)
+
+    # ---- portability -------------------------------------------------------------------
+    def export_patient(self, patient_id: int, out: Path | BinaryIO) -> None:
+        """Write the patient's whole record as one zip (see :mod:`analyzer.store.archive`)."""
+        from analyzer.store.archive import export_patient
+
+        export_patient(self, patient_id, out)
+
+    def import_archive(self, src: Path | BinaryIO, *, code: str | None = None) -> Patient:
+        """Import an exported patient with new ids. ``code`` renames the patient (needed
+        when the archive's code is taken here: :class:`Conflict`)."""
+        from analyzer.store.archive import import_archive
+
+        return import_archive(self, src, code=code)
+
+    # ---- access: users, patient links, audit, rate limiting ------------------------------
+    # Minimal storage primitives; the policy (hashing, expiry choice, limits) lives in
+    # analyzer.auth. Secrets are never stored: only hashes made by the caller.
+
+    def create_user(self, username: str, *, role: str, password_hash: str,
+                    patient_id: int | None = None) -> UserRec:
+        """Add a login. Usernames are unique, case-insensitive (stored lower-case). A
+        ``patient`` account must name its patient; a practitioner must not."""
+        name = v.text(username, "username", max_len=100, required=True).lower()
+        role = v.role(role)
+        pw = v.text(password_hash, "password hash", max_len=255, required=True)
+        if (role == "patient") != (patient_id is not None):
+            raise InvalidInput("a patient account needs patient_id; a practitioner account has none")
+
+        def tx(s):
+            if patient_id is not None:
+                self._get(s, PatientRow, patient_id, "patient")
+            if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
+                raise Conflict(f"username {name!r} is taken")
+            row = UserRow(username=name, role=role, password_hash=pw, patient_id=patient_id)
+            s.add(row)
+            s.flush()
+            return _user(row)
+
+        return self._write_unique(tx, f"username {name!r} is taken")
+
+    def get_user(self, username: str) -> UserRec | None:
+        name = str(username or "").strip().lower()
+        return self._read(lambda s: (lambda r: _user(r) if r else None)(
+            s.scalar(sa.select(UserRow).where(UserRow.username == name))))
+
+    def list_users(self) -> list[UserRec]:
+        return self._read(lambda s: [_user(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.username))])
+
+    def update_user(self, user_id: int, *, password_hash: str | None = None,
+                    disabled: bool | None = None) -> UserRec:
+        pw = None if password_hash is None else v.text(password_hash, "password hash", max_len=255, required=True)
+
+        def tx(s):
+            row = self._get(s, UserRow, user_id, "user")
+            if pw is not None:
+                row.password_hash = pw
+            if disabled is not None:
+                row.disabled_at = utcnow() if disabled else None
+            s.flush()
+            return _user(row)
+
+        return self._write(tx)
+
+    def delete_user(self, user_id: int) -> None:
+        def tx(s):
+            s.delete(self._get(s, UserRow, user_id, "user"))
+
+        self._write(tx)
+
+    def add_patient_token(self, patient_id: int, *, token_hash: str, expires_at: dt.datetime,
+                          label: str = "") -> TokenRec:
+        """Store the hash of a patient link token valid until ``expires_at`` (aware)."""
+        th = v.text(token_hash, "token hash", max_len=128, required=True)
+        exp = v.aware_utc(expires_at, "expiry")
+        label = v.text(label, "label")
+
+        def tx(s):
+            self._get(s, PatientRow, patient_id, "patient")
+            row = PatientTokenRow(token_hash=th, patient_id=patient_id, expires_at=exp, label=label)
+            s.add(row)
+            s.flush()
+            return _token(row)
+
+        return self._write_unique(tx, "that token already exists")
+
+    def find_patient_token(self, token_hash: str) -> TokenRec | None:
+        """The token with this hash (valid or not: check ``rec.is_valid()``), else None."""
+        return self._read(lambda s: (lambda r: _token(r) if r else None)(
+            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == str(token_hash)))))
+
+    def list_patient_tokens(self, patient_id: int) -> list[TokenRec]:
+        return self._read(lambda s: [_token(r) for r in s.scalars(
+            sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
+            .order_by(PatientTokenRow.created_at, PatientTokenRow.id))])
+
+    def revoke_patient_token(self, token_id: int) -> TokenRec:
+        def tx(s):
+            row = self._get(s, PatientTokenRow, token_id, "token")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            s.flush()
+            return _token(row)
+
+        return self._write(tx)
+
+    def audit(self, actor: str, action: str, *, patient_id: int | None = None, detail: str = "") -> AuditRec:
+        """Append an audit entry (who, what, which patient). Never fails on a deleted patient."""
+        actor = v.text(actor, "actor", max_len=100, required=True)
+        action = v.text(action, "action", max_len=100, required=True)
+        detail = v.long_text(detail, "detail")
+
+        def tx(s):
+            row = AuditRow(actor=actor, action=action, patient_id=patient_id, detail=detail)
+            s.add(row)
+            s.flush()
+            return _audit(row)
+
+        return self._write(tx)
+
+    def list_audit(self, *, patient_id: int | None = None, limit: int = 200) -> list[AuditRec]:
+        """Newest first."""
+        def q(s):
+            stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
+            if patient_id is not None:
+                stmt = stmt.where(AuditRow.patient_id == patient_id)
+            return [_audit(r) for r in s.scalars(stmt)]
+
+        return self._read(q)
+
+    def record_auth_failure(self, key: str) -> None:
+        """Note one failed login / token attempt for ``key`` (username, client address...)."""
+        key = v.text(key, "rate-limit key", max_len=200, required=True)
+        self._write(lambda s: s.add(AuthFailureRow(key=key)))
+
+    def count_auth_failures(self, key: str, *, since: dt.datetime) -> int:
+        since = v.aware_utc(since, "since")
+        return self._read(lambda s: int(s.scalar(
+            sa.select(sa.func.count()).select_from(AuthFailureRow)
+            .where(AuthFailureRow.key == key, AuthFailureRow.at >= since)) or 0))
+
+    def clear_auth_failures(self, key: str | None = None, *, before: dt.datetime | None = None) -> int:
+        """Forget failures for ``key`` (after a success) and/or older than ``before``."""
+        def tx(s):
+            stmt = sa.delete(AuthFailureRow)
+            if key is not None:
+                stmt = stmt.where(AuthFailureRow.key == key)
+            if before is not None:
+                stmt = stmt.where(AuthFailureRow.at < v.aware_utc(before, "before"))
+            return s.execute(stmt).rowcount or 0
+
+        return self._write(tx)

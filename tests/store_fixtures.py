@@ -1,0 +1,173 @@
+"""Fixtures for the storage tests: one store per test, on SQLite and on PostgreSQL.
+
+PostgreSQL runs when ``SKIN_PROGRESS_TEST_PG_URL`` is set (``.ci/run`` sets it), e.g.
+``postgresql+psycopg://root@/skin_progress_test?host=/var/run/postgresql``. Each test gets
+its own fresh database on that server (created from an admin connection to the URL's
+database, dropped afterwards). Without the variable the PostgreSQL variants are skipped.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("SKIN_PROGRESS_TEST_PG_URL", "").strip()
+ENGINES = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+]
+
+_admin_engine = None
+
+
+def _admin():
+    global _admin_engine
+    if _admin_engine is None:
+        from analyzer.store.engine import resolve_url
+
+        _admin_engine = sa.create_engine(
+            resolve_url(PG_URL), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
+    return _admin_engine
+
+
+def new_pg_database() -> str:
+    """Create an empty database on the test server; return its URL."""
+    from analyzer.store.engine import resolve_url
+
+    name = f"sp_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with _admin().connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return resolve_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    with _admin().connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table (ids restart at 1), keeping the schema and its Alembic version."""
+    from analyzer.store.models import Base
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        engine.dispose()
+
+
+_pg_process_url: str | None = None
+
+
+def pg_process_url() -> str:
+    """One PostgreSQL database per test process, migrated once and dropped at exit
+    (creating a database per test costs ~1 s on PostgreSQL; emptying tables, milliseconds)."""
+    global _pg_process_url
+    if _pg_process_url is None:
+        from analyzer.store.engine import migrate, resolve_url
+
+        url = new_pg_database()
+        atexit.register(drop_pg_database, url)
+        migrate(resolve_url(url))
+        _pg_process_url = url
+    return _pg_process_url
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request, tmp_path):
+    """A database URL for each engine, empty at the start of the test: a new SQLite file,
+    or the process's PostgreSQL test database with every table emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'db' / 'store.sqlite3'}"
+    if not PG_URL:
+        pytest.skip("PostgreSQL: set SKIN_PROGRESS_TEST_PG_URL (.ci/run does)")
+    url = pg_process_url()
+    truncate_all(url)
+    return url
+
+
+@pytest.fixture(params=ENGINES)
+def empty_db_url(request, tmp_path):
+    """A brand-new database with no tables at all (for migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'empty.sqlite3'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL: set SKIN_PROGRESS_TEST_PG_URL (.ci/run does)")
+    url = new_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(db_url, data_dir):
+    from analyzer.store import Store
+
+    s = Store(db_url, data_dir=data_dir)
+    yield s
+    s.close()
+
+
+def png_bytes(seed: int = 0, width: int = 64, height: int = 48) -> bytes:
+    """A small random RGB PNG (different seeds -> different content)."""
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg_with_metadata(seed: int = 1, width: int = 80, height: int = 60, orientation: int = 6) -> bytes:
+    """A JPEG with EXIF capture time, GPS position and an orientation tag."""
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x0132] = "2024:03:01 10:11:12"
+    exif.get_ifd(0x8769)[0x9003] = "2024:03:01 10:11:12"
+    gps = exif.get_ifd(0x8825)
+    gps[1] = "N"
+    gps[2] = (52.0, 31.0, 12.0)
+    gps[3] = "E"
+    gps[4] = (13.0, 24.0, 36.0)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif, quality=90)
+    return buf.getvalue()
+
+
+def run_py(code: str, *, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run Python code in a fresh interpreter with the repo importable."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def popen_py(code: str, *, env: dict | None = None) -> subprocess.Popen:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    e.update(env or {})
+    return subprocess.Popen([sys.executable, "-c", code], env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)

@@ -68,9 +68,11 @@ def inject_spots(
     n_spots: int = 8,
     dL: float = -12.0,
     seed: int = 0,
+    avoid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
     """SIMULATED pigmented spots: ``n_spots`` discs lowering L* by ``dL`` covering
-    ``area_fraction`` of ``region`` in total, placed without overlap inside the eroded region.
+    ``area_fraction`` of ``region`` in total, placed without overlap inside the eroded region
+    and away from ``avoid`` (e.g. spots already there, so that each new spot stays distinct).
 
     Returns the new 8-bit-quantised photo and ``{"n_spots", "area_px", "radius_px"}``.
     """
@@ -78,6 +80,9 @@ def inject_spots(
     area_total = area_fraction * region.sum()
     r = math.sqrt(area_total / n_spots / math.pi)
     inner = cv2.erode(region.astype(np.uint8), np.ones((int(6 * r) | 1,) * 2, np.uint8)).astype(bool)
+    if avoid is not None and avoid.any():
+        k = np.ones((int(4 * r) | 1,) * 2, np.uint8)
+        inner &= ~cv2.dilate(avoid.astype(np.uint8), k).astype(bool)
     ys, xs = np.nonzero(inner)
     if len(ys) == 0:
         raise ValueError("region too small for the spots")
@@ -166,10 +171,21 @@ def eval_spots(rgb: np.ndarray, *, region: str = "left_cheek", area_fraction: fl
     """Paint spots over ``area_fraction`` of a region, measure the change of spot metrics."""
     s = region_setup(rgb, region, face)
     base = quantise8(rgb)
-    spotted, info = inject_spots(base, s["region"], area_fraction=area_fraction, n_spots=n_spots, dL=dL, seed=seed)
+    b = _measure(base, s, keep_maps=True)
+    # spots already there, mapped back to the photo's pixels, are avoided (new spots stay distinct)
+    r0, c0 = b.maps["offset"]
+    sp = b.maps["spots"].astype(np.uint8)
+    ts = b.maps["texture_scale"]
+    back = cv2.resize(sp, (round(sp.shape[1] / ts), round(sp.shape[0] / ts)), interpolation=cv2.INTER_NEAREST)
+    avoid = np.zeros(base.shape[:2], bool)
+    hh, ww = min(back.shape[0], avoid.shape[0] - r0), min(back.shape[1], avoid.shape[1] - c0)
+    avoid[r0 : r0 + hh, c0 : c0 + ww] = back[:hh, :ww] > 0
+    spotted, info = inject_spots(
+        base, s["region"], area_fraction=area_fraction, n_spots=n_spots, dL=dL, seed=seed, avoid=avoid
+    )
     s2 = dict(s)
     s2["skin"] = skin_mask(spotted, region=s["region"])  # the skin mask must keep spots
-    b, f = _measure(base, s), _measure(spotted, s2)
+    f = _measure(spotted, s2)
     return {
         "simulated": True,
         "region": region,

@@ -1,0 +1,174 @@
+"""Metric validity on real photos with simulated, known changes (labelled simulated)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from analyzer.face import detect_face
+from analyzer.io import load_photo
+from analyzer.metrics import (
+    METRIC_KEYS,
+    change,
+    change_maps,
+    measure,
+    measure_photo,
+    noise_band,
+)
+from analyzer.metrics_eval import (
+    eval_blur_roughness,
+    eval_lab_shift,
+    eval_spots,
+    inject_lab_shift,
+    quantise8,
+    region_setup,
+    relight,
+)
+from analyzer.regions import NamedROI, RectROI
+
+
+@pytest.fixture(scope="module")
+def faces(london_neutral):
+    out = {}
+    for i in ("021", "061", "062", "081", "087"):
+        rgb = load_photo(london_neutral[i]).rgb
+        out[i] = (rgb, detect_face(rgb))
+    return out
+
+
+@pytest.mark.parametrize("pid", ["081", "021", "061"])
+def test_a_star_shift_measured_at_true_size(faces, pid):
+    """SIMULATED a* +4 and -3 inside the cheek's skin: a_star_mean moves by 4 / -3 within 15 %."""
+    rgb, face = faces[pid]
+    up = eval_lab_shift(rgb, da=4.0, face=face)
+    down = eval_lab_shift(rgb, da=-3.0, face=face)
+    assert up["measured_da"] == pytest.approx(4.0, rel=0.15)
+    assert down["measured_da"] == pytest.approx(-3.0, rel=0.15)
+    assert abs(up["measured_dL"]) < 0.5
+
+
+@pytest.mark.parametrize("pid", ["081", "021", "061"])
+def test_spots_area_and_count(faces, pid):
+    """SIMULATED dark-brown spots (L* -12) over 4 % of a cheek: spot_area_fraction +0.03..0.05,
+    spot_count + number of spots within 20 %."""
+    rgb, face = faces[pid]
+    counts = []
+    for seed in (0, 1, 2):  # three random placements; count judged on their mean
+        r = eval_spots(rgb, area_fraction=0.04, n_spots=8, face=face, seed=seed)
+        assert 0.03 <= r["delta_spot_area_fraction"] <= 0.05, r
+        assert abs(r["delta_spot_count"] - 8) <= 2, r
+        counts.append(r["delta_spot_count"])
+    assert abs(np.mean(counts) - 8) <= 0.2 * 8, counts
+
+
+def test_uniform_dark_skin_is_not_spots(faces):
+    """Very dark, even skin (061, 062) reads as few spots, no more than fair even skin (081, 087)."""
+    frac = {}
+    for pid, (rgb, face) in faces.items():
+        vals = []
+        for region in ("left_cheek", "right_cheek", "forehead"):
+            m = measure_photo(rgb, roi=NamedROI(region), face=face)
+            vals.append(m.value("spot_area_fraction"))
+        frac[pid] = float(np.mean(vals))
+    fair = max(frac["081"], frac["087"])
+    for dark in ("061", "062"):
+        assert frac[dark] < 0.01, frac
+        assert frac[dark] <= fair + 0.003, frac  # "no more than", within the noise band 0.0028
+
+
+def test_roughness_blur_steps_and_relief(faces):
+    """Blur sigma 1 px then 2.5 px lowers roughness strictly; SIMULATED fine relief raises it."""
+    for pid in ("081", "021"):
+        rgb, face = faces[pid]
+        r = eval_blur_roughness(rgb, face=face)
+        assert r["roughness_original"] > r["roughness_blur_1px"] > r["roughness_blur_2.5px"], r
+        assert r["roughness_fine_relief"] > r["roughness_original"] * 1.05, r
+
+
+def test_contract_keys_units_and_json(faces):
+    rgb, face = faces["021"]
+    ms = measure_photo(rgb, roi=NamedROI("left_cheek"), face=face)
+    d = json.loads(json.dumps(ms.to_dict()))
+    for g, keys in METRIC_KEYS.items():
+        assert list(d[g]) == list(keys)
+        for k in keys:
+            assert d[g][k] is not None, (g, k)
+            meta = d["meta"][f"{g}.{k}"]
+            assert meta["unit"] and meta["method"]
+    assert d["calibration"]["method"] == "none"
+    assert any("lighting" in w for w in d["quality"]["warnings"])
+    assert d["scale"]["basis"] == "face eye distance" and d["scale"]["px_per_mm"] == 4.0
+    assert 0.9 <= d["skin_fraction"] <= 1.0
+    assert d["analyzer_version"]
+    # known facts on this set: 021 has visible erythema, 081 is an even, low-redness control
+    ms81 = measure_photo(faces["081"][0], roi=NamedROI("left_cheek"), face=faces["081"][1])
+    assert ms.value("a_star_mean") > ms81.value("a_star_mean") + 4
+    assert ms.value("red_area_fraction") > 0.5 > ms81.value("red_area_fraction")
+    assert ms.value("erythema_index_mean") > ms81.value("erythema_index_mean")
+    # ITA: very dark skin is below -30 degrees (Del Bino "dark"), fair skin above 55 ("very light")
+    ms61 = measure_photo(faces["061"][0], roi=NamedROI("left_cheek"), face=faces["061"][1])
+    assert ms61.value("ita_deg_mean") < -30 and ms81.value("ita_deg_mean") > 55
+    assert ms61.value("melanin_index_mean") > ms81.value("melanin_index_mean") + 30
+
+
+def test_uncomputable_is_null_with_reason():
+    rgb = np.full((60, 60, 3), 0.5, np.float32)  # grey: no skin
+    ms = measure_photo(rgb, roi=RectROI(0, 0, 60, 60), detect=False)
+    d = ms.to_dict()
+    for g, keys in METRIC_KEYS.items():
+        for k in keys:
+            assert d[g][k] is None
+            assert d["meta"][f"{g}.{k}"]["reason"]
+    assert ms.value("a_star_mean") != 0 and math.isnan(ms.value("a_star_mean"))
+
+
+def test_change_and_noise_band(faces):
+    rgb, face = faces["081"]
+    s = region_setup(rgb, "left_cheek", face)
+    base = quantise8(rgb)
+    red = inject_lab_shift(base, s["skin"], da=4.0)  # SIMULATED
+    kw = dict(mask=s["skin"], region_mask=s["region"], texture_scale=s["texture_scale"])
+    b = measure(base, **kw)
+    f = measure(red, baseline_quality=b.quality, **kw)
+    c = change(b, f)
+    rec = c["redness"]["a_star_mean"]
+    assert rec["delta"] == pytest.approx(4.0, rel=0.15)
+    assert rec["percent"] == pytest.approx(100 * rec["delta"] / abs(b.value("a_star_mean")))
+    assert rec["within_noise"] is False and rec["noise_band"] == noise_band("redness.a_star_mean")
+    assert c["texture"]["roughness"]["within_noise"] is True
+    assert f.quality["lighting_differs"] is False
+    assert any("calibrated" in w for w in c["warnings"])
+
+
+def test_lighting_differs_warning(faces):
+    rgb, face = faces["081"]
+    s = region_setup(rgb, "forehead", face)
+    kw = dict(mask=s["skin"], region_mask=s["region"], texture_scale=s["texture_scale"])
+    b = measure(rgb, **kw)
+    f = measure(relight(rgb), baseline_quality=b.quality, **kw)  # SIMULATED relight
+    assert f.quality["lighting_differs"] is True
+    assert any("lighting differs" in w for w in f.quality["warnings"])
+
+
+def test_change_maps_locate_the_change(faces):
+    rgb, face = faces["081"]
+    s = region_setup(rgb, "left_cheek", face)
+    base = quantise8(rgb)
+    red = inject_lab_shift(base, s["skin"], da=4.0)  # SIMULATED
+    maps = change_maps(base, red, s["skin"])
+    da = maps["delta_a_star"]
+    assert da.dtype == np.float32 and np.isnan(da[~s["skin"]]).all()
+    assert np.nanmedian(da) == pytest.approx(4.0, rel=0.15)
+    assert abs(np.nanmedian(maps["delta_L_star"])) < 0.5
+    assert np.isfinite(maps["delta_roughness"][s["skin"]]).all()
+
+
+def test_measure_rejects_bad_input(faces):
+    rgb, _ = faces["081"]
+    with pytest.raises(ValueError):
+        measure(rgb, mask=np.ones((5, 5), bool))
+    with pytest.raises(ValueError):
+        measure(rgb, mask=np.ones(rgb.shape[:2], bool), texture_scale=0)

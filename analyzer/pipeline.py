@@ -174,15 +174,12 @@ def compare(
     shape = baseline.rgb.shape[:2]
 
     cal_b = calibrate(baseline.rgb)
-    b_skin = skin_mask(baseline.rgb)
     warped = valid = None
     cal_f = None
-    f_skin = None
     if alignment.ok:
         warped, valid = warp_to_baseline(followup.rgb, alignment, shape)
         # The chart is found on the follow-up as taken; the correction applies to its pixels anywhere.
         cal_f = calibrate(followup.rgb)
-        f_skin = skin_mask(warped) & valid
 
     regions: dict[str, RegionResult] = {}
     for name, roi in rois.items():
@@ -190,14 +187,17 @@ def compare(
         region_mask = polygon_mask(polygon, shape)
         if alignment.ok:
             # The same pixels in both photos: region ∩ skin in both ∩ covered by the warp.
-            common = region_mask & b_skin & f_skin
+            # Skin is classified within the region (its thresholds are relative to the region's skin).
+            common = (region_mask & skin_mask(baseline.rgb, region=region_mask)
+                      & skin_mask(warped, region=region_mask & valid))
             b = measure(baseline.rgb, mask=common, calibration=cal_b, region=name,
                         baseline_quality=None)
             f = measure(warped, mask=common, calibration=cal_f, region=name,
                         baseline_quality=b.quality if baseline_quality is None else baseline_quality)
             regions[name] = RegionResult(name, polygon, b, f, change(b, f), None)
         else:
-            b = measure(baseline.rgb, mask=region_mask & b_skin, calibration=cal_b, region=name)
+            b = measure(baseline.rgb, mask=skin_mask(baseline.rgb, region=region_mask), calibration=cal_b,
+                        region=name)
             reason = f"alignment refused: {alignment.reason}"
             regions[name] = RegionResult(name, polygon, b, None, None, reason)
 

@@ -38,6 +38,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from analyzer.color import _XYZ_TO_LINEAR_SRGB as _XYZ_TO_LINEAR_SRGB_
 from analyzer.color import delta_e_2000, lab_d50_to_d65, linear_to_srgb, rgb_to_lab, srgb_to_linear
 from analyzer.regions import PolygonROI, RectROI, polygon_mask, roi_polygon
 
@@ -179,7 +180,7 @@ def _patch_de(patches_srgb: np.ndarray, M: np.ndarray) -> np.ndarray:
     return delta_e_2000(rgb_to_lab(srgb.astype(np.float32)), COLORCHECKER24_LAB_D65)
 
 
-def _fit_chart(patches_srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fit_chart(patches_srgb: np.ndarray, *, refine: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """3x3 fit on unclipped patches, then one trimming pass: patches whose ΔE2000 after the
     first fit exceeds max(2 x median, 4) are dropped (clipped in the camera, occluded, glare) and
     the matrix is refitted. At least 12 patches are kept."""
@@ -191,7 +192,33 @@ def _fit_chart(patches_srgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if keep.sum() >= 12 and keep.sum() < use.sum():
         use = keep
         M = _fit_matrix(lin[use], COLORCHECKER24_LINEAR_SRGB[use])
-    return M, use
+    if not refine:
+        return M, use
+    return _refine_lab(M, lin[use], COLORCHECKER24_LAB_D65[use]), use
+
+
+def _lab_of_linear(lin: np.ndarray) -> np.ndarray:
+    """Linear sRGB (N, 3) -> CIELAB D65, analytically (no clipping, differentiable)."""
+    from analyzer.color import _WP_D65, _xyz_to_lab
+
+    srgb_to_xyz = np.linalg.inv(_XYZ_TO_LINEAR_SRGB_)
+    return _xyz_to_lab(np.clip(lin, 1e-6, None) @ srgb_to_xyz.T, _WP_D65)
+
+
+def _refine_lab(M0: np.ndarray, lin: np.ndarray, ref_lab: np.ndarray) -> np.ndarray:
+    """Refine the 3x3 matrix to minimise a robust (soft-L1) CIELAB error on the patches: the
+    linear-RGB least-squares start is dominated by the brightest patches; the refined fit
+    weighs every patch perceptually and down-weights outliers (a patch clipped in the camera)."""
+    try:
+        from scipy.optimize import least_squares
+    except Exception:  # pragma: no cover - scipy comes with scikit-image
+        return M0
+
+    def resid(p):
+        return (_lab_of_linear(lin @ p.reshape(3, 3)) - ref_lab).ravel()
+
+    r = least_squares(resid, M0.ravel(), loss="soft_l1", f_scale=2.0, max_nfev=200)
+    return r.x.reshape(3, 3) if r.success and np.all(np.isfinite(r.x)) else M0
 
 
 def _residuals(patches_srgb: np.ndarray, M: np.ndarray | None, use: np.ndarray | None = None) -> float:
@@ -241,7 +268,7 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
             means, box, cost = r
             if means.shape != (24, 3):
                 continue
-            M, use = _fit_chart(means)
+            M, use = _fit_chart(means, refine=False)
             res = _residuals(means, M, use)
             det = ChartDetection(means, (box - pad) / s, cost, f"scale={s:.2f},margin={pad}")
             if best is None or res < best[0]:
@@ -285,6 +312,13 @@ def calibrate(
             M, use = _fit_chart(det.patches_rgb)
             before = _residuals(det.patches_rgb, None, use)
             after = _residuals(det.patches_rgb, M, use)
+            n_clipped = int((~_usable(det.patches_rgb)).sum()) if _usable(det.patches_rgb).sum() < 24 else 0
+            clip_note = (
+                f" {n_clipped} patch(es) were clipped and left out: expose so that the white patch "
+                "is not clipped, or calibrated colours may differ between sessions by about 1 a*."
+                if n_clipped
+                else ""
+            )
             if after < MAX_ACCEPTED_RESIDUAL:
                 return Calibration(
                     method="colorchecker",
@@ -293,6 +327,7 @@ def calibrate(
                     message=(
                         f"Colour corrected to a 24-patch ColorChecker found in the photo: mean ΔE2000 on "
                         f"the {int(use.sum())} patches used {before:.1f} before, {after:.1f} after correction."
+                        + clip_note
                     ),
                     chart_polygon=det.polygon,
                     transform=M,

@@ -604,7 +604,10 @@ def _table(pdf, rows, view: str, sessions) -> None:
         if pdf.get_y() > pdf.h - 60:
             pdf.add_page()
         _heading(pdf, f"Values: {view}, {region}", 12)
-        head = ["Measure", "Unit"] + [d for _, d in shown] + ["Change", "%", "Noise ±"]
+        sim_sessions = {int(r["session_index"]) for r in rows
+                        if r.get("view") == view and r.get("region") == region and r.get("simulated")}
+        head = (["Measure", "Unit"] + [d + (" (simulated)" if i in sim_sessions else "") for i, d in shown]
+                + ["Change", "%", "Noise ±"])
         value_w = max(14, min(22, (pdf.w - pdf.l_margin - pdf.r_margin - 46 - 24 - 38) / max(1, len(shown))))
         widths = [46, 24] + [value_w] * len(shown) + [14, 11, 13]
         pdf.set_font(pdf._family, "", 7)
@@ -623,8 +626,7 @@ def _table(pdf, rows, view: str, sessions) -> None:
                 last_idx = max(ser)
                 last = ser[last_idx]
                 row = table.row()
-                sim = any(r.get("simulated") for r in ser.values())
-                row.cell(pdf._t(metric_label(m) + (" (simulated)" if sim else "")))
+                row.cell(pdf._t(metric_label(m)))
                 row.cell(pdf._t(str(last.get("unit") or "")))
                 for s, _ in shown:
                     r = ser.get(s)
@@ -824,7 +826,7 @@ def report_data_from_store(store, patient_id, series_id=None, *, analyzer_versio
         ok = [(s, p) for s, p in follow if ((analyses[p.id].result or {}).get("alignment") or {}).get("ok")]
         ls, lp = ok[-1] if ok else follow[-1]
         note = ""
-        if ok and ok[-1] is not follow[-1]:
+        if ok and ok[-1][1].id != follow[-1][1].id:
             why = ((analyses[follow[-1][1].id].result or {}).get("alignment") or {}).get("reason") or "refused"
             note = (f"The latest photo ({_date_text(follow[-1][0].date)}) could not be aligned to the baseline: "
                     f"{why}. Shown: the latest photo that could ({_date_text(ls.date)}).")
@@ -899,7 +901,7 @@ def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | 
         aligned = [ph for ph in follow if (ph.get("alignment") or {}).get("ok") and ph.get("transform")]
         last = aligned[-1] if aligned else (follow[-1] if follow else None)
         note = ""
-        if follow and last is not follow[-1]:
+        if follow and last is not None and last.get("file") != follow[-1].get("file"):
             why = (follow[-1].get("alignment") or {}).get("reason") or "refused"
             note = (f"The latest photo ({follow[-1]['session_date']}) could not be aligned to the baseline: {why}. "
                     f"Shown: the latest photo that could ({last['session_date']}).")

@@ -86,12 +86,14 @@ def test_pdf_opens_with_expected_pages_and_text(store_pdf):
     for s in ("Skin progress report", "P-REP-7", "Zoë Müller", "face", "Spring series", "2026-01-15",
               "2026-02-12", __version__, "SIMULATED"):
         assert s in cover, s
-    assert "View: front" in pages[1] and "Baseline 2026-01-15" in pages[1] and "2026-02-12" in pages[1]
+    assert "View: front" in pages[1] and "Baseline 2026-01-15" in pages[1] and "2026-02-12 (aligned)" in pages[1]
+    assert "Alignment: accepted" in pages[1] and "could not be aligned" not in pages[1]
     charts = pages[2] + pages[3]
     for label in METRIC_LABELS.values():
         assert label in charts, label
     assert "simulated" in charts
     assert "Values: front, face" in pages[4] and "Change" in pages[4]
+    assert "2026-02-12 (simulated)" in pages[4] and "2026-01-15 (simulated)" not in pages[4]
     last = pages[5]
     for s in ("Summary", "Methods and caveats", "Colour calibration: not used", "Alignment: accepted",
               f"Analyzer version {__version__}", "not a medical diagnosis"):
@@ -194,3 +196,20 @@ def test_latin1_fallback_without_dejavu(monkeypatch):
     pdf = build_report(ReportData(patient_code="P−1 Δ", patient_name="Zoë", rows=tuple(rows)))
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "P-1 change" in text and "Zoë" in text
+
+
+def test_report_cli_from_store(report_store, tmp_path, capsys):
+    from analyzer.cli import main
+
+    store, _, ser = report_store
+    args = ["--database-url", store.url, "--data-dir", str(store.data_dir)]
+    out = tmp_path / "r.pdf"
+    assert main(["report", *args, "--patient", "P-REP-7", "--series", str(ser.id), "--out", str(out)]) == 0
+    reader = PdfReader(out)
+    assert "P-REP-7" in reader.pages[0].extract_text() and len(reader.pages) == 6
+    assert main(["report", *args, "--patient", "NOPE", "--out", str(out)]) == 2
+    assert "NOPE" in capsys.readouterr().err
+    assert main(["report", *args, "--patient", "P-REP-7", "--out", str(tmp_path / "r.txt")]) == 2
+    assert main(["report", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: ") == 2 and "Traceback" not in err

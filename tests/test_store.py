@@ -142,9 +142,10 @@ def test_patient_series_session_round_trip(store):
         {"name": "left_cheek", "kind": "named"},
         {"name": "spot1", "kind": "rect", "x": 10, "y": 20, "w": 30, "h": 40},
         {"kind": "polygon", "points": [[0, 0], [10, 0], [5, 8.5]]},
+        {"kind": "face"},
     ]
     s = store.set_regions(s.id, regions)
-    assert [r["name"] for r in s.regions] == ["left_cheek", "spot1", "region3"]
+    assert [r["name"] for r in s.regions] == ["left_cheek", "spot1", "region3", "face"]
     assert s.regions[1] == {"name": "spot1", "kind": "rect", "x": 10, "y": 20, "w": 30, "h": 40}
     assert store.get_series(s.id).regions == s.regions
 
@@ -205,7 +206,7 @@ def test_bad_input_creates_no_rows_and_no_files(store):
         (InvalidInput, lambda: store.create_patient("P-9", "x", screening={"a": float("nan")})),
         (InvalidInput, lambda: store.create_patient("P-9", "x", consent_photos="yes")),
         (InvalidInput, lambda: store.update_patient(p.id, colour="red")),
-        (InvalidInput, lambda: store.create_series(p.id, body_area="face", concerns=[])),
+        (InvalidInput, lambda: store.create_series(p.id, body_area="face", concerns=["a/b"])),
         (InvalidInput, lambda: store.create_series(p.id, body_area="face", concerns="acne")),
         (InvalidInput, lambda: store.create_series(p.id, body_area="", concerns=["texture"])),
         (InvalidInput, lambda: store.add_session(s.id, date="2024-13-01")),

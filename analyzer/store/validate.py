@@ -15,7 +15,7 @@ STANDARD_VIEWS = ("front", "left45", "right45")
 CLOSEUP_PREFIX = "closeup:"
 SESSION_KINDS = ("treatment", "recovery")
 ROLES = ("practitioner", "patient")
-REGION_KINDS = ("named", "rect", "polygon")
+REGION_KINDS = ("face", "named", "rect", "polygon")
 #: Concerns the app offers; other names are accepted (lower_snake_case).
 KNOWN_CONCERNS = (
     "acne_scars",
@@ -116,6 +116,7 @@ def json_value(value: Any, what: str, *, kind: type | tuple | None = dict, allow
 
 
 def concerns(value: Any) -> list[str]:
+    """Concern names, normalised to lower_snake_case, duplicates dropped (may be empty)."""
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise InvalidInput("concerns must be a list of names, e.g. ['acne_scars']")
     out: list[str] = []
@@ -127,8 +128,6 @@ def concerns(value: Any) -> list[str]:
             raise InvalidInput(f"concern {c!r} is not a valid name (letters, digits, '_')")
         if slug not in out:
             out.append(slug)
-    if not out:
-        raise InvalidInput(f"a series needs at least one concern (e.g. {', '.join(KNOWN_CONCERNS[:3])})")
     return out
 
 
@@ -223,7 +222,8 @@ def _num(v: Any, what: str) -> float:
 def regions(value: Any) -> list[dict]:
     """Regions of interest in baseline pixel coordinates (x right, y down).
 
-    ``{"kind": "named", "name": "left_cheek"}`` (a landmark-defined region),
+    ``{"kind": "face"}`` (the whole face), ``{"kind": "named", "name": "left_cheek"}``
+    (a landmark-defined region),
     ``{"kind": "rect", "name": .., "x", "y", "w", "h"}`` or
     ``{"kind": "polygon", "name": .., "points": [[x, y], ...]}`` (3+ points).
     A missing name becomes ``region<N>``; names must be unique.
@@ -235,14 +235,17 @@ def regions(value: Any) -> list[dict]:
     for i, r in enumerate(value, start=1):
         if not isinstance(r, dict):
             raise InvalidInput(f"region {i} must be an object with a 'kind'")
-        kind = r.get("kind", "named" if "name" in r and len(r) == 1 else None)
+        kind = r.get("kind") or ("named" if r.get("name") else None)
         if kind not in REGION_KINDS:
             raise InvalidInput(f"region {i}: kind {kind!r} is not one of {', '.join(REGION_KINDS)}")
         name = r.get("name")
         if name is None or (isinstance(name, str) and not name.strip()):
-            if kind == "named":
+            if kind == "face":
+                name = "face"
+            elif kind == "named":
                 raise InvalidInput(f"region {i}: a named region needs a 'name'")
-            name = f"region{i}"
+            else:
+                name = f"region{i}"
         name = text(name, f"region {i} name", max_len=100, required=True)
         if name in names:
             raise InvalidInput(f"region name {name!r} is used twice")

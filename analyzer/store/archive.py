@@ -1,0 +1,395 @@
+"""One patient as one zip: ``manifest.json`` plus the original photo files.
+
+Archive layout (format version 1)::
+
+    manifest.json                 the records, ids replaced by local refs (1, 2, ...)
+    photos/<sha256>.<ext>         each original, byte for byte (stored, not recompressed)
+
+The archive is deterministic: entries sorted, every timestamp 1980-01-01 00:00, the
+manifest written with sorted keys, records in a fixed order (series by creation, sessions
+by date, photos by view, analyses by version/region). Importing keeps every value
+(including ``created_at``) and assigns new ids in that same order, so export -> import ->
+export gives a byte-identical archive.
+
+Not exported: login accounts, patient link tokens and the audit log (they belong to one
+installation, and a token must not travel). Display derivatives are rebuilt on import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import zipfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+
+from analyzer.errors import PhotoError
+from analyzer.io import DEFAULT_MAX_BYTES, encode_jpeg, load_photo
+from analyzer.store import validate as v
+from analyzer.store.errors import Conflict, InvalidInput, StoreError
+from analyzer.store.files import derived_key, original_key
+from analyzer.store.models import AnalysisRow, PatientRow, PhotoRow, SeriesRow, SessionRow
+
+FORMAT = "skin-progress-patient"
+FORMAT_VERSION = 1
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+_MANIFEST = "manifest.json"
+_MAX_MANIFEST = 64 * 1024 * 1024
+_FILE_RE = re.compile(r"^photos/([0-9a-f]{64})\.([a-z0-9]{2,5})$")
+
+
+def _iso(t: dt.datetime | dt.date | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _dt(value: Any, what: str, *, aware: bool) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"archive: {what} {value!r} is not a date and time") from None
+    if aware:
+        return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+    return t.replace(tzinfo=None)
+
+
+# ---- export ------------------------------------------------------------------------------
+
+
+def build_manifest(store, patient_id: int) -> tuple[dict, dict[str, str]]:
+    """(manifest, {archive file name: storage key}) read in one consistent transaction."""
+
+    def q(s):
+        p = store._get(s, PatientRow, patient_id, "patient")
+        series = list(s.scalars(sa.select(SeriesRow).where(SeriesRow.patient_id == p.id)
+                                .order_by(SeriesRow.created_at, SeriesRow.id)))
+        s_ref = {r.id: i for i, r in enumerate(series, start=1)}
+        sessions = list(s.scalars(sa.select(SessionRow).where(SessionRow.series_id.in_(list(s_ref)))))
+        sessions.sort(key=lambda r: (s_ref[r.series_id], r.date, r.id))
+        ss_ref = {r.id: i for i, r in enumerate(sessions, start=1)}
+        photos = list(s.scalars(sa.select(PhotoRow).where(PhotoRow.session_id.in_(list(ss_ref)))))
+        photos.sort(key=lambda r: (ss_ref[r.session_id], r.view, r.id))
+        p_ref = {r.id: i for i, r in enumerate(photos, start=1)}
+        analyses = list(s.scalars(sa.select(AnalysisRow).where(AnalysisRow.photo_id.in_(list(p_ref)))))
+        analyses.sort(key=lambda r: (p_ref[r.photo_id], r.analyzer_version, r.region, r.id))
+        files: dict[str, str] = {}
+        photo_items = []
+        for r in photos:
+            ext = r.storage_key.rsplit(".", 1)[-1]
+            name = f"photos/{r.sha256}.{ext}"
+            files[name] = r.storage_key
+            photo_items.append({
+                "ref": p_ref[r.id], "session": ss_ref[r.session_id], "view": r.view,
+                "sha256": r.sha256, "file": name, "filename": r.filename, "format": r.format,
+                "size_bytes": r.size_bytes, "capture_time": _iso(r.capture_time),
+                "width": r.width, "height": r.height, "created_at": _iso(r.created_at),
+            })
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "patient": {
+                "code": p.code, "display_name": p.display_name, "birth_year": p.birth_year,
+                "fitzpatrick": p.fitzpatrick, "consent_photos": bool(p.consent_photos),
+                "consent_reports": bool(p.consent_reports), "notes": p.notes or "",
+                "screening": p.screening, "is_demo": bool(p.is_demo), "created_at": _iso(p.created_at),
+            },
+            "series": [{
+                "ref": s_ref[r.id], "name": r.name or "", "body_area": r.body_area,
+                "concerns": list(r.concerns or []), "regions": list(r.regions or []),
+                "notes": r.notes or "", "created_at": _iso(r.created_at),
+                "baseline_session": ss_ref.get(r.baseline_session_id),
+            } for r in series],
+            "sessions": [{
+                "ref": ss_ref[r.id], "series": s_ref[r.series_id], "date": r.date.isoformat(),
+                "device": r.device or "", "needle_depth_mm": r.needle_depth_mm, "passes": r.passes,
+                "topical": r.topical or "", "practitioner": r.practitioner or "", "notes": r.notes or "",
+                "kind": r.kind, "parent_session": ss_ref.get(r.parent_session_id),
+                "screening": r.screening, "scar_grade": r.scar_grade, "created_at": _iso(r.created_at),
+            } for r in sessions],
+            "photos": photo_items,
+            "analyses": [{
+                "photo": p_ref[r.photo_id], "baseline_photo": p_ref.get(r.baseline_photo_id),
+                "analyzer_version": r.analyzer_version, "region": r.region or "",
+                "transform": r.transform, "result": r.result, "created_at": _iso(r.created_at),
+            } for r in analyses],
+        }
+        return manifest, files
+
+    return store._read(q)
+
+
+def _zinfo(name: str, compress: int) -> zipfile.ZipInfo:
+    zi = zipfile.ZipInfo(name, date_time=_EPOCH)
+    zi.compress_type = compress
+    zi.create_system = 3
+    zi.external_attr = 0o100644 << 16
+    return zi
+
+
+def export_patient(store, patient_id: int, out: Path | str | BinaryIO) -> None:
+    manifest, files = build_manifest(store, patient_id)
+    blobs = {}
+    for name, key in files.items():
+        data = store.files.read(key)
+        sha = _FILE_RE.match(name).group(1)
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise StoreError(f"photo file {key} is damaged (checksum mismatch); export stopped")
+        blobs[name] = data
+    text = json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+
+    def write(fh: BinaryIO) -> None:
+        with zipfile.ZipFile(fh, "w") as zf:
+            zf.writestr(_zinfo(_MANIFEST, zipfile.ZIP_DEFLATED), text.encode("utf-8"))
+            for name in sorted(blobs):
+                zf.writestr(_zinfo(name, zipfile.ZIP_STORED), blobs[name])
+
+    if isinstance(out, str | os.PathLike):
+        path = Path(out)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"can't write the archive {path}: {exc.strerror or exc}") from None
+    else:
+        write(out)
+
+
+# ---- import ------------------------------------------------------------------------------
+
+
+def _refs(items: list, what: str) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for it in items:
+        if not isinstance(it, dict) or isinstance(it.get("ref"), bool) or not isinstance(it.get("ref"), int):
+            raise InvalidInput(f"archive: a {what} entry has no ref")
+        if it["ref"] in out:
+            raise InvalidInput(f"archive: {what} ref {it['ref']} is used twice")
+        out[it["ref"]] = it
+    return out
+
+
+def _ref(value, table: dict, what: str, *, optional: bool = False):
+    if value is None and optional:
+        return None
+    if value not in table:
+        raise InvalidInput(f"archive: {what} refers to a missing entry ({value!r})")
+    return value
+
+
+def _read_archive(src) -> tuple[dict, dict[str, bytes]]:
+    try:
+        zf = zipfile.ZipFile(src if not isinstance(src, str | os.PathLike) else Path(src))
+    except FileNotFoundError:
+        raise InvalidInput(f"archive not found: {src}") from None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise InvalidInput("not a patient archive (not a readable zip file)") from None
+    with zf:
+        try:
+            info = zf.getinfo(_MANIFEST)
+        except KeyError:
+            raise InvalidInput("not a patient archive (no manifest.json)") from None
+        if info.file_size > _MAX_MANIFEST:
+            raise InvalidInput("archive manifest is too large")
+        try:
+            manifest = json.loads(zf.read(info).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError):
+            raise InvalidInput("archive manifest is damaged (not valid JSON)") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise InvalidInput("not a skin-progress patient archive")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise InvalidInput(
+                f"archive format version {manifest.get('format_version')!r} is not supported "
+                f"(this version reads {FORMAT_VERSION})"
+            )
+        blobs: dict[str, bytes] = {}
+        for ph in manifest.get("photos") or []:
+            name = ph.get("file") if isinstance(ph, dict) else None
+            m = _FILE_RE.match(name or "")
+            if not m:
+                raise InvalidInput(f"archive: bad photo file name {name!r}")
+            if name in blobs:
+                continue
+            try:
+                zi = zf.getinfo(name)
+            except KeyError:
+                raise InvalidInput(f"archive: photo file {name} is missing") from None
+            if zi.file_size > DEFAULT_MAX_BYTES:
+                raise InvalidInput(f"archive: photo file {name} is too large")
+            try:
+                data = zf.read(zi)
+            except (zipfile.BadZipFile, OSError, EOFError):
+                raise InvalidInput(f"archive: photo file {name} is damaged") from None
+            if hashlib.sha256(data).hexdigest() != m.group(1):
+                raise InvalidInput(f"archive: photo file {name} is damaged (checksum mismatch)")
+            blobs[name] = data
+    return manifest, blobs
+
+
+def import_archive(store, src, *, code: str | None = None):
+    from analyzer.store.store import _patient
+
+    manifest, blobs = _read_archive(src)
+    for key in ("patient", "series", "sessions", "photos", "analyses"):
+        want = dict if key == "patient" else list
+        if not isinstance(manifest.get(key), want):
+            raise InvalidInput(f"archive manifest has no valid {key!r}")
+    pm = manifest["patient"]
+    pvals = store._patient_values({k: pm.get(k) for k in (
+        "code", "display_name", "birth_year", "fitzpatrick", "consent_photos", "consent_reports",
+        "notes", "screening", "is_demo")})
+    if code is not None:
+        pvals["code"] = v.patient_code(code)
+    pvals["created_at"] = _dt(pm.get("created_at"), "patient created_at", aware=True)
+
+    series = _refs(manifest["series"], "series")
+    sessions = _refs(manifest["sessions"], "session")
+    photos = _refs(manifest["photos"], "photo")
+    series_vals, session_vals, photo_vals, analysis_vals = {}, {}, {}, []
+    for ref, it in series.items():
+        series_vals[ref] = dict(
+            name=v.text(it.get("name"), "series name"),
+            body_area=v.text(it.get("body_area"), "body area", max_len=100, required=True),
+            concerns=v.concerns(it.get("concerns") or []),
+            regions=v.regions(it.get("regions") or []),
+            notes=v.long_text(it.get("notes"), "notes"),
+            created_at=_dt(it.get("created_at"), "series created_at", aware=True),
+        )
+        _ref(it.get("baseline_session"), sessions, "a series baseline", optional=True)
+    for ref, it in sessions.items():
+        _ref(it.get("series"), series, "a session")
+        vals = store._session_values({k: it.get(k) for k in (
+            "date", "device", "needle_depth_mm", "passes", "topical", "practitioner", "notes",
+            "screening", "scar_grade")} | {"kind": it.get("kind", "treatment")})
+        vals["created_at"] = _dt(it.get("created_at"), "session created_at", aware=True)
+        parent = _ref(it.get("parent_session"), sessions, "a recovery session", optional=True)
+        if (vals["kind"] == "recovery") != (parent is not None):
+            raise InvalidInput(f"archive: session {ref} kind and parent don't match")
+        if parent is not None and sessions[parent].get("series") != it.get("series"):
+            raise InvalidInput(f"archive: session {ref} follows a session of another series")
+        session_vals[ref] = vals
+    for ref, it in photos.items():
+        _ref(it.get("session"), sessions, "a photo")
+        data = blobs[it["file"]]
+        fname = v.filename(it.get("filename"))
+        try:
+            photo = load_photo(data, name=fname)
+        except PhotoError as exc:
+            raise InvalidInput(f"archive: {exc}") from None
+        sha = hashlib.sha256(data).hexdigest()
+        if it.get("sha256") != sha:
+            raise InvalidInput(f"archive: photo {ref} checksum doesn't match its file")
+        photo_vals[ref] = dict(
+            view=v.view(it.get("view")), sha256=sha, filename=fname, format=photo.format,
+            size_bytes=len(data), capture_time=_dt(it.get("capture_time"), "capture time", aware=False),
+            width=photo.width, height=photo.height,
+            storage_key=original_key(sha, it["file"].rsplit(".", 1)[-1]),
+            created_at=_dt(it.get("created_at"), "photo created_at", aware=True),
+            _data=data, _photo=photo,
+        )
+    seen_views = set()
+    for ref, pv in photo_vals.items():
+        k = (photos[ref]["session"], pv["view"])
+        if k in seen_views:
+            raise InvalidInput(f"archive: two {pv['view']} photos in one session")
+        seen_views.add(k)
+    seen_keys = set()
+    for it in manifest["analyses"]:
+        if not isinstance(it, dict):
+            raise InvalidInput("archive: bad analysis entry")
+        _ref(it.get("photo"), photos, "an analysis")
+        _ref(it.get("baseline_photo"), photos, "an analysis baseline", optional=True)
+        vals = dict(
+            photo=it["photo"], baseline_photo=it.get("baseline_photo"),
+            analyzer_version=v.analyzer_version(it.get("analyzer_version")),
+            region=v.region_name(it.get("region")),
+            transform=v.json_value(it.get("transform"), "transform", kind=(list, dict)),
+            result=v.json_value(it.get("result"), "analysis result", kind=dict, allow_none=False),
+            created_at=_dt(it.get("created_at"), "analysis created_at", aware=True),
+        )
+        key = (vals["photo"], vals["analyzer_version"], vals["region"])
+        if key in seen_keys:
+            raise InvalidInput("archive: an analysis appears twice")
+        seen_keys.add(key)
+        analysis_vals.append(vals)
+
+    # Everything checked. Files first (durable), then all rows in one transaction.
+    def tx(s):
+        if store._code_taken(s, pvals["code"]):
+            raise Conflict(
+                f"a patient with code {pvals['code']!r} already exists; import under another code"
+            )
+        prow = PatientRow(**pvals)
+        s.add(prow)
+        s.flush()
+        sid, ssid, pid = {}, {}, {}
+        for ref in sorted(series_vals):
+            row = SeriesRow(patient_id=prow.id, **series_vals[ref])
+            s.add(row)
+            s.flush()
+            sid[ref] = row.id
+        for ref in sorted(session_vals):
+            row = SessionRow(series_id=sid[sessions[ref]["series"]], **session_vals[ref])
+            s.add(row)
+            s.flush()
+            ssid[ref] = row.id
+        for ref in sorted(session_vals):
+            parent = sessions[ref].get("parent_session")
+            if parent is not None:
+                s.get(SessionRow, ssid[ref]).parent_session_id = ssid[parent]
+        for ref in sorted(series_vals):
+            base = series[ref].get("baseline_session")
+            if base is not None:
+                s.get(SeriesRow, sid[ref]).baseline_session_id = ssid[base]
+        for ref in sorted(photo_vals):
+            vals = {k: x for k, x in photo_vals[ref].items() if not k.startswith("_")}
+            row = PhotoRow(session_id=ssid[photos[ref]["session"]], **vals)
+            s.add(row)
+            s.flush()
+            pid[ref] = row.id
+        for a in analysis_vals:
+            s.add(AnalysisRow(
+                photo_id=pid[a["photo"]],
+                baseline_photo_id=pid[a["baseline_photo"]] if a["baseline_photo"] is not None else None,
+                analyzer_version=a["analyzer_version"], region=a["region"], transform=a["transform"],
+                result=a["result"], created_at=a["created_at"],
+            ))
+        s.flush()
+        return _patient(prow)
+
+    if store._read(lambda s: store._code_taken(s, pvals["code"])):
+        raise Conflict(f"a patient with code {pvals['code']!r} already exists; import under another code")
+    shas = sorted({pv["sha256"] for pv in photo_vals.values()})
+    try:
+        with store.files.shared_lock():
+            done = set()
+            for pv in photo_vals.values():
+                if pv["sha256"] in done:
+                    continue
+                done.add(pv["sha256"])
+                store.files.put(pv["storage_key"], pv["_data"])
+                store.files.put(derived_key(pv["sha256"]), encode_jpeg(
+                    pv["_photo"].rgb, quality=90, max_side=2048))
+            return store._write_unique(tx, f"a patient with code {pvals['code']!r} already exists")
+    except BaseException:
+        store._remove_files_of(shas)
+        raise
+
+
+def manifest_of(src: Path | str | BinaryIO | bytes) -> dict:
+    """The manifest of an archive (for tests and previews)."""
+    if isinstance(src, bytes):
+        src = io.BytesIO(src)
+    return _read_archive(src)[0]

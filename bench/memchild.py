@@ -1,0 +1,89 @@
+"""Child process of the memory bench: ``python -m bench.memchild BASELINE FOLLOWUP``.
+
+Loads both photos and runs one :func:`analyzer.pipeline.compare` in a fresh process, then
+prints one JSON line: resident memory after the imports, the peak (``VmHWM``) over the
+whole run, and the peak inside each stage. Per-stage peaks come from resetting the kernel's
+high-water mark (``/proc/self/clear_refs``) before each stage; when that is not allowed only
+the whole-run peak is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+MIB = 1024.0
+
+
+def _status(key: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / MIB
+    except OSError:
+        pass
+    return None
+
+
+def _reset_hwm() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str]) -> int:
+    import resource
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import analyzer.calibrate  # noqa: F401 - imported up front so imports are not charged to a stage
+    import analyzer.pipeline  # noqa: F401
+    from analyzer.io import load_photo
+    from analyzer.pipeline import compare
+    from bench.stages import StageTimes, instrument
+
+    base, fol = argv[:2]
+    out: dict = {"rss_after_imports_mib": _status("VmRSS"), "stages": {}}
+    peak = [_status("VmHWM") or 0.0]
+    can_reset = _reset_hwm()
+    out["per_stage"] = can_reset
+
+    def fold() -> None:
+        v = _status("VmHWM")
+        if v is not None:
+            peak[0] = max(peak[0], v)
+
+    def enter(stage: str) -> None:
+        fold()
+        if can_reset:
+            _reset_hwm()
+        out.setdefault("_start", {})[stage] = _status("VmRSS")
+
+    def leave(stage: str) -> None:
+        v = _status("VmHWM") or 0.0
+        if can_reset:
+            s = out["stages"].setdefault(stage, {"peak_mib": 0.0, "rise_mib": 0.0})
+            s["peak_mib"] = max(s["peak_mib"], v)
+            s["rise_mib"] = max(s["rise_mib"], v - (out["_start"].get(stage) or v))
+        fold()
+
+    enter("load")
+    A, B = load_photo(base), load_photo(fol)
+    leave("load")
+    out["rss_after_load_mib"] = _status("VmRSS")
+    st = StageTimes()
+    with instrument(st, on_enter=enter, on_exit=leave):
+        comp = compare(A, B)
+    fold()
+    out.pop("_start", None)
+    out["peak_mib"] = peak[0]
+    out["ru_maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MIB
+    out["alignment_ok"] = bool(comp.alignment.ok)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,138 @@
+"""Where the time goes: cProfile by function and a sampling profiler by source line.
+
+* :func:`cprofile_top` - one call under :mod:`cProfile`; functions by own time, each C
+  function (``cvtColor``, ``ndarray.nonzero``...) attributed to the analyzer function that
+  calls it most.
+* :func:`sample_lines` - one call while a thread samples the calling thread's stack every
+  few milliseconds; each sample is charged to the innermost frame inside ``analyzer/``
+  (file, line, function). NumPy and OpenCV release the GIL in their heavy loops, so the
+  sampler sees the analyzer line that is waiting on them.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import linecache
+import pstats
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import REPO
+
+ANALYZER_DIR = str(REPO / "analyzer")
+
+
+def _label(func: tuple) -> str:
+    file, line, name = func
+    if file == "~" or file.startswith("<"):
+        return name.strip("{}").replace("method ", "").replace("built-in method ", "")
+    try:
+        rel = Path(file).resolve().relative_to(REPO)
+        return f"{rel}:{line} {name}"
+    except ValueError:
+        return f"{Path(file).name}:{line} {name}"
+
+
+def _is_analyzer(func: tuple) -> bool:
+    return func[0].startswith(ANALYZER_DIR)
+
+
+def _analyzer_caller(stats: dict, func: tuple, depth: int = 0) -> tuple | None:
+    """The analyzer function that spends the most of ``func``'s time calling it."""
+    if depth > 6 or func not in stats:
+        return None
+    callers = stats[func][4]
+    best = None
+    best_t = -1.0
+    for c, v in callers.items():
+        t = v[3] if len(v) > 3 else 0.0
+        if t > best_t:
+            best, best_t = c, t
+    if best is None:
+        return None
+    if _is_analyzer(best):
+        return best
+    return _analyzer_caller(stats, best, depth + 1)
+
+
+def cprofile_top(fn: Callable[[], object], *, n: int = 15) -> dict:
+    """Profile one call. Returns ``total_s``, ``own`` (top ``n`` by own time) and ``analyzer``
+    (top ``n`` analyzer functions by cumulative time); shares are of ``total_s``."""
+    pr = cProfile.Profile()
+    t0 = time.perf_counter()
+    pr.enable()
+    try:
+        fn()
+    finally:
+        pr.disable()
+    total = time.perf_counter() - t0
+    st = pstats.Stats(pr)
+    stats = st.stats  # type: ignore[attr-defined]
+    own = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
+    own_rows = []
+    for func, (_cc, nc, tt, ct, _callers) in own:
+        caller = None if _is_analyzer(func) else _analyzer_caller(stats, func)
+        own_rows.append({
+            "function": _label(func), "calls": int(nc), "own_s": tt, "cum_s": ct,
+            "own_share": tt / total if total else float("nan"),
+            "called_from": _label(caller) if caller else "",
+        })
+    ana = sorted(((f, v) for f, v in stats.items() if _is_analyzer(f)), key=lambda kv: kv[1][3], reverse=True)[:n]
+    ana_rows = [{"function": _label(f), "calls": int(v[1]), "own_s": v[2], "cum_s": v[3],
+                 "cum_share": v[3] / total if total else float("nan")} for f, v in ana]
+    return {"total_s": total, "own": own_rows, "analyzer": ana_rows}
+
+
+def sample_lines(fn: Callable[[], object], *, interval: float = 0.004, n: int = 12) -> dict:
+    """Run ``fn`` in this thread while another samples its innermost ``analyzer/`` line.
+
+    Returns ``total_s``, ``samples`` and ``lines``: top ``n`` ``{"where", "code", "share"}``
+    (share of the samples taken while the call ran).
+    """
+    target = threading.get_ident()
+    counts: Counter = Counter()
+    stop = threading.Event()
+    nsamp = [0]
+
+    def sampler():
+        while not stop.is_set():
+            frame = sys._current_frames().get(target)
+            where = None
+            while frame is not None:
+                co = frame.f_code
+                if co.co_filename.startswith(ANALYZER_DIR):
+                    where = (co.co_filename, frame.f_lineno, co.co_name)
+                    break
+                frame = frame.f_back
+            nsamp[0] += 1
+            counts[where] += 1
+            time.sleep(interval)
+
+    th = threading.Thread(target=sampler, daemon=True)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(min(old, interval / 2))
+    t0 = time.perf_counter()
+    th.start()
+    try:
+        fn()
+    finally:
+        stop.set()
+        th.join()
+        sys.setswitchinterval(old)
+    total = time.perf_counter() - t0
+    rows = []
+    for where, c in counts.most_common():
+        if where is None:
+            continue
+        file, line, name = where
+        rel = Path(file).resolve().relative_to(REPO)
+        rows.append({"where": f"{rel}:{line} {name}", "code": linecache.getline(file, line).strip(),
+                     "share": c / max(1, nsamp[0])})
+        if len(rows) >= n:
+            break
+    outside = counts.get(None, 0) / max(1, nsamp[0])
+    return {"total_s": total, "samples": nsamp[0], "lines": rows, "outside_analyzer_share": outside}

@@ -1,0 +1,135 @@
+"""Markdown for ``bench/RESULTS.md``: header, a summary, one table per section, hot spots,
+closing note. Every table has the same columns: Figure | Value | Target | Status | Notes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bench.common import Section
+
+COLUMNS = ("Figure", "Value", "Target", "Status", "Notes")
+
+
+def _cell(s: object) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def table(rows: list[tuple], columns: tuple[str, ...] = COLUMNS) -> list[str]:
+    out = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(_cell(c) for c in r) + " |")
+    return out
+
+
+def section_rows(sec: Section) -> list[tuple]:
+    rows = []
+    for f in sec.figures:
+        tgt = f.target.label(f.unit) if f.target else "-"
+        rows.append((f.name, f.value_text(), tgt, f.status, f.note))
+    return rows
+
+
+def render(sections: list[Section], *, info: dict, extras: dict, started: datetime, seconds: float,
+           quick: bool, command: str) -> str:
+    m = info["machine"]
+    v = m["versions"]
+    lines = ["# Bench results", ""]
+    if quick:
+        lines += ["> **--quick run**: tiny inputs and single repeats, to prove the harness runs. "
+                  "These figures are not the product's; see `python -m bench` for those.", ""]
+    ram = f"{m['ram_gib']:.1f} GiB" if m.get("ram_gib") else "?"
+    lines += [
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {ram} RAM, {m['os']}",
+        "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- Date: {started.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Commit: {info['commit']}",
+        f"- Command: `{command}` ({seconds / 60:.1f} min)",
+        f"- Load average (1/5/15 min) at start: {info['load_start']}; at end: {info['load_end']}",
+        "",
+        "Every timed figure is the median of several runs (the Notes say how many). Ratios are to the "
+        "decode floor measured in the same run (see Speed), so they carry to a faster or slower machine; "
+        "seconds are for this machine. Benchmarks never fail CI: a missed target is marked NOT MET.",
+        "",
+        "## Summary",
+        "",
+    ]
+    srows = []
+    for s in sections:
+        targeted = [f for f in s.figures if f.target is not None]
+        met = sum(1 for f in targeted if f.met)
+        notmet = [f.name for f in targeted if f.met is False]
+        state = "error: " + s.error if s.error else ("skipped" if not s.figures else "")
+        srows.append((s.title, f"{met}/{len(targeted)}", ", ".join(notmet) or "-", f"{s.seconds:.0f} s", state))
+    lines += table(srows, ("Section", "Targets met", "Not met", "Bench time", "State"))
+    lines.append("")
+    for s in sections:
+        lines += [f"## {s.title}", ""]
+        if s.error:
+            lines += [f"**Not measured:** {s.error}", ""]
+        if s.figures:
+            lines += table(section_rows(s))
+            lines.append("")
+        for n in s.notes:
+            lines.append(f"- {n}")
+        if s.notes:
+            lines.append("")
+    prof = extras.get("profile")
+    if prof:
+        lines += ["## Hot spots", "", f"Profiled: {prof['what']}.", ""]
+        cp = prof["cprofile"]
+        lines += [f"cProfile, by own time (total {cp['total_s']:.2f} s under the profiler):", ""]
+        lines += table([(r["function"], r["calls"], f"{r['own_s']:.3f}", f"{100 * r['own_share']:.1f}%",
+                         r["called_from"]) for r in cp["own"][:12]],
+                       ("Function", "Calls", "Own s", "Share", "Called from (analyzer)"))
+        lines += ["", "Analyzer functions, by cumulative time:", ""]
+        lines += table([(r["function"], r["calls"], f"{r['cum_s']:.3f}", f"{100 * r['cum_share']:.0f}%")
+                        for r in cp["analyzer"][:12]], ("Function", "Calls", "Cum s", "Share"))
+        ln = prof["lines"]
+        lines += ["", f"Sampling profiler, by source line ({ln['samples']} samples over {ln['total_s']:.2f} s; "
+                  "each sample charged to the innermost analyzer/ line on the stack):", ""]
+        lines += table([(r["where"], f"`{r['code'][:90]}`", f"{100 * r['share']:.1f}%") for r in ln["lines"]],
+                       ("Line", "Code", "Share"))
+        lines.append("")
+    lines += ["## Closing note", ""]
+    lines += closing_note(sections, extras)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def closing_note(sections: list[Section], extras: dict) -> list[str]:
+    met, notmet, unmeasured = [], [], []
+    for s in sections:
+        for f in s.figures:
+            if f.target is None:
+                continue
+            item = f"{s.title}: {f.name} ({f.value_text()} vs {f.target.label(f.unit)})"
+            (met if f.met else notmet if f.met is False else unmeasured).append(item)
+    out = [f"Targets met: {len(met)}; not met: {len(notmet)}; not measured: {len(unmeasured)}.", ""]
+    if notmet:
+        out.append("Not met:")
+        out += [f"- {x}" for x in notmet]
+        out.append("")
+    if unmeasured:
+        out.append("Not measured:")
+        out += [f"- {x}" for x in unmeasured]
+        out.append("")
+    prof = extras.get("profile")
+    if prof:
+        top = prof["cprofile"]["analyzer"]
+        lines = prof["lines"]["lines"]
+        if top:
+            # The first analyzer function below compare() itself is the largest stage.
+            inner = [r for r in top if not r["function"].endswith(" compare")][:3]
+            out.append("What limits the speed (profile of one compare): "
+                       + "; ".join(f"{r['function']} {100 * r['cum_share']:.0f}%" for r in inner) + ".")
+        if lines:
+            out.append("Hottest source lines: " + "; ".join(
+                f"{r['where']} ({100 * r['share']:.0f}%)" for r in lines[:3]) + ".")
+    mem = extras.get("memory")
+    if mem and mem[0].get("stages"):
+        st = sorted(mem[0]["stages"].items(), key=lambda kv: -kv[1]["peak_mib"])[:2]
+        out.append("What sets the memory peak: " + "; ".join(
+            f"stage {k} reaches {v['peak_mib']:.0f} MiB (+{v['rise_mib']:.0f} MiB during it)" for k, v in st) + ".")
+    for n in extras.get("closing", []):
+        out.append(n)
+    return out

@@ -105,6 +105,7 @@ def db_url(request, tmp_path):
 def empty_db_url(request, tmp_path):
     """A brand-new database with no tables at all (for migration tests)."""
     if request.param == "sqlite":
+        (tmp_path / "db").mkdir(exist_ok=True)
         yield f"sqlite:///{tmp_path / 'db' / 'empty.sqlite3'}"
         return
     if not PG_URL:

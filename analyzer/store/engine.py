@@ -150,6 +150,7 @@ def migrate(u: URL, revision: str = "head") -> None:
         with engine.begin() as conn:
             if u.get_backend_name() == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7031505)"))
+            _refuse_unknown_revision(conn)
             command.upgrade(alembic_config(conn), revision)
             if u.get_backend_name() == "sqlite":
                 bad = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -161,6 +162,22 @@ def migrate(u: URL, revision: str = "head") -> None:
         raise StoreError(f"can't open the database ({describe_url(u)}): {_first_line(exc)}") from None
     finally:
         engine.dispose()
+
+
+def _refuse_unknown_revision(conn) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {r.revision for r in script.walk_revisions()}
+    if current not in known:
+        raise StoreError(
+            f"the database was written by a newer version of skin-progress (schema {current}); "
+            f"this version knows schemas up to {script.get_current_head()}: upgrade the app"
+        )
 
 
 def downgrade(u: URL, revision: str) -> None:

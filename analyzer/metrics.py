@@ -31,7 +31,7 @@ from analyzer import __version__
 from analyzer.calibrate import NO_CALIBRATION, Calibration, apply_calibration, calibrate
 from analyzer.color import delta_e_2000, rgb_to_lab, srgb_to_linear
 from analyzer.face import Face, detect_face
-from analyzer.regions import ROI, polygon_mask, roi_label, roi_polygon, skin_mask
+from analyzer.regions import ROI, mask_bbox, polygon_mask, roi_label, roi_polygon, skin_mask
 from analyzer.results import Measurement, finite_or_none, nan_measurement
 
 __all__ = [
@@ -222,8 +222,11 @@ def _lighting_estimate(rgb: np.ndarray) -> dict:
     """A coarse, photo-wide lighting estimate (not a normalisation): overall mean L*, and the Lab
     of the brightest low-chroma pixels (a white-point proxy from background/clothes)."""
     h, w = rgb.shape[:2]
+    k = max(1, max(h, w) // 1024)  # stride first: a full-size area resize of 12 MP is slow
+    sub = np.ascontiguousarray(rgb[::k, ::k])
+    h, w = sub.shape[:2]
     s = min(1.0, 256 / max(h, w))
-    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(sub, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     lab = rgb_to_lab(small).reshape(-1, 3)
     chroma = np.hypot(lab[:, 1], lab[:, 2])
     neutral = lab[(chroma < 8) & (lab[:, 0] < 99)]
@@ -236,10 +239,11 @@ def _lighting_estimate(rgb: np.ndarray) -> dict:
 
 def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality) -> dict:
     reg = region_crop
-    n = max(int(reg.sum()), 1)
-    px = rgb_crop[reg]
-    hi = float((px >= 0.99).any(axis=1).sum() / n)
-    lo = float((px <= 0.01).any(axis=1).sum() / n)
+    n = max(int(np.count_nonzero(reg)), 1)
+    cmax = np.maximum(np.maximum(rgb_crop[..., 0], rgb_crop[..., 1]), rgb_crop[..., 2])
+    cmin = np.minimum(np.minimum(rgb_crop[..., 0], rgb_crop[..., 1]), rgb_crop[..., 2])
+    hi = float(np.count_nonzero((cmax >= 0.99) & reg) / n)
+    lo = float(np.count_nonzero((cmin <= 0.01) & reg) / n)
     blur = float("nan")
     if skin_tex.sum() > 50:
         lap = cv2.Laplacian(cv2.GaussianBlur(L_tex, (0, 0), 0.5), cv2.CV_32F)
@@ -398,8 +402,13 @@ def measure(
     if not (texture_scale > 0 and math.isfinite(texture_scale)):
         raise ValueError("texture_scale must be a positive number")
     regm = mask if region_mask is None else np.asarray(region_mask, bool)
-    nreg = int(regm.sum())
-    nskin = int(mask.sum())
+    b0, b1, b2, b3 = mask_bbox(regm if region_mask is not None else mask)
+    if region_mask is not None:
+        m0, m1, m2, m3 = mask_bbox(mask)
+        if m1 > m0:  # skin outside the region's box (unusual): take the union of both boxes
+            b0, b1, b2, b3 = min(b0, m0), max(b1, m1), min(b2, m2), max(b3, m3)
+    nreg = int(np.count_nonzero(regm[b0:b1, b2:b3]))
+    nskin = int(np.count_nonzero(mask[b0:b1, b2:b3]))
     skin_fraction = nskin / nreg if nreg else float("nan")
     scale = {
         "texture_scale": float(texture_scale),
@@ -415,10 +424,9 @@ def measure(
         q = {"warnings": [reason], "lighting": _lighting_estimate(rgb), "lighting_differs": None}
         return MetricSet(groups, cal, skin_fraction, q, scale, region)
 
-    ys, xs = np.nonzero(regm | mask)
     pad = int(math.ceil(3 * _BACKGROUND_SIGMA / max(texture_scale, 1e-3))) + 2
-    r0, r1 = max(0, ys.min() - pad), min(rgb.shape[0], ys.max() + 1 + pad)
-    c0, c1 = max(0, xs.min() - pad), min(rgb.shape[1], xs.max() + 1 + pad)
+    r0, r1 = max(0, b0 - pad), min(rgb.shape[0], b1 + pad)
+    c0, c1 = max(0, b2 - pad), min(rgb.shape[1], b3 + pad)
     crop = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), cal)
     mcrop = mask[r0:r1, c0:c1]
     rcrop = regm[r0:r1, c0:c1]
@@ -521,11 +529,10 @@ def measure_photo(
     cal = calibration if calibration is not None else calibrate(rgb)
     poly = roi_polygon(roi, face=face, shape=rgb.shape[:2])
     reg = polygon_mask(poly, rgb.shape[:2])
-    ys, xs = np.nonzero(reg)
-    if len(ys) == 0:
+    r0, r1, c0, c1 = mask_bbox(reg)
+    if r1 == r0:
         skin = reg
     else:
-        r0, r1, c0, c1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         sub = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), cal)
         skin = np.zeros_like(reg)
         skin[r0:r1, c0:c1] = skin_mask(sub, region=reg[r0:r1, c0:c1])

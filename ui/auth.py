@@ -27,6 +27,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -42,6 +43,10 @@ _FLASH = "_auth_flash"     # a message for the sign-in screen (why you were sign
 _SETUP = "_auth_setup"     # the demo user asked to create the practitioner account
 _SID = "_auth_sid"         # random per-browser-session key for rate limiting
 _MAC_KEY = secrets.token_bytes(32)  # per server process; sessions don't outlive it anyway
+# Live sign-ins of this server process: nonce -> expiry. Signing out removes the nonce, so a
+# copy of an old session value is dead (sessions live in this process's memory anyway).
+_LIVE: dict[str, dt.datetime] = {}
+_LIVE_LOCK = threading.Lock()
 
 DEMO_BANNER = "DEMO MODE — sample data, not for real patients"
 
@@ -142,8 +147,28 @@ def _mac(d: dict) -> str:
 
 
 def _save(p: Principal, now: dt.datetime) -> None:
-    d = p.to_dict()
+    """Keep ``p`` as this session's sign-in (same nonce if it is the same sign-in)."""
+    same, _ = _load()
+    v = st.session_state.get(_STATE)
+    nonce = v["p"].get("nonce") if same == p else None
+    with _LIVE_LOCK:
+        if nonce is None:
+            if same is not None:
+                _LIVE.pop(str(v["p"].get("nonce")), None)
+            nonce = secrets.token_hex(16)
+        for k in [k for k, exp in _LIVE.items() if exp < now]:
+            del _LIVE[k]
+        _LIVE[nonce] = now + auth.DEFAULT_MAX_AGE * 2
+    d = {**p.to_dict(), "nonce": nonce}
     st.session_state[_STATE] = {"p": d, "mac": _mac(d), "seen": now.isoformat()}
+
+
+def _forget() -> None:
+    """Kill this session's sign-in (its nonce) so no copy of it works again."""
+    v = st.session_state.get(_STATE)
+    if isinstance(v, dict) and isinstance(v.get("p"), dict):
+        with _LIVE_LOCK:
+            _LIVE.pop(str(v["p"].get("nonce")), None)
 
 
 def _load() -> tuple[Principal | None, dt.datetime | None]:
@@ -151,6 +176,8 @@ def _load() -> tuple[Principal | None, dt.datetime | None]:
     if not isinstance(v, dict) or not isinstance(v.get("p"), dict):
         return None, None
     if not hmac.compare_digest(str(v.get("mac", "")), _mac(v["p"])):
+        return None, None
+    if v["p"].get("nonce") not in _LIVE:
         return None, None
     try:
         p = Principal.from_dict(v["p"])
@@ -194,6 +221,7 @@ def _end_session(store, p: Principal | None, reason: str) -> None:
             auth.record_audit(store, p, "session.ended", p.patient_id if p.is_patient else None)
         except SkinProgressError:
             pass
+    _forget()
     st.session_state.clear()
     if reason:
         st.session_state[_FLASH] = reason
@@ -212,6 +240,7 @@ def _consume_access_param(store, now: dt.datetime) -> None:
         st.session_state[_FLASH] = str(exc)
         return
     if prev is not None:  # a new link replaces whoever was signed in here
+        _forget()
         st.session_state.clear()
     _save(p, now)
 
@@ -314,6 +343,7 @@ def _sidebar(store, p: Principal) -> None:
         if sb.button("Set up sign-in", key="_auth_setup_btn",
                      help="Create the practitioner account; demo mode ends."):
             st.session_state[_SETUP] = True
+            _forget()
             st.session_state.pop(_STATE, None)
             st.rerun()
         return
@@ -331,6 +361,7 @@ def sign_out(store) -> None:
             auth.record_audit(store, p, "sign_out", p.patient_id if p.is_patient else None)
         except SkinProgressError:
             pass
+    _forget()
     st.session_state.clear()
     st.session_state[_FLASH] = "You are signed out."
     st.query_params.clear()
@@ -386,6 +417,7 @@ def _first_account_form(store, cfg: AccessConfig, now: dt.datetime) -> None:
     except SkinProgressError as exc:
         st.error(str(exc))
         return
+    _forget()
     st.session_state.clear()
     _save(p, now)
     st.rerun()
@@ -404,6 +436,7 @@ def _password_form(store, now: dt.datetime) -> None:
         st.error(str(exc))
         return
     sid = st.session_state.get(_SID)
+    _forget()
     st.session_state.clear()
     if sid:
         st.session_state[_SID] = sid
@@ -424,6 +457,7 @@ def _code_form(store, now: dt.datetime) -> None:
         st.error(str(exc))
         return
     sid = st.session_state.get(_SID)
+    _forget()
     st.session_state.clear()
     if sid:
         st.session_state[_SID] = sid

@@ -47,7 +47,7 @@ class Target:
     def label(self, unit: str = "") -> str:
         if self.text:
             return self.text
-        return f"{self.op} {fmt_num(self.limit)}{(' ' + unit) if unit else ''}"
+        return f"{self.op} {self.limit:g}{(' ' + unit) if unit else ''}"
 
 
 @dataclass

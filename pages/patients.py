@@ -45,7 +45,7 @@ for p in patients[:100]:
                      help="Read-only page for the patient: only this patient's own series."):
             select_patient(p.id)
             st.session_state["patient_mode_id"] = p.id
-            st.rerun()
+            st.switch_page("pages/patient_view.py")
 
 st.divider()
 with st.expander("New patient", expanded=not patients and not search):

@@ -126,6 +126,7 @@ if add_ok:
         bump()
         st.session_state["open_session_id"] = rec.id
         st.session_state["upload_session_id"] = rec.id
+        st.session_state["up_session"] = rec.id  # upload to the new session next
         st.success(f"Session of {rec.date.isoformat()} added. Upload its photos below.")
         st.rerun()
 

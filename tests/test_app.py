@@ -1,0 +1,293 @@
+"""AppTest on every page: renders without exceptions, and the key interactions work.
+
+Each test gets its own data folder (SKIN_PROGRESS_DATA_DIR). The demo is a half-size copy of
+sample_images/ (tests/test_app_support.py), seeded once per module and copied per test.
+"""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analyzer import ANALYZER_VERSION, service
+from tests.test_app_support import REPO, copy_data, make_small_demo, small_photos
+
+APP = str(REPO / "app.py")
+PAGES = ["pages/patients.py", "pages/sessions.py", "pages/review.py", "pages/progress.py",
+         "pages/patient_view.py", "pages/settings.py"]
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    return make_small_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, demo_dir):
+    data = tmp_path_factory.mktemp("seeded") / "data"
+    s = service.open_store(data_dir=data)
+    service.ensure_demo(s, sample_dir=demo_dir)
+    s.close()
+    return data
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, demo_dir):
+    monkeypatch.delenv("SKIN_PROGRESS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("SKIN_PROGRESS_SAMPLE_DIR", str(demo_dir))
+    monkeypatch.chdir(REPO)
+    return tmp_path
+
+
+@pytest.fixture
+def data(env, seeded, monkeypatch):
+    d = copy_data(seeded, env / "data")
+    monkeypatch.setenv("SKIN_PROGRESS_DATA_DIR", str(d))
+    return d
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [e.value for e in at.info] + [e.value for e in at.warning] + [e.value for e in at.success]
+    parts += [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def charts(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def store_of(d):
+    return service.open_store(data_dir=d)
+
+
+# ------------------------------------------------------------------ first run
+def test_first_run_seeds_demo_and_opens_on_its_progress_chart(env, monkeypatch):
+    d = env / "fresh"
+    monkeypatch.setenv("SKIN_PROGRESS_DATA_DIR", str(d))
+    at = new_app().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Progress"]
+    assert len(charts(at)) >= 1
+    body = texts(at)
+    assert "DEMO-001" in body and "simulated" in body
+    assert str(d.resolve()) in "\n".join(c.value for c in at.sidebar.caption)  # where the data lives
+    s = store_of(d)
+    assert [p.is_demo for p in s.list_patients()] == [True]
+
+
+def test_every_page_renders(data):
+    at = new_app().run()
+    assert not at.exception
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        assert at.title, page
+
+
+# ------------------------------------------------------------------ patients
+def test_create_patient(data):
+    at = new_app().run()
+    at.switch_page("pages/patients.py").run()
+    at.text_input(key="np_code").input("P-0042")
+    at.text_input(key="np_name").input("Ann Example")
+    at.checkbox(key="np_cp").check()
+    at.button(key="FormSubmitter:new_patient-Create patient").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    s = store_of(data)
+    p = next(p for p in s.list_patients() if p.code == "P-0042")
+    assert p.display_name == "Ann Example" and p.consent_photos
+    ser = s.list_series(p.id)
+    assert len(ser) == 1 and ser[0].name == "Microneedling"
+    assert at.session_state["patient_id"] == p.id and at.session_state["series_id"] == ser[0].id
+    # the search finds it, and only it
+    at.text_input(key="patient_search").input("0042").run()
+    assert "Ann Example" in texts(at) and "DEMO-001" not in texts(at)
+
+
+def test_duplicate_patient_code_is_one_line_error(data):
+    at = new_app().run()
+    at.switch_page("pages/patients.py").run()
+    at.text_input(key="np_code").input("DEMO-001")
+    at.text_input(key="np_name").input("Someone")
+    at.button(key="FormSubmitter:new_patient-Create patient").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert len(store_of(data).list_patients()) == 1
+
+
+# ------------------------------------------------------------------ sessions and uploads
+def _new_patient(d):
+    s = store_of(d)
+    p, ser = service.create_patient_with_series(s, code="P-7", display_name="Upload Test")
+    return p, ser
+
+
+def test_add_session_and_upload_two_photos(data):
+    p, ser = _new_patient(data)
+    photos = small_photos()
+    at = new_app()
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.run()
+    at.switch_page("pages/sessions.py").run()
+    assert not at.exception
+    # session 1 (becomes the baseline), with its photo
+    at.date_input(key="as_date").set_value(__import__("datetime").date(2026, 1, 10))
+    at.text_input(key="as_device").input("Dermapen 4")
+    at.button(key="FormSubmitter:add_session-Add session").click().run()
+    assert not at.exception
+    s = store_of(data)
+    sessions = s.list_sessions(ser.id)
+    assert len(sessions) == 1 and s.baseline_session(ser.id).id == sessions[0].id
+    assert sessions[0].device == "Dermapen 4"
+    up = at.file_uploader[0]
+    assert up.accept_multiple_files
+    up.set_value(("baseline.jpg", photos["baseline"], "image/jpeg"))
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # session 2 with the follow-up photo
+    at.date_input(key="as_date").set_value(__import__("datetime").date(2026, 2, 10))
+    at.button(key="FormSubmitter:add_session-Add session").click().run()
+    at.file_uploader[0].set_value(("later.jpg", photos["later"], "image/jpeg"))
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("stored and analysed" in x.value for x in at.success)
+    sessions = sorted(s.list_sessions(ser.id), key=lambda x: x.date)
+    assert len(sessions) == 2
+    ph = s.list_photos(sessions[1].id)
+    assert [x.filename for x in ph] == ["later.jpg"]
+    a = s.get_analysis(ph[0].id, analyzer_version=ANALYZER_VERSION)
+    assert a is not None and a.result["alignment"]["ok"] is True
+    # the uncalibrated photo is said in plain words next to it, with its remedy
+    assert any("colour" in w.value.lower() for w in at.warning)
+    # and the progress chart is there
+    at.switch_page("pages/progress.py").run()
+    assert not at.exception and len(charts(at)) >= 1
+
+
+def test_corrupt_upload_is_one_line_error_and_nothing_stored(data):
+    p, ser = _new_patient(data)
+    s = store_of(data)
+    sess, _, _ = service.add_session_with_photos(s, ser.id, date=__import__("datetime").date(2026, 1, 1))
+    at = new_app()
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.run()
+    at.switch_page("pages/sessions.py").run()
+    at.file_uploader[0].set_value(("broken.jpg", b"\xff\xd8\xff this is not a jpeg", "image/jpeg"))
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    msg = at.error[0].value
+    assert "broken.jpg" in msg and "\n" not in msg
+    assert s.list_photos(sess.id) == []
+
+
+# ------------------------------------------------------------------ review: regions
+def test_pick_named_region_measures_it_on_every_session(data):
+    at = new_app().run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception
+    assert len(at.get("image")) >= 3  # aligned overlay, side by side
+    assert len(at.get("iframe")) == 1  # the before/after slider
+    at.radio(key="roi_kind").set_value("Named face region").run()
+    at.selectbox(key="roi_named").set_value("nose").run()
+    at.button(key="roi_add").click().run()
+    assert not at.exception
+    s = store_of(data)
+    p = service.demo_patient(s)
+    ser = s.list_series(p.id)[0]
+    assert {"kind": "named", "name": "nose"} in ser.regions
+    rows = service.progress_table(s, ser.id)
+    assert len({r["session_id"] for r in rows if r["region"] == "nose"}) == 3
+    assert at.session_state["review_region"] == "nose"
+
+
+def test_pick_rectangle_region(data):
+    at = new_app().run()
+    at.switch_page("pages/review.py").run()
+    at.radio(key="roi_kind").set_value("Rectangle").run()
+    at.number_input(key="roi_x").set_value(250)
+    at.number_input(key="roi_y").set_value(380)
+    at.number_input(key="roi_w").set_value(60)
+    at.number_input(key="roi_h").set_value(40)
+    at.text_input(key="roi_name").input("scar")
+    at.button(key="roi_add").click().run()
+    assert not at.exception
+    ser = store_of(data).list_series(service.demo_patient(store_of(data)).id)[0]
+    assert {"kind": "rect", "name": "scar", "x": 250, "y": 380, "w": 60, "h": 40}.items() <= ser.regions[-1].items()
+
+
+# ------------------------------------------------------------------ progress
+def test_progress_charts_cards_and_metric_switch(data):
+    at = new_app().run()
+    assert [t.value for t in at.title] == ["Progress"]
+    n = len(charts(at))
+    assert n == len(service.KEY_METRICS)
+    body = texts(at)
+    assert "since the first session" in body
+    assert "simulated" in body
+    at.multiselect(key="pg_metrics").set_value(["redness.a_star_mean"]).run()
+    assert not at.exception and len(charts(at)) == 1
+    at.selectbox(key="pg_region").set_value("forehead").run()
+    assert not at.exception and len(charts(at)) == 1
+    assert len(at.dataframe) == 1
+
+
+# ------------------------------------------------------------------ patient view
+def test_patient_view_shows_only_that_patient(data):
+    s = store_of(data)
+    other, _ = service.create_patient_with_series(s, code="OTHER-9", display_name="Zed Otherperson")
+    demo = service.demo_patient(s)
+    at = new_app()
+    at.session_state["patient_mode_id"] = demo.id
+    at.run()
+    assert not at.exception
+    body = texts(at)
+    assert "Your progress" in body and "Otherperson" not in body and "OTHER-9" not in body
+    assert len(charts(at)) >= 1
+    # the navigation holds only the patient's page: other pages can't be reached from it
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/patients.py")
+    at = new_app()
+    at.session_state["patient_mode_id"] = demo.id
+    at.run()
+    at.button(key="pv_report").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.get("download_button")
+    at.sidebar.button(key="pv_exit").click().run()
+    assert at.session_state["patient_mode_id"] is None
+
+
+def test_open_patient_view_from_patients_page(data):
+    at = new_app().run()
+    at.switch_page("pages/patients.py").run()
+    demo = service.demo_patient(store_of(data))
+    at.button(key=f"pview_{demo.id}").click().run()
+    assert not at.exception
+    assert at.session_state["patient_mode_id"] == demo.id
+    assert "Your progress" in texts(at)
+
+
+# ------------------------------------------------------------------ settings
+def test_settings_shows_location_and_saves_database_url(data):
+    at = new_app().run()
+    at.switch_page("pages/settings.py").run()
+    body = texts(at)
+    assert str(data.resolve()) in body and "SQLite" in body
+    at.text_input(key="set_db_url").input("nonsense://x")
+    at.button(key="FormSubmitter:db_settings-Save").click().run()
+    assert not at.exception and len(at.error) == 1
+    assert service.read_settings(data) == {}
+    url = f"sqlite:///{data / 'other.sqlite3'}"
+    at.text_input(key="set_db_url").input(url)
+    at.button(key="FormSubmitter:db_settings-Save").click().run()
+    assert not at.exception and not at.error
+    assert service.read_settings(data) == {"database_url": url}

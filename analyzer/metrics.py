@@ -112,19 +112,19 @@ _UNITS_METHODS: dict[str, tuple[str, str]] = {
     "melanin_index_mean": ("MI units", "mean of 100*log10(1/R) on linearised sRGB R over skin (Dawson 1980)"),
     "spot_area_fraction": (
         "fraction of skin",
-        f"skin with L* (smoothed 0.25 mm) <= {SPOT_DELTA_L:g} below the surrounding skin (masked Gaussian, "
-        "sigma 4 mm), roundish components of 0.25-25 mm^2 (at 4 px/mm)",
+        f"skin with L* (smoothed sigma 1 px) <= {SPOT_DELTA_L:g} below the surrounding skin (masked Gaussian, "
+        "sigma 16 px), roundish components of 4-400 px; px of the analysis scale {scale}",
     ),
     "spot_count": ("count", "connected components of the spot mask (8-connected)"),
-    "tone_unevenness": ("CIELAB L*", "std over skin of L* smoothed 0.25 mm minus surrounding skin (sigma 4 mm)"),
-    "roughness": ("CIELAB L* (RMS)", "RMS over eroded skin of DoG(L*) band 0.25-1 mm (sigma 1 px - 4 px at 4 px/mm)"),
-    "pore_density": ("per cm^2", "dark blobs (DoG sigma 0.375 mm, depth >= 2 L*) per cm^2 of skin"),
+    "tone_unevenness": ("CIELAB L*", "std over skin of L* smoothed (sigma 1 px) minus surrounding skin (sigma 16 px); {scale}"),
+    "roughness": ("CIELAB L* (RMS)", "RMS over eroded skin of DoG(L*), sigma 1 px minus sigma 4 px; {scale}"),
+    "pore_density": ("per cm^2", "dark blobs (DoG sigma 1.5 px / 4.5 px, depth >= 2 L*) per area of skin; {scale}"),
     "wrinkle_density": (
         "fraction of skin",
-        "share of skin on dark ridges (Hessian, sigma 0.375 mm, scale-normalised curvature >= 1.5) of length >= 3 mm",
+        "share of skin on dark ridges (Hessian, sigma 1.5 px, scale-normalised curvature >= 1.5), length >= 12 px; {scale}",
     ),
-    "glcm_contrast": ("GLCM contrast (levels^2)", "Haralick contrast of high-passed L* (1 L*/level, 32 levels), d=0.5 mm, 4 angles"),
-    "glcm_homogeneity": ("GLCM homogeneity (0-1)", "Haralick homogeneity (inverse difference moment), same GLCM"),
+    "glcm_contrast": ("GLCM contrast (levels^2)", "Haralick contrast of high-passed L* (minus Gaussian sigma 16 px; 1 L*/level, 32 levels), d=2 px, 4 angles; {scale}"),
+    "glcm_homogeneity": ("GLCM homogeneity (0-1)", "Haralick homogeneity (inverse difference moment), same GLCM; {scale}"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -200,8 +200,16 @@ class MetricSet:
         return out
 
 
-def _m(group: str, key: str, value: float, region: str, reason: str | None = None, unit: str | None = None) -> Measurement:
+def _scale_text(px_per_mm: float | None, texture_scale: float) -> str:
+    if px_per_mm:
+        return f"analysis scale {px_per_mm:g} px/mm (1 px = {1 / px_per_mm:.3g} mm)"
+    return f"analysis scale = photo pixels x {texture_scale:.3g} (mm scale unknown)"
+
+
+def _m(group: str, key: str, value: float, region: str, reason: str | None = None, unit: str | None = None,
+       scale_text: str = "") -> Measurement:
     u, meth = _UNITS_METHODS[key]
+    meth = meth.replace("{scale}", scale_text or "scale as reported")
     if unit is not None:
         u = unit
     v = float(value) if value is not None else float("nan")
@@ -420,8 +428,17 @@ def measure(
         reason = "too few skin pixels in the region (< 50)" if nreg else "empty region"
         for g in GROUPS:
             for k in METRIC_KEYS[g]:
-                groups[g][k] = _m(g, k, float("nan"), region, reason)
-        q = {"warnings": [reason], "lighting": _lighting_estimate(rgb), "lighting_differs": None}
+                groups[g][k] = _m(g, k, float("nan"), region, reason, scale_text=_scale_text(px_per_mm, texture_scale))
+        q = {
+            "blur_laplacian_var": None,
+            "blur_threshold": _BLUR_THRESHOLD,
+            "blurred": None,
+            "clipped_highlights_fraction": None,
+            "clipped_shadows_fraction": None,
+            "lighting": _lighting_estimate(rgb),
+            "lighting_differs": None,
+            "warnings": [reason],
+        }
         return MetricSet(groups, cal, skin_fraction, q, scale, region)
 
     pad = int(math.ceil(3 * _BACKGROUND_SIGMA / max(texture_scale, 1e-3))) + 2
@@ -463,6 +480,7 @@ def measure(
 
     # ---- spatial metrics at the texture scale ----------------------------------------------
     ts = min(float(texture_scale), MAX_TEXTURE_UPSAMPLE)
+    sc = _scale_text(px_per_mm, ts)
     if abs(ts - 1.0) > 1e-3:
         size = (max(1, round(w * ts)), max(1, round(h * ts)))
         tcrop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if ts < 1 else cv2.INTER_LINEAR)
@@ -475,30 +493,30 @@ def measure(
     reason_small = "region too small at the analysis scale (< 400 skin px)"
     frac, count, uneven, spots = _spot_stats(L, tmask)
     P = "pigmentation"
-    groups[P]["spot_area_fraction"] = _m(P, "spot_area_fraction", float("nan") if tiny else frac, region, reason_small)
-    groups[P]["spot_count"] = _m(P, "spot_count", float("nan") if tiny else count, region, reason_small)
-    groups[P]["tone_unevenness"] = _m(P, "tone_unevenness", float("nan") if tiny else uneven, region, reason_small)
+    groups[P]["spot_area_fraction"] = _m(P, "spot_area_fraction", float("nan") if tiny else frac, region, reason_small, scale_text=sc)
+    groups[P]["spot_count"] = _m(P, "spot_count", float("nan") if tiny else count, region, reason_small, scale_text=sc)
+    groups[P]["tone_unevenness"] = _m(P, "tone_unevenness", float("nan") if tiny else uneven, region, reason_small, scale_text=sc)
 
     T = "texture"
     inner = cv2.erode(tmask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if inner.sum() < 200:
         for k in METRIC_KEYS[T]:
-            groups[T][k] = _m(T, k, float("nan"), region, reason_small)
+            groups[T][k] = _m(T, k, float("nan"), region, reason_small, scale_text=sc)
     else:
         dog = cv2.GaussianBlur(L, (0, 0), _ROUGH_SIGMAS[0]) - cv2.GaussianBlur(L, (0, 0), _ROUGH_SIGMAS[1])
-        groups[T]["roughness"] = _m(T, "roughness", float(np.sqrt(np.mean(dog[inner] ** 2))), region)
+        groups[T]["roughness"] = _m(T, "roughness", float(np.sqrt(np.mean(dog[inner] ** 2))), region, scale_text=sc)
         npores = _pores(L, inner)
         if px_per_mm and px_per_mm > 0:
             area = inner.sum() / (px_per_mm**2) / 100.0  # cm^2
-            groups[T]["pore_density"] = _m(T, "pore_density", npores / area, region)
+            groups[T]["pore_density"] = _m(T, "pore_density", npores / area, region, scale_text=sc)
         else:
             area = inner.sum() / 1e4
-            groups[T]["pore_density"] = _m(T, "pore_density", npores / area, region, unit="per 10^4 px^2 (scale unknown)")
+            groups[T]["pore_density"] = _m(T, "pore_density", npores / area, region, unit="per 10^4 px^2 (scale unknown)", scale_text=sc)
         wr = _wrinkles(L, inner)
-        groups[T]["wrinkle_density"] = _m(T, "wrinkle_density", float(wr.sum() / inner.sum()), region)
+        groups[T]["wrinkle_density"] = _m(T, "wrinkle_density", float(wr.sum() / inner.sum()), region, scale_text=sc)
         con, hom = _glcm(L, inner)
-        groups[T]["glcm_contrast"] = _m(T, "glcm_contrast", con, region)
-        groups[T]["glcm_homogeneity"] = _m(T, "glcm_homogeneity", hom, region)
+        groups[T]["glcm_contrast"] = _m(T, "glcm_contrast", con, region, scale_text=sc)
+        groups[T]["glcm_homogeneity"] = _m(T, "glcm_homogeneity", hom, region, scale_text=sc)
 
     quality = _quality(crop, rcrop, L, tmask, rgb, baseline_quality)
     if cal.method == "none":

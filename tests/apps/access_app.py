@@ -34,6 +34,7 @@ store = _store(os.environ["SKIN_PROGRESS_DATA_DIR"])
 user = ui_auth.require_user(store)
 scope = ui_auth.patient_scope(store)
 st.caption(f"role: {user.role}")
+st.button("Refresh", key="refresh")
 
 
 def _int(v):

@@ -1,0 +1,195 @@
+"""Faults: a process killed mid-upload, concurrent writers, concurrent first opens."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.store_fixtures)
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import signal
+import time
+
+import sqlalchemy as sa
+
+from analyzer.store import Store
+from tests.store_fixtures import data_dir, db_url, empty_db_url, png_bytes, popen_py, store  # noqa: F401
+from tests.test_store import stored_files
+
+# A child process: open the store, pause (for two minutes) at one stage of an upload.
+_CHILD = r"""
+import sys, time
+from pathlib import Path
+from analyzer.store import Store, files
+url, data_dir, session_id, stage, photo = sys.argv[1:6] if len(sys.argv) > 5 else (None,) * 5
+"""
+
+_CHILD = r"""
+import sys, time
+from pathlib import Path
+from analyzer.store import Store
+from analyzer.store import files
+url, data_dir, session_id, stage, photo_path = {args!r}
+store = Store(url, data_dir=Path(data_dir))
+
+def hook(s):
+    if s == stage:
+        print("AT", s, flush=True)
+        time.sleep(120)
+
+files.fault_hook = hook
+store.add_photo(int(session_id), view="front", data=Path(photo_path).read_bytes(), filename="big.png")
+print("DONE", flush=True)
+"""
+
+STAGES = ["tmp-written", "original-durable", "derived-durable", "before-commit", "committed"]
+
+
+def _wait_for_line(proc, prefix: str, timeout: float = 60) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(prefix):
+            return line.strip()
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"child exited early: {proc.stderr.read()[-2000:]}")
+    raise AssertionError("child did not reach the stage in time")
+
+
+def test_sigkill_mid_upload_leaves_a_consistent_store(store, db_url, data_dir, tmp_path):
+    p = store.create_patient("P-1", "Anna")
+    s = store.create_series(p.id, body_area="face", concerns=["texture"])
+    sessions = {st: store.add_session(s.id, date=dt.date(2024, 1, 1 + i)).id for i, st in enumerate(STAGES)}
+    kept = store.add_photo(sessions["committed"], view="left45", data=png_bytes(99), filename="kept.png")
+    photos = {}
+    for i, st in enumerate(STAGES):
+        path = tmp_path / f"{st}.png"
+        path.write_bytes(png_bytes(100 + i, width=800, height=600))  # ~1.4 MB each
+        photos[st] = path
+    # One child per stage, all paused at their stage at once, then all SIGKILLed.
+    procs = {st: popen_py(_CHILD.format(args=(db_url, str(data_dir), sessions[st], st, str(photos[st]))))
+             for st in STAGES}
+    try:
+        for st, proc in procs.items():
+            assert _wait_for_line(proc, "AT") == f"AT {st}"
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            proc.stdout.close()
+            proc.stderr.close()
+    assert all(proc.returncode == -signal.SIGKILL for proc in procs.values())
+
+    store2 = Store(db_url, data_dir=data_dir)
+    # No row without its file, every checksum right.
+    assert store2.verify_files() == []
+    for st in STAGES[:-1]:
+        assert store2.list_photos(sessions[st]) == [], st
+    committed = [ph for ph in store2.list_photos(sessions["committed"]) if ph.view == "front"]
+    assert len(committed) == 1
+    assert store2.photo_original_bytes(committed[0].id) == photos["committed"].read_bytes()
+    if store2.backend == "sqlite":
+        with store2.engine.connect() as c:
+            assert c.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    # The crash left stray files (a temp file, uncommitted originals/derivatives) ...
+    files_before = stored_files(store2)
+    tmp_left = [f for f in files_before if f.rsplit("/", 1)[-1].startswith(".tmp-")]
+    assert len(tmp_left) == 1
+    # ... kept while young (a writer elsewhere may be about to commit) ...
+    assert store2.collect_garbage() == []
+    # ... and collected later; files of committed rows are never touched.
+    removed = store2.collect_garbage(grace_seconds=0)
+    shas = {st: hashlib.sha256(photos[st].read_bytes()).hexdigest() for st in STAGES}
+    assert tmp_left[0] in removed
+    for st in ("original-durable", "derived-durable", "before-commit"):
+        assert any(shas[st] in r and r.startswith("photos/") for r in removed), st
+    for st in ("derived-durable", "before-commit"):
+        assert any(shas[st] in r and r.startswith("derived/") for r in removed), st
+    assert not any(shas["committed"] in r or kept.sha256 in r for r in removed)
+    assert sorted(stored_files(store2)) == sorted(
+        [committed[0].storage_key, kept.storage_key,
+         f"derived/{shas['committed'][:2]}/{shas['committed'][2:4]}/{shas['committed']}.jpg",
+         f"derived/{kept.sha256[:2]}/{kept.sha256[2:4]}/{kept.sha256}.jpg"])
+    assert store2.verify_files() == [] and store2.collect_garbage(grace_seconds=0) == []
+    # The interrupted uploads simply work when retried.
+    again = store2.add_photo(sessions["before-commit"], view="front",
+                             data=photos["before-commit"].read_bytes(), filename="big.png")
+    assert store2.photo_original_bytes(again.id) == photos["before-commit"].read_bytes()
+    store2.close()
+
+
+_WRITER = r"""
+import datetime as dt, sys, time
+from pathlib import Path
+from analyzer.store import Store
+url, data_dir, series_id, tag, n, go, photo_every = {args!r}
+store = Store(url, data_dir=Path(data_dir))
+print("READY", flush=True)
+while not Path(go).exists():
+    time.sleep(0.005)
+import io
+import numpy as np
+from PIL import Image
+for i in range(n):
+    rec = store.add_session(int(series_id), date=dt.date(2024, 1, 1) + dt.timedelta(days=i),
+                            notes=f"{{tag}}-{{i}}", needle_depth_mm=1.0)
+    if photo_every and i % photo_every == 0:
+        buf = io.BytesIO()
+        rng = np.random.default_rng(abs(hash((tag, i))) % 2**32)
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+        store.add_photo(rec.id, view="front", data=buf.getvalue(), filename=f"{{tag}}-{{i}}.png")
+print("DONE", flush=True)
+"""
+
+
+def test_two_processes_adding_sessions_lose_nothing(store, db_url, data_dir, tmp_path):
+    p = store.create_patient("P-1", "Anna")
+    s = store.create_series(p.id, body_area="face", concerns=["texture"])
+    n = 24
+    go = tmp_path / "go"
+    procs = [popen_py(_WRITER.format(args=(db_url, str(data_dir), s.id, tag, n, str(go), 5)))
+             for tag in ("A", "B")]
+    for proc in procs:
+        _wait_for_line(proc, "READY")
+    go.touch()
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        assert "DONE" in out
+    sessions = store.list_sessions(s.id)
+    assert len(sessions) == 2 * n
+    assert sorted(x.notes for x in sessions) == sorted(f"{t}-{i}" for t in "AB" for i in range(n))
+    assert len({x.id for x in sessions}) == 2 * n
+    photos = [ph for x in sessions for ph in store.list_photos(x.id)]
+    assert len(photos) == 2 * len(range(0, n, 5))
+    assert store.verify_files() == []
+    assert store.collect_garbage(grace_seconds=0) == []
+
+
+_OPENER = r"""
+import sys, time
+from pathlib import Path
+from analyzer.store import Store
+url, data_dir, go, code = {args!r}
+print("READY", flush=True)
+while not Path(go).exists():
+    time.sleep(0.002)
+store = Store(url, data_dir=Path(data_dir))
+store.create_patient(code, "x")
+print("DONE", flush=True)
+"""
+
+
+def test_concurrent_first_open_migrates_once(empty_db_url, data_dir, tmp_path):
+    go = tmp_path / "go"
+    procs = [popen_py(_OPENER.format(args=(empty_db_url, str(data_dir), str(go), f"P-{i}"))) for i in range(3)]
+    for proc in procs:
+        _wait_for_line(proc, "READY")
+    go.touch()
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+    with Store(empty_db_url, data_dir=data_dir) as store:
+        assert [p.code for p in store.list_patients()] == ["P-0", "P-1", "P-2"]
+        with store.engine.connect() as c:
+            assert c.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1

@@ -1,0 +1,92 @@
+"""Child process of the app bench: ``python -m bench.appchild DATA_DIR [--switches N]``.
+
+Imports Streamlit's AppTest first (the server being up), then times the first run of
+``app.py`` on the data folder given (``SKIN_PROGRESS_DATA_DIR``): on an empty folder that
+includes seeding the demo patient, timed on its own by wrapping ``service.ensure_demo``.
+With ``--switches N`` it then times N switches of the Review page's session photo (each
+session photo once: the first visit, then again: a revisit) and of the Progress page's
+region and metrics. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _t(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("data_dir")
+    ap.add_argument("--switches", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=600)
+    a = ap.parse_args(argv)
+    os.environ["SKIN_PROGRESS_DATA_DIR"] = a.data_dir
+    os.environ.pop("SKIN_PROGRESS_DATABASE_URL", None)
+    os.chdir(REPO)
+    sys.path.insert(0, str(REPO))
+    from streamlit.testing.v1 import AppTest  # the "server": Streamlit loaded, the app not yet run
+
+    out: dict = {}
+    seeding = []
+    t0 = time.perf_counter()
+    from analyzer import service  # wrapped so the seeding's share of the first run is known
+
+    import_s = time.perf_counter() - t0  # the app's first run would import it: added to first_run_s
+
+    orig = service.ensure_demo
+
+    def timed_seed(*args, **kw):
+        t = time.perf_counter()
+        try:
+            return orig(*args, **kw)
+        finally:
+            seeding.append(time.perf_counter() - t)
+
+    service.ensure_demo = timed_seed
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=a.timeout)
+    out["first_run_s"] = _t(at.run) + import_s
+    out["import_s"] = import_s
+    out["seeding_s"] = sum(seeding) if seeding else None
+    out["exception"] = [str(e.value)[:200] for e in at.exception] if at.exception else None
+    out["titles"] = [t.value for t in at.title]
+    if a.switches:
+        sw: dict[str, list[float]] = {"review_photo_first": [], "review_photo_again": [], "progress_region": [],
+                                      "progress_metrics": []}
+        out["open_review_s"] = _t(lambda: at.switch_page("pages/review.py").run())
+        n = len(at.selectbox(key="review_photo").options)
+        cur = at.selectbox(key="review_photo").index or 0
+        others = [i for i in range(n) if i != cur][: a.switches]
+        for i in others:  # first visit of each session photo
+            sw["review_photo_first"].append(_t(lambda i=i: at.selectbox(key="review_photo").select_index(i).run()))
+        for i in ([cur] + others)[: a.switches]:  # back to photos already shown
+            sw["review_photo_again"].append(_t(lambda i=i: at.selectbox(key="review_photo").select_index(i).run()))
+        out["review_options"] = n
+        at.switch_page("pages/progress.py").run()
+        nr = len(at.selectbox(key="pg_region").options)
+        for k in range(a.switches):
+            sw["progress_region"].append(
+                _t(lambda k=k: at.selectbox(key="pg_region").select_index((k + 1) % nr).run()))
+        full = list(at.multiselect(key="pg_metrics").value)
+        for k in range(a.switches):
+            pick = full[:1] if k % 2 == 0 else full
+            sw["progress_metrics"].append(_t(lambda p=pick: at.multiselect(key="pg_metrics").set_value(p).run()))
+        out["switches"] = sw
+        out["exception_after"] = [str(e.value)[:200] for e in at.exception] if at.exception else None
+    print(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

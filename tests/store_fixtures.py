@@ -23,12 +23,21 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("SKIN_PROGRESS_TEST_PG_URL", "").strip()
+#: Set by .ci/run: the PostgreSQL variants must run there, so a missing URL fails instead of skipping.
+REQUIRE_PG = os.environ.get("SKIN_PROGRESS_REQUIRE_PG", "") not in ("", "0")
 ENGINES = [
     "sqlite",
     pytest.param("postgresql", marks=pytest.mark.postgres),
 ]
 
 _admin_engine = None
+
+
+def _need_pg() -> None:
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("SKIN_PROGRESS_REQUIRE_PG is set but SKIN_PROGRESS_TEST_PG_URL is not")
+        pytest.skip("PostgreSQL: set SKIN_PROGRESS_TEST_PG_URL (.ci/run does)")
 
 
 def _admin():
@@ -94,8 +103,7 @@ def db_url(request, tmp_path):
     or the process's PostgreSQL test database with every table emptied."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db' / 'store.sqlite3'}"
-    if not PG_URL:
-        pytest.skip("PostgreSQL: set SKIN_PROGRESS_TEST_PG_URL (.ci/run does)")
+    _need_pg()
     url = pg_process_url()
     truncate_all(url)
     return url
@@ -108,8 +116,7 @@ def empty_db_url(request, tmp_path):
         (tmp_path / "db").mkdir(exist_ok=True)
         yield f"sqlite:///{tmp_path / 'db' / 'empty.sqlite3'}"
         return
-    if not PG_URL:
-        pytest.skip("PostgreSQL: set SKIN_PROGRESS_TEST_PG_URL (.ci/run does)")
+    _need_pg()
     url = new_pg_database()
     try:
         yield url

@@ -306,3 +306,43 @@ def test_no_patient_names_in_logs(clinic, caplog, capsys):
     logged = caplog.text + out.out + out.err
     for secret in ("Alice", "Bob", link.token, PW):
         assert secret not in logged
+
+
+# ---- the practitioners' Access page (pages/access.py) ---------------------------------------
+
+
+def test_access_page_issues_and_revokes_links_and_shows_the_audit_log(clinic, monkeypatch):
+    store, ids = clinic
+    monkeypatch.delenv("SKIN_PROGRESS_DATABASE_URL", raising=False)
+    make_practitioner(store)
+    admin = str(Path(APP).parent / "admin_app.py")
+    at = sign_in(AppTest.from_file(admin, default_timeout=60).run())
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Access"]
+    at.selectbox(key="acc_patient").select(ids["P-B"]["patient"])
+    at.number_input(key="acc_days").set_value(7)
+    next(b for b in at.button if b.label == "Create a link").click().run()
+    assert not at.exception, at.exception
+    token = at.code[-1].value
+    assert "?access=" + token in at.code[0].value
+    pb = auth.redeem_patient_link(store, token)
+    assert pb.patient_id == ids["P-B"]["patient"]
+    link = auth.list_patient_links(store, auth.authenticate(store, "anna", PW), ids["P-B"]["patient"])[0]
+    assert (link.expires_at - link.created_at) == dt.timedelta(days=7)
+    # the token is not shown again
+    at.run()
+    assert token not in texts(at)
+    next(b for b in at.button if b.label == "Revoke").click().run()
+    with pytest.raises(auth.AccessDenied):
+        auth.validate_principal(store, pb)
+    # the audit log lists the link's life, by patient code
+    df = at.dataframe[0].value
+    assert {"link.issue", "sign_in.link", "link.revoke"} <= set(df["what"])
+    assert set(df.loc[df["what"] == "link.issue", "patient"]) == {"P-B"}
+    # a patient who reaches this page sees nothing of it
+    pt = AppTest.from_file(admin, default_timeout=60)
+    pt.query_params["access"] = auth.issue_patient_link(
+        store, auth.authenticate(store, "anna", PW), ids["P-A"]["patient"]).token
+    pt.run()
+    assert [e.value for e in pt.error] == ["Practitioners only."]
+    assert "Bob" not in texts(pt) and "link.issue" not in texts(pt)

@@ -53,10 +53,10 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
         "the same person at 30 cm and 45 cm (faces/zoom), bicubic upscale of the real photos."
     )
 
-    # Warm-up: imports, dlib models, first-call caches (not timed).
+    # Warm-up: imports, dlib models, first-call caches (not timed; skipped with --quick).
     A, B = load_photo(paths[0]), load_photo(paths[1])
-    comp = compare(A, B)
-    sec.notes.append(f"Alignment of the pair: ok={comp.alignment.ok}, method={comp.alignment.method}.")
+    if not cfg.quick:
+        compare(A, B)
 
     rec: dict[str, list[float]] = defaultdict(list)
     for _ in range(cfg.runs):
@@ -74,6 +74,7 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
         rec["alignment"].append(sum(st.as_dict()[k] for k in ALIGN_STAGES))
         rec["all metrics"].append(sum(st.as_dict()[k] for k in METRIC_STAGES))
 
+    sec.notes.append(f"Alignment of the pair: ok={comp.alignment.ok}, method={comp.alignment.method}.")
     floor = median(rec["cv2"])
     load = median(rec["load"])
     whole = median(rec["whole"])
@@ -110,7 +111,7 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
         sec.add(f"Stage: {s}", v / floor, "x", note=f"{v:.3f} s, {100 * v / whole:.0f}% of the whole comparison{calls}")
 
     # Per region: the five named face regions in one comparison.
-    rois = {r: NamedROI(r) for r in FACE_REGIONS}
+    rois = {r: NamedROI(r) for r in (FACE_REGIONS[:2] if cfg.quick else FACE_REGIONS)}
     per_region = []
     cmp5 = []
     for _ in range(cfg.slow_runs):
@@ -120,10 +121,10 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
         cmp5.append(t)
         d = st.as_dict()
         per_region.append((d["metrics"] + d["skin mask"] + d["regions"]) / len(rois))
-    sec.add(f"Compare with the {len(rois)} face regions, seconds", median(cmp5), "s",
+    sec.add(f"Compare with {len(rois)} named face regions, seconds", median(cmp5), "s",
             note=f"{median(cmp5) / floor:.2f}x decode floor; {spread(cmp5)}")
     sec.add("Metrics per face region (both photos; measure + masks), seconds", median(per_region), "s",
-            note="stage 'metrics' + 'skin mask' + 'regions' of the 5-region compare / 5")
+            note=f"stage 'metrics' + 'skin mask' + 'regions' of the {len(rois)}-region compare / {len(rois)}")
 
     # One photo on its own: "all metrics of a 12 MP photo".
     one_cv, one_all, one_noface = [], [], []
@@ -148,10 +149,12 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
     if cfg.profile:
         from bench.profiling import cprofile_top, sample_lines
 
-        extras["profile"] = {
-            "cprofile": cprofile_top(lambda: compare(A, B)),
-            "lines": sample_lines(lambda: compare(A, B)),
-            "what": f"one compare() of the {mp:.1f} MP pair (photos already loaded)",
-        }
+        prof: dict = {"what": f"one compare() of the {mp:.1f} MP pair (photos already loaded)"}
+        if cfg.quick:  # one compare for both profilers (cProfile's overhead shows in the line shares)
+            prof["lines"] = sample_lines(lambda: prof.__setitem__("cprofile", cprofile_top(lambda: compare(A, B))))
+        else:
+            prof["cprofile"] = cprofile_top(lambda: compare(A, B))
+            prof["lines"] = sample_lines(lambda: compare(A, B))
+        extras["profile"] = prof
     if not math.isfinite(floor):
         sec.error = "decode floor not measured"

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 
 from analyzer.errors import PhotoError
-from analyzer.io import DEFAULT_MAX_BYTES, encode_jpeg, load_photo
+from analyzer.io import DEFAULT_MAX_BYTES, load_photo
 from analyzer.store import validate as v
 from analyzer.store.errors import Conflict, InvalidInput, StoreError
 from analyzer.store.files import derived_key, original_key
@@ -239,7 +239,7 @@ def _read_archive(src) -> tuple[dict, dict[str, bytes]]:
 
 
 def import_archive(store, src, *, code: str | None = None):
-    from analyzer.store.store import _patient
+    from analyzer.store.store import _patient, display_jpeg
 
     manifest, blobs = _read_archive(src)
     for key in ("patient", "series", "sessions", "photos", "analyses"):
@@ -258,6 +258,7 @@ def import_archive(store, src, *, code: str | None = None):
     sessions = _refs(manifest["sessions"], "session")
     photos = _refs(manifest["photos"], "photo")
     series_vals, session_vals, photo_vals, analysis_vals = {}, {}, {}, []
+    derived: dict[str, tuple[bytes, str, int, int]] = {}
     for ref, it in series.items():
         series_vals[ref] = dict(
             name=v.text(it.get("name"), "series name"),
@@ -284,20 +285,25 @@ def import_archive(store, src, *, code: str | None = None):
         _ref(it.get("session"), sessions, "a photo")
         data = blobs[it["file"]]
         fname = v.filename(it.get("filename"))
-        try:
-            photo = load_photo(data, name=fname)
-        except PhotoError as exc:
-            raise InvalidInput(f"archive: {exc}") from None
         sha = hashlib.sha256(data).hexdigest()
+        if sha not in derived:
+            try:
+                photo = load_photo(data, name=fname)
+            except PhotoError as exc:
+                raise InvalidInput(f"archive: {exc}") from None
+            # Keep only the small display copy, not the decoded pixels.
+            derived[sha] = (display_jpeg(photo.rgb), photo.format, photo.width, photo.height)
+            del photo
+        _disp, fmt, width, height = derived[sha]
         if it.get("sha256") != sha:
             raise InvalidInput(f"archive: photo {ref} checksum doesn't match its file")
         photo_vals[ref] = dict(
-            view=v.view(it.get("view")), sha256=sha, filename=fname, format=photo.format,
+            view=v.view(it.get("view")), sha256=sha, filename=fname, format=fmt,
             size_bytes=len(data), capture_time=_dt(it.get("capture_time"), "capture time", aware=False),
-            width=photo.width, height=photo.height,
+            width=width, height=height,
             storage_key=original_key(sha, it["file"].rsplit(".", 1)[-1]),
             created_at=_dt(it.get("created_at"), "photo created_at", aware=True),
-            _data=data, _photo=photo,
+            _data=data,
         )
     seen_views = set()
     for ref, pv in photo_vals.items():
@@ -380,8 +386,7 @@ def import_archive(store, src, *, code: str | None = None):
                     continue
                 done.add(pv["sha256"])
                 store.files.put(pv["storage_key"], pv["_data"])
-                store.files.put(derived_key(pv["sha256"]), encode_jpeg(
-                    pv["_photo"].rgb, quality=90, max_side=2048))
+                store.files.put(derived_key(pv["sha256"]), derived[pv["sha256"]][0])
             return store._write_unique(tx, f"a patient with code {pvals['code']!r} already exists")
     except BaseException:
         store._remove_files_of(shas)

@@ -1,0 +1,290 @@
+"""Recovery tracking: how fast the redness after a session settles.
+
+Photos taken 1-7 days after a session (recovery sessions linked to it by ``parent_session_id``)
+are measured like any other photo, on the same region aligned to the series baseline. The
+*excess* redness of a recovery photo is its mean a* minus the **pre-session** value (the photo
+taken on the treatment day, before needling). The excess is modelled as an exponential decay
+
+    excess(t) = A * 2 ** (-t / T_half)
+
+fitted by least squares on log(excess) over the points whose excess is above the noise floor.
+``T_half`` (days) is the half-life; ``days_to_settle`` is when the fitted excess falls to the
+noise floor. Exponential settling of post-procedure erythema is a modelling choice (the simplest
+one-parameter decay), not a clinical law; the fit is reported with its points so it can be
+checked by eye.
+
+Swelling: a single 2-D photo can't measure swelling (oedema is a change in volume; without a 3-D
+capture or a tape measure there is no honest photo number for it; face width relative to the eye
+distance moves more with pose and expression than with post-needling oedema). Swelling is
+therefore **not measured**; the practitioner can record it in the session notes.
+:data:`SWELLING_NOTE` says so in plain words for the page.
+
+"Slower than before": :func:`compare_recovery` compares the half-life with the median of the
+patient's own previous sessions and speaks when it is more than :data:`SLOWER_MARGIN` (50 %)
+longer, or when the redness is not settling at all.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analyzer.errors import UsageError
+from analyzer.results import finite_or_none
+
+__all__ = [
+    "RecoveryCurve",
+    "recovery_curve",
+    "compare_recovery",
+    "noise_floor",
+    "SLOWER_MARGIN",
+    "DEFAULT_NOISE_A_STAR",
+    "MAX_RECOVERY_DAYS",
+    "SWELLING_NOTE",
+]
+
+#: A half-life this much longer than the previous median (fraction) is "slower".
+SLOWER_MARGIN = 0.5
+#: Noise floor of a* when analyzer.metrics has no measured band: CIELAB a* units.
+DEFAULT_NOISE_A_STAR = 1.0
+#: Recovery photos are taken at most this many days after the session.
+MAX_RECOVERY_DAYS = 14
+SWELLING_NOTE = (
+    "Swelling is not measured: a flat photo can't measure a change in volume. "
+    "Note visible swelling in the session notes."
+)
+
+
+def noise_floor(metric: str = "redness.a_star_mean") -> float:
+    """The noise band of ``metric`` from :func:`analyzer.metrics.noise_band` (re-photographing the
+    same skin), or :data:`DEFAULT_NOISE_A_STAR` when none is measured."""
+    try:
+        from analyzer.metrics import noise_band
+
+        nb = float(noise_band(metric))
+    except Exception:  # metrics not importable or key unknown: the documented default
+        nb = float("nan")
+    return nb if math.isfinite(nb) and nb > 0 else DEFAULT_NOISE_A_STAR
+
+
+@dataclass(frozen=True)
+class RecoveryCurve:
+    """The settling of one session's redness, from its recovery photos.
+
+    Attributes
+    ----------
+    label : str
+        Which session (e.g. ``"Session 3, 2026-11-02"``).
+    metric, unit : str
+        What was measured (default ``redness.a_star_mean``, CIELAB a*).
+    baseline : float
+        The pre-session value (treatment-day photo before needling).
+    points : tuple of (days_after, value)
+        The recovery photos' values, sorted by day.
+    half_life_days : float
+        NaN with ``reason`` when it can't be estimated.
+    amplitude : float
+        Fitted excess at day 0 (same unit as the metric).
+    days_to_settle : float
+        Day when the fitted excess reaches the noise floor (NaN when not estimated).
+    noise : float
+        The noise floor used (excess at or below it counts as settled).
+    settling : bool or None
+        False when the excess did not go down; None when unknown.
+    upper_bound : bool
+        True when the half-life is an upper bound (the excess fell below the noise floor after
+        only one measurable point).
+    simulated : bool
+        The values come from a simulation (must be labelled wherever shown).
+    """
+
+    label: str
+    metric: str
+    unit: str
+    baseline: float
+    points: tuple[tuple[float, float], ...]
+    half_life_days: float
+    amplitude: float
+    days_to_settle: float
+    noise: float
+    settling: bool | None
+    upper_bound: bool = False
+    reason: str | None = None
+    simulated: bool = False
+    method: str = field(default="log-linear least squares of excess over the pre-session value: "
+                        "excess(t) = A * 2**(-t/T_half), points above the noise floor")
+
+    @property
+    def excess(self) -> tuple[tuple[float, float], ...]:
+        """(day, value - baseline) for every point."""
+        return tuple((d, v - self.baseline) for d, v in self.points)
+
+    @property
+    def ok(self) -> bool:
+        return math.isfinite(self.half_life_days)
+
+    def fitted(self, day: float) -> float:
+        """Fitted excess at ``day`` (NaN when there is no fit)."""
+        if not (self.ok and math.isfinite(self.amplitude)):
+            return float("nan")
+        return float(self.amplitude * 2.0 ** (-day / self.half_life_days))
+
+    def chart_rows(self, *, n_fit: int = 29) -> list[dict]:
+        """Long rows for a chart: measured excess per photo and the fitted curve, days 0-7+.
+
+        ``{"session": label, "day": d, "excess": value or None, "series": "measured"|"fitted",
+        "simulated": bool}``.
+        """
+        rows = [{"session": self.label, "day": float(d), "excess": finite_or_none(e), "series": "measured",
+                 "simulated": self.simulated} for d, e in self.excess]
+        if self.ok:
+            last = max([7.0] + [d for d, _ in self.points])
+            for d in np.linspace(0.0, last, n_fit):
+                rows.append({"session": self.label, "day": float(d), "excess": finite_or_none(self.fitted(d)),
+                             "series": "fitted", "simulated": self.simulated})
+        return rows
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label,
+            "metric": self.metric,
+            "unit": self.unit,
+            "baseline": finite_or_none(self.baseline),
+            "points": [[float(d), finite_or_none(v)] for d, v in self.points],
+            "half_life_days": finite_or_none(self.half_life_days),
+            "amplitude": finite_or_none(self.amplitude),
+            "days_to_settle": finite_or_none(self.days_to_settle),
+            "noise": finite_or_none(self.noise),
+            "settling": self.settling,
+            "upper_bound": self.upper_bound,
+            "reason": self.reason,
+            "simulated": self.simulated,
+            "method": self.method,
+        }
+
+
+def recovery_curve(
+    points: Iterable[tuple[float, float]],
+    *,
+    baseline: float,
+    label: str = "",
+    metric: str = "redness.a_star_mean",
+    unit: str = "CIELAB a* (D65)",
+    noise: float | None = None,
+    simulated: bool = False,
+) -> RecoveryCurve:
+    """Fit the settling of excess redness after one session.
+
+    Parameters
+    ----------
+    points : iterable of (days_after, value)
+        Recovery photos: days after the session (0 < days <= 14) and the metric's value on the
+        aligned region. Points with a NaN value are kept for display and ignored in the fit.
+    baseline : float
+        The pre-session value of the same metric and region.
+    noise : float, optional
+        Excess at or below this is "settled" (default :func:`noise_floor` of ``metric``).
+
+    Returns
+    -------
+    RecoveryCurve
+        ``half_life_days`` NaN with a reason when fewer than 2 points are usable, when the
+        redness was already settled at the first photo, or when it did not go down.
+
+    Raises
+    ------
+    UsageError
+        A day outside (0, 14], a duplicate day, or a non-numeric baseline.
+
+    Examples
+    --------
+    >>> c = recovery_curve([(1, 16.0), (3, 13.0), (7, 11.0)], baseline=10.0, noise=0.5)
+    >>> round(c.half_life_days, 2)
+    2.35
+    """
+    try:
+        base = float(baseline)
+    except (TypeError, ValueError):
+        raise UsageError(f"the pre-session value must be a number, got {baseline!r}") from None
+    pts: list[tuple[float, float]] = []
+    for p in points:
+        try:
+            d, v = float(p[0]), float(p[1]) if p[1] is not None else float("nan")
+        except (TypeError, ValueError, IndexError):
+            raise UsageError(f"a recovery point must be (days_after, value), got {p!r}") from None
+        if not (0 < d <= MAX_RECOVERY_DAYS):
+            raise UsageError(f"recovery photo at day {d:g}: days after the session must be 1-{MAX_RECOVERY_DAYS}")
+        pts.append((d, v))
+    pts.sort()
+    days = [d for d, _ in pts]
+    if len(set(days)) != len(days):
+        raise UsageError("two recovery photos on the same day: keep one per day")
+    nz = float(noise) if noise is not None else noise_floor(metric)
+    kw = dict(label=label, metric=metric, unit=unit, baseline=base, points=tuple(pts), noise=nz,
+              simulated=simulated)
+    nan = float("nan")
+    if not math.isfinite(base):
+        return RecoveryCurve(half_life_days=nan, amplitude=nan, days_to_settle=nan, settling=None,
+                             reason="no pre-session value to compare with", **kw)
+    usable = [(d, v - base) for d, v in pts if math.isfinite(v)]
+    if len(usable) < 2:
+        return RecoveryCurve(half_life_days=nan, amplitude=nan, days_to_settle=nan, settling=None,
+                             reason=f"{len(usable)} usable recovery photo(s): at least 2 are needed", **kw)
+    above = [(d, e) for d, e in usable if e > nz]
+    if not above:
+        return RecoveryCurve(half_life_days=nan, amplitude=nan, days_to_settle=0.0, settling=True,
+                             reason="no excess redness above the noise floor: already settled", **kw)
+    if usable[0][1] <= nz:
+        return RecoveryCurve(half_life_days=nan, amplitude=nan, days_to_settle=usable[0][0], settling=True,
+                             reason="already settled at the first recovery photo", **kw)
+    upper = False
+    fit_pts = above
+    if len(above) < 2:
+        # one measurable point, then settled: put the first settled point at the floor -> an upper bound
+        later = [(d, e) for d, e in usable if d > above[0][0]]
+        fit_pts = [above[0], (later[0][0], nz)] if later else above
+        upper = True
+    if len(fit_pts) < 2:
+        return RecoveryCurve(half_life_days=nan, amplitude=nan, days_to_settle=nan, settling=None,
+                             reason="only one recovery photo shows excess redness", **kw)
+    x = np.array([d for d, _ in fit_pts])
+    y = np.log(np.array([max(e, 1e-9) for _, e in fit_pts]))
+    k, c = np.polyfit(x, y, 1)
+    if k >= 0:
+        return RecoveryCurve(half_life_days=nan, amplitude=float(np.exp(c)), days_to_settle=nan, settling=False,
+                             reason="the redness did not go down over the recovery photos", **kw)
+    t_half = float(math.log(2) / -k)
+    amp = float(math.exp(c))
+    settle = float(t_half * math.log2(amp / nz)) if amp > nz else 0.0
+    return RecoveryCurve(half_life_days=t_half, amplitude=amp, days_to_settle=settle, settling=True,
+                         upper_bound=upper,
+                         reason="upper bound: only one photo showed excess redness" if upper else None, **kw)
+
+
+def compare_recovery(current: RecoveryCurve, previous: Sequence[RecoveryCurve], *,
+                     margin: float = SLOWER_MARGIN) -> str | None:
+    """A plain sentence when this session's redness settles slower than the patient's own
+    previous sessions, else None.
+
+    "Slower" = the half-life exceeds the median half-life of the previous sessions by more than
+    ``margin`` (default 50 %), or the redness is not going down at all while it did before.
+    Previous sessions without a half-life are ignored; with none left, nothing is said.
+    """
+    prev = [p.half_life_days for p in previous if p.ok and not p.upper_bound]
+    if not prev:
+        return None
+    med = statistics.median(prev)
+    sim = " (simulated data)" if current.simulated or any(p.simulated for p in previous) else ""
+    if current.settling is False:
+        return ("Recovery is slower than after this patient's previous sessions: the redness is not going down "
+                f"yet (it usually halves in {med:.1f} days){sim}.")
+    if not current.ok:
+        return None
+    if current.half_life_days > med * (1.0 + margin):
+        return (f"Recovery is slower than after this patient's previous sessions: the redness halves in "
+                f"{current.half_life_days:.1f} days, against {med:.1f} days usually{sim}.")
+    return None

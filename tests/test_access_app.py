@@ -346,3 +346,35 @@ def test_access_page_issues_and_revokes_links_and_shows_the_audit_log(clinic, mo
     pt.run()
     assert [e.value for e in pt.error] == ["Practitioners only."]
     assert "Bob" not in texts(pt) and "link.issue" not in texts(pt)
+
+
+# ---- configuration and source hygiene ----------------------------------------------------------
+
+
+def test_upload_limit_xsrf_and_no_secrets_in_the_repository():
+    import re
+    import subprocess
+    import tomllib
+
+    repo = Path(APP).resolve().parents[2]
+    cfg = tomllib.loads((repo / ".streamlit" / "config.toml").read_text())
+    server = cfg.get("server", {})
+    assert isinstance(server.get("maxUploadSize"), int) and 1 <= server["maxUploadSize"] <= 200
+    assert server.get("enableXsrfProtection", True) is True
+    assert server.get("enableCORS", True) is True
+    assert ".streamlit/secrets.toml" in (repo / ".gitignore").read_text().split()
+    try:
+        tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True,
+                                 check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        tracked = []
+    assert not [f for f in tracked if f.endswith("secrets.toml")]
+    # no source file prints or logs a patient's name
+    bad = re.compile(r"(\bprint|\blog\w*\.(debug|info|warning|error|exception|critical))\([^\n]*display_name")
+    offenders = []
+    for f in [repo / "app.py", *(repo / "analyzer").rglob("*.py"), *(repo / "pages").glob("*.py"),
+              *(repo / "ui").glob("*.py")]:
+        for i, line in enumerate(f.read_text().splitlines(), 1):
+            if bad.search(line):
+                offenders.append(f"{f.relative_to(repo)}:{i}")
+    assert not offenders

@@ -462,3 +462,25 @@ def test_exports_contain_no_gps(store):
     assert b"GPSCam" not in display and b"Exif" not in display[:200]
     csv_text = sc.csv_export(s.id)
     assert "48.8" not in csv_text and "GPS" not in csv_text
+
+
+def test_report_pdf_contains_no_gps_and_is_audited(store):
+    from pypdf import PdfReader
+
+    p = store.create_patient("P-A", "Alice Alpha")
+    s = store.create_series(p.id, body_area="face", concerns=["redness"])
+    se = store.add_session(s.id, date=dt.date(2026, 1, 1))
+    store.add_photo(se.id, view="front", data=gps_jpeg(3, (800, 600)), filename="a.jpg")
+    prac = practitioner(store)
+    link = auth.issue_patient_link(store, prac, p.id, now=T0)
+    alice = auth.redeem_patient_link(store, link.token)
+    pdf = auth.scope(store, alice).report_pdf(p.id, s.id)  # the patient's own report
+    assert pdf.startswith(b"%PDF")
+    images = [im for page in PdfReader(io.BytesIO(pdf)).pages for im in page.images]
+    assert images, "the report should show the photo"
+    for im in images:
+        assert b"Exif" not in im.data and b"GPSCam" not in im.data
+        assert not Image.open(io.BytesIO(im.data)).getexif()
+    assert b"GPSCam" not in pdf and b"GPSInfo" not in pdf
+    assert [(e.actor, e.action, e.patient_id) for e in auth.list_audit(store, prac)][0] == (
+        f"link:{link.id}", "export.report", p.id)

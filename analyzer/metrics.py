@@ -59,28 +59,36 @@ A_STAR_RED_THRESHOLD = 15.0
 SPOT_DELTA_L = -5.0
 #: Population-average distance between the eye centres, mm (adult interpupillary distance ~63 mm).
 EYE_DISTANCE_MM = 63.0
-#: Texture analysis scale: px per mm after resampling.
-CANONICAL_PX_PER_MM = 4.0
-#: Eye-centre distance, px, that a face is resampled to for texture metrics (= 63 mm at 4 px/mm).
+#: Texture analysis scale: px per mm after resampling (texture band 0.5-2 mm). Chosen so that
+#: every usual face photo is *reduced* to it (eye distance >= 126 px): upsampling a distant photo
+#: cannot create detail, and at 4 px/mm roughness varied 32 % across camera distances
+#: (shared/photos/faces/zoom, 15-60 cm) against 16 % at 2 px/mm.
+CANONICAL_PX_PER_MM = 2.0
+#: Spots and tone unevenness are analysed at this multiple of the texture scale (4 px/mm on a face):
+#: freckles and lentigines of 1-5 mm need the finer grid.
+SPOT_SCALE_FACTOR = 2.0
+#: Eye-centre distance, px, that a face is resampled to for texture metrics (63 mm at 2 px/mm = 126 px).
 CANONICAL_EYE_DISTANCE_PX = EYE_DISTANCE_MM * CANONICAL_PX_PER_MM
 #: Colour statistics are computed on at most this many pixels of the crop (area-averaged).
 COLOUR_MAX_PIXELS = 1_500_000
 #: Upper bound on the texture resampling factor (never invent > 3x detail).
 MAX_TEXTURE_UPSAMPLE = 3.0
 
-# Spatial parameters, in analysis pixels (px at the texture scale; 1 px = 0.25 mm on a face).
+# Spatial parameters, in analysis pixels: spot/tone parameters at the spot scale (1 px = 0.25 mm
+# on a face), texture parameters at the texture scale (1 px = 0.5 mm on a face).
 _SPOT_SMOOTH_SIGMA = 1.0  # denoise before spot detection (0.25 mm)
 _BACKGROUND_SIGMA = 16.0  # surrounding skin (4 mm)
 _SPOT_MIN_AREA_PX = 4  # 0.25 mm^2
 _SPOT_MAX_AREA_PX = 400  # 25 mm^2 (about 5.6 mm across): bigger dark areas are shading, not spots
 _SPOT_MAX_ELONGATION = 4.0  # (longest bounding-box side)^2 / area: folds and lines are not spots
-_ROUGH_SIGMAS = (1.0, 4.0)  # DoG band: 0.25 mm .. 1 mm
-_PORE_SIGMA = 1.5  # LoG-ish blob scale (pore ~ 0.4-0.8 mm)
+_ROUGH_SIGMAS = (1.0, 4.0)  # DoG band at the texture scale: 0.5 mm .. 2 mm
+_PORE_SIGMA = 1.5  # DoG blob scale: 0.75 mm (enlarged pores, pore clusters)
 _PORE_DEPTH = 2.0  # L* units darker than surroundings at that scale
-_WRINKLE_SIGMA = 1.5  # Hessian scale (lines ~0.5-1 mm wide)
+_WRINKLE_SIGMA = 1.5  # Hessian scale: 0.75 mm (fine lines and wrinkles ~1-2 mm wide)
 _WRINKLE_STRENGTH = 1.5  # principal curvature, L* per px^2 * sigma^2 (scale-normalised)
-_WRINKLE_MIN_LENGTH_PX = 12  # 3 mm
-_GLCM_DIST = 2  # 0.5 mm
+_WRINKLE_MIN_LENGTH_PX = 8  # 4 mm
+_GLCM_DIST = 2  # 1 mm
+_GLCM_HP_SIGMA = 8.0  # high-pass before the GLCM: 4 mm
 _GLCM_LEVELS = 32  # 1 L* per level of high-passed L*, centred
 _BLUR_THRESHOLD = 0.15  # variance of Laplacian of L* at analysis scale below this: blurred
 
@@ -121,9 +129,9 @@ _UNITS_METHODS: dict[str, tuple[str, str]] = {
     "pore_density": ("per cm^2", "dark blobs (DoG sigma 1.5 px / 4.5 px, depth >= 2 L*) per area of skin; {scale}"),
     "wrinkle_density": (
         "fraction of skin",
-        "share of skin on dark ridges (Hessian, sigma 1.5 px, scale-normalised curvature >= 1.5), length >= 12 px; {scale}",
+        "share of skin on dark ridges (Hessian, sigma 1.5 px, scale-normalised curvature >= 1.5), length >= 8 px; {scale}",
     ),
-    "glcm_contrast": ("GLCM contrast (levels^2)", "Haralick contrast of high-passed L* (minus Gaussian sigma 16 px; 1 L*/level, 32 levels), d=2 px, 4 angles; {scale}"),
+    "glcm_contrast": ("GLCM contrast (levels^2)", "Haralick contrast of high-passed L* (minus Gaussian sigma 8 px; 1 L*/level, 32 levels), d=2 px, 4 angles; {scale}"),
     "glcm_homogeneity": ("GLCM homogeneity (0-1)", "Haralick homogeneity (inverse difference moment), same GLCM; {scale}"),
 }
 
@@ -312,7 +320,7 @@ def _spot_stats(L: np.ndarray, skin: np.ndarray) -> tuple[float, int, float, np.
 
 
 def _glcm(L: np.ndarray, skin: np.ndarray) -> tuple[float, float]:
-    hp = L - cv2.GaussianBlur(L, (0, 0), _BACKGROUND_SIGMA)
+    hp = L - cv2.GaussianBlur(L, (0, 0), _GLCM_HP_SIGMA)
     q = np.clip(np.round(hp) + _GLCM_LEVELS // 2, 0, _GLCM_LEVELS - 1).astype(np.int32)
     lv = _GLCM_LEVELS
     P = np.zeros((lv, lv), np.float64)
@@ -480,22 +488,35 @@ def measure(
 
     # ---- spatial metrics at the texture scale ----------------------------------------------
     ts = min(float(texture_scale), MAX_TEXTURE_UPSAMPLE)
+    ss = min(float(texture_scale) * SPOT_SCALE_FACTOR, MAX_TEXTURE_UPSAMPLE)
+    spot_ppm = px_per_mm * ss / ts if px_per_mm else None
     sc = _scale_text(px_per_mm, ts)
-    if abs(ts - 1.0) > 1e-3:
-        size = (max(1, round(w * ts)), max(1, round(h * ts)))
-        tcrop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if ts < 1 else cv2.INTER_LINEAR)
-        tmask = cv2.resize(mcrop.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    else:
-        tcrop, tmask = crop, mcrop
-    L = np.ascontiguousarray(rgb_to_lab(tcrop)[..., 0])
-    ntex = int(tmask.sum())
-    tiny = ntex < 400
+    ssc = _scale_text(spot_ppm, ss)
+
+    def resample(k):
+        if abs(k - 1.0) <= 1e-3:
+            return crop, mcrop
+        size = (max(1, round(w * k)), max(1, round(h * k)))
+        img = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        msk = cv2.resize(mcrop.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+        return img, msk
+
+    # spots and tone: at SPOT_SCALE_FACTOR x the texture scale (4 px/mm on a face)
+    scrop, smask = resample(ss)
+    Lsp = np.ascontiguousarray(rgb_to_lab(scrop)[..., 0])
+    tiny = int(np.count_nonzero(smask)) < 400
     reason_small = "region too small at the analysis scale (< 400 skin px)"
-    frac, count, uneven, spots = _spot_stats(L, tmask)
+    frac, count, uneven, spots = _spot_stats(Lsp, smask)
     P = "pigmentation"
-    groups[P]["spot_area_fraction"] = _m(P, "spot_area_fraction", float("nan") if tiny else frac, region, reason_small, scale_text=sc)
-    groups[P]["spot_count"] = _m(P, "spot_count", float("nan") if tiny else count, region, reason_small, scale_text=sc)
-    groups[P]["tone_unevenness"] = _m(P, "tone_unevenness", float("nan") if tiny else uneven, region, reason_small, scale_text=sc)
+    groups[P]["spot_area_fraction"] = _m(P, "spot_area_fraction", float("nan") if tiny else frac, region, reason_small, scale_text=ssc)
+    groups[P]["spot_count"] = _m(P, "spot_count", float("nan") if tiny else count, region, reason_small, scale_text=ssc)
+    groups[P]["tone_unevenness"] = _m(P, "tone_unevenness", float("nan") if tiny else uneven, region, reason_small, scale_text=ssc)
+
+    # texture: at the texture scale (2 px/mm on a face)
+    tcrop, tmask = resample(ts)
+    L = np.ascontiguousarray(rgb_to_lab(tcrop)[..., 0])
+    scale["spot_scale"] = ss
+    scale["spot_px_per_mm"] = finite_or_none(spot_ppm)
 
     T = "texture"
     inner = cv2.erode(tmask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
@@ -523,7 +544,7 @@ def measure(
         quality["warnings"].insert(0, cal.message)
     maps = {}
     if keep_maps:
-        maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ts}
+        maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ss}
     return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "eval_chart_detection",
     "noise_floor",
     "eval_speed",
+    "eval_zoom_texture",
 ]
 
 
@@ -201,7 +202,7 @@ def eval_spots(rgb: np.ndarray, *, region: str = "left_cheek", area_fraction: fl
 
 def eval_blur_roughness(rgb: np.ndarray, *, region: str = "forehead", face: Face | None = None, relief_amplitude: float = 0.02, seed: int = 0) -> dict:
     """Roughness of a region as is, blurred (Gaussian sigma 1 px, then 2.5 px, at the photo's
-    pixels) and with added fine relief (band-limited noise, ~0.5 mm, simulated)."""
+    pixels) and with added fine relief (band-limited noise, grain sigma 0.4 mm, simulated)."""
     s = region_setup(rgb, region, face)
     base = quantise8(rgb)
     out = {"simulated": True, "region": region}
@@ -212,7 +213,7 @@ def eval_blur_roughness(rgb: np.ndarray, *, region: str = "forehead", face: Face
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal(base.shape[:2]).astype(np.float32)
     px_mm = s["face"].eye_distance / 63.0
-    noise = cv2.GaussianBlur(noise, (0, 0), 0.4 * px_mm / 2)  # grain of ~0.4 mm
+    noise = cv2.GaussianBlur(noise, (0, 0), 0.4 * px_mm)  # grain sigma 0.4 mm: inside the 0.5-2 mm band
     noise /= noise.std() + 1e-9
     relief = quantise8(np.clip(base * (1 + relief_amplitude * noise[..., None]), 0, 1))
     out["roughness_fine_relief"] = _measure(relief, s).value("roughness")
@@ -318,4 +319,39 @@ def eval_speed(path, *, repeats: int = 3, upscale_to_mp: float | None = 12.0) ->
         "metrics_over_decode": t_meas / t_dec,
         "full_measure_photo_s": t_all,
         "full_over_decode": t_all / t_dec,
+    }
+
+
+def eval_zoom_texture(paths, *, region: str = "forehead") -> dict:
+    """Texture of the same skin photographed from several camera distances, with face-size
+    normalisation (``measure_photo``) and without it (photo pixels): the normalised values should
+    spread less. Returns per-photo values and the relative spread (max/min - 1) of roughness."""
+    from analyzer.regions import roi_polygon
+
+    rows = {}
+    for p in paths:
+        rgb = load_photo(p).rgb
+        face = detect_face(rgb)
+        norm = measure_photo(rgb, roi=NamedROI(region), face=face, calibration=NO_CALIBRATION)
+        reg = polygon_mask(roi_polygon(NamedROI(region), face=face, shape=rgb.shape[:2]), rgb.shape[:2])
+        raw = measure(rgb, mask=skin_mask(rgb, region=reg), region_mask=reg, texture_scale=1.0)
+        rows[Path(p).name] = {
+            "eye_distance_px": face.eye_distance,
+            "roughness_normalised": norm.value("roughness"),
+            "roughness_photo_pixels": raw.value("roughness"),
+            "glcm_contrast_normalised": norm.value("glcm_contrast"),
+            "glcm_contrast_photo_pixels": raw.value("glcm_contrast"),
+        }
+
+    def spread(key):
+        v = [r[key] for r in rows.values()]
+        return max(v) / min(v) - 1.0
+
+    return {
+        "region": region,
+        "photos": rows,
+        "roughness_spread_normalised": spread("roughness_normalised"),
+        "roughness_spread_photo_pixels": spread("roughness_photo_pixels"),
+        "glcm_contrast_spread_normalised": spread("glcm_contrast_normalised"),
+        "glcm_contrast_spread_photo_pixels": spread("glcm_contrast_photo_pixels"),
     }

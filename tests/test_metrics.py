@@ -11,6 +11,7 @@ import pytest
 from analyzer.face import detect_face
 from analyzer.io import load_photo
 from analyzer.metrics import (
+    CANONICAL_PX_PER_MM,
     METRIC_KEYS,
     change,
     change_maps,
@@ -100,7 +101,8 @@ def test_contract_keys_units_and_json(faces):
             assert meta["unit"] and meta["method"]
     assert d["calibration"]["method"] == "none"
     assert any("lighting" in w for w in d["quality"]["warnings"])
-    assert d["scale"]["basis"] == "face eye distance" and d["scale"]["px_per_mm"] == 4.0
+    assert d["scale"]["basis"] == "face eye distance" and d["scale"]["px_per_mm"] == CANONICAL_PX_PER_MM
+    assert d["scale"]["spot_px_per_mm"] == pytest.approx(2 * CANONICAL_PX_PER_MM)
     assert 0.9 <= d["skin_fraction"] <= 1.0
     assert d["analyzer_version"]
     # known facts on this set: 021 has visible erythema, 081 is an even, low-redness control
@@ -172,3 +174,15 @@ def test_measure_rejects_bad_input(faces):
         measure(rgb, mask=np.ones((5, 5), bool))
     with pytest.raises(ValueError):
         measure(rgb, mask=np.ones(rgb.shape[:2], bool), texture_scale=0)
+
+
+def test_texture_normalised_by_face_size_across_camera_distance(zoom_paths):
+    """Same skin at 15, 30, 45 cm (real photos): face-size normalised forehead roughness agrees
+    within 10 %, closer than at the photo's own pixels. (60 cm, 2.4 px/mm native, is softer and
+    reads ~13 % lower: reported, not asserted.)"""
+    from analyzer.metrics_eval import eval_zoom_texture
+
+    r = eval_zoom_texture(zoom_paths[:3], region="forehead")
+    v = [p["roughness_normalised"] for p in r["photos"].values()]
+    assert max(v) / min(v) - 1 < 0.10, r
+    assert r["roughness_spread_normalised"] < r["roughness_spread_photo_pixels"], r

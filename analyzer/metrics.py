@@ -147,14 +147,14 @@ NOISE_BANDS: dict[str, float] = {
     "L_star_mean": 3.839,
     "ita_deg_mean": 10.44,
     "melanin_index_mean": 8.932,
-    "spot_area_fraction": 0.002803,
-    "spot_count": 4.1,
-    "tone_unevenness": 0.1998,
-    "roughness": 0.112,
-    "pore_density": 0.9003,
-    "wrinkle_density": 0.02725,
-    "glcm_contrast": 1.683,
-    "glcm_homogeneity": 0.08906,
+    "spot_area_fraction": 0.00271,
+    "spot_count": 3,
+    "tone_unevenness": 0.1997,
+    "roughness": 0.07984,
+    "pore_density": 0.2147,
+    "wrinkle_density": 0.01854,
+    "glcm_contrast": 0.8904,
+    "glcm_homogeneity": 0.04491,
 }
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "change",
     "change_maps",
     "noise_band",
+    "texture_scale_for",
     "METRIC_KEYS",
     "NOISE_BANDS",
     "A_STAR_RED_THRESHOLD",
@@ -546,6 +547,15 @@ def measure(
     if keep_maps:
         maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ss}
     return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps)
+
+
+def texture_scale_for(face: Face | None) -> float:
+    """The face-size factor :func:`measure_photo` uses (1.0 without a face): eye-centre distance
+    -> :data:`CANONICAL_EYE_DISTANCE_PX`. In a comparison, pass the *baseline's* factor to both
+    ``measure`` calls (the follow-up is in the baseline frame) to get the face-normalised scale."""
+    if face is None:
+        return 1.0
+    return min(CANONICAL_EYE_DISTANCE_PX / face.eye_distance, MAX_TEXTURE_UPSAMPLE)
 
 
 def measure_photo(

@@ -9,9 +9,10 @@ import os
 import signal
 import time
 
+import pytest
 import sqlalchemy as sa
 
-from analyzer.store import Store
+from analyzer.store import NotFound, Store, files
 from tests.store_fixtures import data_dir, db_url, empty_db_url, png_bytes, popen_py, store  # noqa: F401
 from tests.test_store import stored_files
 
@@ -193,3 +194,34 @@ def test_concurrent_first_open_migrates_once(empty_db_url, data_dir, tmp_path):
         assert [p.code for p in store.list_patients()] == ["P-0", "P-1", "P-2"]
         with store.engine.connect() as c:
             assert c.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
+
+
+def test_crash_between_delete_commit_and_file_removal(store, monkeypatch):
+    """Rows are deleted first, files after: a crash in between leaves only stray files."""
+    p = store.create_patient("P-1", "Anna")
+    s = store.create_series(p.id, body_area="face", concerns=["texture"])
+    ph = store.add_photo(store.add_session(s.id, date=dt.date(2024, 1, 1)).id, view="front",
+                         data=png_bytes(1), filename="a.png")
+    with monkeypatch.context() as m:  # the process "dies" before removing files
+        m.setattr(Store, "_remove_files_of", lambda self, shas: [])
+        store.delete_patient(p.id)
+    assert store.list_patients() == [] and store.verify_files() == []
+    assert len(stored_files(store)) == 2
+    assert store.collect_garbage(grace_seconds=0) == sorted(
+        [ph.storage_key, f"derived/{ph.sha256[:2]}/{ph.sha256[2:4]}/{ph.sha256}.jpg"])
+    assert stored_files(store) == []
+
+
+def test_failed_commit_removes_its_files(store, monkeypatch):
+    """If the row can't be committed (here: the session vanished), the upload's files go too."""
+    p = store.create_patient("P-1", "Anna")
+    s = store.create_series(p.id, body_area="face", concerns=["texture"])
+    sess = store.add_session(s.id, date=dt.date(2024, 1, 1))
+    def vanish(stage):
+        if stage == "before-commit":
+            store.delete_session(sess.id)
+
+    monkeypatch.setattr(files, "fault_hook", vanish)
+    with pytest.raises(NotFound):
+        store.add_photo(sess.id, view="front", data=png_bytes(2), filename="a.png")
+    assert stored_files(store) == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import cProfile
 import linecache
 import pstats
+import re
 import sys
 import threading
 import time
@@ -29,7 +30,11 @@ ANALYZER_DIR = str(REPO / "analyzer")
 def _label(func: tuple) -> str:
     file, line, name = func
     if file == "~" or file.startswith("<"):
-        return name.strip("{}").replace("method ", "").replace("built-in method ", "")
+        name = name.strip("{}<>")
+        m = re.fullmatch(r"method '(.+)' of '(.+)' objects", name)
+        if m:
+            return f"{m[2]}.{m[1]}"
+        return re.sub(r"^built-in (method|function) ", "", name)
     try:
         rel = Path(file).resolve().relative_to(REPO)
         return f"{rel}:{line} {name}"
@@ -84,23 +89,48 @@ def cprofile_top(fn: Callable[[], object], *, n: int = 15) -> dict:
     ana = sorted(((f, v) for f, v in stats.items() if _is_analyzer(f)), key=lambda kv: kv[1][3], reverse=True)[:n]
     ana_rows = [{"function": _label(f), "calls": int(v[1]), "own_s": v[2], "cum_s": v[3],
                  "cum_share": v[3] / total if total else float("nan")} for f, v in ana]
-    return {"total_s": total, "own": own_rows, "analyzer": ana_rows}
+    # Hot spots: each analyzer function's own time plus the time of the library calls it makes
+    # directly (NumPy, OpenCV, dlib...): the time spent on its own lines.
+    lines_time: dict[tuple, float] = {}
+    lib_calls: dict[tuple, dict[str, float]] = {}
+    for func, (_cc, _nc, tt, _ct, callers) in stats.items():
+        if _is_analyzer(func):
+            lines_time[func] = lines_time.get(func, 0.0) + tt
+            continue
+        for c, v in callers.items():
+            if _is_analyzer(c):
+                ct = v[3] if len(v) > 3 else 0.0
+                lines_time[c] = lines_time.get(c, 0.0) + ct
+                lib_calls.setdefault(c, {})[_label(func)] = lib_calls.get(c, {}).get(_label(func), 0.0) + ct
+    hot = sorted(lines_time.items(), key=lambda kv: kv[1], reverse=True)[:n]
+    hot_rows = []
+    for f, t in hot:
+        libs = sorted(lib_calls.get(f, {}).items(), key=lambda kv: kv[1], reverse=True)[:2]
+        hot_rows.append({"function": _label(f), "self_s": t, "share": t / total if total else float("nan"),
+                         "main_calls": ", ".join(f"{k} {v:.2f} s" for k, v in libs if v >= 0.005)})
+    return {"total_s": total, "own": own_rows, "analyzer": ana_rows, "hot": hot_rows}
 
 
 def sample_lines(fn: Callable[[], object], *, interval: float = 0.004, n: int = 12) -> dict:
     """Run ``fn`` in this thread while another samples its innermost ``analyzer/`` line.
 
     Returns ``total_s``, ``samples`` and ``lines``: top ``n`` ``{"where", "code", "share"}``
-    (share of the samples taken while the call ran).
+    (share of the sampled time: each sample weighs the time since the previous one, so a
+    call that holds the GIL and delays the sampler is charged its full duration).
     """
     target = threading.get_ident()
     counts: Counter = Counter()
     stop = threading.Event()
     nsamp = [0]
 
+    weight = [0.0]
+
     def sampler():
+        last = time.perf_counter()
         while not stop.is_set():
-            frame = sys._current_frames().get(target)
+            now = time.perf_counter()
+            dt, last = now - last, now  # time-weighted: a sample after a long GIL-holding call
+            frame = sys._current_frames().get(target)  # is charged the whole wait (its own line)
             where = None
             while frame is not None:
                 co = frame.f_code
@@ -109,7 +139,8 @@ def sample_lines(fn: Callable[[], object], *, interval: float = 0.004, n: int = 
                     break
                 frame = frame.f_back
             nsamp[0] += 1
-            counts[where] += 1
+            counts[where] += dt
+            weight[0] += dt
             time.sleep(interval)
 
     th = threading.Thread(target=sampler, daemon=True)
@@ -131,8 +162,8 @@ def sample_lines(fn: Callable[[], object], *, interval: float = 0.004, n: int = 
         file, line, name = where
         rel = Path(file).resolve().relative_to(REPO)
         rows.append({"where": f"{rel}:{line} {name}", "code": linecache.getline(file, line).strip(),
-                     "share": c / max(1, nsamp[0])})
+                     "share": c / weight[0] if weight[0] else float("nan")})
         if len(rows) >= n:
             break
-    outside = counts.get(None, 0) / max(1, nsamp[0])
+    outside = counts.get(None, 0) / weight[0] if weight[0] else float("nan")
     return {"total_s": total, "samples": nsamp[0], "lines": rows, "outside_analyzer_share": outside}

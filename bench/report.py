@@ -81,6 +81,10 @@ def render(sections: list[Section], *, info: dict, extras: dict, started: dateti
         lines += table([(r["function"], r["calls"], f"{r['own_s']:.3f}", f"{100 * r['own_share']:.1f}%",
                          r["called_from"]) for r in cp["own"][:12]],
                        ("Function", "Calls", "Own s", "Share", "Called from (analyzer)"))
+        lines += ["", "Analyzer functions by the time spent on their own lines (own time + the NumPy/OpenCV/dlib "
+                  "calls they make directly): the functions to optimise.", ""]
+        lines += table([(r["function"], f"{r['self_s']:.3f}", f"{100 * r['share']:.1f}%", r["main_calls"])
+                        for r in cp.get("hot", [])[:12]], ("Function", "Own lines s", "Share", "Main library calls"))
         lines += ["", "Analyzer functions, by cumulative time:", ""]
         lines += table([(r["function"], r["calls"], f"{r['cum_s']:.3f}", f"{100 * r['cum_share']:.0f}%")
                         for r in cp["analyzer"][:12]], ("Function", "Calls", "Cum s", "Share"))
@@ -117,11 +121,14 @@ def closing_note(sections: list[Section], extras: dict) -> list[str]:
     if prof:
         top = prof["cprofile"]["analyzer"]
         lines = prof["lines"]["lines"]
+        hot = prof["cprofile"].get("hot", [])
         if top:
-            # The first analyzer function below compare() itself is the largest stage.
             inner = [r for r in top if not r["function"].endswith(" compare")][:3]
-            out.append("What limits the speed (profile of one compare): "
+            out.append("Largest stages (profile of one compare, cumulative): "
                        + "; ".join(f"{r['function']} {100 * r['cum_share']:.0f}%" for r in inner) + ".")
+        if hot:
+            out.append("Hot spots (time on the function's own lines): " + "; ".join(
+                f"{r['function']} {100 * r['share']:.0f}% ({r['main_calls'] or 'Python'})" for r in hot[:4]) + ".")
         if lines:
             out.append("Hottest source lines: " + "; ".join(
                 f"{r['where']} ({100 * r['share']:.0f}%)" for r in lines[:3]) + ".")

@@ -270,6 +270,9 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
                 continue
             M, use = _fit_chart(means, refine=False)
             res = _residuals(means, M, use)
+            if MAX_ACCEPTED_RESIDUAL <= res < 2 * MAX_ACCEPTED_RESIDUAL:  # close: judge the refined fit
+                M, use = _fit_chart(means, refine=True)
+                res = _residuals(means, M, use)
             det = ChartDetection(means, (box - pad) / s, cost, f"scale={s:.2f},margin={pad}")
             if best is None or res < best[0]:
                 best = (res, det)

@@ -1,59 +1,51 @@
-"""Faults: a process killed mid-upload, concurrent writers, concurrent first opens."""
+"""Faults: a process killed mid-upload, concurrent writers, concurrent first opens,
+a crash between a delete's commit and its file removal, a failed commit."""
 # ruff: noqa: F811  (pytest fixtures imported from tests.store_fixtures)
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
+import io
 import signal
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from analyzer.store import NotFound, Store, files
-from tests.store_fixtures import data_dir, db_url, empty_db_url, png_bytes, popen_py, store  # noqa: F401
+from tests.store_fixtures import Child, data_dir, db_url, empty_db_url, png_bytes, store  # noqa: F401
 from tests.test_store import stored_files
-
-# A child process: open the store, pause (for two minutes) at one stage of an upload.
-_CHILD = r"""
-import sys, time
-from pathlib import Path
-from analyzer.store import Store, files
-url, data_dir, session_id, stage, photo = sys.argv[1:6] if len(sys.argv) > 5 else (None,) * 5
-"""
-
-_CHILD = r"""
-import sys, time
-from pathlib import Path
-from analyzer.store import Store
-from analyzer.store import files
-url, data_dir, session_id, stage, photo_path = {args!r}
-store = Store(url, data_dir=Path(data_dir))
-
-def hook(s):
-    if s == stage:
-        print("AT", s, flush=True)
-        time.sleep(120)
-
-files.fault_hook = hook
-store.add_photo(int(session_id), view="front", data=Path(photo_path).read_bytes(), filename="big.png")
-print("DONE", flush=True)
-"""
 
 STAGES = ["tmp-written", "original-durable", "derived-durable", "before-commit", "committed"]
 
 
-def _wait_for_line(proc, prefix: str, timeout: float = 60) -> str:
+def _wait_for(child: Child, prefix: str, timeout: float = 60) -> str:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        line = proc.stdout.readline()
+        line = child.readline()
         if line.startswith(prefix):
             return line.strip()
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"child exited early: {proc.stderr.read()[-2000:]}")
-    raise AssertionError("child did not reach the stage in time")
+        if not line:
+            raise AssertionError(f"child exited early (status {child.wait()}); see captured stderr")
+    raise AssertionError("child did not report in time")
+
+
+def _upload_and_pause(report, url, data_dir, session_id, stage, photo_path):
+    """Child: open the store, upload, and stop for good at ``stage`` (until SIGKILL)."""
+    store = Store(url, data_dir=data_dir)
+
+    def hook(s):
+        if s == stage:
+            report(f"AT {s}")
+            time.sleep(120)
+
+    files.fault_hook = hook
+    store.add_photo(session_id, view="front", data=Path(photo_path).read_bytes(), filename="big.png")
+    report("DONE")
 
 
 def test_sigkill_mid_upload_leaves_a_consistent_store(store, db_url, data_dir, tmp_path):
@@ -66,20 +58,17 @@ def test_sigkill_mid_upload_leaves_a_consistent_store(store, db_url, data_dir, t
         path = tmp_path / f"{st}.png"
         path.write_bytes(png_bytes(100 + i, width=800, height=600))  # ~1.4 MB each
         photos[st] = path
-    # One child per stage, all paused at their stage at once, then all SIGKILLed.
-    procs = {st: popen_py(_CHILD.format(args=(db_url, str(data_dir), sessions[st], st, str(photos[st]))))
-             for st in STAGES}
+    store.engine.dispose()  # no pooled connections across fork
+    # One process per stage, all paused at their stage at once, then all SIGKILLed.
+    children = {st: Child(_upload_and_pause, db_url, data_dir, sessions[st], st, photos[st]) for st in STAGES}
     try:
-        for st, proc in procs.items():
-            assert _wait_for_line(proc, "AT") == f"AT {st}"
+        for st, child in children.items():
+            assert _wait_for(child, "AT") == f"AT {st}"
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            proc.stdout.close()
-            proc.stderr.close()
-    assert all(proc.returncode == -signal.SIGKILL for proc in procs.values())
+        for child in children.values():
+            child.kill()
+            child.wait()
+    assert all(c.returncode == -signal.SIGKILL for c in children.values())
 
     store2 = Store(db_url, data_dir=data_dir)
     # No row without its file, every checksum right.
@@ -119,77 +108,71 @@ def test_sigkill_mid_upload_leaves_a_consistent_store(store, db_url, data_dir, t
     store2.close()
 
 
-_WRITER = r"""
-import datetime as dt, sys, time
-from pathlib import Path
-from analyzer.store import Store
-url, data_dir, series_id, tag, n, go, photo_every = {args!r}
-store = Store(url, data_dir=Path(data_dir))
-print("READY", flush=True)
-while not Path(go).exists():
-    time.sleep(0.005)
-import io
-import numpy as np
-from PIL import Image
-for i in range(n):
-    rec = store.add_session(int(series_id), date=dt.date(2024, 1, 1) + dt.timedelta(days=i),
-                            notes=f"{{tag}}-{{i}}", needle_depth_mm=1.0)
-    if photo_every and i % photo_every == 0:
-        buf = io.BytesIO()
-        rng = np.random.default_rng(abs(hash((tag, i))) % 2**32)
-        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(buf, "PNG")
-        store.add_photo(rec.id, view="front", data=buf.getvalue(), filename=f"{{tag}}-{{i}}.png")
-print("DONE", flush=True)
-"""
+def _add_sessions(report, url, data_dir, series_id, tag, n, go, photo_every):
+    """Child: wait for the start signal, then add ``n`` sessions (a photo every few)."""
+    store = Store(url, data_dir=data_dir)
+    report("READY")
+    while not Path(go).exists():
+        time.sleep(0.002)
+    report(f"START {time.time()}")
+    for i in range(n):
+        rec = store.add_session(series_id, date=dt.date(2024, 1, 1) + dt.timedelta(days=i),
+                                notes=f"{tag}-{i}", needle_depth_mm=1.0)
+        if photo_every and i % photo_every == 0:
+            buf = io.BytesIO()
+            rng = np.random.default_rng([ord(tag), i])
+            Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+            store.add_photo(rec.id, view="front", data=buf.getvalue(), filename=f"{tag}-{i}.png")
+    report(f"DONE {time.time()}")
 
 
 def test_two_processes_adding_sessions_lose_nothing(store, db_url, data_dir, tmp_path):
     p = store.create_patient("P-1", "Anna")
     s = store.create_series(p.id, body_area="face", concerns=["texture"])
-    n = 24
+    n = 40
     go = tmp_path / "go"
-    procs = [popen_py(_WRITER.format(args=(db_url, str(data_dir), s.id, tag, n, str(go), 5)))
-             for tag in ("A", "B")]
-    for proc in procs:
-        _wait_for_line(proc, "READY")
-    go.touch()
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-2000:]
-        assert "DONE" in out
+    store.engine.dispose()
+    children = [Child(_add_sessions, db_url, data_dir, s.id, tag, n, go, 5) for tag in ("A", "B")]
+    try:
+        for c in children:
+            _wait_for(c, "READY")
+        go.touch()
+        spans = []
+        for c in children:
+            start = float(_wait_for(c, "START").split()[1])
+            spans.append((start, float(_wait_for(c, "DONE", timeout=120).split()[1])))
+    finally:
+        for c in children:
+            if c.wait() != 0:
+                c.kill()
+    assert [c.returncode for c in children] == [0, 0]
     sessions = store.list_sessions(s.id)
     assert len(sessions) == 2 * n
     assert sorted(x.notes for x in sessions) == sorted(f"{t}-{i}" for t in "AB" for i in range(n))
-    assert len({x.id for x in sessions}) == 2 * n
+    # The two writers really ran at the same time.
+    (a0, a1), (b0, b1) = spans
+    assert a0 < b1 and b0 < a1
     photos = [ph for x in sessions for ph in store.list_photos(x.id)]
     assert len(photos) == 2 * len(range(0, n, 5))
     assert store.verify_files() == []
     assert store.collect_garbage(grace_seconds=0) == []
 
 
-_OPENER = r"""
-import sys, time
-from pathlib import Path
-from analyzer.store import Store
-url, data_dir, go, code = {args!r}
-print("READY", flush=True)
-while not Path(go).exists():
-    time.sleep(0.002)
-store = Store(url, data_dir=Path(data_dir))
-store.create_patient(code, "x")
-print("DONE", flush=True)
-"""
+def _open_and_add(report, url, data_dir, go, code):
+    report("READY")
+    while not Path(go).exists():
+        time.sleep(0.001)
+    Store(url, data_dir=data_dir).create_patient(code, "x")
+    report("DONE")
 
 
 def test_concurrent_first_open_migrates_once(empty_db_url, data_dir, tmp_path):
     go = tmp_path / "go"
-    procs = [popen_py(_OPENER.format(args=(empty_db_url, str(data_dir), str(go), f"P-{i}"))) for i in range(3)]
-    for proc in procs:
-        _wait_for_line(proc, "READY")
+    children = [Child(_open_and_add, empty_db_url, data_dir, go, f"P-{i}") for i in range(3)]
+    for c in children:
+        _wait_for(c, "READY")
     go.touch()
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-2000:]
+    assert [c.wait() for c in children] == [0, 0, 0]
     with Store(empty_db_url, data_dir=data_dir) as store:
         assert [p.code for p in store.list_patients()] == ["P-0", "P-1", "P-2"]
         with store.engine.connect() as c:
@@ -217,6 +200,7 @@ def test_failed_commit_removes_its_files(store, monkeypatch):
     p = store.create_patient("P-1", "Anna")
     s = store.create_series(p.id, body_area="face", concerns=["texture"])
     sess = store.add_session(s.id, date=dt.date(2024, 1, 1))
+
     def vanish(stage):
         if stage == "before-commit":
             store.delete_session(sess.id)

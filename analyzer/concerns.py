@@ -833,8 +833,10 @@ def hyperpigmentation(
     if why:
         out.all_nan(units, units, why)
         return _reorder(out.d, c)
-    ms = M.measure(prep.rgb, mask=prep.mask, texture_scale=1.0, px_per_mm=prep.px_per_mm, region=region,
-                   keep_maps=True)
+    # metrics analyses spots at texture_scale x SPOT_SCALE_FACTOR: ask for our 4 px/mm grid as it is
+    k = 1.0 / float(getattr(M, "SPOT_SCALE_FACTOR", 1.0))
+    ms = M.measure(prep.rgb, mask=prep.mask, texture_scale=k,
+                   px_per_mm=prep.px_per_mm * k if prep.px_per_mm else None, region=region, keep_maps=True)
     pig = ms.groups["pigmentation"]
     frac = pig["spot_area_fraction"]
     out.add("spot_area_fraction", frac.value, "fraction of skin", "= pigmentation.spot_area_fraction: " + frac.method,
@@ -849,9 +851,14 @@ def hyperpigmentation(
     spots = ms.maps.get("spots") if ms.maps else None
     if spots is not None and spots.any():
         r0, c0 = ms.maps["offset"]
-        h, w = spots.shape
-        L = np.ascontiguousarray(_lab(prep.rgb[r0 : r0 + h, c0 : c0 + w])[..., 0])
+        ss = float(ms.maps.get("texture_scale", 1.0))
+        h, w = round(spots.shape[0] / ss), round(spots.shape[1] / ss)
+        sub = prep.rgb[r0 : r0 + h, c0 : c0 + w]
         sk = prep.mask[r0 : r0 + h, c0 : c0 + w]
+        if spots.shape != sk.shape:
+            spots = cv2.resize(spots.astype(np.uint8), (sk.shape[1], sk.shape[0]),
+                               interpolation=cv2.INTER_NEAREST).astype(bool)
+        L = np.ascontiguousarray(_lab(sub)[..., 0])
         Ls = cv2.GaussianBlur(L, (0, 0), 1.0)
         bg = _masked_gauss(Ls, sk, 16.0)
         contrast = float((bg - Ls)[spots].mean())

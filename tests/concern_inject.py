@@ -29,10 +29,13 @@ def scar_depressions(rgb, centres_xy, *, radius_px, depth_px, light_elevation_de
     Lambertian shading relative to the flat skin. Returns (image, shading factor map)."""
     h, w = rgb.shape[:2]
     height = np.zeros((h, w), np.float64)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    e = int(math.ceil(radius_px)) + 2
     for cx, cy in centres_xy:
+        r0, r1 = max(0, int(cy) - e), min(h, int(cy) + e + 1)
+        c0, c1 = max(0, int(cx) - e), min(w, int(cx) + e + 1)
+        yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float64)
         r = np.hypot(xx - cx, yy - cy) / radius_px
-        height += np.where(r < 1, -depth_px * (1 - r**2) ** 2, 0.0)
+        height[r0:r1, c0:c1] += np.where(r < 1, -depth_px * (1 - r**2) ** 2, 0.0)
     gy, gx = np.gradient(height)
     el, az = math.radians(light_elevation_deg), math.radians(light_azimuth_deg)
     lx, ly, lz = math.cos(el) * math.cos(az), -math.cos(el) * math.sin(az), math.sin(el)  # image y points down
@@ -46,11 +49,15 @@ def dark_discs(rgb, centres_xy, *, radius_px, gain=(0.6, 0.6, 0.6), soft_px=0.7)
     """Discs darker by a linear-light gain (pores: neutral; dark spots: brownish gain).
     Returns (image, drawn-area mask)."""
     h, w = rgb.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     alpha = np.zeros((h, w), np.float64)
-    for cx, cy in centres_xy:
+    e = int(math.ceil(radius_px + soft_px)) + 2
+    for cx, cy in centres_xy:  # each disc in its own window (fast on full-size photos)
+        r0, r1 = max(0, int(cy) - e), min(h, int(cy) + e + 1)
+        c0, c1 = max(0, int(cx) - e), min(w, int(cx) + e + 1)
+        yy, xx = np.mgrid[r0:r1, c0:c1].astype(np.float64)
         r = np.hypot(xx - cx, yy - cy)
-        alpha = np.maximum(alpha, np.clip((radius_px + soft_px / 2 - r) / soft_px, 0, 1))
+        win = alpha[r0:r1, c0:c1]
+        np.maximum(win, np.clip((radius_px + soft_px / 2 - r) / soft_px, 0, 1), out=win)
     g = np.asarray(gain, np.float64)
     gmap = 1 - alpha[..., None] * (1 - g)
     return _apply_gain(rgb, gmap.astype(np.float32)), alpha >= 0.5

@@ -92,10 +92,27 @@ def test_bad_urls_are_one_line_errors(tmp_path):
     assert isinstance(ei.value, SkinProgressError)
 
 
-def test_describe_hides_password(store):
-    d = store.describe()
-    assert d.startswith("SQLite file /") or d.startswith("PostgreSQL at ")
-    assert "***" not in d and ":" not in d.split(" at ")[-1].split("/")[0] or "PostgreSQL" in d
+def test_url_normalisation_and_description():
+    from analyzer.store.engine import describe_url, resolve_url
+
+    u = resolve_url("postgresql://clinic:s3cret@db.example:5433/skin")
+    assert u.drivername == "postgresql+psycopg" and u.password == "s3cret"
+    assert describe_url(u) == "PostgreSQL at db.example:5433/skin"
+    sock = resolve_url("postgresql+psycopg://root@/skin?host=/var/run/postgresql")
+    assert describe_url(sock) == "PostgreSQL at /var/run/postgresql/skin"
+    assert resolve_url("sqlite:///rel/x.sqlite3").database == str(Path("rel/x.sqlite3").resolve())
+
+
+def test_describe_names_the_engine_never_the_password(store, db_url, data_dir):
+    u = sa.engine.make_url(db_url)
+    if store.backend == "sqlite":
+        assert store.describe() == f"SQLite file {Path(u.database).resolve()}"
+        return
+    assert store.describe().startswith("PostgreSQL at ") and store.describe().endswith(f"/{u.database}")
+    # (the test server trusts local connections, so a password is accepted and ignored)
+    with Store(u.set(password="hunter2").render_as_string(hide_password=False), data_dir=data_dir) as s:
+        assert "hunter2" not in s.url + s.describe() + repr(s)
+        assert s.list_patients() == []
 
 
 # ---- records ---------------------------------------------------------------------------
@@ -270,7 +287,7 @@ def test_photo_original_kept_byte_for_byte_and_display_stripped(store):
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)
     disp = Image.open(io.BytesIO(store.photo_display_bytes(rec.id)))
     assert disp.format == "JPEG" and disp.size == (60, 80)
-    assert len(disp.getexif()) == 0 and "exif" not in disp.info
+    assert len(disp.getexif()) == 0 and "exif" not in disp.info and "icc_profile" not in disp.info
     photo = store.load_photo(rec.id)
     assert photo.size == {"width": 60, "height": 80} and photo.rgb.dtype.name == "float32"
     assert store.get_photo(rec.id) == rec and store.list_photos(sess.id) == [rec]

@@ -16,6 +16,8 @@ status is 1. The outputs are ``DIR/results.csv``, ``DIR/results.json`` (tidy row
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import multiprocessing
 import os
 import re
@@ -46,12 +48,16 @@ _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[^0-9])")
 
 @dataclass(frozen=True)
 class BatchSession:
-    """One session folder: its name, date (when the name starts with one) and photos by view."""
+    """One session folder: its name, date (when the name starts with one) and photos by view.
+
+    ``simulated`` is the manifest's description of an injected change (None for real photos).
+    """
 
     index: int
     name: str
     date: str | None
     photos: Mapping[str, Path]
+    simulated: str | None = None
 
     @property
     def label(self) -> str:
@@ -151,6 +157,52 @@ def discover_sessions(folder: str | os.PathLike, *, exclude: Path | None = None)
         found.sort(key=lambda t: _natural_key(t[0]))
     sessions = [BatchSession(i, n, dt, photos) for i, (n, dt, photos) in enumerate(found)]
     return sessions, problems
+
+
+#: Optional manifest in the batch folder (the demo series' format, see sample_images/).
+MANIFEST_NAME = "series.json"
+
+
+def read_manifest(folder: str | os.PathLike) -> tuple[dict, list[str]]:
+    """Read the optional ``series.json`` of a batch folder.
+
+    Recognised keys: ``patient.code``, ``patient.display_name``, ``series.name``,
+    ``series.body_area`` and ``sessions[].folder`` with ``sessions[].simulated`` (a truthy
+    value marks that session's photos as carrying a simulated change: every row, chart and
+    table cell from them is labelled "simulated").
+
+    Returns
+    -------
+    manifest : dict
+        ``patient_code, patient_name, series_name, body_area, simulated`` ({folder: note}); only
+        the keys found.
+    notes : list of str
+        One line per problem (an unreadable manifest is ignored, with a note).
+    """
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        return {}, []
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        return {}, [f"{MANIFEST_NAME} ignored: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
+    out: dict[str, Any] = {}
+    patient = doc.get("patient") if isinstance(doc.get("patient"), dict) else {}
+    series = doc.get("series") if isinstance(doc.get("series"), dict) else {}
+    for key, src, name in (("patient_code", patient, "code"), ("patient_name", patient, "display_name"),
+                           ("series_name", series, "name"), ("body_area", series, "body_area")):
+        if isinstance(src.get(name), str) and src[name].strip():
+            out[key] = src[name].strip()
+    sim: dict[str, str] = {}
+    for s in doc.get("sessions") or []:
+        if isinstance(s, dict) and s.get("simulated") and s.get("folder"):
+            v = s["simulated"]
+            sim[str(s["folder"])] = s.get("note") or (json.dumps(v) if not isinstance(v, str) else v)
+    if sim:
+        out["simulated"] = sim
+    return out, []
 
 
 # --------------------------------------------------------------------------- workers
@@ -308,6 +360,7 @@ class BatchResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
     workers: int = 1
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -396,7 +449,12 @@ def run_batch(
     if workers is not None and int(workers) < 1:
         raise UsageError(f"--workers must be 1 or more (got {workers})")
     sessions, failures = discover_sessions(root, exclude=out)
-    code = patient_code or root.resolve().name
+    manifest, notes = read_manifest(root)
+    if manifest.get("simulated"):
+        sim = manifest["simulated"]
+        sessions = [dataclasses.replace(s, simulated=sim.get(s.name)) for s in sessions]
+    code = patient_code or manifest.get("patient_code") or root.resolve().name
+    series_name = manifest.get("series_name") or root.resolve().name
     n_workers = int(workers) if workers else default_workers()
 
     views: list[str] = []
@@ -483,7 +541,7 @@ def run_batch(
 
     photos.sort(key=lambda b: (b.session.index, views.index(b.view)))
     failures.sort(key=lambda f: (_natural_key(f.session), f.view))
-    rows = rows_for_batch(photos, patient_code=code, series=root.resolve().name)
+    rows = rows_for_batch(photos, patient_code=code, series=series_name)
 
     from analyzer.report import ReportData, ViewImages
 
@@ -528,13 +586,15 @@ def run_batch(
     dates = tuple(s.label for s in sessions)
     report = ReportData(
         patient_code=code,
-        series_name=root.resolve().name,
+        patient_name=manifest.get("patient_name", ""),
+        body_area=manifest.get("body_area", ""),
+        series_name=series_name,
         dates=dates,
         views=tuple(view_images),
         rows=tuple(rows),
         failures=tuple(f.line() for f in failures),
     )
-    result = BatchResult(root, sessions, photos, failures, rows, report, {}, seconds, n_workers)
+    result = BatchResult(root, sessions, photos, failures, rows, report, {}, seconds, n_workers, notes)
     if write:
         result.outputs.update(write_batch_outputs(result, out))
     return result
@@ -545,7 +605,8 @@ def rows_for_batch(photos: list[BatchPhoto], *, patient_code: str, series: str) 
     from analyzer.export import AnalysisEntry, tidy_rows
 
     entries = [
-        AnalysisEntry(b.session.label, b.session.index, b.view, b.result, is_baseline=b.is_baseline)
+        AnalysisEntry(b.session.label, b.session.index, b.view, b.result, is_baseline=b.is_baseline,
+                      simulated=bool(b.session.simulated))
         for b in photos
     ]
     return tidy_rows(entries, patient_code=patient_code, series=series)
@@ -574,7 +635,8 @@ def batch_json_extra(result: BatchResult) -> dict:
     return {
         "source": {
             "folder": str(result.folder.resolve()),
-            "sessions": [{"index": s.index, "name": s.name, "date": s.date} for s in result.sessions],
+            "sessions": [{"index": s.index, "name": s.name, "date": s.date, "simulated": s.simulated}
+                         for s in result.sessions],
         },
         "photos": photos,
         "failures": [
@@ -591,6 +653,8 @@ def _polygon_of(result: Mapping[str, Any]) -> list | None:
         poly = (regions.get(name) or {}).get("polygon")
         return poly
     poly = result.get("polygon")
+    if poly is None and isinstance(result.get("scale"), Mapping):
+        poly = result["scale"].get("region_polygon")  # PhotoMetrics.to_dict() keeps it here
     if poly is None:
         return None
     return np.asarray(poly, float).round(2).tolist()
@@ -644,6 +708,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
     for k in ("csv", "json", "pdf"):
         if k in res.outputs:
             print(f"wrote {res.outputs[k]}")
+    for n in res.notes:
+        print(f"note: {n}", file=sys.stderr)
     for f in res.failures:
         print(f.line(), file=sys.stderr)
     return 1 if res.failures else 0

@@ -923,8 +923,13 @@ def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | 
         ))
     failures = tuple(f"FAILED {f['file']}: {f['error']}" for f in doc.get("failures") or [])
     code = patient_code or (rows[0]["patient_code"] if rows else folder.name)
+    from analyzer.batch import read_manifest
+
+    manifest, _ = read_manifest(folder) if folder.is_dir() else ({}, [])
     return ReportData(
         patient_code=code,
+        patient_name=manifest.get("patient_name", ""),
+        body_area=manifest.get("body_area", ""),
         series_name=rows[0]["series"] if rows else folder.name,
         dates=tuple(s.get("date") or s.get("name") for s in sessions),
         views=tuple(views),

@@ -247,13 +247,16 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
         pixel coordinates.
     """
     rows, cols = rgb.shape[:2]
-    u8 = np.clip(np.asarray(rgb, np.float32) * 255 + 0.5, 0, 255).astype(np.uint8)
-    bgr0 = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR)
     base = min(1.0, max_side / max(rows, cols))
-    scales = [base]
+    img = np.asarray(rgb, np.float32)
+    if base < 1.0:  # reduce first (a 12 MP photo): the detector works on the reduced copy
+        img = cv2.resize(img, (max(1, round(cols * base)), max(1, round(rows * base))), interpolation=cv2.INTER_AREA)
+    u8 = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    bgr0 = cv2.cvtColor(u8, cv2.COLOR_RGB2BGR)
+    scales = [1.0]
     for k in (2.0, 4.0):
         if max(rows, cols) * base * k <= max(max_side, 1700):
-            scales.append(base * k)
+            scales.append(k)
     best = None
     for s in scales:
         img = bgr0 if s == 1.0 else cv2.resize(
@@ -273,7 +276,7 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
             if MAX_ACCEPTED_RESIDUAL <= res < 2 * MAX_ACCEPTED_RESIDUAL:  # close: judge the refined fit
                 M, use = _fit_chart(means, refine=True)
                 res = _residuals(means, M, use)
-            det = ChartDetection(means, (box - pad) / s, cost, f"scale={s:.2f},margin={pad}")
+            det = ChartDetection(means, (box - pad) / (s * base), cost, f"scale={s * base:.2f},margin={pad}")
             if best is None or res < best[0]:
                 best = (res, det)
             if res < MAX_ACCEPTED_RESIDUAL:

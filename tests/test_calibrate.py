@@ -119,3 +119,17 @@ def test_reference_patch_white_balance():
 def test_bad_method_rejected():
     with pytest.raises(ValueError, match="allowed"):
         Calibration(method="grey-world")
+
+
+def test_chart_in_large_photo_polygon_in_photo_pixels(charts_dir):
+    """A large photo is searched on a reduced copy; the chart outline comes back in the photo's
+    own pixels (known answer: the same chart photo enlarged x6)."""
+    import cv2
+
+    rgb = load_photo(charts_dir / "colorchecker-classic-mini.jpg").rgb
+    small = detect_colorchecker(rgb)
+    big = np.clip(cv2.resize(rgb, None, fx=6, fy=6, interpolation=cv2.INTER_CUBIC), 0, 1)
+    large = detect_colorchecker(big)
+    assert small is not None and large is not None
+    np.testing.assert_allclose(large.polygon / 6, small.polygon, atol=6)
+    assert calibrate(big).method == "colorchecker"

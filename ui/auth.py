@@ -327,10 +327,16 @@ def require_user(store, *, stop: bool = True) -> Principal | None:
                        icon=":material/science:")
         return p
 
-    _sign_in_screen(store, cfg, now)
-    if stop:
-        st.stop()
-    return None
+    if not stop:
+        _sign_in_screen(store, cfg, now)
+        return None
+    # The sign-in screen is the only page of a hidden navigation: whatever page the address
+    # names, nothing else runs. (Calling st.navigation on this run also takes Streamlit out of
+    # its "pages/ folder" mode, in which pages/*.py would be served without app.py.)
+    st.navigation([st.Page(lambda: _sign_in_screen(store, cfg, now), title="Sign in",
+                           url_path="sign-in", default=True)], position="hidden").run()
+    st.stop()
+    return None  # pragma: no cover - st.stop raises
 
 
 # ---- screens -------------------------------------------------------------------------------------

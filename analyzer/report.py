@@ -382,24 +382,24 @@ def _outline(img: np.ndarray, polygon: np.ndarray | None) -> np.ndarray:
 
 def _heading(pdf, text: str, size: float = 14) -> None:
     pdf.set_font(pdf._family, "B", size)
-    pdf.cell(0, 8, pdf._t(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, pdf._t(text), new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_font(pdf._family, "", 10)
 
 
 def _para(pdf, text: str, size: float = 10, h: float = 5) -> None:
     pdf.set_font(pdf._family, "", size)
-    pdf.multi_cell(0, h, pdf._t(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, h, pdf._t(text), new_x="LMARGIN", new_y="NEXT", align="L")
 
 
 def _cover(pdf, data: ReportData, sim: bool) -> None:
     pdf.add_page()
     pdf.set_y(40)
     pdf.set_font(pdf._family, "B", 24)
-    pdf.cell(0, 14, pdf._t("Skin progress report"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 14, pdf._t("Skin progress report"), new_x="LMARGIN", new_y="NEXT", align="L")
     if sim:
         pdf.set_text_color(200, 0, 0)
         pdf.set_font(pdf._family, "B", 14)
-        pdf.cell(0, 9, pdf._t("SIMULATED changes: not a real treatment result"), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 9, pdf._t("SIMULATED changes: not a real treatment result"), new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.set_text_color(0)
     pdf.ln(6)
     dates = list(data.dates)
@@ -420,7 +420,7 @@ def _cover(pdf, data: ReportData, sim: bool) -> None:
         pdf.set_font(pdf._family, "B", 11)
         pdf.cell(45, 8, pdf._t(k))
         pdf.set_font(pdf._family, "", 11)
-        pdf.multi_cell(0, 8, pdf._t(str(v)), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 8, pdf._t(str(v)), new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(10)
     _para(
         pdf,
@@ -470,7 +470,7 @@ def _view_page(pdf, v: ViewImages, sim: bool) -> None:
     if v.note:
         notes.append(v.note)
     for n in notes:
-        pdf.multi_cell(0, 5, pdf._t(n), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, pdf._t(n), new_x="LMARGIN", new_y="NEXT", align="L")
 
 
 def _alignment_text(a: Mapping[str, Any]) -> str:

@@ -135,21 +135,24 @@ def _zinfo(name: str, compress: int) -> zipfile.ZipInfo:
 
 
 def export_patient(store, patient_id: int, out: Path | str | BinaryIO) -> None:
-    manifest, files = build_manifest(store, patient_id)
-    blobs = {}
-    for name, key in files.items():
-        data = store.files.read(key)
-        sha = _FILE_RE.match(name).group(1)
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise StoreError(f"photo file {key} is damaged (checksum mismatch); export stopped")
-        blobs[name] = data
-    text = json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+    """Write the archive to ``out`` (a path: written to a temporary file, then renamed).
+
+    Photo files are copied one at a time (memory stays at one photo) and each is checked
+    against its sha256 first. The shared file lock is held throughout, so a concurrent
+    deletion can't remove a file this export still needs.
+    """
 
     def write(fh: BinaryIO) -> None:
-        with zipfile.ZipFile(fh, "w") as zf:
-            zf.writestr(_zinfo(_MANIFEST, zipfile.ZIP_DEFLATED), text.encode("utf-8"))
-            for name in sorted(blobs):
-                zf.writestr(_zinfo(name, zipfile.ZIP_STORED), blobs[name])
+        with store.files.shared_lock():
+            manifest, files = build_manifest(store, patient_id)
+            text = json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+            with zipfile.ZipFile(fh, "w") as zf:
+                zf.writestr(_zinfo(_MANIFEST, zipfile.ZIP_DEFLATED), text.encode("utf-8"))
+                for name in sorted(files):
+                    data = store.files.read(files[name])
+                    if hashlib.sha256(data).hexdigest() != _FILE_RE.match(name).group(1):
+                        raise StoreError(f"photo file {files[name]} is damaged (checksum mismatch); export stopped")
+                    zf.writestr(_zinfo(name, zipfile.ZIP_STORED), data)
 
     if isinstance(out, str | os.PathLike):
         path = Path(out)
@@ -161,8 +164,9 @@ def export_patient(store, patient_id: int, out: Path | str | BinaryIO) -> None:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise StoreError(f"can't write the archive {path}: {exc.strerror or exc}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
     else:
         write(out)
 
@@ -189,59 +193,70 @@ def _ref(value, table: dict, what: str, *, optional: bool = False):
     return value
 
 
-def _read_archive(src) -> tuple[dict, dict[str, bytes]]:
+def _open_archive(src) -> zipfile.ZipFile:
     try:
-        zf = zipfile.ZipFile(src if not isinstance(src, str | os.PathLike) else Path(src))
+        return zipfile.ZipFile(Path(src) if isinstance(src, str | os.PathLike) else src)
     except FileNotFoundError:
         raise InvalidInput(f"archive not found: {src}") from None
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         raise InvalidInput("not a patient archive (not a readable zip file)") from None
-    with zf:
-        try:
-            info = zf.getinfo(_MANIFEST)
-        except KeyError:
-            raise InvalidInput("not a patient archive (no manifest.json)") from None
-        if info.file_size > _MAX_MANIFEST:
-            raise InvalidInput("archive manifest is too large")
-        try:
-            manifest = json.loads(zf.read(info).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError):
-            raise InvalidInput("archive manifest is damaged (not valid JSON)") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise InvalidInput("not a skin-progress patient archive")
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise InvalidInput(
-                f"archive format version {manifest.get('format_version')!r} is not supported "
-                f"(this version reads {FORMAT_VERSION})"
-            )
-        blobs: dict[str, bytes] = {}
-        for ph in manifest.get("photos") or []:
-            name = ph.get("file") if isinstance(ph, dict) else None
-            m = _FILE_RE.match(name or "")
-            if not m:
-                raise InvalidInput(f"archive: bad photo file name {name!r}")
-            if name in blobs:
-                continue
-            try:
-                zi = zf.getinfo(name)
-            except KeyError:
-                raise InvalidInput(f"archive: photo file {name} is missing") from None
-            if zi.file_size > DEFAULT_MAX_BYTES:
-                raise InvalidInput(f"archive: photo file {name} is too large")
-            try:
-                data = zf.read(zi)
-            except (zipfile.BadZipFile, OSError, EOFError):
-                raise InvalidInput(f"archive: photo file {name} is damaged") from None
-            if hashlib.sha256(data).hexdigest() != m.group(1):
-                raise InvalidInput(f"archive: photo file {name} is damaged (checksum mismatch)")
-            blobs[name] = data
-    return manifest, blobs
+
+
+def _read_manifest(zf: zipfile.ZipFile) -> dict:
+    try:
+        info = zf.getinfo(_MANIFEST)
+    except KeyError:
+        raise InvalidInput("not a patient archive (no manifest.json)") from None
+    if info.file_size > _MAX_MANIFEST:
+        raise InvalidInput("archive manifest is too large")
+    try:
+        manifest = json.loads(zf.read(info).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError):
+        raise InvalidInput("archive manifest is damaged (not valid JSON)") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InvalidInput("not a skin-progress patient archive")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise InvalidInput(
+            f"archive format version {manifest.get('format_version')!r} is not supported "
+            f"(this version reads {FORMAT_VERSION})"
+        )
+    return manifest
+
+
+def _read_photo(zf: zipfile.ZipFile, name: Any) -> tuple[str, bytes]:
+    """(sha256, bytes) of a photo entry, checked against the sha256 in its name."""
+    m = _FILE_RE.match(name if isinstance(name, str) else "")
+    if not m:
+        raise InvalidInput(f"archive: bad photo file name {name!r}")
+    try:
+        zi = zf.getinfo(name)
+    except KeyError:
+        raise InvalidInput(f"archive: photo file {name} is missing") from None
+    if zi.file_size > DEFAULT_MAX_BYTES:
+        raise InvalidInput(f"archive: photo file {name} is too large")
+    try:
+        data = zf.read(zi)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise InvalidInput(f"archive: photo file {name} is damaged") from None
+    if hashlib.sha256(data).hexdigest() != m.group(1):
+        raise InvalidInput(f"archive: photo file {name} is damaged (checksum mismatch)")
+    return m.group(1), data
 
 
 def import_archive(store, src, *, code: str | None = None):
+    """Check the whole archive, write its files, then insert every row in one transaction.
+
+    Photos are read one at a time (twice: to check, then to store); only their small
+    display copies are kept in memory.
+    """
+    with _open_archive(src) as zf:
+        return _import(store, zf, code)
+
+
+def _import(store, zf: zipfile.ZipFile, code: str | None):
     from analyzer.store.store import _patient, display_jpeg
 
-    manifest, blobs = _read_archive(src)
+    manifest = _read_manifest(zf)
     for key in ("patient", "series", "sessions", "photos", "analyses"):
         want = dict if key == "patient" else list
         if not isinstance(manifest.get(key), want):
@@ -259,6 +274,7 @@ def import_archive(store, src, *, code: str | None = None):
     photos = _refs(manifest["photos"], "photo")
     series_vals, session_vals, photo_vals, analysis_vals = {}, {}, {}, []
     derived: dict[str, tuple[bytes, str, int, int]] = {}
+    files_seen: dict[str, tuple[str, int]] = {}
     for ref, it in series.items():
         series_vals[ref] = dict(
             name=v.text(it.get("name"), "series name"),
@@ -283,9 +299,13 @@ def import_archive(store, src, *, code: str | None = None):
         session_vals[ref] = vals
     for ref, it in photos.items():
         _ref(it.get("session"), sessions, "a photo")
-        data = blobs[it["file"]]
         fname = v.filename(it.get("filename"))
-        sha = hashlib.sha256(data).hexdigest()
+        if it.get("file") in files_seen:
+            sha, size = files_seen[it["file"]]
+        else:
+            sha, data = _read_photo(zf, it.get("file"))
+            size = len(data)
+            files_seen[it["file"]] = (sha, size)
         if sha not in derived:
             try:
                 photo = load_photo(data, name=fname)
@@ -293,17 +313,17 @@ def import_archive(store, src, *, code: str | None = None):
                 raise InvalidInput(f"archive: {exc}") from None
             # Keep only the small display copy, not the decoded pixels.
             derived[sha] = (display_jpeg(photo.rgb), photo.format, photo.width, photo.height)
-            del photo
+            del photo, data
         _disp, fmt, width, height = derived[sha]
         if it.get("sha256") != sha:
             raise InvalidInput(f"archive: photo {ref} checksum doesn't match its file")
         photo_vals[ref] = dict(
             view=v.view(it.get("view")), sha256=sha, filename=fname, format=fmt,
-            size_bytes=len(data), capture_time=_dt(it.get("capture_time"), "capture time", aware=False),
+            size_bytes=size, capture_time=_dt(it.get("capture_time"), "capture time", aware=False),
             width=width, height=height,
             storage_key=original_key(sha, it["file"].rsplit(".", 1)[-1]),
             created_at=_dt(it.get("created_at"), "photo created_at", aware=True),
-            _data=data,
+            _file=it["file"],
         )
     seen_views = set()
     for ref, pv in photo_vals.items():
@@ -385,7 +405,7 @@ def import_archive(store, src, *, code: str | None = None):
                 if pv["sha256"] in done:
                     continue
                 done.add(pv["sha256"])
-                store.files.put(pv["storage_key"], pv["_data"])
+                store.files.put(pv["storage_key"], _read_photo(zf, pv["_file"])[1])
                 store.files.put(derived_key(pv["sha256"]), derived[pv["sha256"]][0])
             return store._write_unique(tx, f"a patient with code {pvals['code']!r} already exists")
     except BaseException:
@@ -397,4 +417,5 @@ def manifest_of(src: Path | str | BinaryIO | bytes) -> dict:
     """The manifest of an archive (for tests and previews)."""
     if isinstance(src, bytes):
         src = io.BytesIO(src)
-    return _read_archive(src)[0]
+    with _open_archive(src) as zf:
+        return _read_manifest(zf)

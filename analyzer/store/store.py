@@ -172,6 +172,10 @@ def display_jpeg(rgb, *, max_side: int = DISPLAY_MAX_SIDE, quality: int = DISPLA
     return out.getvalue()
 
 
+class _RaceConflict(Conflict):
+    """A database constraint caught a clash our checks could not see (a concurrent write)."""
+
+
 def _version_key(version: str):
     parts = []
     for p in version.replace("-", ".").replace("+", ".").split("."):
@@ -252,9 +256,12 @@ class Store:
             try:
                 with self._write_sessions() as s, s.begin():
                     return fn(s)
-            except (sa.exc.OperationalError, sa.exc.DBAPIError) as exc:
-                if isinstance(exc, sa.exc.IntegrityError):
-                    raise
+            except sa.exc.IntegrityError:
+                # A unique key or reference clashed with a change committed at the same moment
+                # (our own checks run first, so this is a race): nothing was written.
+                raise _RaceConflict("another change to the same records was saved at the same "
+                                    "moment; nothing was written, try again") from None
+            except sa.exc.DBAPIError as exc:
                 if self._is_transient(exc) and attempt < _RETRIES - 1:
                     time.sleep(0.02 * 2**attempt * (1 + random.random()))
                     continue
@@ -325,9 +332,10 @@ class Store:
         return self._write_unique(tx, f"a patient with code {vals['code']!r} already exists")
 
     def _write_unique(self, fn, message: str):
+        """:meth:`_write`, with ``message`` for the Conflict a unique-key race raises."""
         try:
             return self._write(fn)
-        except sa.exc.IntegrityError:
+        except _RaceConflict:
             raise Conflict(message) from None
 
     def list_patients(self, search: str = "") -> list[Patient]:

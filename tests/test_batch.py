@@ -205,3 +205,58 @@ def test_bad_roi_is_a_usage_error(tmp_path, capsys):
     _touch_photo(tmp_path / "2026-01-01" / "front.jpg")
     assert main(["batch", str(tmp_path), "--roi", "1,2,3", "--no-progress"]) == 2
     assert "--roi" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- demo series (known answers)
+
+
+def test_batch_on_demo_series_measures_and_labels_the_simulated_changes(tmp_path):
+    """sample_images: sessions 3/4 are sessions 1/2's source photos, re-posed, with a* lowered by 2 and 3.
+
+    series.json marks them simulated. The batch must find the injected change at its true size
+    and label exactly those sessions "simulated" in the rows and the PDF.
+    """
+    demo = REPO / "sample_images"
+    manifest = json.loads((demo / "series.json").read_text())
+    sim = {s["date"]: s["simulated"]["delta_a_star"] for s in manifest["sessions"] if s.get("simulated")}
+    assert sim == {"2026-03-11": -2.0, "2026-04-08": -3.0}
+    res = run_batch(demo, out_dir=tmp_path, progress=False)
+    assert res.ok and len(res.photos) == 4
+    rows = read_csv_rows(tmp_path / "results.csv")
+    a = {r["session_date"]: r for r in rows if r["metric"] == "redness.a_star_mean"}
+    assert {d for d, r in a.items() if r["simulated"]} == set(sim)
+    assert {r["patient_code"] for r in rows} == {manifest["patient"]["code"]}
+    assert all(a[d]["alignment_ok"] for d in a if d != "2026-01-14")
+    # Session 3 has the baseline's source photo: its change is the injected one.
+    assert a["2026-03-11"]["change"] == pytest.approx(-2.0, abs=0.5)
+    # Session 4 has session 2's source photo: the difference of their changes is the injected one.
+    assert a["2026-04-08"]["change"] - a["2026-02-11"]["change"] == pytest.approx(-3.0, abs=0.6)
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(tmp_path / "report.pdf")
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "SIMULATED" in reader.pages[0].extract_text()
+    assert manifest["patient"]["display_name"] in reader.pages[0].extract_text()
+    assert "2026-03-11 (simulated)" in text and "2026-04-08 (simulated)" in text
+    assert "2026-02-11 (simulated)" not in text
+
+
+def test_progress_bar_draws_only_when_enabled():
+    import io as _io
+
+    from analyzer.batch import _Progress
+
+    buf = _io.StringIO()
+    bar = _Progress(3, True, stream=buf)
+    for name in ("a/front.jpg", "b/front.jpg", "c/front.jpg"):
+        bar.step(name)
+    bar.close()
+    out = buf.getvalue()
+    assert out.count("\r[") == 3 and "3/3 photos" in out and "c/front.jpg" in out
+    assert "\n" not in out  # one line, redrawn in place
+    quiet = _io.StringIO()
+    bar = _Progress(3, False, stream=quiet)
+    bar.step("x")
+    bar.close()
+    assert quiet.getvalue() == ""

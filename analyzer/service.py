@@ -387,7 +387,7 @@ class Caveat:
     def remedy_text(self) -> str:
         return {
             "retake": "Retake the photo: same pose, distance and light as the baseline.",
-            "mark_reference": "Retake with the colour chart in frame, or mark a neutral reference.",
+            "mark_reference": "Retake with the colour chart (ColorChecker) in frame, in the same light as the baseline.",
             "upload_baseline": "Upload a photo of this view to the baseline session.",
             "none": "",
         }[self.remedy]
@@ -947,22 +947,51 @@ def review_images(store, photo_id: int, *, region: str = DEFAULT_REGION, max_sid
                             False, str(reason), s)
     fu = store.load_photo(photo_id)
     m = np.asarray(a.transform, dtype=np.float64)
-    warped = cv2.warpPerspective(fu.rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    ones = np.full(fu.rgb.shape[:2], 255, np.uint8)
-    valid = cv2.warpPerspective(ones, m, (w, h), flags=cv2.INTER_NEAREST, borderValue=0) > 0
-    warped[~valid] = 0.0
+    # Display: warp the follow-up straight into the reduced baseline frame (S @ M).
+    S = np.diag([s, s, 1.0])
+    dw, dh = max(1, round(w * s)), max(1, round(h * s))
+    small_warp = cv2.warpPerspective(fu.rgb, S @ m, (dw, dh), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT)
     maps: dict[str, np.ndarray] = {}
     if with_maps and poly is not None:
         from analyzer.metrics import change_maps
         from analyzer.regions import polygon_mask
 
-        mask = polygon_mask(np.asarray(poly, float), (h, w)) & valid
-        full = change_maps(base.rgb, warped, mask)
-        for k, v in full.items():
-            v = np.asarray(v, np.float32)
-            maps[k] = _resize(v, s) if v.ndim == 2 else v
-    return ReviewImages(photo_id, bpid, region, _resize(base.rgb, s), _resize(warped, s), polygon, maps,
+        # Maps at full resolution, computed only on the region's bounding box (plus a margin for
+        # the smoothing), then placed in the frame and reduced for display.
+        pts = np.asarray(poly, float)
+        pad = 48
+        x0, y0 = max(0, int(np.floor(pts[:, 0].min())) - pad), max(0, int(np.floor(pts[:, 1].min())) - pad)
+        x1, y1 = min(w, int(np.ceil(pts[:, 0].max())) + pad), min(h, int(np.ceil(pts[:, 1].max())) + pad)
+        if x1 > x0 and y1 > y0:
+            T = np.array([[1.0, 0, -x0], [0, 1.0, -y0], [0, 0, 1.0]])
+            cw, ch = x1 - x0, y1 - y0
+            warped = cv2.warpPerspective(fu.rgb, T @ m, (cw, ch), flags=cv2.INTER_LINEAR,
+                                         borderMode=cv2.BORDER_CONSTANT)
+            ones = np.full(fu.rgb.shape[:2], 255, np.uint8)
+            valid = cv2.warpPerspective(ones, T @ m, (cw, ch), flags=cv2.INTER_NEAREST, borderValue=0) > 0
+            warped[~valid] = 0.0
+            mask = polygon_mask(pts - [x0, y0], (ch, cw)) & valid
+            crop = np.ascontiguousarray(base.rgb[y0:y1, x0:x1])
+            for k, v in change_maps(crop, warped, mask).items():
+                v = np.asarray(v, np.float32)
+                if v.ndim != 2:
+                    continue
+                full = np.full((h, w), np.nan, np.float32)
+                full[y0:y1, x0:x1] = v
+                maps[k] = _resize_nan(full, s)
+    return ReviewImages(photo_id, bpid, region, _resize(base.rgb, s), small_warp, polygon, maps,
                         True, None, s)
+
+
+def _resize_nan(v: np.ndarray, s: float) -> np.ndarray:
+    """Reduce a map with NaN holes (nearest neighbour keeps NaN edges crisp and values unmixed)."""
+    import cv2
+
+    if s >= 1.0:
+        return v
+    h, w = v.shape
+    return cv2.resize(v, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_NEAREST)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 
 import numpy as np
 import streamlit as st
@@ -60,13 +61,43 @@ def cached_progress_rows(series_id: int) -> list[dict]:
     return progress_rows(_location_key(), series_id, ANALYZER_VERSION, revision())
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev: int):
+MAP_NAMES = {
+    "delta_a_star": ("Redness change (Δa*)", "red = redder, blue = less red", "a_star"),
+    "delta_L_star": ("Pigmentation change (ΔL*)", "red = lighter, blue = darker", "L_star"),
+    "delta_roughness": ("Texture change (Δ roughness)", "red = rougher, blue = smoother", "roughness"),
+}
+
+
+@st.cache_data(show_spinner=False, max_entries=48)
+def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev: int) -> dict:
+    """Everything the review needs to show, ready to display (JPEG bytes, uint8 arrays):
+    computed once per photo, region and data revision, so a revisit costs no image work."""
+    from analyzer.render import draw_polygon, heatmap
+
     r = service.review_images(get_store(), photo_id, region=region, analyzer_version=version)
-    return r
+    out = {"aligned": r.aligned, "reason": r.reason, "baseline_photo_id": r.baseline_photo_id,
+           "same": r.baseline_photo_id == photo_id, "maps": []}
+    outline = r.polygon
+    b = draw_polygon(r.baseline_rgb, outline) if outline is not None else r.baseline_rgb
+    out["b"] = to_uint8(b)
+    out["b_jpg"] = jpeg_bytes(b)
+    if r.aligned and r.followup_rgb is not None:
+        f = draw_polygon(r.followup_rgb, outline) if outline is not None else r.followup_rgb
+        out["f"] = to_uint8(f)
+        out["f_jpg"] = jpeg_bytes(f)
+    for key, arr in r.maps.items():
+        if not isinstance(arr, np.ndarray) or arr.ndim != 2:
+            continue
+        title, legend, kind = MAP_NAMES.get(key, (key, "", key))
+        img = heatmap(arr, background=r.baseline_rgb, kind=kind)
+        if outline is not None:
+            img = draw_polygon(img, outline)
+        out["maps"].append((title, legend, jpeg_bytes(img)))
+    return out
 
 
-def cached_review(photo_id: int, region: str):
+def cached_review(photo_id: int, region: str) -> dict:
+    """Display assets of a photo's review (see ``_review``); raises LookupError if not analysed."""
     return _review(_location_key(), photo_id, region, ANALYZER_VERSION, revision())
 
 
@@ -212,18 +243,18 @@ def decode_rgb(data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
     return np.asarray(img, np.float32) / 255.0
 
 
-def before_after_slider(before: np.ndarray, after: np.ndarray, *, height: int = 520, start: int = 50,
-                        labels: tuple[str, str] = ("Before", "After")) -> None:
-    """A drag slider revealing ``after`` over ``before`` (same size, same frame)."""
-    h, w = before.shape[:2]
+def before_after_slider(before_jpg: bytes, after_jpg: bytes, size: tuple[int, int], *, height: int = 520,
+                        start: int = 50, labels: tuple[str, str] = ("Before", "After")) -> None:
+    """A drag slider revealing ``after`` over ``before`` (JPEGs of the same frame; size = (w, h))."""
+    w, h = size
     disp_h = height
     disp_w = int(round(w * disp_h / h))
     html = f"""
 <div id="ba" style="position:relative;width:{disp_w}px;height:{disp_h}px;max-width:100%;user-select:none;
      font-family:sans-serif;">
-  <img src="{data_url(before)}" style="position:absolute;top:0;left:0;width:{disp_w}px;height:{disp_h}px;">
+  <img src="{data_url(before_jpg)}" style="position:absolute;top:0;left:0;width:{disp_w}px;height:{disp_h}px;">
   <div id="clip" style="position:absolute;top:0;left:0;height:{disp_h}px;width:{start}%;overflow:hidden;">
-    <img src="{data_url(after)}" style="width:{disp_w}px;height:{disp_h}px;max-width:none;">
+    <img src="{data_url(after_jpg)}" style="width:{disp_w}px;height:{disp_h}px;max-width:none;">
   </div>
   <div id="bar" style="position:absolute;top:0;left:{start}%;width:3px;height:{disp_h}px;background:#fff;
        box-shadow:0 0 4px #000;"></div>
@@ -264,6 +295,16 @@ navigator.mediaDevices && navigator.mediaDevices.getUserMedia({{video:{{facingMo
 def data_location_caption(store) -> None:
     loc = service.store_location()
     st.sidebar.caption(f"Data: `{loc.data_dir.resolve()}` · {store.describe()}")
+
+
+def md_escape(text: str) -> str:
+    """Text shown as-is inside markdown (L*, a*, ΔE… keep their asterisks and underscores)."""
+    return re.sub(r"([\\`*_{}\[\]<>#|~$])", r"\\\1", str(text))
+
+
+def show_caveat(c) -> None:
+    """One caveat, in plain words, next to the photo, with its remedy."""
+    st.warning(f"**{md_escape(c.message)}** {md_escape(c.remedy_text)}", icon=":material/warning:")
 
 
 def env_flag(name: str) -> bool:

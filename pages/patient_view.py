@@ -68,8 +68,9 @@ if status:
         r = cached_review(last.photo_id, service.DEFAULT_REGION)
     except LookupError:
         r = None
-    if r is not None and r.aligned and r.followup_rgb is not None:
-        before_after_slider(r.baseline_rgb, r.followup_rgb, labels=("First session", "Latest session"))
+    if r is not None and r["aligned"] and r.get("f_jpg"):
+        before_after_slider(r["b_jpg"], r["f_jpg"], (r["b"].shape[1], r["b"].shape[0]),
+                            labels=("First session", "Latest session"))
         st.caption("Drag the slider to compare your first session with the latest one, lined up on the same spot.")
 else:
     st.caption("The before/after comparison appears after your first follow-up session.")
@@ -91,7 +92,7 @@ for m in service.KEY_METRICS:
     if ch is None:
         continue
     st.markdown(f"**{info.label[:1].upper() + info.label[1:]}**: {info.explanation}")
-    st.altair_chart(ch, width="stretch")
+    st.vega_lite_chart(ch, width="stretch")
 
 # ---- report
 st.subheader("Your report")

@@ -39,7 +39,8 @@ view = c1.selectbox("View", views, key="pg_view")
 region = c2.selectbox("Region", regions, key="pg_region", format_func=service.region_label)
 default_metrics = [m for m in service.KEY_METRICS if m in metrics]
 chosen = c3.multiselect("Metrics", metrics, default=default_metrics, key="pg_metrics",
-                        format_func=lambda m: f"{service.metric_info(m).label} ({m})")
+                        format_func=lambda m: service.metric_info(m).label,
+                        help="Each metric's full name (group.key) is in the table below.")
 
 st.subheader("Summary")
 show_cards(service.summary_cards(rows, metrics=chosen or default_metrics, view=view, regions=[region]))
@@ -53,7 +54,7 @@ for m in chosen:
     if ch is None:
         st.caption(f"{service.metric_info(m).label}: nothing measured.")
         continue
-    st.altair_chart(ch, width="stretch")
+    st.vega_lite_chart(ch, width="stretch")
     missing = [r for r in mr if r["value"] is None]
     for r in missing:
         st.caption(f"Session {r['session_index']} ({r['session_date']}): no value, {r['reason']}.")

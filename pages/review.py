@@ -3,13 +3,11 @@ change heat maps, and the regions of interest (chosen on the baseline, shown on 
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.regions import FACE_REGIONS
-from analyzer.render import draw_polygon, heatmap
 from pages._common import (
     before_after_slider,
     blend,
@@ -20,6 +18,7 @@ from pages._common import (
     get_store,
     need_series,
     series_label,
+    show_caveat,
 )
 
 store = get_store()
@@ -105,58 +104,42 @@ if a is None or not a.regions:
         st.rerun()
     st.stop()
 for c in a.caveats:
-    st.warning(f"**{c.message}** {c.remedy_text}", icon=":material/warning:")
+    show_caveat(c)
 
 if region not in a.regions:
     st.info(f"{service.region_label(region)} was not measured on this photo.")
     st.stop()
 
 r = cached_review(pid, region)
-b_rgb = r.baseline_rgb
-f_rgb = r.followup_rgb
-outline = r.polygon
-b_show = draw_polygon(b_rgb, outline) if outline is not None else b_rgb
-if not r.aligned:
-    st.error(f"Alignment refused: {r.reason}. Only the side-by-side view is available; retake the photo.")
+if not r["aligned"]:
+    st.error(f"Alignment refused: {r['reason']}. Only the side-by-side view is available; retake the photo.")
     c1, c2 = st.columns(2)
-    c1.image(display_bytes(r.baseline_photo_id), caption="Baseline", width="stretch")
+    c1.image(display_bytes(r["baseline_photo_id"]), caption="Baseline", width="stretch")
     c2.image(display_bytes(pid), caption="Follow-up (not aligned)", width="stretch")
     st.stop()
 
-f_show = draw_polygon(f_rgb, outline) if outline is not None else f_rgb
-same = r.baseline_photo_id == pid
+b_show, f_show = r["b"], r["f"]
 t_overlay, t_slider, t_side, t_maps = st.tabs(["Aligned overlay", "Before / after slider", "Side by side",
                                                "Change maps"])
 with t_overlay:
     op = st.slider("Follow-up opacity over the baseline", 0.0, 1.0, 0.5, 0.05, key="overlay_opacity")
-    st.image(blend(b_show, f_show, op), caption=f"Baseline with the aligned follow-up at {op:.0%}",
-             width="stretch")
+    st.image(blend(b_show, f_show, op) / 255.0, caption=f"Baseline with the aligned follow-up at {op:.0%}",
+             width="stretch", clamp=True, output_format="JPEG")
 with t_slider:
-    before_after_slider(b_show, f_show, labels=("Before (baseline)", "After"))
+    before_after_slider(r["b_jpg"], r["f_jpg"], (b_show.shape[1], b_show.shape[0]),
+                        labels=("Before (baseline)", "After"))
 with t_side:
     c1, c2 = st.columns(2)
-    c1.image(b_show, caption="Baseline", width="stretch", clamp=True)
-    c2.image(f_show, caption="Follow-up, aligned to the baseline", width="stretch", clamp=True)
+    c1.image(r["b_jpg"], caption="Baseline", width="stretch")
+    c2.image(r["f_jpg"], caption="Follow-up, aligned to the baseline", width="stretch")
 with t_maps:
-    if same:
+    if r["same"]:
         st.info("This is the baseline photo itself: there is no change to map. Pick a later session.")
-    elif not r.maps:
+    elif not r["maps"]:
         st.info("No change maps for this region.")
     else:
-        names = {"delta_a_star": ("Redness change (Δa*)", "red = redder, blue = less red", "a_star"),
-                 "delta_L_star": ("Pigmentation change (ΔL*)", "red = lighter, blue = darker", "L_star"),
-                 "delta_roughness": ("Texture change (Δ roughness)", "red = rougher, blue = smoother",
-                                     "roughness")}
         cols = st.columns(3)
-        k = 0
-        for key, arr in r.maps.items():
-            if not isinstance(arr, np.ndarray) or arr.ndim != 2:
-                continue
-            title, legend, kind = names.get(key, (key, "", key))
-            img = heatmap(arr, background=b_rgb, kind=kind)
-            if outline is not None:
-                img = draw_polygon(img, outline)
+        for k, (title, legend, jpg) in enumerate(r["maps"]):
             with cols[k % 3]:
-                st.image(img, caption=f"{title}: {legend}", width="stretch", clamp=True)
-            k += 1
+                st.image(jpg, caption=f"{title}: {legend}", width="stretch")
         st.caption("Colours use a fixed scale in every session, so the same colour means the same change.")

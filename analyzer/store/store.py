@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import numbers
 import random
 import time
 from collections.abc import Callable
@@ -270,8 +271,9 @@ class Store:
 
     @staticmethod
     def _get(s: OrmSession, model, id_: Any, what: str):
-        if isinstance(id_, bool) or not isinstance(id_, int):
+        if isinstance(id_, bool) or not isinstance(id_, numbers.Integral):
             raise NotFound(f"{what} {id_!r} not found")
+        id_ = int(id_)
         row = s.get(model, id_)
         if row is None:
             raise NotFound(f"{what} {id_} not found")

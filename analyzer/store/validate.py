@@ -46,7 +46,7 @@ def text(value: Any, what: str, *, max_len: int = 200, required: bool = False) -
         raise InvalidInput(f"{what} is required")
     if len(value) > max_len:
         raise InvalidInput(f"{what} is too long ({len(value)} characters; at most {max_len})")
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
         raise InvalidInput(f"{what} contains control characters")
     return value
 
@@ -147,8 +147,12 @@ def view(value: Any) -> str:
 
 
 def filename(value: Any) -> str:
-    v = text(value if value is not None else "", "file name", max_len=10_000)
-    v = v.replace("\\", "/").rsplit("/", 1)[-1]
+    """The base name of an uploaded file, without folders or control characters."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"file name must be text, not {type(value).__name__}")
+    v = value.replace("\\", "/").rsplit("/", 1)[-1]
     v = "".join(c for c in v if unicodedata.category(c)[0] != "C").strip()
     if len(v) > 255:
         stem, dot, ext = v.rpartition(".")

@@ -39,6 +39,7 @@ __all__ = [
     "measure",
     "measure_photo",
     "change",
+    "change_warnings",
     "change_maps",
     "noise_band",
     "texture_scale_for",
@@ -607,12 +608,13 @@ def change(baseline: MetricSet, followup: MetricSet) -> dict:
     Returns
     -------
     dict
-        ``{group: {key: {"delta": f-b|None, "percent": 100*(f-b)/|b| | None, "reason": str|None,
-        "noise_band": float|None, "within_noise": bool|None}}}`` plus ``"warnings"``.
+        Flat, keyed like ``meta``: ``{"redness.a_star_mean": {"delta": f-b | None,
+        "percent": 100*(f-b)/|b| | None, "reason": str | None, "noise_band": float | None,
+        "within_noise": bool | None}, ...}`` for every key of :data:`METRIC_KEYS`. Warnings
+        about the comparison itself (calibration, lighting) come from :func:`change_warnings`.
     """
     out: dict = {}
     for g in GROUPS:
-        out[g] = {}
         for k in METRIC_KEYS[g]:
             b = baseline.groups.get(g, {}).get(k)
             f = followup.groups.get(g, {}).get(k)
@@ -620,9 +622,8 @@ def change(baseline: MetricSet, followup: MetricSet) -> dict:
             fv = float("nan") if f is None else float(f.value)
             rec: dict = {"delta": None, "percent": None, "reason": None}
             if not (math.isfinite(bv) and math.isfinite(fv)):
-                rec["reason"] = "baseline or follow-up value missing: " + "; ".join(
-                    r for r in ((b.reason if b else None), (f.reason if f else None)) if r
-                )
+                why = "; ".join(r for r in ((b.reason if b else None), (f.reason if f else None)) if r)
+                rec["reason"] = "baseline or follow-up value missing" + (f": {why}" if why else "")
             else:
                 d = fv - bv
                 rec["delta"] = d
@@ -633,7 +634,12 @@ def change(baseline: MetricSet, followup: MetricSet) -> dict:
             nb = noise_band(k)
             rec["noise_band"] = finite_or_none(nb)
             rec["within_noise"] = None if rec["delta"] is None or not math.isfinite(nb) else bool(abs(rec["delta"]) <= nb)
-            out[g][k] = rec
+            out[f"{g}.{k}"] = rec
+    return out
+
+
+def change_warnings(baseline: MetricSet, followup: MetricSet) -> list[str]:
+    """Plain-words warnings about a comparison: calibration missing or different, lighting."""
     warnings = []
     if baseline.calibration.method != followup.calibration.method:
         warnings.append(
@@ -644,8 +650,7 @@ def change(baseline: MetricSet, followup: MetricSet) -> dict:
         warnings.append("Neither photo is colour-calibrated: changes across sessions may be lighting.")
     if followup.quality.get("lighting_differs"):
         warnings.append("The follow-up's lighting differs from the baseline's.")
-    out["warnings"] = warnings
-    return out
+    return warnings
 
 
 def change_maps(baseline_rgb: np.ndarray, followup_warped_rgb: np.ndarray, mask: np.ndarray, *, smooth_sigma: float = 2.0) -> dict[str, np.ndarray]:

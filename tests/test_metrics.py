@@ -15,6 +15,7 @@ from analyzer.metrics import (
     METRIC_KEYS,
     change,
     change_maps,
+    change_warnings,
     measure,
     measure_photo,
     noise_band,
@@ -138,13 +139,14 @@ def test_change_and_noise_band(faces):
     b = measure(base, **kw)
     f = measure(red, baseline_quality=b.quality, **kw)
     c = change(b, f)
-    rec = c["redness"]["a_star_mean"]
+    assert set(c) == {f"{g}.{k}" for g, ks in METRIC_KEYS.items() for k in ks}
+    rec = c["redness.a_star_mean"]
     assert rec["delta"] == pytest.approx(4.0, rel=0.15)
     assert rec["percent"] == pytest.approx(100 * rec["delta"] / abs(b.value("a_star_mean")))
     assert rec["within_noise"] is False and rec["noise_band"] == noise_band("redness.a_star_mean")
-    assert c["texture"]["roughness"]["within_noise"] is True
+    assert c["texture.roughness"]["within_noise"] is True
     assert f.quality["lighting_differs"] is False
-    assert any("calibrated" in w for w in c["warnings"])
+    assert any("calibrated" in w for w in change_warnings(b, f))
 
 
 def test_lighting_differs_warning(faces):

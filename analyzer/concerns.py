@@ -65,6 +65,7 @@ __all__ = [
     "normalize_concern",
     "measure_concern",
     "measure_concerns",
+    "measure_comparison",
     "concern_order",
     "concern_regions",
     "line_region_polygons",
@@ -1184,3 +1185,69 @@ def concern_order(concerns: Iterable[str], metric_keys: Iterable[str] | None = N
 
 def _linear(rgb: np.ndarray) -> np.ndarray:  # kept for tests that inject changes in linear light
     return srgb_to_linear(rgb)
+
+
+def measure_comparison(
+    comparison,
+    concerns: Iterable[str],
+    *,
+    face: Face | None = None,
+    scale: Scale | None = None,
+    scar_grade: int | None = None,
+) -> dict[str, dict[str, dict[str, Measurement] | None | str]]:
+    """Concern measures of a baseline and its aligned follow-up, over the same pixels.
+
+    Parameters
+    ----------
+    comparison : analyzer.pipeline.Comparison
+        From ``compare(baseline, followup, keep_aligned=True)``.
+    concerns : iterable of str
+        The series' concerns (those without a measure are skipped).
+    face : Face, optional
+        The **baseline** face: gives the eye-distance scale (when ``scale`` is None), the cheeks +
+        nose mask for redness and the fine-line regions, all in the baseline frame.
+    scale : Scale, optional
+        A better scale than the eye distance (ruler, chart), in baseline pixels.
+    scar_grade : int 1-4, optional
+        The clinician's grade of the *follow-up* session.
+
+    Returns
+    -------
+    dict
+        ``{region: {"baseline": {key: Measurement}, "followup": {key: Measurement} | None,
+        "reason": str | None}}``. The follow-up is None (with the reason) when the alignment was
+        refused or the aligned image was not kept. Each photo is colour-corrected with its own
+        calibration from the comparison before measuring.
+    """
+    from analyzer.calibrate import apply_calibration
+    from analyzer.regions import polygon_mask, skin_mask
+
+    base_rgb = comparison.baseline_rgb
+    if base_rgb is None:
+        raise UsageError("the comparison did not keep its images: call compare(..., keep_aligned=True)")
+    sc = scale if scale is not None else (Scale.from_face(face) if face is not None else None)
+    shape = base_rgb.shape[:2]
+    per_concern = concern_regions(face, base_rgb) if face is not None else None
+    ok = bool(comparison.alignment.ok) and comparison.aligned_rgb is not None
+    out: dict[str, dict] = {}
+    for name, rr in comparison.regions.items():
+        reg = polygon_mask(rr.polygon, shape)
+        common = reg & skin_mask(base_rgb, region=reg)
+        if ok:
+            valid = comparison.valid_mask if comparison.valid_mask is not None else np.ones(shape, bool)
+            common &= skin_mask(comparison.aligned_rgb, region=reg & valid) & valid
+        masks = None
+        if per_concern is not None:
+            masks = {c: m & common for c, m in per_concern.items() if c in ("redness", "fine_lines")}
+        b_rgb = apply_calibration(base_rgb, rr.baseline.calibration)
+        b = measure_concerns(concerns, b_rgb, mask=common, scale=sc, face=face, region=name, masks=masks)
+        f = None
+        reason = rr.reason
+        if ok and rr.followup is not None:
+            f_rgb = apply_calibration(comparison.aligned_rgb, rr.followup.calibration)
+            f = measure_concerns(concerns, f_rgb, mask=common, scale=sc, face=face, scar_grade=scar_grade,
+                                 region=name, masks=masks)
+        elif reason is None:
+            reason = "the aligned follow-up was not kept" if comparison.alignment.ok else "alignment refused"
+        out[name] = {"baseline": b, "followup": f, "reason": reason}
+    return out

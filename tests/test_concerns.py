@@ -324,3 +324,32 @@ def test_measure_concerns_for_a_series(faces):
     assert {k.split(".")[0] for k in r} == {"acne_scars", "redness"}
     assert r["redness.a_star_mean"].region == "cheeks_nose"
     assert all(m.version for m in r.values())
+
+
+def test_measure_comparison_same_pixels_baseline_and_aligned_followup(faces):
+    """measure_comparison on a Comparison-shaped object (the pipeline's alignment is tested in
+    test_align; here the follow-up is the baseline with a SIMULATED +5 a* on cheeks and nose)."""
+    from types import SimpleNamespace
+
+    from analyzer.calibrate import NO_CALIBRATION
+    from analyzer.regions import face_area_polygon
+
+    f = faces["081"]
+    rgb, face = f["rgb"], f["face"]
+    follow = I.shift_a_star(rgb, f["masks"]["redness"], 5.0)
+    ms = SimpleNamespace(calibration=NO_CALIBRATION)
+    rr = SimpleNamespace(polygon=face_area_polygon(face), baseline=ms, followup=ms, reason=None)
+    cmp_ok = SimpleNamespace(alignment=SimpleNamespace(ok=True), aligned_rgb=follow, baseline_rgb=rgb,
+                             valid_mask=np.ones(rgb.shape[:2], bool), regions={"face": rr})
+    out = C.measure_comparison(cmp_ok, ["redness", "acne_scars"], face=face, scar_grade=2)["face"]
+    b, fu = out["baseline"], out["followup"]
+    assert set(b) == set(fu) and out["reason"] is None
+    assert _v(fu, "redness.a_star_mean") - _v(b, "redness.a_star_mean") == pytest.approx(5.0, abs=0.3)
+    assert _v(fu, "acne_scars.scar_count") == _v(b, "acne_scars.scar_count")  # colour change only
+    assert _v(fu, "acne_scars.clinician_grade") == 2 and math.isnan(_v(b, "acne_scars.clinician_grade"))
+    refused = SimpleNamespace(polygon=rr.polygon, baseline=ms, followup=None, reason="alignment refused: too far")
+    cmp_bad = SimpleNamespace(alignment=SimpleNamespace(ok=False), aligned_rgb=None, baseline_rgb=rgb,
+                              valid_mask=None, regions={"face": refused})
+    out = C.measure_comparison(cmp_bad, ["redness"], face=face)["face"]
+    assert out["followup"] is None and out["reason"] == "alignment refused: too far"
+    assert math.isfinite(_v(out["baseline"], "redness.a_star_mean"))

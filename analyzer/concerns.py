@@ -66,6 +66,7 @@ __all__ = [
     "measure_concern",
     "measure_concerns",
     "measure_comparison",
+    "to_metrics_dict",
     "concern_order",
     "concern_regions",
     "line_region_polygons",
@@ -128,7 +129,7 @@ CONCERN_MEASURES: dict[str, tuple[str, ...]] = {
     "fine_lines": ("line_length", "line_depth"),  # + "<region>.line_length" etc. with a face
     "hyperpigmentation": ("spot_area", "spot_area_fraction", "spot_count", "spot_contrast", "tone_unevenness"),
     "stretch_marks": ("striae_area", "striae_area_fraction", "striae_mean_width", "striae_count"),
-    "redness": ("red_area_fraction", "a_star_mean"),
+    "redness": ("cheeks_nose.red_area_fraction", "cheeks_nose.a_star_mean"),  # without a face: the general keys
     "hair_loss": ("scalp_fraction", "hair_strand_density"),
 }
 
@@ -944,31 +945,49 @@ def stretch_marks(
 
 
 def redness(
-    rgb: np.ndarray, mask: np.ndarray, *, scale: Scale | None = None, region: str = "cheeks_nose"
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    *,
+    scale: Scale | None = None,
+    face: Face | None = None,
+    region: str = "roi",
 ) -> dict[str, Measurement]:
-    """Redness and rosacea: red-area fraction and mean a* (meant for the cheeks and nose).
+    """Redness and rosacea: red-area fraction and mean a* on the cheeks and nose.
 
-    The general redness metrics of :func:`analyzer.metrics.measure` over ``mask``: mean CIELAB
-    a* (D65) and the share of skin with a* > :data:`analyzer.metrics.A_STAR_RED_THRESHOLD`
-    (fixed, absolute). Colour only: ``scale`` is not used. Use :func:`concern_regions` for the
-    cheeks + nose mask from a face.
+    The general redness metrics of :func:`analyzer.metrics.measure` (mean CIELAB a*, D65, and
+    the share of skin with a* > :data:`analyzer.metrics.A_STAR_RED_THRESHOLD`, fixed, absolute)
+    over ``mask`` ∩ (left cheek ∪ right cheek ∪ nose) of the ``face``:
+    ``redness.cheeks_nose.red_area_fraction`` and ``redness.cheeks_nose.a_star_mean``.
+    Without a face there are no cheeks to find: the keys are then ``redness.red_area_fraction``
+    and ``redness.a_star_mean`` over ``mask``, the same numbers as the general metrics of that
+    region. Colour only: ``scale`` is not used.
     """
     from analyzer import metrics as M
+    from analyzer.regions import face_region_polygons, polygon_mask
 
     c = "redness"
     rgb, mask = _check_inputs(rgb, mask)
+    prefix = ""
+    if face is not None:
+        fr = face_region_polygons(face)
+        part = np.zeros(mask.shape, bool)
+        for n in ("left_cheek", "right_cheek", "nose"):
+            part |= polygon_mask(fr[n], mask.shape)
+        mask = mask & part
+        prefix = "cheeks_nose."
     out = _Out(c, region, scale, None)
-    units = {"red_area_fraction": "fraction of skin", "a_star_mean": "CIELAB a* (D65)"}
+    units = {prefix + "red_area_fraction": "fraction of skin", prefix + "a_star_mean": "CIELAB a* (D65)"}
     if int(mask.sum()) < 50:
-        out.all_nan(units, units, "too few skin pixels (< 50)")
+        out.all_nan(units, units, "too few skin pixels (< 50)" + (" on the cheeks and nose" if prefix else ""))
         return _reorder(out.d, c)
     ys, xs = np.nonzero(mask)
     r0, r1, c0, c1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     ms = M.measure(np.ascontiguousarray(rgb[r0:r1, c0:c1]), mask=mask[r0:r1, c0:c1], region=region)
     red = ms.groups["redness"]
+    where = " over the cheeks and nose (5-point landmark regions)" if prefix else ""
     for k in ("red_area_fraction", "a_star_mean"):
         m = red[k]
-        out.add(k, m.value, m.unit, f"= redness.{k}: {m.method}", m.reason)
+        out.add(prefix + k, m.value, m.unit, f"= redness.{k}{where}: {m.method}", m.reason)
     return _reorder(out.d, c)
 
 
@@ -1069,7 +1088,8 @@ def measure_concern(
     scale : Scale, optional
         px/mm of ``rgb`` (the baseline's). None: sizes in pixels, densities per 10^4 px².
     face : Face, optional
-        The baseline face: gives ``fine_lines`` per-region values.
+        The baseline face: gives ``fine_lines`` per-region values and the cheeks + nose of
+        ``redness``.
     scar_grade : int 1-4, optional
         The clinician's Goodman & Baron grade, recorded with ``acne_scars``.
 
@@ -1089,10 +1109,10 @@ def measure_concern(
         raise ValueError(f"unknown concern {concern!r}; allowed: {', '.join(CONCERNS)}")
     if c == "acne_scars":
         return acne_scars(rgb, mask, scale=scale, clinician_grade=scar_grade, region=region)
-    if c == "fine_lines":
-        return fine_lines(rgb, mask, scale=scale, face=face, region=region)
+    if c in ("fine_lines", "redness"):
+        return (fine_lines if c == "fine_lines" else redness)(rgb, mask, scale=scale, face=face, region=region)
     fn = {"enlarged_pores": enlarged_pores, "hyperpigmentation": hyperpigmentation,
-          "stretch_marks": stretch_marks, "redness": redness, "hair_loss": hair_loss}[c]
+          "stretch_marks": stretch_marks, "hair_loss": hair_loss}[c]
     return fn(rgb, mask, scale=scale, region=region)
 
 
@@ -1105,21 +1125,28 @@ def measure_concerns(
     face: Face | None = None,
     scar_grade: int | None = None,
     region: str = "roi",
-    masks: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Measurement]:
-    """The measures of every concern of a series that has one (others are skipped).
-
-    ``masks`` may give a concern its own mask (e.g. ``concern_regions(face, rgb)["redness"]``
-    for cheeks + nose); otherwise ``mask`` is used.
-    """
+    """The measures of every concern of a series that has one (others are skipped), merged in
+    the series' order. Same parameters as :func:`measure_concern`."""
     out: dict[str, Measurement] = {}
     for name in concerns:
         c = normalize_concern(name)
         if c not in CONCERNS:
             continue
-        m = masks.get(c, mask) if masks else mask
-        reg = "cheeks_nose" if (masks and c == "redness" and "redness" in masks) else region
-        out.update(measure_concern(c, rgb, mask=m, scale=scale, face=face, scar_grade=scar_grade, region=reg))
+        out.update(measure_concern(c, rgb, mask=mask, scale=scale, face=face, scar_grade=scar_grade, region=region))
+    return out
+
+
+def to_metrics_dict(measures: Mapping[str, Measurement]) -> dict:
+    """Measures in the stored result shape of :meth:`analyzer.metrics.MetricSet.to_dict`:
+    ``{group: {key: value or None}, "meta": {"group.key": {"unit", "method", "reason"}}}``
+    (group = concern; ``fine_lines.forehead.line_length`` -> group ``fine_lines``, key
+    ``forehead.line_length``). Merge it into a region's ``baseline`` / ``followup`` dict."""
+    out: dict = {"meta": {}}
+    for full, m in measures.items():
+        g, k = full.split(".", 1)
+        out.setdefault(g, {})[k] = m.json_value()
+        out["meta"][full] = {"unit": m.unit, "method": m.method, "reason": m.reason}
     return out
 
 
@@ -1183,9 +1210,6 @@ def concern_order(concerns: Iterable[str], metric_keys: Iterable[str] | None = N
     return [k for k in out if k in ps] + [k for k in present if k not in set(out)]
 
 
-def _linear(rgb: np.ndarray) -> np.ndarray:  # kept for tests that inject changes in linear light
-    return srgb_to_linear(rgb)
-
 
 def measure_comparison(
     comparison,
@@ -1227,7 +1251,6 @@ def measure_comparison(
         raise UsageError("the comparison did not keep its images: call compare(..., keep_aligned=True)")
     sc = scale if scale is not None else (Scale.from_face(face) if face is not None else None)
     shape = base_rgb.shape[:2]
-    per_concern = concern_regions(face, base_rgb) if face is not None else None
     ok = bool(comparison.alignment.ok) and comparison.aligned_rgb is not None
     out: dict[str, dict] = {}
     for name, rr in comparison.regions.items():
@@ -1236,17 +1259,14 @@ def measure_comparison(
         if ok:
             valid = comparison.valid_mask if comparison.valid_mask is not None else np.ones(shape, bool)
             common &= skin_mask(comparison.aligned_rgb, region=reg & valid) & valid
-        masks = None
-        if per_concern is not None:
-            masks = {c: m & common for c, m in per_concern.items() if c in ("redness", "fine_lines")}
         b_rgb = apply_calibration(base_rgb, rr.baseline.calibration)
-        b = measure_concerns(concerns, b_rgb, mask=common, scale=sc, face=face, region=name, masks=masks)
+        b = measure_concerns(concerns, b_rgb, mask=common, scale=sc, face=face, region=name)
         f = None
         reason = rr.reason
         if ok and rr.followup is not None:
             f_rgb = apply_calibration(comparison.aligned_rgb, rr.followup.calibration)
             f = measure_concerns(concerns, f_rgb, mask=common, scale=sc, face=face, scar_grade=scar_grade,
-                                 region=name, masks=masks)
+                                 region=name)
         elif reason is None:
             reason = "the aligned follow-up was not kept" if comparison.alignment.ok else "alignment refused"
         out[name] = {"baseline": b, "followup": f, "reason": reason}

@@ -206,11 +206,15 @@ def test_redness_on_cheeks_and_nose_moves_by_injected_a_star(faces, pid):
     f = faces[pid]
     m = f["masks"]["redness"]
     out = I.shift_a_star(f["rgb"], m, 5.0)
-    b = C.redness(f["rgb"], m)
-    a = C.redness(out, m)
-    assert _v(a, "redness.a_star_mean") - _v(b, "redness.a_star_mean") == pytest.approx(5.0, abs=0.3)
-    assert _v(a, "redness.red_area_fraction") >= _v(b, "redness.red_area_fraction")
-    assert a["redness.a_star_mean"].region == "cheeks_nose"
+    skin = f["masks"]["acne_scars"]  # the whole face's skin: redness() keeps the cheeks and nose
+    b = C.redness(f["rgb"], skin, face=f["face"])
+    a = C.redness(out, skin, face=f["face"])
+    assert _v(a, "redness.cheeks_nose.a_star_mean") - _v(b, "redness.cheeks_nose.a_star_mean") == pytest.approx(5.0, abs=0.3)
+    assert _v(a, "redness.cheeks_nose.red_area_fraction") >= _v(b, "redness.cheeks_nose.red_area_fraction")
+    # without a face: the general metric keys over the mask given
+    g = C.redness(out, m)
+    assert set(g) == {"redness.red_area_fraction", "redness.a_star_mean"}
+    assert _v(g, "redness.a_star_mean") == pytest.approx(_v(a, "redness.cheeks_nose.a_star_mean"), abs=0.3)
 
 
 # ------------------------------------------------------------------------------------------ body / scalp patches
@@ -310,7 +314,7 @@ def test_concern_order_puts_the_series_concerns_first():
                      "acne_scars.clinician_grade"]
     assert o.index("texture.roughness") < o.index("redness.a_star_mean")
     o = C.concern_order(["redness", "pigmentation"])
-    assert o[0] == "redness.red_area_fraction"
+    assert o[0] == "redness.cheeks_nose.red_area_fraction"
     assert o.index("hyperpigmentation.spot_area") < o.index("texture.roughness")
     present = ["texture.roughness", "x.custom", "redness.a_star_mean"]
     assert C.concern_order(["redness"], present) == ["redness.a_star_mean", "texture.roughness", "x.custom"]
@@ -320,10 +324,14 @@ def test_concern_order_puts_the_series_concerns_first():
 def test_measure_concerns_for_a_series(faces):
     f = faces["136"]
     r = C.measure_concerns(["acne_scars", "texture", "rosacea"], f["rgb"], mask=f["masks"]["acne_scars"],
-                           scale=f["scale"], face=f["face"], masks=f["masks"])
+                           scale=f["scale"], face=f["face"], region="face")
     assert {k.split(".")[0] for k in r} == {"acne_scars", "redness"}
-    assert r["redness.a_star_mean"].region == "cheeks_nose"
+    assert "redness.cheeks_nose.a_star_mean" in r and r["redness.cheeks_nose.a_star_mean"].region == "face"
     assert all(m.version for m in r.values())
+    d = C.to_metrics_dict(r)
+    assert d["redness"]["cheeks_nose.a_star_mean"] == pytest.approx(r["redness.cheeks_nose.a_star_mean"].value)
+    assert d["acne_scars"]["clinician_grade"] is None
+    assert d["meta"]["acne_scars.clinician_grade"]["reason"].startswith("no clinician grade")
 
 
 def test_measure_comparison_same_pixels_baseline_and_aligned_followup(faces):
@@ -344,7 +352,7 @@ def test_measure_comparison_same_pixels_baseline_and_aligned_followup(faces):
     out = C.measure_comparison(cmp_ok, ["redness", "acne_scars"], face=face, scar_grade=2)["face"]
     b, fu = out["baseline"], out["followup"]
     assert set(b) == set(fu) and out["reason"] is None
-    assert _v(fu, "redness.a_star_mean") - _v(b, "redness.a_star_mean") == pytest.approx(5.0, abs=0.3)
+    assert _v(fu, "redness.cheeks_nose.a_star_mean") - _v(b, "redness.cheeks_nose.a_star_mean") == pytest.approx(5.0, abs=0.3)
     assert _v(fu, "acne_scars.scar_count") == _v(b, "acne_scars.scar_count")  # colour change only
     assert _v(fu, "acne_scars.clinician_grade") == 2 and math.isnan(_v(b, "acne_scars.clinician_grade"))
     refused = SimpleNamespace(polygon=rr.polygon, baseline=ms, followup=None, reason="alignment refused: too far")
@@ -352,4 +360,4 @@ def test_measure_comparison_same_pixels_baseline_and_aligned_followup(faces):
                               valid_mask=None, regions={"face": refused})
     out = C.measure_comparison(cmp_bad, ["redness"], face=face)["face"]
     assert out["followup"] is None and out["reason"] == "alignment refused: too far"
-    assert math.isfinite(_v(out["baseline"], "redness.a_star_mean"))
+    assert math.isfinite(_v(out["baseline"], "redness.cheeks_nose.a_star_mean"))

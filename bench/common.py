@@ -235,7 +235,7 @@ class Config:
     pair_size: tuple[int, int] = (3000, 4000)  # 12 MP, width x height
     series_sessions: int = 20
     series_views: tuple[str, ...] = ("front", "left45", "right45")
-    series_long_side: int = 1600
+    series_long_side: int = 1200
     parallel_workers: int = 2
     profile: bool = True
 
@@ -243,7 +243,7 @@ class Config:
     def make(cls, *, quick: bool, work: Path | None = None, runs: int | None = None) -> Config:
         if quick:
             c = cls(quick=True, runs=1, slow_runs=1, pair_size=(480, 640), series_sessions=2,
-                    series_views=("front", "left45"), series_long_side=480, profile=True)
+                    series_views=("front",), series_long_side=480, profile=True)
         else:
             c = cls()
         if work is not None:

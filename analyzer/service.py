@@ -664,6 +664,27 @@ def series_status(store, series_id: int, *, version: str = ANALYZER_VERSION) -> 
     return out
 
 
+def region_outlines(store, series_id: int, view: str, *,
+                    analyzer_version: str = ANALYZER_VERSION) -> dict[str, np.ndarray]:
+    """Where each measured region lies on the baseline photo of ``view``: name → (N, 2) xy polygon.
+
+    Read from the baseline photo's stored analysis (nothing is computed); empty when it has none.
+    """
+    base = baseline_session(store, series_id)
+    if base is None:
+        return {}
+    bp = next((p for p in store.list_photos(base.id) if p.view == view), None)
+    a = None if bp is None else store.get_analysis(bp.id, analyzer_version=analyzer_version, region=ALL_REGIONS)
+    if a is None:
+        return {}
+    out = {}
+    for name, part in ((a.result or {}).get("regions") or {}).items():
+        poly = part.get("polygon")
+        if poly:
+            out[name] = np.asarray(poly, float)
+    return out
+
+
 def pending_photos(store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[int]:
     """Photos of the series that have a baseline to compare with but no up-to-date analysis."""
     want = set(series_rois(store.get_series(series_id)))

@@ -8,12 +8,14 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.regions import FACE_REGIONS
+from analyzer.render import draw_polygon
 from pages._common import (
     before_after_slider,
     blend,
     bump,
     cached_review,
     cached_status,
+    decode_rgb,
     display_bytes,
     get_store,
     need_series,
@@ -54,6 +56,19 @@ with st.expander("Regions of interest (chosen on the baseline)", expanded=False)
         h = c4.number_input("height (px)", 1, bp.height, max(1, bp.height // 6), key="roi_h")
         rname = st.text_input("Name", value="patch", key="roi_name")
         spec = {"kind": "rect", "name": rname.strip() or "patch", "x": x, "y": y, "w": w, "h": h}
+    # Preview: the regions measured now (green) and the one about to be added (orange), on the baseline.
+    outlines = service.region_outlines(store, series.id, bview)
+    preview = decode_rgb(display_bytes(bp.id))
+    k = preview.shape[1] / bp.width
+    for poly in outlines.values():
+        preview = draw_polygon(preview, poly * k)
+    if spec["kind"] == "rect":
+        x0, y0 = spec["x"] * k, spec["y"] * k
+        rect = [[x0, y0], [x0 + spec["w"] * k, y0], [x0 + spec["w"] * k, y0 + spec["h"] * k], [x0, y0 + spec["h"] * k]]
+        preview = draw_polygon(preview, rect, colour=(1.0, 0.55, 0.0))
+    st.image(preview, width=420, clamp=True,
+             caption="Baseline: regions measured (green)" + (", new rectangle (orange)" if spec["kind"] == "rect" else "")
+             + ". Pixel coordinates are those of the original photo " + f"({bp.width}×{bp.height}).")
     if st.button("Add region and measure it on every session", key="roi_add", type="primary"):
         try:
             added = service.add_region(store, series.id, spec)

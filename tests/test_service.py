@@ -111,6 +111,11 @@ def test_new_region_is_measured_on_every_session(store):
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
     rows = service.progress_table(store, ser.id)
     assert {r["session_date"] for r in rows if r["region"] == "patch"} == {"2026-01-14", "2026-02-11", "2026-03-11"}
+    outlines = service.region_outlines(store, ser.id, "front")
+    assert set(outlines) == {"face", "forehead", "patch"}
+    import numpy as np
+
+    np.testing.assert_allclose(outlines["patch"], [[200, 300], [260, 300], [260, 340], [200, 340]])
     service.remove_region(store, ser.id, "patch")
     assert "patch" not in {r["region"] for r in service.progress_table(store, ser.id)}
 

@@ -418,6 +418,8 @@ def _classify(msg: str) -> tuple[str, Remedy]:
         return "calibration", "mark_reference"
     if "blur" in m or "sharp" in m or "focus" in m:
         return "blur", "retake"
+    if "underexpos" in m or "shadow" in m:
+        return "shadows", "retake"
     if "clip" in m or "highlight" in m or "overexpos" in m or "saturat" in m:
         return "highlights", "retake"
     if "light" in m or "exposure" in m or "white balance" in m or "illumin" in m:

@@ -197,6 +197,16 @@ def test_caveats_in_plain_words():
         "calibration": {"method": "none"}}}
     kinds = [c.kind for c in service.caveats_from_result(res)]
     assert kinds == ["blur", "highlights", "lighting", "calibration"]
+    # the metrics module's own sentences
+    res = {"alignment": {"ok": True}, "followup": {"quality": {"warnings": [
+        "The photo looks blurred in this region: texture numbers will read low.",
+        "12% of the region is overexposed (clipped highlights).",
+        "9% of the region is underexposed (clipped shadows).",
+        "The lighting differs from the baseline's (overall lightness -3.3 L*): changes may be lighting, not skin.",
+        "No colour chart or reference patch: the photo is not colour-calibrated, so changes across sessions "
+        "may be lighting, not skin."]}}}
+    assert [c.kind for c in service.caveats_from_result(res)] == [
+        "blur", "highlights", "shadows", "lighting", "calibration"]
     assert service.caveats_from_result(res)[-1].remedy == "mark_reference"
 
 

@@ -10,7 +10,9 @@ the whole-run peak is reported.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 MIB = 1024.0
@@ -32,6 +34,49 @@ def _reset_hwm() -> bool:
         return True
     except OSError:
         return False
+
+
+class PeakLocator:
+    """A thread that reads resident memory every ``interval`` s and remembers where the main
+    thread was (innermost ``analyzer/`` frames) when it was highest."""
+
+    def __init__(self, interval: float = 0.002):
+        import threading
+
+        self.interval = interval
+        self.target = threading.get_ident()
+        self.page = os.sysconf("SC_PAGE_SIZE") / 2**20
+        self.max_mib = 0.0
+        self.where: list[str] = []
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+        self._analyzer = str(Path(__file__).resolve().parents[1] / "analyzer")
+
+    def _run(self) -> None:
+        with open("/proc/self/statm") as fh:
+            while not self._stop.is_set():
+                fh.seek(0)
+                rss = int(fh.read().split()[1]) * self.page
+                if rss > self.max_mib:
+                    self.max_mib = rss
+                    frame = sys._current_frames().get(self.target)
+                    where = []
+                    while frame is not None and len(where) < 3:
+                        co = frame.f_code
+                        if co.co_filename.startswith(self._analyzer):
+                            rel = co.co_filename[len(self._analyzer) - len("analyzer"):]
+                            where.append(f"{rel}:{frame.f_lineno} {co.co_name}")
+                        frame = frame.f_back
+                    self.where = where
+                time.sleep(self.interval)
+
+    def __enter__(self):
+        self._th.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._th.join()
 
 
 def main(argv: list[str]) -> int:
@@ -74,9 +119,11 @@ def main(argv: list[str]) -> int:
     leave("load")
     out["rss_after_load_mib"] = _status("VmRSS")
     st = StageTimes()
-    with instrument(st, on_enter=enter, on_exit=leave):
+    with PeakLocator() as loc, instrument(st, on_enter=enter, on_exit=leave):
         comp = compare(A, B)
     fold()
+    out["sampled_peak_mib"] = loc.max_mib
+    out["peak_where"] = loc.where  # innermost analyzer frames when resident memory was highest
     out.pop("_start", None)
     out["peak_mib"] = peak[0]
     out["ru_maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MIB

@@ -40,6 +40,12 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
             "MiB", digits=0)
     sec.add("Resident memory with both photos loaded", median([r["rss_after_load_mib"] for r in results]), "MiB",
             note="two float32 RGB images are 12 bytes per pixel each", digits=0)
+    where = results[0].get("peak_where") if results else None
+    if where:
+        sec.notes.append(f"Highest resident memory seen by a 2 ms sampler ({results[0]['sampled_peak_mib']:.0f} MiB) "
+                         "while running: " + " <- ".join(where) + ".")
+        extras.setdefault("closing", []).append(
+            f"The memory peak ({results[0]['sampled_peak_mib']:.0f} MiB sampled) is reached at " + " <- ".join(where) + ".")
     if results and results[0].get("per_stage"):
         stages = results[0]["stages"]
         for name, s in sorted(stages.items(), key=lambda kv: -kv[1]["peak_mib"]):

@@ -113,3 +113,20 @@ def test_tables_are_well_formed(quick_run):
     hot = md.split("## Hot spots", 1)[1]
     assert re.search(r"analyzer/\w+\.py:\d+ \w+", hot), "hot spots name analyzer functions by file:line"
     assert "## Closing note" in md and "Targets met:" in md.split("## Closing note", 1)[1]
+
+
+def test_target_verdicts_and_table_cells():
+    """Verdicts follow the bound; a NaN is 'not measured', never met; pipes in a cell stay one cell."""
+    from bench.common import Figure, Target
+    from bench.report import table
+
+    le, ge = Target("<=", 1.5), Target(">=", 0.98)
+    assert le.met(1.5) is True and le.met(1.51) is False
+    assert ge.met(0.98) is True and ge.met(0.97) is False
+    assert le.met(float("nan")) is None and le.met(None) is None
+    assert Figure("s", "x", float("nan"), "s", le).status == "not measured"
+    assert Figure("s", "x", 2.0, "s", le).status == "NOT MET"
+    assert Figure("s", "x", 2.0, "s", None).status == "info"
+    assert Figure("s", "x", 2.0, "s", None).value_text() == "2 s"
+    rows = table([("a | b", "1", "-", "info", "x|y")])
+    assert len(_cells(rows[2])) == 5 and _cells(rows[2])[0] == "a \\| b"

@@ -20,6 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pages_dir() -> str:
+    """The folder of the page files next to app.py (``pages`` today, maybe renamed later)."""
+    for d in sorted(REPO.iterdir()):
+        if d.is_dir() and (d / "review.py").exists() and (d / "progress.py").exists():
+            return d.name
+    return "pages"
+
+
 def _t(fn):
     t = time.perf_counter()
     fn()
@@ -62,9 +70,10 @@ def main(argv: list[str]) -> int:
     out["exception"] = [str(e.value)[:200] for e in at.exception] if at.exception else None
     out["titles"] = [t.value for t in at.title]
     if a.switches:
+        pages = pages_dir()
         sw: dict[str, list[float]] = {"review_photo_first": [], "review_photo_again": [], "progress_region": [],
                                       "progress_metrics": []}
-        out["open_review_s"] = _t(lambda: at.switch_page("pages/review.py").run())
+        out["open_review_s"] = _t(lambda: at.switch_page(f"{pages}/review.py").run())
         n = len(at.selectbox(key="review_photo").options)
         cur = at.selectbox(key="review_photo").index or 0
         others = [i for i in range(n) if i != cur][: a.switches]
@@ -73,7 +82,7 @@ def main(argv: list[str]) -> int:
         for i in ([cur] + others)[: a.switches]:  # back to photos already shown
             sw["review_photo_again"].append(_t(lambda i=i: at.selectbox(key="review_photo").select_index(i).run()))
         out["review_options"] = n
-        at.switch_page("pages/progress.py").run()
+        at.switch_page(f"{pages}/progress.py").run()
         nr = len(at.selectbox(key="pg_region").options)
         for k in range(a.switches):
             sw["progress_region"].append(

@@ -59,6 +59,8 @@ __all__ = [
     "CONCERN_ALIASES",
     "CONCERN_MEASURES",
     "CONCERN_GENERAL_METRICS",
+    "MEASURE_LABELS",
+    "measure_label",
     "ANALYSIS_PX_PER_MM",
     "LINE_REGIONS",
     "Scale",
@@ -132,6 +134,44 @@ CONCERN_MEASURES: dict[str, tuple[str, ...]] = {
     "redness": ("cheeks_nose.red_area_fraction", "cheeks_nose.a_star_mean"),  # without a face: the general keys
     "hair_loss": ("scalp_fraction", "hair_strand_density"),
 }
+
+#: Plain labels of the measures (for tables and charts); fine-line regions add "forehead" etc.
+MEASURE_LABELS: dict[str, str] = {
+    "acne_scars.scar_count": "number of scars",
+    "acne_scars.scar_area": "scar area (shaded part)",
+    "acne_scars.scar_area_fraction": "share of skin with scars",
+    "acne_scars.clinician_grade": "clinician's scar grade (Goodman & Baron 1-4)",
+    "enlarged_pores.pore_density": "visible pores per cm²",
+    "enlarged_pores.pore_count": "number of visible pores",
+    "enlarged_pores.mean_pore_area": "mean pore size",
+    "fine_lines.line_length": "total length of fine lines",
+    "fine_lines.line_depth": "line darkness (depth proxy)",
+    "hyperpigmentation.spot_area": "dark-spot area",
+    "hyperpigmentation.spot_area_fraction": "share of skin with dark spots",
+    "hyperpigmentation.spot_count": "number of dark spots",
+    "hyperpigmentation.spot_contrast": "how much darker the spots are",
+    "hyperpigmentation.tone_unevenness": "tone unevenness",
+    "stretch_marks.striae_area": "stretch-mark area",
+    "stretch_marks.striae_area_fraction": "share of skin with stretch marks",
+    "stretch_marks.striae_mean_width": "mean stretch-mark width",
+    "stretch_marks.striae_count": "number of stretch marks",
+    "redness.cheeks_nose.red_area_fraction": "red area on cheeks and nose",
+    "redness.cheeks_nose.a_star_mean": "redness (a*) on cheeks and nose",
+    "hair_loss.scalp_fraction": "scalp showing",
+    "hair_loss.hair_strand_density": "hair strand density (proxy)",
+}
+
+
+def measure_label(key: str) -> str:
+    """Plain label of a concern measure key (``fine_lines.forehead.line_length`` -> "total length
+    of fine lines, forehead"); the key itself when unknown."""
+    if key in MEASURE_LABELS:
+        return MEASURE_LABELS[key]
+    parts = key.split(".")
+    if len(parts) == 3 and f"{parts[0]}.{parts[2]}" in MEASURE_LABELS:
+        return f"{MEASURE_LABELS[parts[0] + '.' + parts[2]]}, {parts[1].replace('_', ' ')}"
+    return key
+
 
 #: General metrics (``analyzer.metrics`` keys) that belong with each concern; they follow the
 #: concern's own measures on a progress page.

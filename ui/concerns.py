@@ -23,7 +23,13 @@ from typing import Any
 
 import streamlit as st
 
-from analyzer.concerns import CONCERN_LABELS, CONCERN_MEASURES, concern_order, normalize_concern
+from analyzer.concerns import (
+    CONCERN_LABELS,
+    CONCERN_MEASURES,
+    concern_order,
+    measure_label,
+    normalize_concern,
+)
 from analyzer.errors import UsageError
 from analyzer.recovery import SWELLING_NOTE, RecoveryCurve, compare_recovery
 from analyzer.screening import PHYSICIAN_ADVICE, SCREENING_ITEMS, flags
@@ -136,6 +142,9 @@ def _fmt(v: Any) -> str:
 
 
 def _measure_label(key: str) -> str:
+    lab = measure_label(key)
+    if lab != key:
+        return lab
     group, _, name = key.partition(".")
     return f"{CONCERN_LABELS.get(group, group.replace('_', ' ').capitalize())}: {name.replace('_', ' ').replace('.', ' ')}"
 

@@ -608,12 +608,15 @@ def change(baseline: MetricSet, followup: MetricSet) -> dict:
     Returns
     -------
     dict
-        Flat, keyed like ``meta``: ``{"redness.a_star_mean": {"delta": f-b | None,
+        Keyed like ``meta``: ``{"redness.a_star_mean": {"delta": f-b | None,
         "percent": 100*(f-b)/|b| | None, "reason": str | None, "noise_band": float | None,
-        "within_noise": bool | None}, ...}`` for every key of :data:`METRIC_KEYS`. Warnings
-        about the comparison itself (calibration, lighting) come from :func:`change_warnings`.
+        "within_noise": bool | None}, ...}`` for every key of :data:`METRIC_KEYS`; the same
+        records are also reachable by group (``d["redness"]["a_star_mean"]``), the shape the
+        metric groups themselves have. Warnings about the comparison itself (calibration,
+        lighting) come from :func:`change_warnings`.
     """
     out: dict = {}
+    nested: dict = {}
     for g in GROUPS:
         for k in METRIC_KEYS[g]:
             b = baseline.groups.get(g, {}).get(k)
@@ -635,6 +638,8 @@ def change(baseline: MetricSet, followup: MetricSet) -> dict:
             rec["noise_band"] = finite_or_none(nb)
             rec["within_noise"] = None if rec["delta"] is None or not math.isfinite(nb) else bool(abs(rec["delta"]) <= nb)
             out[f"{g}.{k}"] = rec
+            nested.setdefault(g, {})[k] = rec
+    out.update(nested)
     return out
 
 

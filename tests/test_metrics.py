@@ -139,8 +139,9 @@ def test_change_and_noise_band(faces):
     b = measure(base, **kw)
     f = measure(red, baseline_quality=b.quality, **kw)
     c = change(b, f)
-    assert set(c) == {f"{g}.{k}" for g, ks in METRIC_KEYS.items() for k in ks}
+    assert set(c) == {f"{g}.{k}" for g, ks in METRIC_KEYS.items() for k in ks} | set(METRIC_KEYS)
     rec = c["redness.a_star_mean"]
+    assert c["redness"]["a_star_mean"] is rec
     assert rec["delta"] == pytest.approx(4.0, rel=0.15)
     assert rec["percent"] == pytest.approx(100 * rec["delta"] / abs(b.value("a_star_mean")))
     assert rec["within_noise"] is False and rec["noise_band"] == noise_band("redness.a_star_mean")

@@ -377,6 +377,11 @@ class _Progress:
         self.done = 0
         self.t0 = time.monotonic()
 
+    def start(self) -> None:
+        if self.enabled:
+            self.stream.write(f"\r[{'.' * 24}] 0/{self.total} photos  starting...".ljust(110))
+            self.stream.flush()
+
     def step(self, label: str) -> None:
         self.done += 1
         if not self.enabled:
@@ -467,34 +472,38 @@ def run_batch(
         first = next(s for s in sessions if v in s.photos)
         baseline_of[v] = (first, first.photos[v])
     total = sum(len(s.photos) for s in sessions)
+    n_workers = max(1, min(n_workers, total))  # no idle worker processes to start
     bar = _Progress(total, progress and sys.stderr.isatty())
 
     photos: list[BatchPhoto] = []
     images: dict[str, dict] = {}  # view -> {"baseline": out, "latest": (session, out)}
     t0 = time.monotonic()
 
-    def handle_baseline(view: str, res: dict) -> list[tuple]:
-        s, p = baseline_of[view]
-        label = f"{s.name}/{p.name}"
+    failed_baselines: set[str] = set()
+
+    def follow_of(view: str) -> list[tuple[BatchSession, Path]]:
+        s, _ = baseline_of[view]
+        return [(s2, s2.photos[view]) for s2 in sessions if s2.index > s.index and view in s2.photos]
+
+    def tick(label: str) -> None:
         bar.step(label)
         if on_photo:
             on_photo(label)
-        follow = [(s2, s2.photos[view]) for s2 in sessions if s2.index > s.index and view in s2.photos]
+
+    def handle_baseline(view: str, res: dict) -> None:
+        s, p = baseline_of[view]
         if not res["ok"]:
             failures.append(BatchFailure(s.name, view, p.name, res["error"]))
-            for s2, p2 in follow:
-                failures.append(BatchFailure(s2.name, view, p2.name, f"not analysed: its baseline {s.name}/{p.name} failed"))
-                bar.step(f"{s2.name}/{p2.name}")
-            return []
+            failed_baselines.add(view)
+            return
         photos.append(BatchPhoto(s, view, p, True, res["result"]))
         images.setdefault(view, {})["baseline"] = (s, res)
-        return [(view, s2, p2, str(p), res.get("face")) for s2, p2 in follow]
 
     def handle_followup(view: str, s2: BatchSession, p2: Path, res: dict) -> None:
-        label = f"{s2.name}/{p2.name}"
-        bar.step(label)
-        if on_photo:
-            on_photo(label)
+        if view in failed_baselines:
+            s, p = baseline_of[view]
+            failures.append(BatchFailure(s2.name, view, p2.name, f"not analysed: its baseline {s.name}/{p.name} failed"))
+            return
         if not res["ok"]:
             failures.append(BatchFailure(s2.name, view, p2.name, res["error"]))
             return
@@ -507,34 +516,51 @@ def run_batch(
         else:
             res.pop("aligned", None)  # not shown: don't keep its pixels
 
+    bar.start()
     try:
         if n_workers == 1:
             for v in views:
                 s, p = baseline_of[v]
-                jobs = handle_baseline(v, baseline_task(str(p), roi))
-                for view, s2, p2, bpath, face in jobs:
-                    handle_followup(view, s2, p2, followup_task(bpath, str(p2), roi, face))
+                res = baseline_task(str(p), roi)
+                tick(f"{s.name}/{p.name}")
+                handle_baseline(v, res)
+                for s2, p2 in follow_of(v):
+                    if v in failed_baselines:
+                        res2 = {"ok": False, "error": "baseline failed"}
+                    else:
+                        res2 = followup_task(str(p), str(p2), roi, res.get("face"))
+                    tick(f"{s2.name}/{p2.name}")
+                    handle_followup(v, s2, p2, res2)
         else:
-            ctx = multiprocessing.get_context("spawn")
+            # Every photo is submitted at once (baselines first): a follow-up does not wait for
+            # its baseline's own measurement; it loads the baseline photo itself.
+            ctx = multiprocessing.get_context("spawn")  # fork after OpenCV/dlib threads can deadlock
+            done_follow: list[tuple] = []
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker) as pool:
                 pending: dict[Future, tuple] = {}
                 for v in views:
                     s, p = baseline_of[v]
-                    pending[pool.submit(baseline_task, str(p), roi)] = ("baseline", v)
+                    pending[pool.submit(baseline_task, str(p), roi)] = ("baseline", v, s, p)
+                for v in views:
+                    _, p = baseline_of[v]
+                    for s2, p2 in follow_of(v):
+                        pending[pool.submit(followup_task, str(p), str(p2), roi, None)] = ("followup", v, s2, p2)
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        info = pending.pop(fut)
+                        kind, v, s2, p2 = pending.pop(fut)
                         try:
                             res = fut.result()
-                        except Exception as exc:  # noqa: BLE001 - a worker died (out of memory...)
+                        except Exception as exc:  # noqa: BLE001 - a worker died (killed, out of memory...)
                             res = {"ok": False, "error": _error_text(exc)}
-                        if info[0] == "baseline":
-                            for view, s2, p2, bpath, face in handle_baseline(info[1], res):
-                                f = pool.submit(followup_task, bpath, str(p2), roi, face)
-                                pending[f] = ("followup", view, s2, p2)
+                        tick(f"{s2.name}/{p2.name}")
+                        if kind == "baseline":
+                            handle_baseline(v, res)
                         else:
-                            handle_followup(info[1], info[2], info[3], res)
+                            done_follow.append((v, s2, p2, res))
+            # Follow-ups are handled once every baseline's outcome is known.
+            for v, s2, p2, res in done_follow:
+                handle_followup(v, s2, p2, res)
     finally:
         bar.close()
     seconds = time.monotonic() - t0

@@ -260,3 +260,17 @@ def test_progress_bar_draws_only_when_enabled():
     bar.step("x")
     bar.close()
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_corrupt_baseline_fails_its_view_only(tmp_path, lisa_paths, workers):
+    root = tmp_path / "p"
+    (root / "2026-01-01").mkdir(parents=True)
+    (root / "2026-02-01").mkdir(parents=True)
+    (root / "2026-01-01" / "front.jpg").write_bytes(b"not a jpeg at all")
+    (root / "2026-02-01" / "front.jpg").write_bytes(lisa_paths[0].read_bytes())
+    res = run_batch(root, workers=workers, write=False)
+    assert [(f.session, f.file) for f in res.failures] == [("2026-01-01", "front.jpg"), ("2026-02-01", "front.jpg")]
+    assert "not an image" in res.failures[0].error
+    assert res.failures[1].error == "not analysed: its baseline 2026-01-01/front.jpg failed"
+    assert res.rows == [] and not res.ok

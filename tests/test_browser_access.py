@@ -6,6 +6,7 @@ Skipped when Chromium is missing, unless SKIN_PROGRESS_REQUIRE_BROWSER=1 (CI), t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -51,35 +52,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Two patients (Alice with a GPS-tagged photo, Bob), one practitioner; the app on a free port."""
-    _need_browser()
-    from analyzer import auth
-    from analyzer.store import Store
-
-    d = tmp_path_factory.mktemp("browser") / "data"
-    store = Store(data_dir=d)
-    ids = {}
-    for code, name, seed in (("P-A", "Alice Alpha", 1), ("P-B", "Bob Beta", 2)):
-        p = store.create_patient(code, name)
-        s = store.create_series(p.id, body_area="face", concerns=["redness"], name=f"series of {code}")
-        se = store.add_session(s.id, date=dt.date(2026, 1, 1))
-        ph = store.add_photo(se.id, view="front", data=gps_jpeg(seed), filename=f"{code}.jpg")
-        ids[code] = dict(patient=p.id, series=s.id, photo=ph.id)
-    auth.create_first_practitioner(store, "anna", PW, PW)
-    store.close()
-
+@contextlib.contextmanager
+def _serve(script: Path, data: Path, **extra_env):
+    """`streamlit run script` on a free port with its own data folder; yields (base URL, log path)."""
     port = _free_port()
-    env = dict(os.environ, SKIN_PROGRESS_DATA_DIR=str(d), PYTHONPATH=str(REPO))
-    for k in ("SKIN_PROGRESS_DEMO", "SKIN_PROGRESS_SETUP_CODE"):
+    env = dict(os.environ, SKIN_PROGRESS_DATA_DIR=str(data), PYTHONPATH=str(REPO), **extra_env)
+    for k in ("SKIN_PROGRESS_DEMO", "SKIN_PROGRESS_SETUP_CODE", "SKIN_PROGRESS_DATABASE_URL"):
         env.pop(k, None)
-    log = open(d.parent / "streamlit.log", "w")
+    log_path = data.parent / f"streamlit-{port}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
-        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=str(script.parent), env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -90,10 +76,10 @@ def server(tmp_path_factory):
             except OSError:
                 time.sleep(0.1)
             if proc.poll() is not None:
-                raise RuntimeError("streamlit exited: " + (d.parent / "streamlit.log").read_text()[-2000:])
+                raise RuntimeError("streamlit exited: " + log_path.read_text()[-2000:])
         else:
             raise RuntimeError("streamlit did not become healthy in 30 s")
-        yield dict(base=base, ids=ids, log=d.parent / "streamlit.log")
+        yield base, log_path
     finally:
         proc.terminate()
         try:
@@ -101,6 +87,35 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _clinic(d: Path) -> dict:
+    """Alice (P-A) and Bob (P-B), each with a GPS-tagged photo; practitioner 'anna'; a link for Alice."""
+    from analyzer import auth
+    from analyzer.store import Store
+
+    store = Store(data_dir=d)
+    ids = {}
+    for code, name, seed in (("P-A", "Alice Alpha", 1), ("P-B", "Bob Beta", 2)):
+        p = store.create_patient(code, name)
+        s = store.create_series(p.id, body_area="face", concerns=["redness"], name=f"series of {code}")
+        se = store.add_session(s.id, date=dt.date(2026, 1, 1))
+        ph = store.add_photo(se.id, view="front", data=gps_jpeg(seed), filename=f"{code}.jpg")
+        ids[code] = dict(patient=p.id, series=s.id, photo=ph.id)
+    prac = auth.create_first_practitioner(store, "anna", PW, PW)
+    ids["link"] = auth.issue_patient_link(store, prac, ids["P-A"]["patient"]).token
+    store.close()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """tests/apps/access_app.py (the gate + a patient page through PatientScope) on a free port."""
+    _need_browser()
+    d = tmp_path_factory.mktemp("browser") / "data"
+    ids = _clinic(d)
+    with _serve(APP, d) as (base, log):
+        yield dict(base=base, ids=ids, log=log)
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +128,13 @@ def browser(server):
         b.close()
 
 
-def settle(page, timeout: float = 30_000) -> None:
-    """Wait until the app script has finished (no running status widget)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the app script has run and finished (state ``notRunning``, no running status widget)."""
+    page.wait_for_timeout(250)  # let a click's rerun start
     page.wait_for_function(
         """() => { const app = document.querySelector('[data-testid="stApp"]');
-                   return app && app.getAttribute('data-test-script-state') !== 'running'
-                          && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]'); }""",
+                   return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                          && !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]'); }""",
         timeout=timeout)
     page.wait_for_timeout(300)
 
@@ -172,7 +187,7 @@ def test_browser_patient_link_own_data_only_revocation_and_sign_out(server, brow
     assert im.format == "JPEG" and not im.getexif() and b"GPSCam" not in data
 
     # the practitioner revokes the link: the patient's next interaction is refused
-    prac.get_by_role("button", name="Revoke").click()
+    prac.get_by_role("button", name="Revoke").first.click()  # the newest link is listed first
     prac.get_by_text("revoked").first.wait_for(timeout=30_000)
     pat.get_by_role("button", name="Refresh").click()
     pat.get_by_text("expired or was withdrawn").wait_for(timeout=30_000)
@@ -214,3 +229,60 @@ def test_browser_code_guessing_is_slowed_down(server, browser):
     assert all(s.startswith("this link or code is not valid") for s in seen[:5])
     assert seen[5].startswith("too many failed attempts")
     ctx.close()
+
+
+# ---- the real app (app.py + its pages), once the gate is wired in --------------------------------
+
+REAL_APP = Path(os.environ.get("SKIN_PROGRESS_ACCESS_APP") or REPO / "app.py")
+
+
+@pytest.mark.skipif("require_user(" not in REAL_APP.read_text(),
+                    reason="app.py does not call ui.auth.require_user yet")
+def test_browser_real_app_gate_has_no_side_door(tmp_path, browser):
+    """A fresh server: the very first request names a page directly. Nothing may show.
+
+    (With a folder named pages/ next to app.py, Streamlit starts in its old pages-folder mode
+    and serves /patients straight from pages/patients.py, without app.py and its gate, until
+    some session has run st.navigation. Renaming the folder closes that door.)
+    """
+    d = tmp_path / "data"
+    ids = _clinic(d)
+    with _serve(REAL_APP, d, SKIN_PROGRESS_SAMPLE_DIR=str(tmp_path / "no-demo")) as (base, log):
+        ctx = browser.new_context()
+        for path in ("patients", "progress", "patient_view", "settings", "access"):
+            page = ctx.new_page()
+            page.goto(f"{base}/{path}")
+            settle(page)
+            text = body(page)
+            assert "Alice" not in text and "Bob" not in text, f"/{path} shown without sign-in"
+            page.close()
+
+        # the patient link shows the patient view of Alice only; leaving it is not possible
+        page = ctx.new_page()
+        page.goto(f"{base}/?access={ids['link']}")
+        page.get_by_text("Alice Alpha").first.wait_for(timeout=60_000)
+        settle(page)
+        assert "Bob" not in body(page) and "access=" not in page.url
+        leave = page.get_by_role("button", name="Back to the practitioner view")
+        if leave.count():
+            leave.click()
+            settle(page)
+            assert "Bob" not in body(page) and "Alice Alpha" in body(page)
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_text("You are signed out.").wait_for(timeout=30_000)
+        assert "Alice" not in body(page)
+
+        # a practitioner signs in and out
+        page.get_by_label("Username").fill("anna")
+        page.get_by_label("Password", exact=True).fill(PW)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign out").wait_for(timeout=60_000)
+        settle(page)
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_text("You are signed out.").wait_for(timeout=30_000)
+        settle(page)
+        assert "Alice" not in body(page) and "Bob" not in body(page)
+        ctx.close()
+        logged = log.read_text()
+        for secret in ("Alice", "Bob", ids["link"], PW):
+            assert secret not in logged

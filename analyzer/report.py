@@ -497,6 +497,7 @@ def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: lis
     unit = next((str(r.get("unit")) for r in ser if r.get("unit")), "")
     band = next((_num(r.get("noise_band")) for r in ser if _num(r.get("noise_band")) is not None), None)
     pts = {int(r["session_index"]): _change_of(r, base) for r in ser}
+    sim_pts = {int(r["session_index"]) for r in ser if r.get("simulated")}
     title = metric_label(metric) + (f" [{unit}]" if unit else "")
     pdf.set_font(pdf._family, "B", 8)
     pdf.set_xy(x, y)
@@ -534,7 +535,7 @@ def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: lis
     pdf.line(px, Y(0), px + pw, Y(0))
     pdf.set_dash_pattern()
     pdf.set_font(pdf._family, "", 6)
-    ticks = sorted({round(t, 12) for t in (hi - pad, 0.0, lo + pad)}, reverse=True)
+    ticks = [0.0] + [t for t in (hi - pad, lo + pad) if abs(Y(t) - Y(0.0)) > 3.0]
     for v in ticks:
         pdf.set_xy(x, Y(v) - 1.5)
         pdf.cell(11, 3, pdf._t(_signed(v) if v else "0"), align="R")
@@ -561,7 +562,12 @@ def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: lis
         cur = (idx_pos[s], Y(v))
         if prev is not None:
             pdf.line(prev[0], prev[1], cur[0], cur[1])
-        pdf.ellipse(cur[0] - 0.8, cur[1] - 0.8, 1.6, 1.6, style="F")
+        if s in sim_pts:  # a simulated session: red point
+            pdf.set_fill_color(200, 0, 0)
+            pdf.ellipse(cur[0] - 1.0, cur[1] - 1.0, 2.0, 2.0, style="F")
+            pdf.set_fill_color(30, 80, 160)
+        else:
+            pdf.ellipse(cur[0] - 0.8, cur[1] - 0.8, 1.6, 1.6, style="F")
         prev = cur
     pdf.set_line_width(0.2)
     pdf.set_draw_color(0)
@@ -575,7 +581,8 @@ def _charts(pdf, rows, view: str, region: str, sessions, sim: bool) -> None:
     _heading(pdf, f"Progress charts: {view}, {region}")
     _para(pdf, "Change from baseline per session, in each measure's own unit. The shaded band is the "
                "noise band: the variation seen between two photos of unchanged skin. A point inside it "
-               "is not a measurable change.", 8, 4)
+               "is not a measurable change." + (" Red points: sessions with a simulated change." if sim else ""),
+          8, 4)
     cols, w_gap, h = 2, 6, 52
     w = (pdf.w - pdf.l_margin - pdf.r_margin - w_gap) / cols
     y = pdf.get_y() + 2

@@ -378,3 +378,64 @@ def test_upload_limit_xsrf_and_no_secrets_in_the_repository():
             if bad.search(line):
                 offenders.append(f"{f.relative_to(repo)}:{i}")
     assert not offenders
+
+
+# ---- OIDC (st.login / st.user) ------------------------------------------------------------------
+
+OIDC_SECRETS = {
+    "auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 40,
+             "client_id": "cid", "client_secret": "csecret",
+             "server_metadata_url": "https://login.example/.well-known/openid-configuration"},
+    "access": {"practitioner_domains": ["clinic.example"]},
+}
+
+
+def oidc_session(user: dict) -> AppTest:
+    at = new_session()
+    at.secrets = {k: dict(v) for k, v in OIDC_SECRETS.items()}
+    at.user = dict(user)
+    return at
+
+
+def test_oidc_sign_in_allow_list_and_provider_sign_out(clinic):
+    store, ids = clinic
+    # not signed in with the provider: the provider button, no first-account form, no demo
+    at = oidc_session({"is_logged_in": False}).run()
+    assert not at.exception, at.exception
+    assert [b.label for b in at.button][:1] == ["Sign in with the clinic's account"]
+    assert "Create the first practitioner account" not in texts(at) and "Alice" not in texts(at)
+    # signed in, but not one of the clinic's practitioners
+    out = oidc_session({"is_logged_in": True, "email": "someone@gmail.com", "email_verified": True}).run()
+    assert "someone@gmail.com is not a practitioner account of this clinic" in [e.value for e in out.error]
+    assert "Alice" not in texts(out) and "Bob" not in texts(out)
+    # a practitioner of the clinic
+    at = oidc_session({"is_logged_in": True, "email": "Dr.Who@clinic.example", "email_verified": True}).run()
+    assert not at.exception, at.exception
+    assert at.caption[0].value == "role: practitioner"
+    assert "Alice Alpha (P-A)" in [h.value for h in at.header]
+    # the provider session ends (cookie gone): so does access, at the next click
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert "Alice" not in texts(at)
+    assert any("provider has ended" in i.value for i in at.info)
+    # sign in again, then sign out: st.logout clears the provider identity too
+    at.user = {"is_logged_in": True, "email": "dr.who@clinic.example", "email_verified": True}
+    at.run()
+    assert "Alice Alpha (P-A)" in [h.value for h in at.header]
+    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    assert "Alice" not in texts(at)
+    actions = [(e.actor, e.action) for e in auth.list_audit(store, auth.Principal(
+        role="practitioner", via="oidc", name="x", signed_in_at=auth.utcnow()))]
+    assert ("oidc:dr.who@clinic.example", "sign_in.oidc") in actions
+    assert ("oidc:dr.who@clinic.example", "sign_out") in actions
+
+
+def test_oidc_turns_demo_mode_off(tmp_path, monkeypatch):
+    d = tmp_path / "demo"
+    monkeypatch.setenv("SKIN_PROGRESS_DATA_DIR", str(d))
+    monkeypatch.delenv("SKIN_PROGRESS_DEMO", raising=False)
+    store = Store(data_dir=d)
+    store.create_patient("DEMO-1", "Demo Person", is_demo=True)
+    at = oidc_session({"is_logged_in": False}).run()
+    assert "Demo Person" not in texts(at) and "DEMO MODE" not in texts(at)
+    store.close()

@@ -357,6 +357,10 @@ def test_missing_display_copy_is_rebuilt_and_damage_detected(store):
     with pytest.raises(StoreError, match="damaged"):
         store.photo_original_bytes(rec.id)
     assert store.verify_files() == [f"{rec.storage_key}: checksum mismatch"]
+    # Uploading the same photo again (anywhere) repairs the shared file.
+    other = store.add_session(s.id, date=D(2024, 3, 2))
+    store.add_photo(other.id, view="front", data=png_bytes(5), filename="again.png")
+    assert store.photo_original_bytes(rec.id) == png_bytes(5) and store.verify_files() == []
 
 
 # ---- analyses --------------------------------------------------------------------------

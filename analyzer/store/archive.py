@@ -405,7 +405,7 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
                 if pv["sha256"] in done:
                     continue
                 done.add(pv["sha256"])
-                store.files.put(pv["storage_key"], _read_photo(zf, pv["_file"])[1])
+                store.files.put(pv["storage_key"], _read_photo(zf, pv["_file"])[1], compare=True)
                 store.files.put(derived_key(pv["sha256"]), derived[pv["sha256"]][0])
             return store._write_unique(tx, f"a patient with code {pvals['code']!r} already exists")
     except BaseException:

@@ -97,18 +97,20 @@ class FileStore:
         return self._flock(fcntl.LOCK_EX)
 
     # -- writing --------------------------------------------------------------------------
-    def put(self, key: str, data: bytes) -> bool:
-        """Make ``key`` hold ``data`` durably. Returns False when an identical file was there.
+    def put(self, key: str, data: bytes, *, compare: bool = False) -> bool:
+        """Make ``key`` hold ``data`` durably. Returns False when the file was already there.
 
-        An existing complete file (same size) is kept and its mtime refreshed (so a
-        concurrent garbage collection with a grace period sees it as new).
+        An existing file of the same size (and, with ``compare``, the same bytes) is kept and
+        its mtime refreshed (so a garbage collection with a grace period sees it as new); a
+        damaged one is replaced.
         """
         final = self.path(key)
         folder = final.parent
         try:
             if final.is_file() and final.stat().st_size == len(data):
-                os.utime(final)
-                return False
+                if not compare or final.read_bytes() == data:
+                    os.utime(final)
+                    return False
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f"{TMP_PREFIX}{secrets.token_hex(8)}-{final.name}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

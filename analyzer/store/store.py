@@ -695,6 +695,8 @@ class Store:
         if same is not None:
             return same
         display = display_jpeg(photo.rgb)
+        fmt, width, height, capture_time = photo.format, photo.width, photo.height, photo.capture_time
+        del photo  # the decoded pixels (12 bytes per pixel) are not needed any more
         old_shas: list[str] = []
 
         def tx(s):
@@ -712,8 +714,8 @@ class Store:
                 s.flush()
             new = PhotoRow(
                 session_id=session_id, view=view, sha256=sha, filename=filename,
-                format=photo.format, size_bytes=len(data), capture_time=photo.capture_time,
-                width=photo.width, height=photo.height, storage_key=okey,
+                format=fmt, size_bytes=len(data), capture_time=capture_time,
+                width=width, height=height, storage_key=okey,
             )
             s.add(new)
             s.flush()
@@ -721,7 +723,7 @@ class Store:
 
         try:
             with self.files.shared_lock():
-                self.files.put(okey, data)
+                self.files.put(okey, data, compare=True)
                 files_mod.fault("original-durable")
                 self.files.put(dkey, display)
                 files_mod.fault("derived-durable")

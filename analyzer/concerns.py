@@ -61,6 +61,8 @@ __all__ = [
     "CONCERN_GENERAL_METRICS",
     "MEASURE_LABELS",
     "measure_label",
+    "NOISE_BANDS",
+    "noise_band",
     "ANALYSIS_PX_PER_MM",
     "LINE_REGIONS",
     "Scale",
@@ -171,6 +173,39 @@ def measure_label(key: str) -> str:
     if len(parts) == 3 and f"{parts[0]}.{parts[2]}" in MEASURE_LABELS:
         return f"{MEASURE_LABELS[parts[0] + '.' + parts[2]]}, {parts[1].replace('_', ' ')}"
     return key
+
+
+#: Noise bands (absolute, the measure's unit): 95th percentile of |smiling - neutral| over the
+#: 10 London people, smiling aligned to neutral, whole-face region, eye-distance scale
+#: (``analyzer.concerns_eval.noise_floor``). A change smaller than this is re-photographing noise.
+NOISE_BANDS: dict[str, float] = {
+    "acne_scars.scar_count": 13.3,
+    "acne_scars.scar_area": 231.0,
+    "acne_scars.scar_area_fraction": 0.0208,
+    "enlarged_pores.pore_density": 1.38,
+    "enlarged_pores.pore_count": 159.0,
+    "enlarged_pores.mean_pore_area": 0.135,
+    "fine_lines.line_length": 305.0,
+    "fine_lines.line_depth": 0.489,
+    "fine_lines.forehead.line_length": 78.8,
+    "fine_lines.forehead.line_depth": 0.594,
+    "fine_lines.crows_feet.line_length": 9.17,
+    "fine_lines.nasolabial.line_length": 36.8,
+    "fine_lines.nasolabial.line_depth": 1.83,
+    "hyperpigmentation.spot_area": 39.3,
+    "hyperpigmentation.spot_area_fraction": 0.00315,
+    "hyperpigmentation.spot_count": 19.3,
+    "hyperpigmentation.spot_contrast": 0.805,
+    "hyperpigmentation.tone_unevenness": 0.37,
+    "redness.cheeks_nose.red_area_fraction": 0.159,
+    "redness.cheeks_nose.a_star_mean": 0.93,
+}
+
+
+def noise_band(key: str) -> float:
+    """Noise band of a concern measure key (NaN when not measured, e.g. stretch marks and hair:
+    no real body or scalp photo pairs exist)."""
+    return float(NOISE_BANDS.get(key, float("nan")))
 
 
 #: General metrics (``analyzer.metrics`` keys) that belong with each concern; they follow the

@@ -361,3 +361,14 @@ def test_measure_comparison_same_pixels_baseline_and_aligned_followup(faces):
     out = C.measure_comparison(cmp_bad, ["redness"], face=face)["face"]
     assert out["followup"] is None and out["reason"] == "alignment refused: too far"
     assert math.isfinite(_v(out["baseline"], "redness.cheeks_nose.a_star_mean"))
+
+
+def test_noise_bands_cover_the_face_measures_and_say_nan_otherwise():
+    for c in ("acne_scars", "enlarged_pores", "hyperpigmentation", "redness"):
+        for k in C.CONCERN_MEASURES[c]:
+            if k != "clinician_grade":
+                assert C.noise_band(f"{c}.{k}") > 0, k
+    assert math.isnan(C.noise_band("stretch_marks.striae_area"))
+    # the injected changes the tests check are larger than re-photographing noise where it matters
+    assert C.noise_band("redness.cheeks_nose.a_star_mean") < 5.0
+    assert C.noise_band("hyperpigmentation.spot_area") < 42.0  # 6 spots of 3 mm

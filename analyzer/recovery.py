@@ -40,6 +40,7 @@ __all__ = [
     "RecoveryCurve",
     "recovery_curve",
     "compare_recovery",
+    "curves_from_sessions",
     "noise_floor",
     "SLOWER_MARGIN",
     "DEFAULT_NOISE_A_STAR",
@@ -288,3 +289,81 @@ def compare_recovery(current: RecoveryCurve, previous: Sequence[RecoveryCurve], 
         return (f"Recovery is slower than after this patient's previous sessions: the redness halves in "
                 f"{current.half_life_days:.1f} days, against {med:.1f} days usually{sim}.")
     return None
+
+
+def _get(obj, name: str):
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def curves_from_sessions(
+    rows: Iterable[dict],
+    sessions: Iterable,
+    *,
+    metric: str | None = None,
+    region: str | None = None,
+    view: str | None = None,
+) -> list[RecoveryCurve]:
+    """One :class:`RecoveryCurve` per treatment session that has recovery sessions, oldest first.
+
+    Parameters
+    ----------
+    rows : iterable of dict
+        Tidy progress rows (``service.progress_table``): ``session_id``, ``metric``, ``value``,
+        ``unit``, ``region``, ``view``, ``simulated``.
+    sessions : iterable
+        Session records (``analyzer.store`` ``SessionRec`` or dicts) with ``id``, ``date``,
+        ``kind`` ("treatment" | "recovery") and ``parent_session_id``.
+    metric : str, optional
+        Default: ``redness.cheeks_nose.a_star_mean`` when present in the rows, else
+        ``redness.a_star_mean``.
+    region, view : str, optional
+        Use only these rows (default: every row; several photos of a session are averaged).
+
+    Returns
+    -------
+    list of RecoveryCurve
+        The baseline of each curve is the treatment session's own value (its photos are taken
+        before needling); days after = recovery session date - treatment date.
+    """
+    rows = [r for r in rows if (region is None or r.get("region") == region) and (view is None or r.get("view") == view)]
+    if metric is None:
+        present = {r.get("metric") for r in rows}
+        metric = "redness.cheeks_nose.a_star_mean" if "redness.cheeks_nose.a_star_mean" in present else "redness.a_star_mean"
+    vals: dict = {}
+    index = {r.get("session_id"): r.get("session_index") for r in rows if r.get("session_index") is not None}
+    unit = ""
+    sim: dict = {}
+    for r in rows:
+        if r.get("metric") != metric:
+            continue
+        unit = unit or (r.get("unit") or "")
+        if r.get("simulated"):
+            sim[r.get("session_id")] = True
+        v = r.get("value")
+        if v is not None and math.isfinite(float(v)):
+            vals.setdefault(r.get("session_id"), []).append(float(v))
+    mean = {k: float(np.mean(v)) for k, v in vals.items()}
+    sess = list(sessions)
+    children: dict = {}
+    for s in sess:
+        if _get(s, "kind") == "recovery" and _get(s, "parent_session_id") is not None:
+            children.setdefault(_get(s, "parent_session_id"), []).append(s)
+    out = []
+    treat = sorted((s for s in sess if _get(s, "kind") != "recovery" and _get(s, "id") in children),
+                   key=lambda s: (_get(s, "date"), _get(s, "id")))
+    for t in treat:
+        tid, tdate = _get(t, "id"), _get(t, "date")
+        pts = []
+        for c in sorted(children[tid], key=lambda s: _get(s, "date")):
+            days = (_get(c, "date") - tdate).days
+            if 0 < days <= MAX_RECOVERY_DAYS:
+                pts.append((days, mean.get(_get(c, "id"), float("nan"))))
+        seen: dict = {}
+        for d, v in pts:  # one value per day (two recovery sessions on a day: their mean)
+            seen.setdefault(d, []).append(v)
+        pts = [(d, float(np.nanmean(v)) if any(math.isfinite(x) for x in v) else float("nan")) for d, v in seen.items()]
+        simulated = bool(sim.get(tid) or any(sim.get(_get(c, "id")) for c in children[tid]))
+        out.append(recovery_curve(pts, baseline=mean.get(tid, float("nan")), label=(f"Session {index[tid]} ({tdate.isoformat()})" if tid in index
+                                                            else f"Session of {tdate.isoformat()}"),
+                                  metric=metric, unit=unit or "CIELAB a* (D65)", simulated=simulated))
+    return out

@@ -8,7 +8,13 @@ import math
 import pytest
 
 from analyzer.errors import UsageError
-from analyzer.recovery import SLOWER_MARGIN, compare_recovery, noise_floor, recovery_curve
+from analyzer.recovery import (
+    SLOWER_MARGIN,
+    compare_recovery,
+    curves_from_sessions,
+    noise_floor,
+    recovery_curve,
+)
 
 
 def simulated(half_life, *, amp=6.0, base=10.0, days=(1, 3, 7), label="", wobble=0.0):
@@ -86,3 +92,33 @@ def test_bad_points_are_one_line_errors(pts):
 
 def test_noise_floor_is_positive():
     assert noise_floor() > 0 and noise_floor("no.such_metric") > 0
+
+
+def test_curves_from_sessions_and_rows():
+    """Recovery sessions linked to their treatment session by parent_session_id (SIMULATED values)."""
+    import datetime as dt
+
+    d0 = dt.date(2026, 3, 1)
+    sessions = [
+        {"id": 1, "date": d0, "kind": "treatment", "parent_session_id": None},
+        {"id": 2, "date": d0 + dt.timedelta(days=1), "kind": "recovery", "parent_session_id": 1},
+        {"id": 3, "date": d0 + dt.timedelta(days=3), "kind": "recovery", "parent_session_id": 1},
+        {"id": 4, "date": d0 + dt.timedelta(days=7), "kind": "recovery", "parent_session_id": 1},
+        {"id": 5, "date": d0 + dt.timedelta(days=30), "kind": "treatment", "parent_session_id": None},
+        {"id": 6, "date": d0 + dt.timedelta(days=31), "kind": "recovery", "parent_session_id": 5},
+        {"id": 7, "date": d0 + dt.timedelta(days=33), "kind": "recovery", "parent_session_id": 5},
+        {"id": 8, "date": d0 + dt.timedelta(days=60), "kind": "treatment", "parent_session_id": None},
+    ]
+    val = {1: 10.0, 2: 10 + 6 * 2 ** (-1 / 1.5), 3: 10 + 6 * 2 ** (-3 / 1.5), 4: 10 + 6 * 2 ** (-7 / 1.5),
+           5: 11.0, 6: 11 + 6 * 2 ** (-1 / 3), 7: 11 + 6 * 2 ** (-3 / 3), 8: 10.5}
+    rows = [{"session_id": k, "session_index": k, "metric": "redness.cheeks_nose.a_star_mean", "value": v,
+             "unit": "CIELAB a* (D65)", "region": "face", "view": "front", "simulated": "simulated"}
+            for k, v in val.items()]
+    rows.append({"session_id": 2, "metric": "redness.a_star_mean", "value": 99.0, "region": "face"})
+    curves = curves_from_sessions(rows, sessions)
+    assert [c.label for c in curves] == ["Session 1 (2026-03-01)", "Session 5 (2026-03-31)"]
+    assert curves[0].metric == "redness.cheeks_nose.a_star_mean" and curves[0].simulated
+    assert [d for d, _ in curves[0].points] == [1.0, 3.0, 7.0]
+    assert curves[0].half_life_days == pytest.approx(1.5, rel=0.05)
+    assert curves[1].baseline == 11.0 and curves[1].half_life_days == pytest.approx(3.0, rel=0.05)
+    assert "slower" in compare_recovery(curves[1], curves[:1])

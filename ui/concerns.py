@@ -11,8 +11,8 @@ Calls (the lead wires them into the pages):
 * ``render_concern_measures(rows, concerns)``: at the top of the progress page
   (``rows`` = ``service.progress_table``, ``concerns`` = ``series.concerns``).
 * ``render_recovery_chart(curves)``: on the session page of a treatment session with recovery
-  photos (``curves`` = previous sessions' :class:`~analyzer.recovery.RecoveryCurve` then the
-  current one, last).
+  photos (``curves`` from ``analyzer.recovery.curves_from_sessions(rows, sessions)``, cut after
+  the current session so it is last).
 """
 
 from __future__ import annotations

@@ -209,3 +209,39 @@ def test_failed_commit_removes_its_files(store, monkeypatch):
     with pytest.raises(NotFound):
         store.add_photo(sess.id, view="front", data=png_bytes(2), filename="a.png")
     assert stored_files(store) == []
+
+
+def _upload_slowly(report, url, data_dir, session_id, photo_path):
+    """Child: upload, pausing 1.5 s between writing the files and committing the row."""
+    store = Store(url, data_dir=data_dir)
+
+    def hook(s):
+        if s == "before-commit":
+            report("AT before-commit")
+            time.sleep(1.5)
+
+    files.fault_hook = hook
+    store.add_photo(session_id, view="front", data=Path(photo_path).read_bytes(), filename="slow.png")
+    report(f"DONE {time.time()}")
+
+
+def test_garbage_collection_waits_for_uploads_in_flight(store, db_url, data_dir, tmp_path):
+    """Files written but not yet committed look stray; collection must not take them."""
+    p = store.create_patient("P-1", "Anna")
+    s = store.create_series(p.id, body_area="face", concerns=["texture"])
+    sess = store.add_session(s.id, date=dt.date(2024, 1, 1))
+    photo = tmp_path / "slow.png"
+    photo.write_bytes(png_bytes(7))
+    store.engine.dispose()
+    child = Child(_upload_slowly, db_url, data_dir, sess.id, photo)
+    try:
+        _wait_for(child, "AT before-commit")
+        assert len(stored_files(store)) == 2  # on disk, no row yet
+        removed = store.collect_garbage(grace_seconds=0)  # blocks until the upload commits
+        gc_done = time.time()
+        committed_at = float(_wait_for(child, "DONE").split()[1])
+    finally:
+        assert child.wait() == 0
+    assert removed == [] and committed_at <= gc_done
+    (rec,) = store.list_photos(sess.id)
+    assert store.photo_original_bytes(rec.id) == photo.read_bytes() and store.verify_files() == []

@@ -19,6 +19,7 @@ from pages._common import (
     ghost_camera,
     need_series,
     series_label,
+    show_caveat,
 )
 
 try:
@@ -47,7 +48,7 @@ def show_analysis(a: service.PhotoAnalysis) -> None:
     elif a.aligned is None and a.baseline_photo_id is not None:
         st.caption("Not analysed yet.")
     for c in a.caveats:
-        st.warning(f"**{c.message}** {c.remedy_text}", icon=":material/warning:")
+        show_caveat(c)
 
 
 def run_analysis(session_id: int) -> list[service.PhotoAnalysis]:

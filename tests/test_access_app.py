@@ -439,3 +439,14 @@ def test_oidc_turns_demo_mode_off(tmp_path, monkeypatch):
     at = oidc_session({"is_logged_in": False}).run()
     assert "Demo Person" not in texts(at) and "DEMO MODE" not in texts(at)
     store.close()
+
+
+def test_access_support_helpers_for_other_app_tests(clinic):
+    from tests.access_support import open_patient_link, sign_in_practitioner
+
+    store, ids = clinic
+    data_dir = store.data_dir
+    at = sign_in_practitioner(new_session(), data_dir)
+    assert at.caption[0].value == "role: practitioner"
+    pt = open_patient_link(new_session(), data_dir, ids["P-B"]["patient"])
+    assert [h.value for h in pt.header] == ["Bob Beta (P-B)"]

@@ -447,6 +447,15 @@ def rows_from_store(
     return rows
 
 
+def rows_for_series(store, series_id, *, analyzer_version: str = __version__) -> list[dict]:
+    """Tidy rows for one series (its patient looked up from the series).
+
+    Same rows as ``rows_from_store(store, series.patient_id, series_id=series_id)``.
+    """
+    series = store.get_series(series_id)
+    return rows_from_store(store, series.patient_id, series_id=series_id, analyzer_version=analyzer_version)
+
+
 # --------------------------------------------------------------------------- writers
 
 

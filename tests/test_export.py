@@ -198,3 +198,16 @@ def test_nan_is_empty_and_null_never_zero(analysed):
             assert r["value"] is not None and math.isfinite(r["value"])
     raw = list(csv.DictReader(io.StringIO(text)))
     assert all(row["value"] == "" for row in raw if row["view"] == "front")
+
+
+def test_rows_for_series_is_that_series_only(analysed):
+    from analyzer.export import rows_for_series
+
+    store, pat, ser = analysed
+    other = store.create_series(pat.id, body_area="neck", concerns=["texture"], name="Neck")
+    try:
+        assert rows_for_series(store, ser.id) == rows_from_store(store, pat.id, series_id=ser.id)
+        assert rows_for_series(store, other.id) == []
+        assert len(rows_from_store(store, pat.id)) == len(rows_for_series(store, ser.id))
+    finally:
+        store.delete_series(other.id)

@@ -217,9 +217,19 @@ def _metrics(rows, view, region) -> list[str]:
     return sorted(out, key=lambda m: (order.index(m) if m in order else len(order), m))
 
 
+def _is_base(r: Mapping[str, Any] | None) -> bool:
+    """A view's baseline row: no alignment (it is the reference) and no change."""
+    return bool(r) and r.get("alignment_ok") is None and r.get("change") is None and r.get("percent") is None
+
+
+def _base_of(ser: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The baseline row of a session-ordered series (the first, when it is one)."""
+    return ser[0] if ser and _is_base(ser[0]) else None
+
+
 def _change_of(r: Mapping[str, Any], base: Mapping[str, Any] | None) -> float | None:
     """A row's change from baseline: its ``change``, else value minus the baseline value."""
-    if int(r["session_index"]) == 0:
+    if r is base or _is_base(r):
         return 0.0 if _num(r.get("value")) is not None else None
     c = _num(r.get("change"))
     if c is not None:
@@ -233,7 +243,7 @@ def _percent_of(r: Mapping[str, Any], base: Mapping[str, Any] | None) -> float |
     if p is not None:
         return p
     c, b = _change_of(r, base), _num((base or {}).get("value"))
-    if c is None or b is None or b == 0 or int(r["session_index"]) == 0:
+    if c is None or b is None or b == 0 or r is base or _is_base(r):
         return None
     return 100.0 * c / abs(b)
 
@@ -258,7 +268,7 @@ def summary_lines(rows: Sequence[Mapping[str, Any]], *, max_lines: int = 8) -> l
             ser = _series(rows, view, region, m)
             if len(ser) < 2:
                 continue
-            base = ser[0] if int(ser[0]["session_index"]) == 0 else None
+            base = _base_of(ser)
             last = ser[-1]
             label = metric_label(m)
             where = f"{view}, {region}" if len(_views(rows)) > 1 or region != "face" else view
@@ -493,7 +503,7 @@ def _alignment_text(a: Mapping[str, Any]) -> str:
 def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: list[tuple[int, str]],
            metric: str, sim: bool) -> None:
     """One small chart: change from baseline per session, with the noise band shaded around 0."""
-    base = ser[0] if ser and int(ser[0]["session_index"]) == 0 else None
+    base = _base_of(ser)
     unit = next((str(r.get("unit")) for r in ser if r.get("unit")), "")
     band = next((_num(r.get("noise_band")) for r in ser if _num(r.get("noise_band")) is not None), None)
     pts = {int(r["session_index"]): _change_of(r, base) for r in ser}
@@ -628,8 +638,9 @@ def _table(pdf, rows, view: str, sessions) -> None:
             for c in head:
                 hr.cell(pdf._t(c))
             for m in metrics:
-                ser = {int(r["session_index"]): r for r in _series(rows, view, region, m)}
-                base = ser.get(0)
+                ordered = _series(rows, view, region, m)
+                ser = {int(r["session_index"]): r for r in ordered}
+                base = _base_of(ordered)
                 last_idx = max(ser)
                 last = ser[last_idx]
                 row = table.row()
@@ -638,7 +649,7 @@ def _table(pdf, rows, view: str, sessions) -> None:
                 for s, _ in shown:
                     r = ser.get(s)
                     row.cell(pdf._t(_fmt(r.get("value")) if r else "-"))
-                if last_idx == 0:
+                if last is base:
                     row.cell("-")
                     row.cell("-")
                 else:

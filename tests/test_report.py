@@ -213,3 +213,18 @@ def test_report_cli_from_store(report_store, tmp_path, capsys):
     assert main(["report", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 2 and "Traceback" not in err
+
+
+def test_view_first_photographed_later_uses_its_own_baseline():
+    """A view first taken at session 2: its baseline row is session 2, and changes are against it."""
+    rows = [
+        _row(0, "redness.a_star_mean", 12.0, band=0.5),
+        dict(_row(2, "redness.a_star_mean", 9.0, band=0.5), view="left45", alignment_ok=None),
+        dict(_row(3, "redness.a_star_mean", 8.0, change=-1.0, percent=-11.1, band=0.5), view="left45"),
+    ]
+    lines = summary_lines(rows)
+    left = next(ln for ln in lines if "left45" in ln)
+    assert "1.00" in left and "lower" in left and "11%" in left
+    pdf = build_report(ReportData(patient_code="P", rows=tuple(rows)))
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Values: left45, face" in text and "−1.00" in text

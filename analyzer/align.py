@@ -347,12 +347,13 @@ def _ecc(tmpl: np.ndarray, tmask: np.ndarray, img: np.ndarray, W: np.ndarray, mo
     return float(rho), res
 
 
-def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray, *, scene: bool = False) -> dict:
+def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray) -> dict:
     """ECC refinement of M0 (follow-up work -> baseline work) on the baseline region.
 
-    A coarse pass at half resolution, then affine and homography at work resolution.
-    ``scene=True``: homography only, fewer iterations (the whole-frame check).
-    Returns ``{"affine": (M, rho), "homography": (M, rho)}`` (affine absent for scene).
+    Coarse affine then homography passes at half resolution (cheap, wide basin), then the
+    homography at work resolution for sub-pixel accuracy. The affine candidate (refined at
+    work resolution) is computed only when the homography is implausible.
+    Returns ``{"affine": (M, rho) or None, "homography": (M, rho)}``.
     """
     rows, cols = region.shape
     ys, xs = np.nonzero(region)
@@ -362,40 +363,42 @@ def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray, *, scene: 
     tmpl = bw.feat[y0:y1, x0:x1]
     tmask = region[y0:y1, x0:x1].astype(np.uint8) * 255
     T = _translation(x0, y0)
+    Ti = np.linalg.inv(T)
     W = np.linalg.inv(M0) @ T  # template crop -> follow-up work
     W /= W[2, 2]
-    # Coarse pass at half resolution.
+    # Coarse passes at half resolution.
     th = cv2.resize(tmpl, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     mh = cv2.resize(tmask, (th.shape[1], th.shape[0]), interpolation=cv2.INTER_NEAREST)
     ih = cv2.resize(fw.feat, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     hs = _scale_matrix(ih.shape[1] / fw.feat.shape[1], ih.shape[0] / fw.feat.shape[0])
     ht = _scale_matrix(th.shape[1] / tmpl.shape[1], th.shape[0] / tmpl.shape[0])
-    Wh = hs @ W @ np.linalg.inv(ht)
+    Wc = hs @ W @ np.linalg.inv(ht)
+    Wa = W
     try:
-        motion = cv2.MOTION_HOMOGRAPHY if scene else cv2.MOTION_AFFINE
-        _, Wh = _ecc(th, mh, ih, Wh, motion, 30 if scene else 60, 1e-4)
-        W = np.linalg.inv(hs) @ Wh @ ht
+        _, Wc = _ecc(th, mh, ih, Wc, cv2.MOTION_AFFINE, 60, 1e-5)
+        Wa = np.linalg.inv(hs) @ Wc @ ht
+        _, Wc = _ecc(th, mh, ih, Wc, cv2.MOTION_HOMOGRAPHY, 30, 1e-5)
+        W = np.linalg.inv(hs) @ Wc @ ht
     except cv2.error:
-        pass
-    fits = {}
-    if scene:
-        Wa = W
-    else:
+        W = Wa
+    try:
+        rho_h, Wh = _ecc(tmpl, tmask, fw.feat, W / W[2, 2], cv2.MOTION_HOMOGRAPHY, 12, 1e-5)
+    except cv2.error:
+        rho_h, Wh = float("nan"), W
+    Mh = np.linalg.inv(Wh @ Ti)
+    out = {"homography": (Mh / Mh[2, 2], rho_h), "affine": None}
+    if not (math.isfinite(rho_h) and _perspective_spread(out["homography"][0], region) < 0.15):
         try:
-            rho_a, Wa = _ecc(tmpl, tmask, fw.feat, W, cv2.MOTION_AFFINE, 40, 1e-6)
+            rho_a, Wa = _ecc(tmpl, tmask, fw.feat, Wa, cv2.MOTION_AFFINE, 20, 1e-5)
         except cv2.error:
-            rho_a, Wa = float("nan"), W
-        fits["affine"] = (Wa, rho_a)
-    try:
-        fits["homography"] = _ecc(tmpl, tmask, fw.feat, Wa, cv2.MOTION_HOMOGRAPHY, 15 if scene else 40, 1e-6)[::-1]
-    except cv2.error:
-        fits["homography"] = (Wa, float("nan"))
-    Ti = np.linalg.inv(T)
-    out = {}
-    for name, (Wx, rho) in fits.items():
-        M = np.linalg.inv(Wx @ Ti)
-        out[name] = (M / M[2, 2], rho)
+            rho_a = float("nan")
+        Ma = np.linalg.inv(Wa @ Ti)
+        out["affine"] = (Ma / Ma[2, 2], rho_a)
     return out
+
+
+#: Whole-frame check only when the region covers less than this fraction of the frame.
+SCENE_CHECK_MAX_REGION = 0.06
 
 
 def _scene_check(bw: _Work, fw: _Work, region: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -406,20 +409,26 @@ def _scene_check(bw: _Work, fw: _Work, region: np.ndarray, M: np.ndarray) -> tup
     (fixed camera and subject, or a re-photographed print), a whole-frame ECC started from
     the region's transform converges to the same mapping on the region and is better
     conditioned elsewhere. In a selfie the room moves against the face and the check fails,
-    so the region's own transform is kept.
+    so the region's own transform is kept. Runs at half the work resolution (speed).
     """
     rows, cols = region.shape
-    if region.mean() > 0.3:
+    if region.mean() > SCENE_CHECK_MAX_REGION:
         return None
-    m = max(2, round(0.04 * max(rows, cols)))
-    frame = np.zeros_like(region)
-    frame[m:-m, m:-m] = True
+    tb = cv2.resize(bw.feat, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    tf = cv2.resize(fw.feat, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    Sb = _scale_matrix(tb.shape[1] / cols, tb.shape[0] / rows)
+    Sf = _scale_matrix(tf.shape[1] / fw.feat.shape[1], tf.shape[0] / fw.feat.shape[0])
+    m = max(2, round(0.04 * max(tb.shape)))
+    tmask = np.zeros(tb.shape, np.uint8)
+    tmask[m:-m, m:-m] = 255
+    W = Sf @ np.linalg.inv(M) @ np.linalg.inv(Sb)
     try:
-        fit = _refine(bw, fw, frame, M, scene=True)["homography"]
+        rho, W = _ecc(tb, tmask, tf, W / W[2, 2], cv2.MOTION_HOMOGRAPHY, 30, 1e-5)
     except cv2.error:
         return None
-    Ms, rho = fit
-    if not (math.isfinite(rho) and rho >= 0.5) or _perspective_spread(Ms, frame) > 0.15:
+    Ms = np.linalg.inv(Sb) @ np.linalg.inv(W) @ Sf
+    Ms /= Ms[2, 2]
+    if not (math.isfinite(rho) and rho >= 0.5) or _perspective_spread(Ms, np.ones_like(region)) > 0.15:
         return None
     ys, xs = np.nonzero(region)
     idx = np.linspace(0, len(xs) - 1, 64).astype(int)
@@ -575,16 +584,17 @@ def _perspective_spread(M: np.ndarray, region: np.ndarray) -> float:
 
 
 def _pick_model(fits: dict, region: np.ndarray) -> tuple[str, np.ndarray, float]:
-    """Homography when ECC supports it, else affine.
+    """Homography when the face/skin region supports it, else affine.
 
-    The homography is kept when it converged, does not lower the correlation, and its
-    perspective is plausible for a hand-held camera (w varies < 15 % over the region);
-    measured on the landmark pairs, a homography fitted to the face region is never worse
-    than the affine one by more than noise, and recovers real perspective change.
+    The homography is kept when ECC converged and its perspective is plausible for a
+    hand-held camera (w varies < 15 % over the region). Measured on the landmark pairs, a
+    homography fitted to the face region is no worse than the affine one beyond noise, and
+    it recovers real perspective change (camera distance, tilt).
     """
-    (Ma, ra), (Mh, rh) = fits["affine"], fits["homography"]
-    if math.isfinite(rh) and (not math.isfinite(ra) or rh >= ra - 0.005) and _perspective_spread(Mh, region) < 0.15:
+    Mh, rh = fits["homography"]
+    if fits["affine"] is None or (math.isfinite(rh) and _perspective_spread(Mh, region) < 0.15):
         return "homography", Mh, rh
+    Ma, ra = fits["affine"]
     return "affine", Ma, ra
 
 
@@ -607,8 +617,6 @@ def _align_face(bw: _Work, fw: _Work, bf: Face, ff: Face, details: dict) -> Alig
     fits = _refine(bw, fw, region, M0)
     model, M, rho = _pick_model(fits, region)
     details["ecc_correlation"] = rho
-    details["ecc_affine"] = fits["affine"][1]
-    details["ecc_homography"] = fits["homography"][1]
     # ECC must stay near the landmark similarity (guards against divergence).
     dev = np.abs(transform_points(M, ff.landmarks) - bf.landmarks).max() / max(bf.eye_distance, 1.0)
     details["landmark_deviation"] = float(dev)

@@ -147,6 +147,12 @@ def discover_sessions(folder: str | os.PathLike, *, exclude: Path | None = None)
         if photos:
             found.append((d.name, _session_date(d.name), photos))
     if not found:
+        loose = [f.name for f in root.iterdir() if f.is_file() and f.suffix.lower() in PHOTO_SUFFIXES]
+        if loose:
+            raise UsageError(
+                f"batch: {root} holds photos but no session subfolders; put each session's photos "
+                f"in a subfolder named by date (e.g. 2026-01-15/{loose[0]})"
+            )
         raise UsageError(
             f"batch: no session subfolders with photos in {root} "
             "(expected e.g. 2026-01-15/front.jpg, 2026-02-12/front.jpg)"

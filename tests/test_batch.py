@@ -187,13 +187,15 @@ def test_duplicate_view_in_a_session_is_reported(tmp_path):
     assert len(problems) == 1 and "two photos of view 'front'" in problems[0].error
 
 
-@pytest.mark.parametrize("make", ["missing", "file", "empty"])
+@pytest.mark.parametrize("make", ["missing", "file", "empty", "loose"])
 def test_bad_folder_is_a_usage_error_exit_2(tmp_path, capsys, make):
     target = tmp_path / "x"
     if make == "file":
         target.write_text("hi")
     elif make == "empty":
         (target / "2026-01-01").mkdir(parents=True)
+    elif make == "loose":
+        _touch_photo(target / "front.jpg")
     with pytest.raises(UsageError):
         run_batch(target, write=False)
     assert main(["batch", str(target), "--no-progress"]) == 2
@@ -201,10 +203,12 @@ def test_bad_folder_is_a_usage_error_exit_2(tmp_path, capsys, make):
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
-def test_bad_roi_is_a_usage_error(tmp_path, capsys):
+def test_bad_roi_or_workers_is_a_usage_error(tmp_path, capsys):
     _touch_photo(tmp_path / "2026-01-01" / "front.jpg")
     assert main(["batch", str(tmp_path), "--roi", "1,2,3", "--no-progress"]) == 2
     assert "--roi" in capsys.readouterr().err
+    assert main(["batch", str(tmp_path), "--workers", "0", "--no-progress"]) == 2
+    assert "--workers" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- demo series (known answers)

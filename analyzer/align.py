@@ -293,6 +293,18 @@ def _detect(w: _Work) -> Face | None:
     return None
 
 
+def detect_main_face(rgb: np.ndarray) -> Face | None:
+    """The face :func:`align` would use, in full-resolution coordinates (or None).
+
+    Detects on the reduced work copy, retries at rotated angles, and picks the most
+    confident of the large detections. Pass the result as ``baseline_face`` /
+    ``followup_face`` to avoid detecting again.
+    """
+    w = _prepare(rgb, "photo")
+    f = _detect(w)
+    return None if f is None else _face_to_work(f, np.linalg.inv(w.S))
+
+
 def face_region_mask(shape: tuple[int, int], face: Face) -> np.ndarray:
     """Boolean mask of the face ellipse (forehead to chin, cheek to cheek) from 5 landmarks.
 

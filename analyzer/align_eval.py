@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from analyzer.align import _similarity_lstsq, align, transform_points
+from analyzer.align import _similarity_lstsq, align, detect_main_face, transform_points
 from analyzer.io import load_photo
 
 #: Default ranges of the synthetic transform (the issue's targets).
@@ -173,6 +173,9 @@ def evaluate_landmark_pairs(paths) -> dict:
 def evaluate_pairs(pairs, *, area: str = "auto") -> dict:
     """Align each (baseline_path, followup_path) pair; report acceptance and scores.
 
+    Each photo is loaded and its face detected once (:func:`analyzer.align.detect_main_face`),
+    then passed to :func:`align` as the pipeline does.
+
     Returns ``accepted`` count, ``max_confidence``, ``min_face_distance``,
     ``max_face_distance`` and per-pair rows.
     """
@@ -180,12 +183,14 @@ def evaluate_pairs(pairs, *, area: str = "auto") -> dict:
 
     def get(p):
         if p not in cache:
-            cache[p] = load_photo(p).rgb
+            rgb = load_photo(p).rgb
+            cache[p] = (rgb, detect_main_face(rgb) if area != "body" else None)
         return cache[p]
 
     rows = []
     for pb, pf in pairs:
-        a = align(get(pb), get(pf), area=area)
+        (rb, fb), (rf, ff) = get(pb), get(pf)
+        a = align(rb, rf, area=area, baseline_face=fb, followup_face=ff)
         rows.append({"baseline": Path(pb).name, "followup": Path(pf).name, "ok": a.ok,
                      "confidence": a.confidence, "method": a.method, "reason": a.reason,
                      "face_distance": a.details.get("face_distance"),

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from analyzer.align import Alignment, align, transform_points, warp_to_baseline
+from analyzer.align import Alignment, align, detect_main_face, transform_points, warp_to_baseline
 from analyzer.align_eval import (
     evaluate_landmark_pairs,
     evaluate_pairs,
@@ -209,6 +209,20 @@ def test_warp_to_baseline_reproduces_baseline(photo_path):
     g1 = base[valid].mean(axis=1)
     g2 = warped[valid].mean(axis=1)
     assert np.corrcoef(g1, g2)[0, 1] > 0.95
+
+
+def test_main_face_is_not_a_large_false_detection(astronaut_path):
+    """In this warped astronaut a weak false detection is larger than the face; the face is used."""
+    from analyzer.face import detect_faces
+
+    base = load_photo(astronaut_path).rgb
+    follow, true, _ = make_synthetic_pair(base, np.random.default_rng(1))
+    faces = detect_faces(follow)
+    assert len(faces) >= 2 and faces[0].score < faces[1].score  # the trap is present
+    fb, ff = detect_main_face(base), detect_main_face(follow)
+    expected = transform_points(np.linalg.inv(true), fb.landmarks)
+    assert np.abs(ff.landmarks - expected).max() < 6.0
+    assert align(base, follow).ok
 
 
 def test_warp_refused_alignment_raises():

@@ -118,6 +118,11 @@ def _add_sessions(report, url, data_dir, series_id, tag, n, go, photo_every):
     for i in range(n):
         rec = store.add_session(series_id, date=dt.date(2024, 1, 1) + dt.timedelta(days=i),
                                 notes=f"{tag}-{i}", needle_depth_mm=1.0)
+        if i == 0:  # rendezvous: both have started writing before either goes on
+            Path(f"{go}.{tag}").touch()
+            deadline = time.time() + 60
+            while len(list(Path(go).parent.glob(Path(go).name + ".*"))) < 2 and time.time() < deadline:
+                time.sleep(0.002)
         if photo_every and i % photo_every == 0:
             buf = io.BytesIO()
             rng = np.random.default_rng([ord(tag), i])
@@ -149,7 +154,7 @@ def test_two_processes_adding_sessions_lose_nothing(store, db_url, data_dir, tmp
     sessions = store.list_sessions(s.id)
     assert len(sessions) == 2 * n
     assert sorted(x.notes for x in sessions) == sorted(f"{t}-{i}" for t in "AB" for i in range(n))
-    # The two writers really ran at the same time.
+    # The two writers really ran at the same time (they meet after their first session).
     (a0, a1), (b0, b1) = spans
     assert a0 < b1 and b0 < a1
     photos = [ph for x in sessions for ph in store.list_photos(x.id)]

@@ -219,6 +219,8 @@ def _cmd_compare(args) -> int:
             print("\n".join(_summary_metrics(d["followup"])))
             print("change (follow-up minus baseline):")
             for key, c in (d["change"] or {}).items():
+                if "." not in key:  # the same changes, grouped: printed once
+                    continue
                 pct = c.get("percent")
                 print(f"  {key}: {_fmt(c.get('delta'))}" + (f" ({pct:+.1f}%)" if pct is not None else ""))
         else:

@@ -554,9 +554,28 @@ def texture_scale_for(face: Face | None) -> float:
     """The face-size factor :func:`measure_photo` uses (1.0 without a face): eye-centre distance
     -> :data:`CANONICAL_EYE_DISTANCE_PX`. In a comparison, pass the *baseline's* factor to both
     ``measure`` calls (the follow-up is in the baseline frame) to get the face-normalised scale."""
+    return analysis_scale(face)[0]
+
+
+def analysis_scale(face: Face | None) -> tuple[float, float | None, dict]:
+    """The texture analysis scale for a photo with this face: (texture_scale, px_per_mm, basis).
+
+    With a face, the photo is resampled so the eye-centre distance is
+    :data:`CANONICAL_EYE_DISTANCE_PX` (upsampling capped at :data:`MAX_TEXTURE_UPSAMPLE`), and
+    ``px_per_mm`` follows from the assumed adult eye distance. Without a face, the photo's own
+    pixels are used and the basis says that texture is then not comparable across distances.
+    In a comparison, pass the *baseline's* face: the follow-up is measured in the baseline frame.
+    """
     if face is None:
-        return 1.0
-    return min(CANONICAL_EYE_DISTANCE_PX / face.eye_distance, MAX_TEXTURE_UPSAMPLE)
+        return 1.0, None, {"basis": "no face: photo pixels (texture not comparable across camera distances)"}
+    ts = CANONICAL_EYE_DISTANCE_PX / face.eye_distance
+    if ts <= MAX_TEXTURE_UPSAMPLE:
+        px_mm = CANONICAL_PX_PER_MM
+    else:
+        ts, px_mm = MAX_TEXTURE_UPSAMPLE, face.eye_distance * MAX_TEXTURE_UPSAMPLE / EYE_DISTANCE_MM
+    basis = {"basis": "face eye distance", "eye_distance_px": face.eye_distance,
+             "assumed_eye_distance_mm": EYE_DISTANCE_MM}
+    return ts, px_mm, basis
 
 
 def measure_photo(
@@ -586,14 +605,7 @@ def measure_photo(
         sub = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), cal)
         skin = np.zeros_like(reg)
         skin[r0:r1, c0:c1] = skin_mask(sub, region=reg[r0:r1, c0:c1])
-    if face is not None:
-        ts = CANONICAL_EYE_DISTANCE_PX / face.eye_distance
-        px_mm = CANONICAL_PX_PER_MM if ts <= MAX_TEXTURE_UPSAMPLE else face.eye_distance * MAX_TEXTURE_UPSAMPLE / EYE_DISTANCE_MM
-        basis = {"basis": "face eye distance", "eye_distance_px": face.eye_distance,
-                 "assumed_eye_distance_mm": EYE_DISTANCE_MM}
-    else:
-        ts, px_mm = 1.0, None
-        basis = {"basis": "no face: photo pixels (texture not comparable across camera distances)"}
+    ts, px_mm, basis = analysis_scale(face)
     ms = measure(rgb, mask=skin, calibration=cal, texture_scale=ts, region=roi_label(roi) if roi is not None
                  else ("face" if face is not None else "image"), px_per_mm=px_mm, region_mask=reg)
     scale = dict(ms.scale)

@@ -10,7 +10,7 @@ Two entry points, used by the command line, the batch runner and the app alike:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,8 +18,8 @@ from analyzer import __version__
 from analyzer.align import Alignment, align, warp_to_baseline
 from analyzer.face import Face, detect_face
 from analyzer.io import Photo
-from analyzer.metrics import MetricSet, change, change_maps, measure, measure_photo
-from analyzer.regions import ROI, polygon_mask, roi_polygon, skin_mask
+from analyzer.metrics import MetricSet, analysis_scale, change, change_maps, measure, measure_photo
+from analyzer.regions import ROI, mask_bbox, polygon_mask, roi_polygon, skin_mask
 
 DEFAULT_REGION = "face"
 
@@ -102,6 +102,22 @@ class Comparison:
         }
 
 
+def _skin_in_region(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Skin mask classified within a region (thresholds relative to the region's own skin),
+    computed on the region's bounding box only (12 MP photos)."""
+    out = np.zeros(region.shape, bool)
+    r0, r1, c0, c1 = mask_bbox(region)
+    if r1 > r0 and c1 > c0:
+        sub = region[r0:r1, c0:c1]
+        out[r0:r1, c0:c1] = skin_mask(np.ascontiguousarray(rgb[r0:r1, c0:c1]), region=sub) & sub
+    return out
+
+
+def _with_basis(ms: MetricSet, basis: dict) -> MetricSet:
+    """The metric set with the scale's basis (eye distance used, or none) recorded in ``scale``."""
+    return replace(ms, scale={**ms.scale, **basis})
+
+
 def analyze_metrics(photo: Photo, *, roi: ROI | None = None, face: Face | None = None) -> PhotoMetrics:
     """Measure one photo on its own.
 
@@ -181,25 +197,28 @@ def compare(
         # The chart is found on the follow-up as taken; the correction applies to its pixels anywhere.
         cal_f = calibrate(followup.rgb)
 
+    # Texture at the face-normalised scale of the baseline (the follow-up is in its frame).
+    ts, px_mm, basis = analysis_scale(baseline_face)
     regions: dict[str, RegionResult] = {}
     for name, roi in rois.items():
         polygon = roi_polygon(roi, face=baseline_face, shape=shape)
         region_mask = polygon_mask(polygon, shape)
         if alignment.ok:
             # The same pixels in both photos: region ∩ skin in both ∩ covered by the warp.
-            # Skin is classified within the region (its thresholds are relative to the region's skin).
-            common = (region_mask & skin_mask(baseline.rgb, region=region_mask)
-                      & skin_mask(warped, region=region_mask & valid))
+            covered = region_mask & valid
+            common = _skin_in_region(baseline.rgb, covered) & _skin_in_region(warped, covered)
             b = measure(baseline.rgb, mask=common, calibration=cal_b, region=name,
-                        baseline_quality=None)
+                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered)
             f = measure(warped, mask=common, calibration=cal_f, region=name,
+                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered,
                         baseline_quality=b.quality if baseline_quality is None else baseline_quality)
-            regions[name] = RegionResult(name, polygon, b, f, change(b, f), None)
+            regions[name] = RegionResult(name, polygon, _with_basis(b, basis), _with_basis(f, basis),
+                                         change(b, f), None)
         else:
-            b = measure(baseline.rgb, mask=skin_mask(baseline.rgb, region=region_mask), calibration=cal_b,
-                        region=name)
+            b = measure(baseline.rgb, mask=_skin_in_region(baseline.rgb, region_mask), calibration=cal_b,
+                        region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=region_mask)
             reason = f"alignment refused: {alignment.reason}"
-            regions[name] = RegionResult(name, polygon, b, None, None, reason)
+            regions[name] = RegionResult(name, polygon, _with_basis(b, basis), None, None, reason)
 
     return Comparison(
         alignment=alignment,

@@ -998,6 +998,15 @@ class PatientScope:
         self.audit("export.csv", pid, detail=f"series {series_id}")
         return text
 
+    def patient_archive(self, patient_id: Any, out) -> None:
+        """The patient's whole record with the ORIGINAL photos (camera metadata, GPS included):
+        practitioners only (audited as ``export.archive``)."""
+        if not may_see_originals(self.principal):
+            raise AccessDenied("the patient archive holds the original photos: practitioners only")
+        pid = self.check(patient_id)
+        self.store.export_patient(pid, out)
+        self.audit("export.archive", pid)
+
     def audit(self, action: str, patient_id: int | None, detail: str = "") -> None:
         record_audit(self.store, self.principal, action, patient_id, detail=detail)
 

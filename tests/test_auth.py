@@ -484,3 +484,16 @@ def test_report_pdf_contains_no_gps_and_is_audited(store):
     assert b"GPSCam" not in pdf and b"GPSInfo" not in pdf
     assert [(e.actor, e.action, e.patient_id) for e in auth.list_audit(store, prac)][0] == (
         f"link:{link.id}", "export.report", p.id)
+
+
+def test_patient_archive_with_originals_is_practitioner_only(store, tmp_path):
+    pats = two_patients(store)
+    p = practitioner(store)
+    a = pats["P-A"][0].id
+    alice = auth.redeem_patient_link(store, auth.issue_patient_link(store, p, a, now=T0).token)
+    with pytest.raises(AccessDenied, match="practitioners only"):
+        auth.scope(store, alice).patient_archive(a, tmp_path / "a.zip")
+    assert not (tmp_path / "a.zip").exists()
+    auth.scope(store, p).patient_archive(a, tmp_path / "a.zip")
+    assert (tmp_path / "a.zip").stat().st_size > 0
+    assert auth.list_audit(store, p)[0].action == "export.archive"

@@ -224,10 +224,11 @@ def _upload_slowly(report, url, data_dir, session_id, photo_path):
         if s == "before-commit":
             report("AT before-commit")
             time.sleep(1.5)
+        elif s == "committed":  # still inside the upload's shared lock
+            report(f"COMMITTED {time.time()}")
 
     files.fault_hook = hook
     store.add_photo(session_id, view="front", data=Path(photo_path).read_bytes(), filename="slow.png")
-    report(f"DONE {time.time()}")
 
 
 def test_garbage_collection_waits_for_uploads_in_flight(store, db_url, data_dir, tmp_path):
@@ -244,7 +245,7 @@ def test_garbage_collection_waits_for_uploads_in_flight(store, db_url, data_dir,
         assert len(stored_files(store)) == 2  # on disk, no row yet
         removed = store.collect_garbage(grace_seconds=0)  # blocks until the upload commits
         gc_done = time.time()
-        committed_at = float(_wait_for(child, "DONE").split()[1])
+        committed_at = float(_wait_for(child, "COMMITTED").split()[1])
     finally:
         assert child.wait() == 0
     assert removed == [] and committed_at <= gc_done

@@ -86,7 +86,7 @@ def test_sigkill_mid_upload_leaves_a_consistent_store(store, db_url, data_dir, t
     tmp_left = [f for f in files_before if f.rsplit("/", 1)[-1].startswith(".tmp-")]
     assert len(tmp_left) == 1
     # ... kept while young (a writer elsewhere may be about to commit) ...
-    assert store2.collect_garbage() == []
+    assert store2.collect_garbage(grace_seconds=3600) == []
     # ... and collected later; files of committed rows are never touched.
     removed = store2.collect_garbage(grace_seconds=0)
     shas = {st: hashlib.sha256(photos[st].read_bytes()).hexdigest() for st in STAGES}

@@ -404,6 +404,10 @@ def test_oidc_sign_in_allow_list_and_provider_sign_out(clinic):
     assert not at.exception, at.exception
     assert [b.label for b in at.button][:1] == ["Sign in with the clinic's account"]
     assert "Create the first practitioner account" not in texts(at) and "Alice" not in texts(at)
+    import importlib.util
+
+    missing = importlib.util.find_spec("authlib") is None  # st.login needs it
+    assert any("Authlib package is missing" in e.value for e in at.error) == missing
     # signed in, but not one of the clinic's practitioners
     out = oidc_session({"is_logged_in": True, "email": "someone@gmail.com", "email_verified": True}).run()
     assert "someone@gmail.com is not a practitioner account of this clinic" in [e.value for e in out.error]

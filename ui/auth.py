@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import secrets
@@ -387,6 +388,9 @@ def _sign_in_screen(store, cfg: AccessConfig, now: dt.datetime) -> None:
         return
     tab_pr, tab_pa = st.tabs(["Practitioner sign-in", "Patient code"])
     with tab_pr:
+        if cfg.oidc and importlib.util.find_spec("authlib") is None:
+            st.error('Sign-in provider configured, but the Authlib package is missing: '
+                     'pip install "Authlib>=1.3.2" and restart the app.')
         for prov in cfg.oidc_providers:
             label = f"Sign in with {prov}" if prov else "Sign in with the clinic's account"
             st.button(label, key=f"_auth_oidc_{prov or 'default'}", on_click=st.login,

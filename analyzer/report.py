@@ -258,7 +258,9 @@ def summary_lines(rows: Sequence[Mapping[str, Any]], *, max_lines: int = 8) -> l
     """
     lines: list[str] = []
     sessions = _sessions(rows)
-    if not rows or len(sessions) < 2:
+    if not rows:
+        return ["No photo of this series has been analysed yet."]
+    if len(sessions) < 2:
         return ["Only the baseline session has been analysed so far: there is no change to report yet."]
     sim = any(r.get("simulated") for r in rows)
     for view in _views(rows):
@@ -678,7 +680,9 @@ def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
     pdf.ln(4)
     _heading(pdf, "Methods and caveats")
     cals = sorted({str(r.get("calibration_method") or "") for r in rows} - {""})
-    if not cals or cals == ["none"]:
+    if not rows:
+        cal = "Colour calibration: nothing has been analysed yet."
+    elif not cals or cals == ["none"]:
         cal = ("Colour calibration: not used (no colour chart in the photos). Colour measures "
                "(redness, lightness, pigment) depend on the lighting being the same at every session.")
     else:

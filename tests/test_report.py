@@ -228,3 +228,13 @@ def test_view_first_photographed_later_uses_its_own_baseline():
     pdf = build_report(ReportData(patient_code="P", rows=tuple(rows)))
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "Values: left45, face" in text and "−1.00" in text
+
+
+def test_report_before_any_analysis_says_so():
+    img = np.full((60, 40, 3), 128, np.uint8)
+    pdf = build_report(ReportData(patient_code="P", views=(ViewImages("front", img, baseline_label="2026-01-01"),)))
+    reader = PdfReader(io.BytesIO(pdf))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "No photo of this series has been analysed yet." in text
+    assert "not used (no colour chart" not in text
+    assert len(reader.pages) == 3  # cover, the view's images, summary + methods

@@ -454,3 +454,38 @@ def test_access_support_helpers_for_other_app_tests(clinic):
     assert at.caption[0].value == "role: practitioner"
     pt = open_patient_link(new_session(), data_dir, ids["P-B"]["patient"])
     assert [h.value for h in pt.header] == ["Bob Beta (P-B)"]
+
+
+def test_setup_code_guards_the_first_account(clinic, monkeypatch):
+    store, ids = clinic
+    monkeypatch.setenv("SKIN_PROGRESS_SETUP_CODE", "open sesame 42")
+    at = new_session().run()
+
+    def create(code: str):
+        at.text_input(key="_auth_first_user").input("anna")
+        at.text_input(key="_auth_first_pw").input(PW)
+        at.text_input(key="_auth_first_pw2").input(PW)
+        at.text_input(key="_auth_first_code").input(code)
+        next(b for b in at.button if b.label == "Create account and sign in").click().run()
+
+    create("guess")
+    assert [e.value for e in at.error] == ["wrong setup code"]
+    assert auth.needs_first_account(store)
+    create("open sesame 42")
+    assert at.caption[0].value == "role: practitioner"
+
+
+def test_idle_session_is_signed_out(clinic, monkeypatch):
+    import time
+
+    store, ids = clinic
+    make_practitioner(store)
+    monkeypatch.setenv("SKIN_PROGRESS_IDLE_MINUTES", "0.05")  # 3 s
+    at = sign_in(new_session().run())
+    assert at.caption[0].value == "role: practitioner"
+    at.run()  # a click within the idle time keeps the session
+    assert at.caption[0].value == "role: practitioner"
+    time.sleep(3.5)
+    at.run()
+    assert "Alice" not in texts(at)
+    assert any("without activity" in i.value for i in at.info)

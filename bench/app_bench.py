@@ -47,8 +47,9 @@ def _small_demo(dst: Path, scale: float = 1 / 3) -> Path:
     return dst
 
 
-def _child(data_dir: Path, switches: int, env: dict) -> dict:
-    p = subprocess.run([sys.executable, "-m", "bench.appchild", str(data_dir), "--switches", str(switches)],
+def _child(data_dir: Path, switches: int, env: dict, profile: bool = False) -> dict:
+    p = subprocess.run([sys.executable, "-m", "bench.appchild", str(data_dir), "--switches", str(switches)]
+                       + (["--profile"] if profile else []),
                        cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
     if p.returncode != 0:
         raise RuntimeError(f"app child failed: {(p.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -99,6 +100,17 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
                       ("progress_metrics", "Metrics switch on Progress")):
         xs = sw(key)
         sec.add(name, median(xs) if xs else None, "s", Target("<=", SWITCH_TARGET_S), note=spread(xs) if xs else "")
+    if cfg.profile:
+        d = root / "profiled"
+        shutil.copytree(seeded, d)
+        pr = _child(d, 2, env, profile=True).get("profile", {})
+        for key, what in (("first", "the first page (seeded)"), ("review_switch", "a first-visit session switch on Review")):
+            r = pr.get(key)
+            if r and r.get("lines"):
+                sec.notes.append(f"Where {what} spends its time ({r['total_s']:.2f} s, sampled every 2 ms; share of the "
+                                 "time by innermost app/analyzer line, the rest is Streamlit itself): " + "; ".join(
+                                     f"{h['where']} `{h['code'][:60]}` {100 * h['share']:.0f}%" for h in r["lines"][:5]) + ".")
+        extras["app_profile"] = pr
     sec.notes.append("Timed with streamlit.testing.v1.AppTest (the script run and its rendered elements; "
                      "no browser, no network).")
     extras["app"] = {"first": first, "runs": runs}

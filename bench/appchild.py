@@ -39,6 +39,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("data_dir")
     ap.add_argument("--switches", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--profile", action="store_true", help="cProfile the first render and a first-visit switch")
     a = ap.parse_args(argv)
     os.environ["SKIN_PROGRESS_DATA_DIR"] = a.data_dir
     os.environ.pop("SKIN_PROGRESS_DATABASE_URL", None)
@@ -64,7 +65,18 @@ def main(argv: list[str]) -> int:
 
     service.ensure_demo = timed_seed
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=a.timeout)
-    out["first_run_s"] = _t(at.run) + import_s
+    prof = None
+    if a.profile:  # AppTest runs the script in its own thread: a sampling profiler over all threads
+        from bench.profiling import APP_PREFIXES, sample_lines
+
+        def prof(fn):
+            r = sample_lines(fn, prefixes=APP_PREFIXES, all_threads=True, n=8, interval=0.002)
+            return {"total_s": r["total_s"], "lines": r["lines"], "outside": r["outside_analyzer_share"]}
+
+        out["profile"] = {"first": prof(at.run)}
+        out["first_run_s"] = out["profile"]["first"]["total_s"] + import_s
+    else:
+        out["first_run_s"] = _t(at.run) + import_s
     out["import_s"] = import_s
     out["seeding_s"] = sum(seeding) if seeding else None
     out["exception"] = [str(e.value)[:200] for e in at.exception] if at.exception else None
@@ -77,7 +89,11 @@ def main(argv: list[str]) -> int:
         n = len(at.selectbox(key="review_photo").options)
         cur = at.selectbox(key="review_photo").index or 0
         others = [i for i in range(n) if i != cur][: a.switches]
-        for i in others:  # first visit of each session photo
+        for k, i in enumerate(others):  # first visit of each session photo
+            if prof and k == 0:
+                out["profile"]["review_switch"] = prof(
+                    lambda i=i: at.selectbox(key="review_photo").select_index(i).run())
+                continue
             sw["review_photo_first"].append(_t(lambda i=i: at.selectbox(key="review_photo").select_index(i).run()))
         for i in ([cur] + others)[: a.switches]:  # back to photos already shown
             sw["review_photo_again"].append(_t(lambda i=i: at.selectbox(key="review_photo").select_index(i).run()))

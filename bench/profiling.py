@@ -42,11 +42,14 @@ def _label(func: tuple) -> str:
         return f"{Path(file).name}:{line} {name}"
 
 
-def _is_analyzer(func: tuple) -> bool:
-    return func[0].startswith(ANALYZER_DIR)
+APP_PREFIXES = tuple(str(REPO / d) for d in ("analyzer", "pages", "app_pages", "ui", "app.py"))
 
 
-def _analyzer_caller(stats: dict, func: tuple, depth: int = 0) -> tuple | None:
+def _is_analyzer(func: tuple, prefixes: tuple[str, ...] = (ANALYZER_DIR,)) -> bool:
+    return func[0].startswith(prefixes)
+
+
+def _analyzer_caller(stats: dict, func: tuple, depth: int = 0, prefixes=(ANALYZER_DIR,)) -> tuple | None:
     """The analyzer function that spends the most of ``func``'s time calling it."""
     if depth > 6 or func not in stats:
         return None
@@ -59,14 +62,15 @@ def _analyzer_caller(stats: dict, func: tuple, depth: int = 0) -> tuple | None:
             best, best_t = c, t
     if best is None:
         return None
-    if _is_analyzer(best):
+    if _is_analyzer(best, prefixes):
         return best
-    return _analyzer_caller(stats, best, depth + 1)
+    return _analyzer_caller(stats, best, depth + 1, prefixes)
 
 
-def cprofile_top(fn: Callable[[], object], *, n: int = 15) -> dict:
+def cprofile_top(fn: Callable[[], object], *, n: int = 15, prefixes: tuple[str, ...] = (ANALYZER_DIR,)) -> dict:
     """Profile one call. Returns ``total_s``, ``own`` (top ``n`` by own time) and ``analyzer``
-    (top ``n`` analyzer functions by cumulative time); shares are of ``total_s``."""
+    (top ``n`` analyzer functions by cumulative time) and ``hot``; shares are of ``total_s``.
+    ``prefixes``: the folders whose functions count as "ours" (default ``analyzer/``)."""
     pr = cProfile.Profile()
     t0 = time.perf_counter()
     pr.enable()
@@ -80,13 +84,13 @@ def cprofile_top(fn: Callable[[], object], *, n: int = 15) -> dict:
     own = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
     own_rows = []
     for func, (_cc, nc, tt, ct, _callers) in own:
-        caller = None if _is_analyzer(func) else _analyzer_caller(stats, func)
+        caller = None if _is_analyzer(func, prefixes) else _analyzer_caller(stats, func, 0, prefixes)
         own_rows.append({
             "function": _label(func), "calls": int(nc), "own_s": tt, "cum_s": ct,
             "own_share": tt / total if total else float("nan"),
             "called_from": _label(caller) if caller else "",
         })
-    ana = sorted(((f, v) for f, v in stats.items() if _is_analyzer(f)), key=lambda kv: kv[1][3], reverse=True)[:n]
+    ana = sorted(((f, v) for f, v in stats.items() if _is_analyzer(f, prefixes)), key=lambda kv: kv[1][3], reverse=True)[:n]
     ana_rows = [{"function": _label(f), "calls": int(v[1]), "own_s": v[2], "cum_s": v[3],
                  "cum_share": v[3] / total if total else float("nan")} for f, v in ana]
     # Hot spots: each analyzer function's own time plus the time of the library calls it makes
@@ -94,11 +98,11 @@ def cprofile_top(fn: Callable[[], object], *, n: int = 15) -> dict:
     lines_time: dict[tuple, float] = {}
     lib_calls: dict[tuple, dict[str, float]] = {}
     for func, (_cc, _nc, tt, _ct, callers) in stats.items():
-        if _is_analyzer(func):
+        if _is_analyzer(func, prefixes):
             lines_time[func] = lines_time.get(func, 0.0) + tt
             continue
         for c, v in callers.items():
-            if _is_analyzer(c):
+            if _is_analyzer(c, prefixes):
                 ct = v[3] if len(v) > 3 else 0.0
                 lines_time[c] = lines_time.get(c, 0.0) + ct
                 lib_calls.setdefault(c, {})[_label(func)] = lib_calls.get(c, {}).get(_label(func), 0.0) + ct
@@ -111,8 +115,12 @@ def cprofile_top(fn: Callable[[], object], *, n: int = 15) -> dict:
     return {"total_s": total, "own": own_rows, "analyzer": ana_rows, "hot": hot_rows}
 
 
-def sample_lines(fn: Callable[[], object], *, interval: float = 0.004, n: int = 12) -> dict:
-    """Run ``fn`` in this thread while another samples its innermost ``analyzer/`` line.
+def sample_lines(fn: Callable[[], object], *, interval: float = 0.004, n: int = 12,
+                 prefixes: tuple[str, ...] = (ANALYZER_DIR,), all_threads: bool = False) -> dict:
+    """Run ``fn`` in this thread while another samples its innermost line under ``prefixes``.
+
+    ``all_threads``: look at every thread (Streamlit's AppTest runs the script in its own
+    thread); the first thread with a frame under ``prefixes`` is charged.
 
     Returns ``total_s``, ``samples`` and ``lines``: top ``n`` ``{"where", "code", "share"}``
     (share of the sampled time: each sample weighs the time since the previous one, so a
@@ -125,19 +133,25 @@ def sample_lines(fn: Callable[[], object], *, interval: float = 0.004, n: int = 
 
     weight = [0.0]
 
+    def innermost(frame):
+        while frame is not None:
+            co = frame.f_code
+            if co.co_filename.startswith(prefixes):
+                return (co.co_filename, frame.f_lineno, co.co_name)
+            frame = frame.f_back
+        return None
+
     def sampler():
+        me = threading.get_ident()
         last = time.perf_counter()
         while not stop.is_set():
             now = time.perf_counter()
             dt, last = now - last, now  # time-weighted: a sample after a long GIL-holding call
-            frame = sys._current_frames().get(target)  # is charged the whole wait (its own line)
-            where = None
-            while frame is not None:
-                co = frame.f_code
-                if co.co_filename.startswith(ANALYZER_DIR):
-                    where = (co.co_filename, frame.f_lineno, co.co_name)
-                    break
-                frame = frame.f_back
+            frames = sys._current_frames()  # is charged the whole wait (its own line)
+            if all_threads:
+                where = next((w for tid, f in frames.items() if tid != me and (w := innermost(f))), None)
+            else:
+                where = innermost(frames.get(target))
             nsamp[0] += 1
             counts[where] += dt
             weight[0] += dt

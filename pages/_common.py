@@ -16,6 +16,19 @@ from PIL import Image
 
 from analyzer import ANALYZER_VERSION, service
 
+# Streamlit quirk: when the first request a server process gets is a page URL (/progress after a
+# restart) and a pages/ folder exists, Streamlit runs that page file on its own, in the old
+# folder-based multipage mode, without app.py (no navigation, no demo seeding, no sidebar). Leave
+# that mode and rerun: app.py then runs and st.navigation routes to the same page.
+try:
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+except ImportError:  # pragma: no cover - other Streamlit versions
+    pass
+
 
 # ------------------------------------------------------------------ store and data revision
 def _location_key() -> tuple[str, str]:

@@ -124,12 +124,14 @@ def no_exception(page) -> None:
 def test_practitioner_workflow_in_a_real_browser(server, page, tmp_path):
     from analyzer import service
 
-    # first start: the demo patient, with its progress chart
-    page.goto(server["url"])
+    # first start, opened at a page URL (a bookmark): app.py still runs (demo seeding, navigation,
+    # sidebar), not the page file on its own; it opens on the demo patient's progress chart
+    page.goto(server["url"] + "/progress")
     wait_idle(page, timeout=240)
     page.wait_for_selector('[data-testid="stVegaLiteChart"]')
     no_exception(page)
     assert "DEMO-001" in page.inner_text("body")
+    assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="common").count() == 0
     shot(page, "01-progress-demo")
 
     # create a patient
@@ -151,7 +153,11 @@ def test_practitioner_workflow_in_a_real_browser(server, page, tmp_path):
         f.write_bytes(photos[key])
         files[key] = f
     goto_page(page, "Series & sessions")
-    for key in ("baseline", "later"):
+    for key, date in (("baseline", "2026/01/10"), ("later", "2026/02/07")):
+        # the date field is made of year / month / day segments: type into the year, it moves on
+        page.locator('.st-key-as_date [data-type="year"]').click()
+        page.keyboard.type(date.replace("/", ""), delay=30)
+        page.get_by_role("textbox", name="Practitioner").click()
         page.get_by_role("button", name="Add session").click()
         wait_idle(page)
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(files[key]))
@@ -166,7 +172,7 @@ def test_practitioner_workflow_in_a_real_browser(server, page, tmp_path):
     store = service.open_store(data_dir=server["data"])
     p = next(x for x in store.list_patients() if x.code == "BR-0001")
     ser = store.list_series(p.id)[0]
-    assert len(store.list_sessions(ser.id)) == 2
+    assert sorted(str(x.date) for x in store.list_sessions(ser.id)) == ["2026-01-10", "2026-02-07"]
     assert service.pending_photos(store, ser.id) == []
 
     # the progress chart of the new patient

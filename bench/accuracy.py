@@ -113,8 +113,9 @@ def _alignment(cfg: Config, sec: Section, extras: dict) -> None:
         diff += [(_neutral(a), _smiling(b)) for a in ids for b in ids if a != b][::3]
     rd = ae.evaluate_pairs(diff)
     sec.add("Refusal: different people accepted", rd["accepted"], f"of {rd['n_pairs']}", Target("==", 0, "0"),
-            note=f"max confidence {rd['max_confidence']:.2f} (target <= 0.2); min face distance "
-            f"{rd['min_face_distance']:.2f}")
+            note=f"min face distance {rd['min_face_distance']:.2f}")
+    sec.add("Refusal: highest confidence given to a different person", rd["max_confidence"], "",
+            Target("<=", 0.2), digits=2)
     same = [(_neutral(i), _smiling(i)) for i in ids]
     if not q:
         same += [(_p("faces/lisa/lisa1.jpg"), _p("faces/zoom/30cm.jpg")),
@@ -122,8 +123,11 @@ def _alignment(cfg: Config, sec: Section, extras: dict) -> None:
                  (_p("faces/lisa/lisa4.jpg"), _p("faces/zoom/60cm.jpg"))]
     rs = ae.evaluate_pairs(same)
     sec.add("Same person (other expression / other day) accepted", rs["accepted"] / rs["n_pairs"], "",
-            Target(">=", 1.0, "all"), note=f"{rs['accepted']} of {rs['n_pairs']}; min confidence "
-            f"{rs['min_confidence']:.2f} (target > 0.3); max face distance {rs['max_face_distance']:.2f}", digits=2)
+            Target(">=", 1.0, "all"), note=f"{rs['accepted']} of {rs['n_pairs']}; max face distance "
+            f"{rs['max_face_distance']:.2f}", digits=2)
+    low = min(rs["pairs"], key=lambda p: p["confidence"])
+    sec.add("Same person: lowest confidence", rs["min_confidence"], "", Target(">", 0.3),
+            note=f"{low['baseline']} -> {low['followup']}", digits=2)
     extras.setdefault("accuracy", {})["alignment"] = {"synthetic": {k: v for k, v in r.items() if k != "pairs"}}
 
 

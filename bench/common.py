@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"
 PHOTOS = Path(os.environ.get("SKIN_PROGRESS_PHOTOS", REPO.parent / "shared" / "photos")).resolve()
 
-Op = Literal["<=", ">=", "=="]
+Op = Literal["<=", ">=", "<", ">", "=="]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class Target:
             return v <= self.limit
         if self.op == ">=":
             return v >= self.limit
+        if self.op == "<":
+            return v < self.limit
+        if self.op == ">":
+            return v > self.limit
         return v == self.limit
 
     def label(self, unit: str = "") -> str:

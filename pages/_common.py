@@ -81,7 +81,7 @@ MAP_NAMES = {
 }
 
 
-@st.cache_data(show_spinner=False, max_entries=48)
+@st.cache_resource(show_spinner=False, max_entries=48)  # shared, not copied: never mutate the dict
 def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev: int) -> dict:
     """Everything the review needs to show, ready to display (JPEG bytes, uint8 arrays):
     computed once per photo, region and data revision, so a revisit costs no image work."""
@@ -127,6 +127,18 @@ def display_bytes(photo_id: int) -> bytes:
 @st.cache_data(show_spinner=False, max_entries=128)
 def _status(loc: tuple[str, str], series_id: int, version: str, rev: int):
     return service.series_status(get_store(), series_id, version=version)
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)  # shared, read-only
+def _small_rgb(loc: tuple[str, str], photo_id: int, max_side: int) -> np.ndarray:
+    img = Image.open(io.BytesIO(_display_bytes(loc, photo_id))).convert("RGB")
+    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(img, np.float32) / 255.0
+
+
+def small_rgb(photo_id: int, max_side: int = 480) -> np.ndarray:
+    """A reduced float RGB copy of a photo for previews (cached by id)."""
+    return _small_rgb(_location_key(), photo_id, max_side)
 
 
 def cached_status(series_id: int):

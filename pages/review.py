@@ -3,6 +3,7 @@ change heat maps, and the regions of interest (chosen on the baseline, shown on 
 
 from __future__ import annotations
 
+import cv2
 import streamlit as st
 
 from analyzer import service
@@ -11,16 +12,15 @@ from analyzer.regions import FACE_REGIONS
 from analyzer.render import draw_polygon
 from pages._common import (
     before_after_slider,
-    blend,
     bump,
     cached_review,
     cached_status,
-    decode_rgb,
     display_bytes,
     get_store,
     need_series,
     series_label,
     show_caveat,
+    small_rgb,
 )
 
 store = get_store()
@@ -58,7 +58,7 @@ with st.expander("Regions of interest (chosen on the baseline)", expanded=False)
         spec = {"kind": "rect", "name": rname.strip() or "patch", "x": x, "y": y, "w": w, "h": h}
     # Preview: the regions measured now (green) and the one about to be added (orange), on the baseline.
     outlines = service.region_outlines(store, series.id, bview)
-    preview = decode_rgb(display_bytes(bp.id))
+    preview = small_rgb(bp.id)
     k = preview.shape[1] / bp.width
     for poly in outlines.values():
         preview = draw_polygon(preview, poly * k)
@@ -138,8 +138,8 @@ t_overlay, t_slider, t_side, t_maps = st.tabs(["Aligned overlay", "Before / afte
                                                "Change maps"])
 with t_overlay:
     op = st.slider("Follow-up opacity over the baseline", 0.0, 1.0, 0.5, 0.05, key="overlay_opacity")
-    st.image(blend(b_show, f_show, op) / 255.0, caption=f"Baseline with the aligned follow-up at {op:.0%}",
-             width="stretch", clamp=True, output_format="JPEG")
+    st.image(cv2.addWeighted(b_show, 1.0 - op, f_show, op, 0.0), caption=f"Baseline with the aligned follow-up "
+             f"at {op:.0%}", width="stretch", output_format="JPEG")
 with t_slider:
     before_after_slider(r["b_jpg"], r["f_jpg"], (b_show.shape[1], b_show.shape[0]),
                         labels=("Before (baseline)", "After"))

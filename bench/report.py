@@ -109,9 +109,17 @@ def closing_note(sections: list[Section], extras: dict) -> list[str]:
             item = f"{s.title}: {f.name} ({f.value_text()} vs {f.target.label(f.unit)})"
             (met if f.met else notmet if f.met is False else unmeasured).append(item)
     out = [f"Targets met: {len(met)}; not met: {len(notmet)}; not measured: {len(unmeasured)}.", ""]
+    if met:
+        out.append("Met: " + "; ".join(f"{f.name}" for s in sections for f in s.figures if f.met) + ".")
+        out.append("")
     if notmet:
-        out.append("Not met:")
-        out += [f"- {x}" for x in notmet]
+        out.append("Not met, and what limits each (from the profiles in this run):")
+        for s in sections:
+            for f in s.figures:
+                if f.met is False:
+                    why = limited_by(s.key, f.name, extras)
+                    out.append(f"- {s.title.split(':')[0]}: {f.name} ({f.value_text()} vs {f.target.label(f.unit)})"
+                               + (f". Limited by: {why}" if why else ""))
         out.append("")
     if unmeasured:
         out.append("Not measured:")
@@ -140,3 +148,54 @@ def closing_note(sections: list[Section], extras: dict) -> list[str]:
     for n in extras.get("closing", []):
         out.append(n)
     return out
+
+
+#: Which analyzer files make up a speed figure (to name its hot spot).
+_FILES = {
+    "align": ("analyzer/align.py", "analyzer/face.py"),
+    "metrics": ("analyzer/metrics.py", "analyzer/calibrate.py", "analyzer/regions.py", "analyzer/color.py"),
+}
+
+
+def _hot_in(extras: dict, files: tuple[str, ...] | None, k: int = 2) -> str:
+    prof = extras.get("profile")
+    if not prof:
+        return ""
+    hot = [r for r in prof["cprofile"].get("hot", []) if files is None or r["function"].startswith(files)]
+    lines = [r for r in prof["lines"]["lines"] if files is None or r["where"].startswith(files)]
+    parts = [f"{r['function']} ({100 * r['share']:.0f}% of a compare"
+             + (f"; {r['main_calls']}" if r["main_calls"] else "") + ")" for r in hot[:k]]
+    if lines:
+        parts.append(f"hottest line {lines[0]['where']} `{lines[0]['code'][:70]}` ({100 * lines[0]['share']:.0f}%)")
+    return "; ".join(parts)
+
+
+def limited_by(section: str, name: str, extras: dict) -> str:
+    """A short "limited by" text for a missed target, from this run's profiles."""
+    low = name.lower()
+    if section == "speed":
+        if "alignment" in low and "metrics" not in low:
+            return _hot_in(extras, _FILES["align"])
+        if "metrics of one photo" in low:
+            return _hot_in(extras, _FILES["metrics"])
+        return _hot_in(extras, None, 3)
+    if section == "memory":
+        mem = extras.get("memory") or []
+        if mem and mem[0].get("peak_where"):
+            st = sorted(mem[0].get("stages", {}).items(), key=lambda kv: -kv[1]["peak_mib"])[:1]
+            stage = f"; stage {st[0][0]} rises {st[0][1]['rise_mib']:.0f} MiB" if st else ""
+            return (f"resident memory peaks at {' <- '.join(mem[0]['peak_where'])}{stage}, on top of "
+                    f"{mem[0].get('rss_after_load_mib', 0):.0f} MiB held once both photos are loaded")
+        return ""
+    if section == "app":
+        pr = extras.get("app_profile") or {}
+        key = "first" if "first page" in low else "review_switch" if "review" in low else None
+        r = pr.get(key) if key else None
+        if r and r.get("lines"):
+            return "; ".join(f"{h['where']} `{h['code'][:60]}` ({100 * h['share']:.0f}%)" for h in r["lines"][:2])
+        return ""
+    if section == "scale":
+        return "see the Scale notes (worker start-up, the serial baseline-then-follow-up order, machine load)"
+    if section == "accuracy":
+        return "an accuracy limit, not a speed one: see the row's note"
+    return ""

@@ -497,3 +497,18 @@ def test_patient_archive_with_originals_is_practitioner_only(store, tmp_path):
     auth.scope(store, p).patient_archive(a, tmp_path / "a.zip")
     assert (tmp_path / "a.zip").stat().st_size > 0
     assert auth.list_audit(store, p)[0].action == "export.archive"
+
+
+def test_two_first_accounts_at_once_only_one_wins(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def claim(name):
+        try:
+            return auth.create_first_practitioner(store, name, PW, PW).name
+        except Conflict:
+            return None
+
+    with ThreadPoolExecutor(4) as ex:
+        won = [w for w in ex.map(claim, ["ann1", "ann2", "ann3", "ann4"]) if w]
+    assert len(won) == 1
+    assert [a.username for a in auth.list_accounts(store, auth.authenticate(store, won[0], PW))] == won

@@ -39,8 +39,16 @@ base_id = base.id if base else None
 status = {a.photo_id: a for a in cached_status(series.id)}
 
 
-def show_analysis(a: service.PhotoAnalysis) -> None:
-    """Caveats next to the photo, in plain words, with the remedy."""
+def _retake(session_id: int, view: str) -> None:
+    """Point the upload form at this photo, replacing it (runs before the widgets are drawn)."""
+    st.session_state["up_session"] = session_id
+    st.session_state["up_view"] = view
+    st.session_state["up_replace"] = True
+    st.session_state["open_session_id"] = session_id
+
+
+def show_analysis(a: service.PhotoAnalysis, *, key: str = "") -> None:
+    """Caveats next to the photo, in plain words, with the remedy (and a Retake button)."""
     if a.baseline_photo_id is not None and a.baseline_photo_id == a.photo_id:
         st.caption("Baseline photo: the reference for this view.")
     elif a.aligned:
@@ -49,6 +57,9 @@ def show_analysis(a: service.PhotoAnalysis) -> None:
         st.caption("Not analysed yet.")
     for c in a.caveats:
         show_caveat(c)
+    if any(c.remedy in ("retake", "mark_reference") for c in a.caveats) and key:
+        st.button("Retake this photo", key=f"retake_{key}_{a.photo_id}", on_click=_retake,
+                  args=(a.session_id, a.view), help="Sets the upload form below to replace this photo.")
 
 
 def run_analysis(session_id: int) -> list[service.PhotoAnalysis]:
@@ -80,7 +91,7 @@ for i, s in enumerate(sessions, start=1):
                 with cols[j % len(cols)]:
                     st.image(display_bytes(p.id), caption=f"{p.view} · {p.filename}", width=260)
                     if p.id in status:
-                        show_analysis(status[p.id])
+                        show_analysis(status[p.id], key="tl")
         else:
             st.caption("No photos yet.")
         c1, c2 = st.columns(2)
@@ -146,6 +157,8 @@ if sessions:
     view = st.selectbox("View", views, key="up_view",
                         help="One photo per view and session. Several files: they are given the views in order "
                              "(front, left45, right45) unless you pick one view for a single file.")
+    if st.session_state.pop("_reset_replace", False):
+        st.session_state["up_replace"] = False
     replace = st.checkbox("Replace the existing photo of this view (retake)", key="up_replace")
     tab_files, tab_cam = st.tabs(["Upload files (desktop)", "Camera (tablet)"])
 
@@ -156,20 +169,31 @@ if sessions:
                 added.append(store.add_photo(sid, view=v, data=data, filename=name, replace=replace))
             except SkinProgressError as exc:
                 errors.append(str(exc))
-        for e in errors:
+        if not added:
+            for e in errors:
+                st.error(e)
+            return
+        bump()
+        results = run_analysis(sid)
+        ids = {p.id for p in added}
+        # Rerun so that the timeline above shows the new photos; the outcome is shown below.
+        st.session_state["last_upload"] = {"ids": [a.photo_id for a in results if a.photo_id in ids],
+                                           "errors": errors, "sid": sid}
+        st.session_state["open_session_id"] = sid
+        st.session_state["_reset_replace"] = True
+        st.rerun()
+
+    last = st.session_state.pop("last_upload", None)
+    if last:
+        for e in last["errors"]:
             st.error(e)
-        if added:
-            bump()
-            results = run_analysis(sid)
-            st.session_state["last_results"] = [a.photo_id for a in results]
-            st.session_state["open_session_id"] = sid
-            st.success(f"{len(added)} photo{'s' if len(added) != 1 else ''} stored and analysed.")
-            for a in results:
-                if a.photo_id in {p.id for p in added}:
-                    c1, c2 = st.columns([1, 2])
-                    c1.image(display_bytes(a.photo_id), caption=f"{a.view} · {a.filename}", width=220)
-                    with c2:
-                        show_analysis(a)
+        done = [a for a in cached_status(series.id) if a.photo_id in set(last["ids"])]
+        st.success(f"{len(done)} photo{'s' if len(done) != 1 else ''} stored and analysed.")
+        for a in done:
+            c1, c2 = st.columns([1, 2])
+            c1.image(display_bytes(a.photo_id), caption=f"{a.view} · {a.filename}", width=220)
+            with c2:
+                show_analysis(a, key="up")
 
     with tab_files:
         nonce = st.session_state.get("uploader_nonce", 0)

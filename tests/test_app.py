@@ -167,6 +167,14 @@ def test_add_session_and_upload_two_photos(data):
     assert a is not None and a.result["alignment"]["ok"] is True
     # the uncalibrated photo is said in plain words next to it, with its remedy
     assert any("colour" in w.value.lower() for w in at.warning)
+    # the remedy: "Retake" points the upload form at this photo, replacing it
+    at.button(key=f"retake_tl_{ph[0].id}").click().run()
+    assert at.selectbox(key="up_session").value == sessions[1].id
+    assert at.selectbox(key="up_view").value == "front" and at.checkbox(key="up_replace").value
+    at.file_uploader[0].set_value(("retake.jpg", photos["redder"], "image/jpeg"))
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [x.filename for x in s.list_photos(sessions[1].id)] == ["retake.jpg"]
     # and the progress chart is there
     at.switch_page("pages/progress.py").run()
     assert not at.exception and len(charts(at)) >= 1

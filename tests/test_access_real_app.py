@@ -28,10 +28,10 @@ pytestmark = [
     pytest.mark.skipif("require_user(" not in APP.read_text(),
                        reason="app.py does not call ui.auth.require_user yet"),
     # With a folder named pages/ next to the entry script, Streamlit runs in its old
-    # "pages folder" mode until st.navigation has run once: AppTest (which resets that flag
-    # before every run) then executes pages/*.py directly on reruns, without app.py and its
-    # gate, and so does a fresh server for a first request to /patients (a real hole, caught
-    # by tests/test_browser_access.py). Rename the folder (e.g. app_pages/) to run these.
+    # "pages folder" mode until st.navigation has run once. AppTest resets that flag before
+    # every run, so it executes pages/*.py directly on reruns, without app.py and its gate.
+    # (A real server leaves the mode at the first import of pages/_common.py; the browser
+    # test checks that.) Rename the folder (e.g. app_pages/) to run these.
     pytest.mark.skipif((APP.parent / "pages").is_dir(),
                        reason="pages/ next to app.py puts Streamlit in pages-folder mode; rename it"),
 ]

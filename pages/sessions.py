@@ -74,6 +74,14 @@ def run_analysis(session_id: int) -> list[service.PhotoAnalysis]:
 st.subheader("Timeline")
 if not sessions:
     st.info("No sessions yet. Add the first one below: it becomes the baseline.")
+if sessions:
+    n_photos = {s.id: len(store.list_photos(s.id)) for s in sessions}
+    st.dataframe(
+        [{"#": i, "date": s.date, "kind": s.kind + (" (baseline)" if s.id == base_id else ""),
+          "device": s.device, "needle depth (mm)": s.needle_depth_mm, "passes": s.passes, "topical": s.topical,
+          "photos": n_photos[s.id], "simulated": service.simulated_note(s) or ""}
+         for i, s in enumerate(sessions, start=1)],
+        hide_index=True, width="stretch", key="timeline_table")
 for i, s in enumerate(sessions, start=1):
     sim = service.simulated_note(s)
     label = service.session_label(s, i, baseline_id=base_id)

@@ -56,7 +56,6 @@ MIN_INLIER_RATIO = 0.25
 
 AREAS = ("auto", "face", "body")
 
-_cv2_threads_set = False
 
 
 @dataclass(frozen=True)

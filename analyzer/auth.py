@@ -994,7 +994,7 @@ class PatientScope:
         from analyzer import export
 
         pid = self.check(self._series_patient(series_id))
-        text = export.rows_to_csv(export.rows_from_store(self.store, series_id, **kw))
+        text = export.rows_to_csv(export.rows_from_store(self.store, pid, series_id=series_id, **kw))
         self.audit("export.csv", pid, detail=f"series {series_id}")
         return text
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from PIL import Image
 
-from analyzer import auth
+from analyzer import __version__, auth
 from analyzer.auth import AccessDenied, AccountError, InvalidCredentials, RateLimited
 from analyzer.store import Conflict
 from tests.store_fixtures import data_dir, db_url, store  # noqa: F401
@@ -462,6 +462,24 @@ def test_exports_contain_no_gps(store):
     assert b"GPSCam" not in display and b"Exif" not in display[:200]
     csv_text = sc.csv_export(s.id)
     assert "48.8" not in csv_text and "GPS" not in csv_text
+
+
+def test_csv_export_is_the_series_own_patient_when_ids_differ(store):
+    # Series ids and patient ids drift apart as soon as a patient has two series: the export
+    # must follow the series to its own patient, never read the series id as a patient id.
+    a = store.create_patient("P-A", "Alice Alpha")
+    store.create_series(a.id, body_area="face", concerns=["redness"])
+    store.create_series(a.id, body_area="neck", concerns=["texture"])
+    b = store.create_patient("P-B", "Bob Beta")
+    sb = store.create_series(b.id, body_area="face", concerns=["redness"])
+    assert sb.id != b.id
+    se = store.add_session(sb.id, date=dt.date(2026, 1, 1))
+    ph = store.add_photo(se.id, view="front", data=gps_jpeg(5), filename="b.jpg")
+    store.save_analysis(ph.id, baseline_photo_id=None, transform=None, region="face",
+                        result={"baseline": {"redness": {"a_star_mean": 9.5}, "meta": {}}},
+                        analyzer_version=__version__)
+    text = auth.scope(store, practitioner(store)).csv_export(sb.id)
+    assert "P-B" in text and "P-A" not in text
 
 
 def test_report_pdf_contains_no_gps_and_is_audited(store):

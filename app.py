@@ -11,11 +11,24 @@ from __future__ import annotations
 import streamlit as st
 
 from analyzer import service
+from analyzer.errors import SkinProgressError
 from pages._common import bump, data_location_caption, default_selection, get_store
 
 st.set_page_config(page_title="skin-progress", page_icon=":material/face:", layout="wide")
 
-store = get_store()
+try:
+    store = get_store()
+except SkinProgressError as exc:  # a database URL that can't be opened: say so, offer the way back
+    loc = service.store_location()
+    st.error(f"The database can't be opened: {exc}")
+    st.markdown(f"Database chosen by **{loc.source}**. Data folder: `{loc.data_dir}`.")
+    if loc.source == "settings file":
+        def _reset() -> None:
+            service.write_settings(loc.data_dir, database_url=None)
+            st.cache_resource.clear()
+
+        st.button("Use the embedded SQLite database in the data folder instead", key="db_reset", on_click=_reset)
+    st.stop()
 
 # First run: an empty database gets the demo patient (embedded SQLite, no set-up).
 if not st.session_state.get("_demo_checked"):

@@ -299,3 +299,16 @@ def test_settings_shows_location_and_saves_database_url(data):
     at.button(key="FormSubmitter:db_settings-Save").click().run()
     assert not at.exception and not at.error
     assert service.read_settings(data) == {"database_url": url}
+
+
+def test_unusable_database_url_is_one_line_and_recoverable(env, monkeypatch):
+    d = env / "bad"
+    monkeypatch.setenv("SKIN_PROGRESS_DATA_DIR", str(d))
+    service.write_settings(d, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at = new_app().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    at.button[0].click().run()  # back to the embedded SQLite database
+    assert not at.exception and not at.error
+    assert service.read_settings(d) == {}
+    assert [t.value for t in at.title] == ["Progress"]

@@ -114,6 +114,29 @@ def cached_review(photo_id: int, region: str) -> dict:
     return _review(_location_key(), photo_id, region, ANALYZER_VERSION, revision())
 
 
+def prefetch_reviews(photo_ids: list[int], region: str) -> None:
+    """Prepare the review of other photos in the background, so that switching to them is quick.
+
+    Runs once per set of photos, region and data revision in this browser session; a daemon thread
+    fills the shared cache (nothing is stored, nothing is shown; a failure is just a cache miss).
+    """
+    import threading
+
+    args = (_location_key(), tuple(photo_ids), region, ANALYZER_VERSION, revision())
+    if not photo_ids or st.session_state.get("_prefetched") == args:
+        return
+    st.session_state["_prefetched"] = args
+
+    def work() -> None:
+        for pid in photo_ids:
+            try:
+                _review(args[0], pid, region, ANALYZER_VERSION, args[4])
+            except Exception:  # noqa: BLE001 - prefetch only
+                pass
+
+    threading.Thread(target=work, name="review-prefetch", daemon=True).start()
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _display_bytes(loc: tuple[str, str], photo_id: int) -> bytes:
     return get_store().photo_display_bytes(photo_id)

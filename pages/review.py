@@ -18,6 +18,7 @@ from pages._common import (
     display_bytes,
     get_store,
     need_series,
+    prefetch_reviews,
     series_label,
     show_caveat,
     small_rgb,
@@ -158,3 +159,6 @@ with t_maps:
             with cols[k % 3]:
                 st.image(jpg, caption=f"{title}: {legend}", width="stretch")
         st.caption("Colours use a fixed scale in every session, so the same colour means the same change.")
+
+# The other analysed photos of this series: ready before the practitioner switches to them.
+prefetch_reviews([i for i in ids if i != pid and status.get(i) is not None and region in status[i].regions], region)

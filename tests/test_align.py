@@ -129,6 +129,8 @@ def test_different_body_area_is_refused(astronaut_path, charts_dir, photo_path):
     for b, f in ((face, other), (face, chart), (other, chart)):
         a = align(b, f, area="body")
         assert not a.ok and a.reason and a.confidence <= 0.2, a
+    a = align(other, chart)  # auto: a face photo and a photo without a face
+    assert not a.ok and a.method.startswith("skin-features") and a.details["face_in"] == "baseline"
 
 
 def test_too_little_overlap_is_refused(photo_path):

@@ -760,7 +760,8 @@ def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VE
     Columns: patient, series_id, session_id, session_index, session_date (ISO), session_kind,
     is_baseline, treatment, simulated (text or None), photo_id, view, region, metric (``group.name``),
     group, label, value, unit, baseline_value, change, percent, noise_band, noise_band_percent,
-    beyond_noise, reason. ``value`` is None (never 0) when not computable; ``reason`` says why.
+    beyond_noise, reason, caveats (comma-separated caveat kinds of the follow-up photo: lighting,
+    blur, highlights, shadows, calibration, alignment...). ``value`` is None (never 0) when not computable; ``reason`` says why.
 
     Only stored analyses of ``analyzer_version`` are used, so a chart never mixes methods.
     """
@@ -784,6 +785,7 @@ def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VE
         res = a.result or {}
         is_base = bool(res.get("is_baseline")) or (a.baseline_photo_id == a.photo_id)
         align_ok = (res.get("alignment") or {}).get("ok") is not False
+        caveat_kinds = ",".join(sorted({c.kind for c in caveats_from_result(res)})) if not is_base else ""
         for region, part in (res.get("regions") or {}).items():
             if region not in wanted:
                 continue
@@ -833,6 +835,7 @@ def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VE
                     "noise_band_percent": nbp,
                     "beyond_noise": beyond,
                     "reason": reason,
+                    "caveats": caveat_kinds,
                 })
     rows.sort(key=lambda r: (r["view"], r["region"], r["metric"], r["session_date"], r["session_id"], r["photo_id"]))
     return rows
@@ -851,6 +854,7 @@ class SummaryCard:
     beyond_noise: bool | None
     improved: bool | None
     simulated: bool = False
+    caution: str | None = None
 
 
 def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] = KEY_METRICS,
@@ -898,13 +902,23 @@ def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] =
             text += f", beyond the {nbp:.0f}% noise band"
         else:
             text += f", within the {nbp:.0f}% noise band: not a measurable change yet"
+        kinds = set(filter(None, str(last.get("caveats") or "").split(",")))
+        caution = None
+        if "lighting" in kinds:
+            caution = "the lighting of that photo differs from the baseline's, so part of this may be lighting"
+        elif "highlights" in kinds or "shadows" in kinds:
+            caution = "part of that photo is over- or underexposed"
+        elif "blur" in kinds and info.group == "texture":
+            caution = "that photo is blurred, which makes texture read low"
+        if caution:
+            text += f" ({caution})"
         improved = None
         if info.lower_is_better is not None and beyond:
             improved = (pct < 0) == info.lower_is_better
         sim = last["simulated"] is not None
         if sim:
             text += " (simulated change in demo photos)"
-        cards.append(SummaryCard(key, region, v, text + ".", pct, nbp, beyond, improved, sim))
+        cards.append(SummaryCard(key, region, v, text + ".", pct, nbp, beyond, improved, sim, caution))
     return cards
 
 
@@ -1165,7 +1179,7 @@ def ensure_demo(store, *, sample_dir: str | os.PathLike | None = None, progress:
 PROGRESS_COLUMNS = (
     "patient", "session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region",
     "metric", "label", "value", "unit", "baseline_value", "change", "percent", "noise_band",
-    "noise_band_percent", "beyond_noise", "reason",
+    "noise_band_percent", "beyond_noise", "reason", "caveats",
 )
 
 

@@ -61,7 +61,8 @@ for m in chosen:
 
 st.subheader("Table")
 cols = ["session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region", "metric",
-        "value", "unit", "change", "percent", "noise_band", "noise_band_percent", "beyond_noise", "reason"]
+        "value", "unit", "change", "percent", "noise_band", "noise_band_percent", "beyond_noise", "reason",
+        "caveats"]
 table = [{k: r[k] for k in cols} for r in rows if r["view"] == view and r["region"] == region
          and (not chosen or r["metric"] in chosen)]
 st.dataframe(table, hide_index=True, width="stretch", key="pg_table")

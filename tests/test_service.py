@@ -177,6 +177,11 @@ def test_summary_sentences():
     assert inside.sentence == ("Left cheek redness up 2% since the first session, within the 4% noise band: "
                                "not a measurable change yet.")
     assert inside.improved is None
+    lit = service.summary_cards([base, _row(caveats="calibration,lighting")])[0]
+    assert lit.sentence == ("Left cheek redness down 18% since the first session, beyond the 4% noise band "
+                            "(the lighting of that photo differs from the baseline's, so part of this may be "
+                            "lighting).")
+    assert service.summary_cards([base, _row(caveats="calibration")])[0].caution is None
     sim = service.summary_cards([base, _row(simulated="redness lowered")])[0]
     assert "simulated" in sim.sentence and sim.simulated
     # the latest measured session wins; an unmeasured one is skipped

@@ -67,18 +67,22 @@ def _analyzer_caller(stats: dict, func: tuple, depth: int = 0, prefixes=(ANALYZE
     return _analyzer_caller(stats, best, depth + 1, prefixes)
 
 
-def cprofile_top(fn: Callable[[], object], *, n: int = 15, prefixes: tuple[str, ...] = (ANALYZER_DIR,)) -> dict:
+def cprofile_top(fn: Callable[[], object], *, n: int = 15, prefixes: tuple[str, ...] = (ANALYZER_DIR,),
+                 repeats: int = 1) -> dict:
     """Profile one call. Returns ``total_s``, ``own`` (top ``n`` by own time) and ``analyzer``
     (top ``n`` analyzer functions by cumulative time) and ``hot``; shares are of ``total_s``.
-    ``prefixes``: the folders whose functions count as "ours" (default ``analyzer/``)."""
+    ``prefixes``: the folders whose functions count as "ours" (default ``analyzer/``).
+    ``repeats``: calls profiled and summed (shares are then of the summed time)."""
     pr = cProfile.Profile()
-    t0 = time.perf_counter()
-    pr.enable()
-    try:
-        fn()
-    finally:
-        pr.disable()
-    total = time.perf_counter() - t0
+    total = 0.0
+    for _ in range(max(1, repeats)):  # several calls, summed: one descheduled call can't dominate
+        t0 = time.perf_counter()
+        pr.enable()
+        try:
+            fn()
+        finally:
+            pr.disable()
+        total += time.perf_counter() - t0
     st = pstats.Stats(pr)
     stats = st.stats  # type: ignore[attr-defined]
     own = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]

@@ -90,7 +90,9 @@ def render(sections: list[Section], *, info: dict, extras: dict, started: dateti
                         for r in cp["analyzer"][:12]], ("Function", "Calls", "Cum s", "Share"))
         ln = prof["lines"]
         lines += ["", f"Sampling profiler, by source line ({ln['samples']} samples over {ln['total_s']:.2f} s; "
-                  "each sample charged to the innermost analyzer/ line on the stack):", ""]
+                  "each sample charged, time-weighted, to the innermost analyzer/ line on the stack). A library call "
+                  "that holds the GIL (dlib, some NumPy) delays the sampler, and its time can land on the line "
+                  "after the call; the cProfile tables above are exact by function.", ""]
         lines += table([(r["where"], f"`{r['code'][:90]}`", f"{100 * r['share']:.1f}%") for r in ln["lines"]],
                        ("Line", "Code", "Share"))
         lines.append("")
@@ -138,7 +140,7 @@ def closing_note(sections: list[Section], extras: dict) -> list[str]:
             out.append("Hot spots (time on the function's own lines): " + "; ".join(
                 f"{r['function']} {100 * r['share']:.0f}% ({r['main_calls'] or 'Python'})" for r in hot[:4]) + ".")
         if lines:
-            out.append("Hottest source lines: " + "; ".join(
+            out.append("Most sampled source lines: " + "; ".join(
                 f"{r['where']} ({100 * r['share']:.0f}%)" for r in lines[:3]) + ".")
     mem = extras.get("memory")
     if mem and mem[0].get("stages"):
@@ -165,8 +167,13 @@ def _hot_in(extras: dict, files: tuple[str, ...] | None, k: int = 2) -> str:
     lines = [r for r in prof["lines"]["lines"] if files is None or r["where"].startswith(files)]
     parts = [f"{r['function']} ({100 * r['share']:.0f}% of a compare"
              + (f"; {r['main_calls']}" if r["main_calls"] else "") + ")" for r in hot[:k]]
-    if lines:
-        parts.append(f"hottest line {lines[0]['where']} `{lines[0]['code'][:70]}` ({100 * lines[0]['share']:.0f}%)")
+    if hot:  # the sampled line inside the top function (cProfile names the function exactly)
+        fn_name = hot[0]["function"].split(" ", 1)[-1]
+        fn_file = hot[0]["function"].split(":", 1)[0]
+        inside = [r for r in lines if r["where"].startswith(fn_file) and r["where"].endswith(" " + fn_name)]
+        if inside:
+            parts.append(f"in it, line {inside[0]['where'].split(' ')[0]} `{inside[0]['code'][:70]}` "
+                         f"({100 * inside[0]['share']:.0f}% of the samples)")
     return "; ".join(parts)
 
 
@@ -195,7 +202,15 @@ def limited_by(section: str, name: str, extras: dict) -> str:
             return "; ".join(f"{h['where']} `{h['code'][:60]}` ({100 * h['share']:.0f}%)" for h in r["lines"][:2])
         return ""
     if section == "scale":
-        return "see the Scale notes (worker start-up, the serial baseline-then-follow-up order, machine load)"
+        sc = extras.get("scale") or {}
+        if "written" in low:
+            err = next((v.get("write_error") for v in sc.values() if v.get("write_error")), None)
+            return f"writing the outputs failed: {err}" if err else ""
+        par = [v for k, v in sc.items() if k != 1]
+        if 1 in sc and par and sc[1].get("first_photo_s") is not None and par[0].get("first_photo_s") is not None:
+            return (f"worker start-up (first photo after {par[0]['first_photo_s']:.1f} s in parallel vs "
+                    f"{sc[1]['first_photo_s']:.1f} s serial) and other processes on the 2 cores; see the Scale notes")
+        return "see the Scale notes"
     if section == "accuracy":
         return "an accuracy limit, not a speed one: see the row's note"
     return ""

@@ -8,7 +8,6 @@ database, dropped afterwards). Without the variable the PostgreSQL variants are 
 
 from __future__ import annotations
 
-import atexit
 import io
 import os
 import secrets
@@ -84,15 +83,19 @@ def truncate_all(url: str) -> None:
 _pg_process_url: str | None = None
 
 
-def pg_process_url() -> str:
-    """One PostgreSQL database per test process, migrated once and dropped at exit
-    (creating a database per test costs ~1 s on PostgreSQL; emptying tables, milliseconds)."""
+def pg_process_url(config) -> str:
+    """One PostgreSQL database per test process, migrated once and dropped when pytest ends
+    in that process (creating a database per test costs ~1 s on PostgreSQL; emptying the
+    tables, milliseconds). ``config.add_cleanup`` also runs in pytest-xdist workers, where
+    ``atexit`` does not."""
     global _pg_process_url
     if _pg_process_url is None:
         from analyzer.store.engine import migrate, resolve_url
 
         url = new_pg_database()
-        atexit.register(drop_pg_database, url)
+        pid = os.getpid()
+        # Forked test children share this module state; only the creating process drops.
+        config.add_cleanup(lambda: drop_pg_database(url) if os.getpid() == pid else None)
         migrate(resolve_url(url))
         _pg_process_url = url
     return _pg_process_url
@@ -105,7 +108,7 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db' / 'store.sqlite3'}"
     _need_pg()
-    url = pg_process_url()
+    url = pg_process_url(request.config)
     truncate_all(url)
     return url
 

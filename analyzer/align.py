@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from analyzer.errors import UsageError
-from analyzer.face import Face, detect_faces
+from analyzer.face import Face, detect_faces, main_face
 from analyzer.results import finite_or_none
 
 #: Long side of the reduced images used for detection, features and ECC.
@@ -267,25 +267,16 @@ def _face_to_work(face: Face, S: np.ndarray) -> Face:
     return Face(box=(c[0, 0], c[0, 1], c[1, 0] - c[0, 0], c[1, 1] - c[0, 1]), landmarks=lm, score=face.score)
 
 
-def _main_face(faces: list[Face]) -> Face | None:
-    """The most confident detection among the large ones (a weak false detection on the
-    background can be as large as the face: largest-first alone is not enough)."""
-    if not faces:
-        return None
-    big = max(f.box[2] * f.box[3] for f in faces)
-    return max((f for f in faces if f.box[2] * f.box[3] >= 0.25 * big), key=lambda f: f.score)
-
-
 def _detect(w: _Work) -> Face | None:
     faces = detect_faces(w.rgb8)
     if faces:
-        return _main_face(faces)
+        return main_face(faces)
     # Retry at rotated angles (HOG frontal detector tolerates ~±20° roll).
     rows, cols = w.rgb8.shape[:2]
     for ang in (30.0, -30.0):
         R = cv2.getRotationMatrix2D(((cols - 1) / 2, (rows - 1) / 2), ang, 1.0)
         rot = cv2.warpAffine(w.rgb8, R, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        face = _main_face(detect_faces(rot))
+        face = main_face(detect_faces(rot))
         if face is not None:
             inv = np.linalg.inv(np.vstack([R, [0, 0, 1]]))
             return _face_to_work(face, inv)  # box becomes approximate; landmarks exact

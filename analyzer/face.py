@@ -144,7 +144,19 @@ def detect_faces(rgb: np.ndarray, *, max_side: int = DETECT_MAX_SIDE, upsample: 
     return faces
 
 
+def main_face(faces: list[Face]) -> Face | None:
+    """The most confident detection among the large ones, or None.
+
+    A weak false detection on the background can be as large as the face, so largest-first
+    alone is not enough: among detections at least a quarter the area of the largest, the one
+    with the highest detector score wins.
+    """
+    if not faces:
+        return None
+    big = max(f.box[2] * f.box[3] for f in faces)
+    return max((f for f in faces if f.box[2] * f.box[3] >= 0.25 * big), key=lambda f: f.score)
+
+
 def detect_face(rgb: np.ndarray, **kw) -> Face | None:
-    """The largest face in the image, or None."""
-    faces = detect_faces(rgb, **kw)
-    return faces[0] if faces else None
+    """The main face in the image (see :func:`main_face`), or None."""
+    return main_face(detect_faces(rgb, **kw))

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from analyzer import __version__
-from analyzer.align import Alignment, align, warp_to_baseline
-from analyzer.face import Face, detect_face
+from analyzer.align import Alignment, align, detect_main_face, warp_to_baseline
+from analyzer.face import Face
 from analyzer.io import Photo
 from analyzer.metrics import MetricSet, analysis_scale, change, change_maps, measure, measure_photo
 from analyzer.regions import ROI, mask_bbox, polygon_mask, roi_polygon, skin_mask
@@ -137,7 +137,7 @@ def analyze_metrics(photo: Photo, *, roi: ROI | None = None, face: Face | None =
         Texture is normalised by face size when there is a face; ``metrics.scale`` says how.
     """
     if face is None:
-        face = detect_face(photo.rgb)
+        face = detect_main_face(photo.rgb)
     polygon = roi_polygon(roi, face=face, shape=photo.rgb.shape[:2])
     metrics = measure_photo(photo.rgb, roi=roi, face=face)
     return PhotoMetrics(
@@ -183,9 +183,9 @@ def compare(
 
     rois = dict(rois) if rois else {DEFAULT_REGION: None}
     if baseline_face is None:
-        baseline_face = detect_face(baseline.rgb)
+        baseline_face = detect_main_face(baseline.rgb)
     if followup_face is None:
-        followup_face = detect_face(followup.rgb)
+        followup_face = detect_main_face(followup.rgb)
     alignment = align(baseline.rgb, followup.rgb, baseline_face=baseline_face, followup_face=followup_face)
     shape = baseline.rgb.shape[:2]
 

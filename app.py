@@ -44,8 +44,6 @@ if not st.session_state.get("_demo_checked"):
             status.update(label="Demo patient ready", state="complete", expanded=False)
     st.session_state["_demo_checked"] = True
 
-default_selection(store)
-
 patient_mode = st.session_state.get("patient_mode_id")
 if patient_mode is not None:
     # Read-only patient view: nothing else is reachable from the navigation.
@@ -66,6 +64,7 @@ else:
     )
     from pages._common import context_sidebar
 
+    default_selection(store)  # practitioner mode only: the patient view never lists other patients
     context_sidebar(store)
     data_location_caption(store)
 

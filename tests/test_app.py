@@ -264,6 +264,19 @@ def test_patient_view_shows_only_that_patient(data):
     # the navigation holds only the patient's page: other pages can't be reached from it
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/patients.py")
+    # and the page loads nothing about other patients: no patient list, no other patient's record
+    from analyzer.store import Store
+
+    calls = []
+    orig_list, orig_get = Store.list_patients, Store.get_patient
+    at = new_app()
+    at.session_state["patient_mode_id"] = demo.id
+    at.session_state["_demo_checked"] = True
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Store, "list_patients", lambda self, *a, **k: calls.append("list") or orig_list(self, *a, **k))
+        mp.setattr(Store, "get_patient", lambda self, i: calls.append(i) or orig_get(self, i))
+        at.run()
+    assert not at.exception and calls and set(calls) == {demo.id}
     at = new_app()
     at.session_state["patient_mode_id"] = demo.id
     at.run()

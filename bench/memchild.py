@@ -79,8 +79,62 @@ class PeakLocator:
         self._th.join()
 
 
+def trace(base: str, fol: str, n: int = 8) -> dict:
+    """Largest live allocations (by source line) at the highest traced memory of one compare.
+
+    NumPy reports its buffers (and OpenCV's outputs, which NumPy allocates) to
+    :mod:`tracemalloc`; a thread snapshots whenever traced memory grew by 20 MiB over the last
+    snapshot. Run apart from the RSS measurement (tracing costs time and memory).
+    """
+    import threading
+    import tracemalloc
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import analyzer.calibrate  # noqa: F401
+    from analyzer.io import load_photo
+    from analyzer.pipeline import compare
+
+    tracemalloc.start(12)
+    A, B = load_photo(base), load_photo(fol)
+    best: list = [0, None]
+    stop = threading.Event()
+
+    def mon():
+        while not stop.is_set():
+            cur = tracemalloc.get_traced_memory()[0]
+            if cur > best[0] + 20 * 2**20:
+                best[0], best[1] = cur, tracemalloc.take_snapshot()
+            time.sleep(0.002)
+
+    th = threading.Thread(target=mon, daemon=True)
+    th.start()
+    compare(A, B)
+    stop.set()
+    th.join()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    import linecache
+
+    repo = str(Path(__file__).resolve().parents[1]) + "/"
+    sizes: dict[tuple, int] = {}
+    for st in (best[1].statistics("traceback") if best[1] is not None else []):
+        # charge each buffer to the innermost frame in the repository (NumPy internals skipped)
+        fr = next((f for f in reversed(list(st.traceback)) if f.filename.startswith(repo + "analyzer")), None)
+        key = (fr.filename, fr.lineno) if fr else ("(outside analyzer/: imports, models)", 0)
+        sizes[key] = sizes.get(key, 0) + st.size
+    top = []
+    for (file, line), size in sorted(sizes.items(), key=lambda kv: -kv[1])[:n]:
+        top.append({"where": f"{file.replace(repo, '')}:{line}" if line else file, "mib": size / 2**20,
+                    "code": linecache.getline(file, line).strip() if line else ""})
+    return {"traced_peak_mib": peak / 2**20, "snapshot_mib": best[0] / 2**20, "top": top}
+
+
 def main(argv: list[str]) -> int:
     import resource
+
+    if argv and argv[0] == "--trace":
+        print(json.dumps(trace(argv[1], argv[2])))
+        return 0
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import analyzer.calibrate  # noqa: F401 - imported up front so imports are not charged to a stage

@@ -46,6 +46,17 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
                          "while running: " + " <- ".join(where) + ".")
         extras.setdefault("closing", []).append(
             f"The memory peak ({results[0]['sampled_peak_mib']:.0f} MiB sampled) is reached at " + " <- ".join(where) + ".")
+    p = subprocess.run([sys.executable, "-m", "bench.memchild", "--trace", str(base), str(fol)], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode == 0:
+        tr = json.loads(p.stdout.strip().splitlines()[-1])
+        extras["memory_trace"] = tr
+        sec.notes.append(
+            f"Largest live allocations when traced memory was highest ({tr['snapshot_mib']:.0f} MiB of NumPy/OpenCV "
+            f"buffers traced, separate run with tracemalloc): " + "; ".join(
+                f"{t['where']} `{t['code'][:60]}` {t['mib']:.0f} MiB" for t in tr["top"][:6]) + ".")
+    else:
+        sec.notes.append("tracemalloc run failed: " + ((p.stderr.strip().splitlines() or ["?"])[-1]))
     if results and results[0].get("per_stage"):
         stages = results[0]["stages"]
         for name, s in sorted(stages.items(), key=lambda kv: -kv[1]["peak_mib"]):

@@ -191,8 +191,11 @@ def limited_by(section: str, name: str, extras: dict) -> str:
         if mem and mem[0].get("peak_where"):
             st = sorted(mem[0].get("stages", {}).items(), key=lambda kv: -kv[1]["peak_mib"])[:1]
             stage = f"; stage {st[0][0]} rises {st[0][1]['rise_mib']:.0f} MiB" if st else ""
+            tr = extras.get("memory_trace") or {}
+            big = "; largest live buffers then: " + ", ".join(
+                f"{t['where']} {t['mib']:.0f} MiB" for t in tr.get("top", [])[:3]) if tr.get("top") else ""
             return (f"resident memory peaks at {' <- '.join(mem[0]['peak_where'])}{stage}, on top of "
-                    f"{mem[0].get('rss_after_load_mib', 0):.0f} MiB held once both photos are loaded")
+                    f"{mem[0].get('rss_after_load_mib', 0):.0f} MiB held once both photos are loaded{big}")
         return ""
     if section == "app":
         pr = extras.get("app_profile") or {}

@@ -20,10 +20,12 @@ from collections.abc import Callable, Iterator
 #: ``analyzer.calibrate``, so that one is wrapped on its home module.
 STAGE_PATCHES: tuple[tuple[str, str, str], ...] = (
     ("analyzer.pipeline", "detect_face", "face detection"),
+    ("analyzer.pipeline", "detect_main_face", "face detection"),
     ("analyzer.pipeline", "align", "align"),
     ("analyzer.pipeline", "warp_to_baseline", "warp"),
     ("analyzer.calibrate", "calibrate", "calibrate"),
     ("analyzer.pipeline", "skin_mask", "skin mask"),
+    ("analyzer.pipeline", "_skin_in_region", "skin mask"),
     ("analyzer.pipeline", "measure", "metrics"),
     ("analyzer.pipeline", "change", "metrics"),
     ("analyzer.pipeline", "measure_photo", "metrics"),

@@ -110,6 +110,11 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
         calls = ""
         sec.add(f"Stage: {s}", v / floor, "x", note=f"{v:.3f} s, {100 * v / whole:.0f}% of the whole comparison{calls}")
 
+    other = median(rec["other"])
+    if cmp_s and other > 0.1 * cmp_s:
+        sec.notes.append(f"'other' is {100 * other / cmp_s:.0f}% of compare(): the pipeline calls something the stage "
+                         "wrappers (bench/stages.py STAGE_PATCHES) don't know yet.")
+
     # Per region: the five named face regions in one comparison.
     rois = {r: NamedROI(r) for r in (FACE_REGIONS[:2] if cfg.quick else FACE_REGIONS)}
     per_region = []

@@ -80,7 +80,7 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
     for i in range(cfg.slow_runs):
         d = root / f"copy{i}"
         shutil.copytree(seeded, d)
-        runs.append(_child(d, switches, env))
+        runs.append(_child(d, switches, env, profile=cfg.quick and cfg.profile))  # --quick: one child does both
     exc = [r["exception"] for r in runs if r.get("exception")] + [r["exception_after"] for r in runs if r.get("exception_after")]
     if exc:
         sec.notes.append(f"Exceptions in the app: {exc[0][0]}")
@@ -101,9 +101,12 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
         xs = sw(key)
         sec.add(name, median(xs) if xs else None, "s", Target("<=", SWITCH_TARGET_S), note=spread(xs) if xs else "")
     if cfg.profile:
-        d = root / "profiled"
-        shutil.copytree(seeded, d)
-        pr = _child(d, 2, env, profile=True).get("profile", {})
+        if cfg.quick:
+            pr = runs[0].get("profile", {})
+        else:  # profiled apart: the sampler must not slow the timed runs
+            d = root / "profiled"
+            shutil.copytree(seeded, d)
+            pr = _child(d, 2, env, profile=True).get("profile", {})
         for key, what in (("first", "the first page (seeded)"), ("review_switch", "a first-visit session switch on Review")):
             r = pr.get(key)
             if r and r.get("lines"):

@@ -17,7 +17,7 @@ from pages._common import bump, data_location_caption, default_selection, get_st
 st.set_page_config(page_title="skin-progress", page_icon=":material/face:", layout="wide")
 
 try:
-    store = get_store()
+    store = get_store(from_app=True)
 except SkinProgressError as exc:  # a database URL that can't be opened: say so, offer the way back
     loc = service.store_location()
     st.error(f"The database can't be opened: {exc}")

@@ -9,6 +9,7 @@ import base64
 import io
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -16,18 +17,29 @@ from PIL import Image
 
 from analyzer import ANALYZER_VERSION, service
 
-# Streamlit quirk: when the first request a server process gets is a page URL (/progress after a
-# restart) and a pages/ folder exists, Streamlit runs that page file on its own, in the old
-# folder-based multipage mode, without app.py (no navigation, no demo seeding, no sidebar). Leave
-# that mode and rerun: app.py then runs and st.navigation routes to the same page.
-try:
-    from streamlit.runtime.pages_manager import PagesManager
+APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-except ImportError:  # pragma: no cover - other Streamlit versions
-    pass
+
+# Streamlit quirk: when a pages/ folder exists, a script run starts in the old folder-based
+# multipage mode until st.navigation has been called in the process. A first request at a page URL
+# (/progress after a restart; every AppTest run after the first) then runs that page file on its
+# own, without app.py: no navigation, no demo seeding, no sidebar, no patient-view lock. When that
+# happens the page runs app.py in its place (same run, so clicks and form submits are kept), and
+# st.navigation inside it routes to the same page.
+def _leave_folder_mode(*, from_app: bool) -> None:
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - other Streamlit versions
+        return
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    if from_app:
+        return
+    import runpy
+
+    runpy.run_path(str(APP_PATH), run_name="__main__")
+    st.stop()
 
 
 # ------------------------------------------------------------------ store and data revision
@@ -41,8 +53,13 @@ def _store_for(data_dir: str, url: str):
     return service.open_store(url=url, data_dir=data_dir)
 
 
-def get_store():
-    """The Store of the current data folder / database URL (one per location, kept across reruns)."""
+def get_store(*, from_app: bool = False):
+    """The Store of the current data folder / database URL (one per location, kept across reruns).
+
+    Every page calls it first, so it is also where a run in Streamlit's folder mode is redirected
+    through app.py (``from_app=True`` from app.py itself).
+    """
+    _leave_folder_mode(from_app=from_app)
     d, url = _location_key()
     return _store_for(d, url)
 

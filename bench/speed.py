@@ -87,7 +87,10 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
             note=f"{load / floor:.2f}x the decode floor; {spread(rec['load'])}")
     sec.add("Whole comparison (load both + compare), x decode floor", whole / floor, "x",
             Target("<=", WHOLE_RATIO_TARGET),
-            note=f"{whole:.2f} s; {spread(rec['whole'])}. As a ratio to the loader instead: {whole / load:.2f}x")
+            note=f"{whole:.2f} s; {spread(rec['whole'])}")
+    sec.add("Whole comparison, x the loader instead (other reading of the floor: load_photo of both)", whole / load, "x",
+            Target("<=", WHOLE_RATIO_TARGET),
+            note="the floor read as the product's own decode path; the row above (cv2 decode) is the bench's verdict")
     ali = median(rec["alignment"])
     met = median(rec["all metrics"])
     ref2 = _ref_floor(2, mp)

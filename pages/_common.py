@@ -26,6 +26,18 @@ APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 # own, without app.py: no navigation, no demo seeding, no sidebar, no patient-view lock. When that
 # happens the page runs app.py in its place (same run, so clicks and form submits are kept), and
 # st.navigation inside it routes to the same page.
+def _under_apptest() -> bool:
+    """AppTest runs the app on a mock runtime and starts every run in folder mode again."""
+    try:
+        from unittest.mock import NonCallableMock
+
+        from streamlit.runtime import Runtime
+
+        return isinstance(Runtime._instance, NonCallableMock)
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def _leave_folder_mode(*, from_app: bool) -> None:
     try:
         from streamlit.runtime.pages_manager import PagesManager
@@ -36,8 +48,22 @@ def _leave_folder_mode(*, from_app: bool) -> None:
     PagesManager.uses_pages_directory = False
     if from_app:
         return
+    if not _under_apptest():
+        # A server: this happens once per process (its first request); rerun through app.py.
+        st.rerun()
+    # AppTest: a rerun would drop this run's clicks and form submits, so run app.py in place.
     import runpy
 
+    try:  # ask app.py's navigation for this page by its URL name (the folder mode's hash differs)
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        info = ctx.pages_manager.get_pages().get(ctx.page_script_hash) or {}
+        name = info.get("url_pathname") or Path(str(info.get("script_path") or "")).stem
+        if name:
+            ctx.pages_manager.set_script_intent("", name)
+    except Exception:  # noqa: BLE001 - at worst app.py opens its default page
+        pass
     runpy.run_path(str(APP_PATH), run_name="__main__")
     st.stop()
 

@@ -180,7 +180,7 @@ def _write_compare_outputs(comp, out_dir: Path) -> list[str]:
         from analyzer.render import heatmap
 
         for key, m in comp.maps().items():
-            rgb = heatmap(m, background=comp.baseline_rgb)
+            rgb = heatmap(m, background=comp.baseline_rgb, kind=key.removeprefix("delta_"))
             save_png(rgb.astype(np.float32), out_dir / f"change_{key}.png")
             written.append(f"change_{key}.png")
     (out_dir / "compare.json").write_text(dumps(comp.to_dict()))

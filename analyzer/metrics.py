@@ -236,16 +236,26 @@ def _masked_gauss(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray
     return num / np.maximum(den, 1e-6)
 
 
-def _lighting_estimate(rgb: np.ndarray) -> dict:
+def _lighting_estimate(rgb: np.ndarray, valid: np.ndarray | None = None) -> dict:
     """A coarse, photo-wide lighting estimate (not a normalisation): overall mean L*, and the Lab
-    of the brightest low-chroma pixels (a white-point proxy from background/clothes)."""
+    of the brightest low-chroma pixels (a white-point proxy from background/clothes).
+
+    ``valid`` limits it to the given pixels: the scene around the person (skin changes under
+    treatment, so it must not move the lighting estimate) where there is image content (a
+    follow-up warped into the baseline frame is empty outside the warp)."""
     h, w = rgb.shape[:2]
     k = max(1, max(h, w) // 1024)  # stride first: a full-size area resize of 12 MP is slow
     sub = np.ascontiguousarray(rgb[::k, ::k])
     h, w = sub.shape[:2]
     s = min(1.0, 256 / max(h, w))
-    small = cv2.resize(sub, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = cv2.resize(sub, size, interpolation=cv2.INTER_AREA)
     lab = rgb_to_lab(small).reshape(-1, 3)
+    if valid is not None:
+        v = cv2.resize(np.ascontiguousarray(valid[::k, ::k], dtype=np.float32), size, interpolation=cv2.INTER_AREA)
+        lab = lab[v.reshape(-1) > 0.999]  # wholly inside: no blend with the empty border
+        if len(lab) == 0:
+            return {"image_mean_L": float("nan"), "white_point_lab": None}
     chroma = np.hypot(lab[:, 1], lab[:, 2])
     neutral = lab[(chroma < 8) & (lab[:, 0] < 99)]
     wp = None
@@ -255,7 +265,7 @@ def _lighting_estimate(rgb: np.ndarray) -> dict:
     return {"image_mean_L": float(lab[:, 0].mean()), "white_point_lab": wp}
 
 
-def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality) -> dict:
+def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality, valid=None) -> dict:
     reg = region_crop
     n = max(int(np.count_nonzero(reg)), 1)
     cmax = np.maximum(np.maximum(rgb_crop[..., 0], rgb_crop[..., 1]), rgb_crop[..., 2])
@@ -268,7 +278,7 @@ def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality)
         inner = cv2.erode(skin_tex.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         if inner.sum() > 20:
             blur = float(lap[inner].var())
-    light = _lighting_estimate(full_rgb)
+    light = _lighting_estimate(full_rgb, valid)
     warnings: list[str] = []
     if math.isfinite(blur) and blur < _BLUR_THRESHOLD:
         warnings.append("The photo looks blurred in this region: texture numbers will read low.")
@@ -384,6 +394,7 @@ def measure(
     px_per_mm: float | None = None,
     region_mask: np.ndarray | None = None,
     keep_maps: bool = False,
+    lighting_mask: np.ndarray | None = None,
 ) -> MetricSet:
     """Measure every metric over the skin pixels ``mask`` of a photo.
 
@@ -407,6 +418,11 @@ def measure(
         The whole region (skin and not), for skin_fraction and clipping; defaults to ``mask``.
     keep_maps : bool
         Keep intermediate maps (spots, ΔL*) in ``MetricSet.maps`` (for display).
+    lighting_mask : bool ndarray, optional
+        Pixels the photo-wide lighting estimate may use: scene, not skin (skin is what changes
+        under treatment), and only where there is image content (a warped follow-up is empty
+        outside the warp). Give the baseline the same mask so both are judged on the same part
+        of the scene.
 
     Returns
     -------
@@ -445,7 +461,7 @@ def measure(
             "blurred": None,
             "clipped_highlights_fraction": None,
             "clipped_shadows_fraction": None,
-            "lighting": _lighting_estimate(rgb),
+            "lighting": _lighting_estimate(rgb, lighting_mask),
             "lighting_differs": None,
             "warnings": [reason],
         }
@@ -541,7 +557,7 @@ def measure(
         groups[T]["glcm_contrast"] = _m(T, "glcm_contrast", con, region, scale_text=sc)
         groups[T]["glcm_homogeneity"] = _m(T, "glcm_homogeneity", hom, region, scale_text=sc)
 
-    quality = _quality(crop, rcrop, L, tmask, rgb, baseline_quality)
+    quality = _quality(crop, rcrop, L, tmask, rgb, baseline_quality, lighting_mask)
     if cal.method == "none":
         quality["warnings"].insert(0, cal.message)
     maps = {}

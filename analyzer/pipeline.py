@@ -19,7 +19,7 @@ from analyzer.align import Alignment, align, detect_main_face, warp_to_baseline
 from analyzer.face import Face
 from analyzer.io import Photo
 from analyzer.metrics import MetricSet, analysis_scale, change, change_maps, measure, measure_photo
-from analyzer.regions import ROI, mask_bbox, polygon_mask, roi_polygon, skin_mask
+from analyzer.regions import ROI, face_area_polygon, mask_bbox, polygon_mask, roi_polygon, skin_mask
 
 DEFAULT_REGION = "face"
 
@@ -199,6 +199,12 @@ def compare(
 
     # Texture at the face-normalised scale of the baseline (the follow-up is in its frame).
     ts, px_mm, basis = analysis_scale(baseline_face)
+    # Lighting is judged on the same scene pixels in both photos: covered by the warp, not the face.
+    scene = None
+    if alignment.ok:
+        scene = valid.copy()
+        if baseline_face is not None:
+            scene &= ~polygon_mask(face_area_polygon(baseline_face), shape)
     regions: dict[str, RegionResult] = {}
     for name, roi in rois.items():
         polygon = roi_polygon(roi, face=baseline_face, shape=shape)
@@ -208,9 +214,9 @@ def compare(
             covered = region_mask & valid
             common = _skin_in_region(baseline.rgb, covered) & _skin_in_region(warped, covered)
             b = measure(baseline.rgb, mask=common, calibration=cal_b, region=name,
-                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered)
+                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting_mask=scene)
             f = measure(warped, mask=common, calibration=cal_f, region=name,
-                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered,
+                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting_mask=scene,
                         baseline_quality=b.quality if baseline_quality is None else baseline_quality)
             regions[name] = RegionResult(name, polygon, _with_basis(b, basis), _with_basis(f, basis),
                                          change(b, f), None)

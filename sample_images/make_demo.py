@@ -3,8 +3,11 @@
     python sample_images/make_demo.py [--photos ../shared/photos]
 
 Sessions 1 and 2 are real, unaltered photographs (one person, one day, camera at 30 cm and
-45 cm). Sessions 3 and 4 are SIMULATED treatment effects: a real photo, moved by a known
-pose change and with a known a* (redness) shift added to the facial skin. The sizes are in
+45 cm; the phone's automatic white balance differs between them, so session 2 shows what
+an uncalibrated lighting change looks like, and the app warns about it). Sessions 3 and 4
+are SIMULATED treatment effects: the baseline's real photo, moved by a known pose change and
+with a known a* (redness) shift added to the facial skin, so their true change from the
+baseline is exactly the injected one. The sizes are in
 series.json, which the app shows next to those sessions, and which tests read to check that
 the app measures what was put in.
 """
@@ -50,7 +53,7 @@ SESSIONS = [
     {
         "folder": "2026-04-08",
         "date": "2026-04-08",
-        "source": "faces/zoom/45cm.jpg",
+        "source": "faces/zoom/30cm.jpg",
         "treatment": {"device": "Dermapen 4", "needle_depth_mm": 1.0, "passes": 3, "topical": "growth-factor serum"},
         "simulated": {"delta_a_star": -3.0, "where": "facial skin (feathered ellipse around the face)"},
         "pose": {"rotation_deg": 3.0, "scale": 1.05, "shift_px": [-25.0, 15.0]},

@@ -40,12 +40,14 @@ import numpy as np
 
 from analyzer.color import _XYZ_TO_LINEAR_SRGB as _XYZ_TO_LINEAR_SRGB_
 from analyzer.color import delta_e_2000, lab_d50_to_d65, linear_to_srgb, rgb_to_lab, srgb_to_linear
+from analyzer.errors import UsageError
 from analyzer.regions import PolygonROI, RectROI, polygon_mask, roi_polygon
 
 __all__ = [
     "Calibration",
     "calibrate",
     "apply_calibration",
+    "reference_patch_lab",
     "detect_colorchecker",
     "ChartDetection",
     "COLORCHECKER24_LAB_D50",
@@ -284,6 +286,26 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
     return None if best is None else best[1]
 
 
+def _patch_mean(rgb: np.ndarray, patch_roi: RectROI | PolygonROI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(polygon, mean linear RGB, Lab of that mean) of a marked patch; UsageError when unusable."""
+    poly = roi_polygon(patch_roi, face=None, shape=rgb.shape[:2])
+    m = polygon_mask(poly, rgb.shape[:2])
+    if m.sum() < 9:
+        raise UsageError("the reference patch covers fewer than 9 pixels")
+    patch = rgb[m]
+    if (patch >= 0.99).any(axis=1).mean() > 0.05 or (patch <= 0.01).all(axis=1).mean() > 0.05:
+        raise UsageError("the reference patch is clipped (too bright or too dark) and can't be used")
+    mean_lin = srgb_to_linear(patch).astype(np.float64).mean(axis=0)
+    mean_srgb = linear_to_srgb(mean_lin)
+    meas_lab = rgb_to_lab(mean_srgb.reshape(1, 1, 3).astype(np.float32)).reshape(3)
+    return poly, mean_lin, meas_lab
+
+
+def reference_patch_lab(rgb: np.ndarray, patch_roi: RectROI | PolygonROI) -> tuple[float, float, float]:
+    """CIELAB (D65) of a marked patch's mean colour, as photographed (before any correction)."""
+    return tuple(float(v) for v in _patch_mean(rgb, patch_roi)[2])
+
+
 def calibrate(
     rgb: np.ndarray,
     *,
@@ -344,16 +366,7 @@ def calibrate(
                 f"(ΔE2000 {after:.1f} after fitting), so it was not used."
             )
     if reference_patch is not None:
-        poly = roi_polygon(reference_patch, face=None, shape=rgb.shape[:2])
-        m = polygon_mask(poly, rgb.shape[:2])
-        if m.sum() < 9:
-            raise ValueError("the reference patch covers fewer than 9 pixels")
-        patch = rgb[m]
-        if (patch >= 0.99).any(axis=1).mean() > 0.05 or (patch <= 0.01).all(axis=1).mean() > 0.05:
-            raise ValueError("the reference patch is clipped (too bright or too dark) and can't be used")
-        mean_lin = srgb_to_linear(patch).astype(np.float64).mean(axis=0)
-        mean_srgb = linear_to_srgb(mean_lin)
-        meas_lab = rgb_to_lab(mean_srgb.reshape(1, 1, 3).astype(np.float32)).reshape(3)
+        poly, mean_lin, meas_lab = _patch_mean(rgb, reference_patch)
         ref = np.array(reference_lab if reference_lab is not None else (float(meas_lab[0]), 0.0, 0.0), np.float64)
         from analyzer.color import lab_to_rgb
 

@@ -2,9 +2,10 @@
 
 Subcommands::
 
-    metrics IMAGE [--roi X,Y,W,H] [--json]
+    metrics IMAGE [--roi X,Y,W,H] [--reference X,Y,W,H] [--json]
     align BASELINE FOLLOWUP [--out ALIGNED.png] [--json]
     compare BASELINE FOLLOWUP [--roi X,Y,W,H] [--out-dir DIR] [--json]
+            [--reference-baseline X,Y,W,H --reference-followup X,Y,W,H]
     batch FOLDER [--out DIR]
     report ...
 
@@ -83,6 +84,20 @@ def _parse_roi(text: str | None, width: int, height: int):
     return roi
 
 
+def _parse_reference(text: str | None, option: str, width: int, height: int):
+    """A reference patch rectangle ``X,Y,W,H`` in the photo's own upright pixels."""
+    if text is None:
+        return None
+    from analyzer.regions import RectROI, parse_roi
+
+    ref = parse_roi(text)
+    if not isinstance(ref, RectROI):
+        raise UsageError(f"{option} {text}: give a rectangle X,Y,W,H")
+    if ref.w <= 0 or ref.h <= 0 or ref.x < 0 or ref.y < 0 or ref.x + ref.w > width or ref.y + ref.h > height:
+        raise UsageError(f"{option} {text}: must be a rectangle inside the {width}x{height} image")
+    return ref
+
+
 def _fmt(v, nd=2) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
@@ -115,9 +130,10 @@ def _cmd_metrics(args) -> int:
 
     photo = load_photo(args.image)
     roi = _parse_roi(args.roi, photo.width, photo.height)
+    ref = _parse_reference(args.reference, "--reference", photo.width, photo.height)
     from analyzer.pipeline import analyze_metrics
 
-    result = analyze_metrics(photo, roi=roi)
+    result = analyze_metrics(photo, roi=roi, reference=ref)
     d = result.to_dict()
     if args.json:
         print(dumps(d))
@@ -194,6 +210,8 @@ def _cmd_compare(args) -> int:
     base = load_photo(args.baseline)
     fol = load_photo(args.followup)
     roi = _parse_roi(args.roi, base.width, base.height)
+    ref_b = _parse_reference(args.reference_baseline, "--reference-baseline", base.width, base.height)
+    ref_f = _parse_reference(args.reference_followup, "--reference-followup", fol.width, fol.height)
     from analyzer.pipeline import compare
 
     out_dir = Path(args.out_dir) if args.out_dir else None
@@ -202,7 +220,8 @@ def _cmd_compare(args) -> int:
     name = "roi" if roi is not None else "face"
     if roi is not None and type(roi).__name__ == "NamedROI":
         name = roi.name
-    comp = compare(base, fol, rois={name: roi}, keep_aligned=out_dir is not None)
+    comp = compare(base, fol, rois={name: roi}, keep_aligned=out_dir is not None,
+                   baseline_reference=ref_b, followup_reference=ref_f)
     d = comp.to_dict()
     if out_dir is not None:
         d["out_dir"] = str(out_dir)
@@ -239,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("metrics", help="measure redness, pigmentation and texture on one photo")
     m.add_argument("image", metavar="IMAGE")
     m.add_argument("--roi", help="X,Y,W,H rectangle in upright pixels, or a face region name")
+    m.add_argument("--reference", metavar="X,Y,W,H",
+                   help="a neutral reference patch (grey card) to calibrate with when no ColorChecker is in the photo")
     m.add_argument("--json", action="store_true", help="print one JSON object")
     m.set_defaults(func=_cmd_metrics)
 
@@ -254,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("followup", metavar="FOLLOWUP")
     c.add_argument("--roi", help="X,Y,W,H rectangle in the baseline's upright pixels, or a face region name")
     c.add_argument("--out-dir", help="write aligned image, overlay, change maps and compare.json here")
+    c.add_argument("--reference-baseline", metavar="X,Y,W,H",
+                   help="neutral reference patch in the baseline (its own pixels)")
+    c.add_argument("--reference-followup", metavar="X,Y,W,H",
+                   help="the same neutral reference in the follow-up (its own pixels)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_cmd_compare)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from analyzer import __version__
 from analyzer.align import Alignment, align, detect_main_face, warp_to_baseline
+from analyzer.calibrate import calibrate, reference_patch_lab
 from analyzer.face import Face
 from analyzer.io import Photo
 from analyzer.metrics import MetricSet, analysis_scale, change, change_maps, measure, measure_photo
@@ -118,7 +119,9 @@ def _with_basis(ms: MetricSet, basis: dict) -> MetricSet:
     return replace(ms, scale={**ms.scale, **basis})
 
 
-def analyze_metrics(photo: Photo, *, roi: ROI | None = None, face: Face | None = None) -> PhotoMetrics:
+def analyze_metrics(
+    photo: Photo, *, roi: ROI | None = None, face: Face | None = None, reference: ROI | None = None
+) -> PhotoMetrics:
     """Measure one photo on its own.
 
     Parameters
@@ -130,6 +133,9 @@ def analyze_metrics(photo: Photo, *, roi: ROI | None = None, face: Face | None =
         the face area when a face is found, else the whole image.
     face : Face, optional
         A face already detected on this photo (saves detecting it again).
+    reference : RectROI or PolygonROI, optional
+        A neutral reference patch the user marked (a grey card, a white headband): used for
+        ``"reference-patch"`` calibration when no ColorChecker is found.
 
     Returns
     -------
@@ -139,7 +145,7 @@ def analyze_metrics(photo: Photo, *, roi: ROI | None = None, face: Face | None =
     if face is None:
         face = detect_main_face(photo.rgb)
     polygon = roi_polygon(roi, face=face, shape=photo.rgb.shape[:2])
-    metrics = measure_photo(photo.rgb, roi=roi, face=face)
+    metrics = measure_photo(photo.rgb, roi=roi, face=face, calibration=calibrate(photo.rgb, reference_patch=reference))
     return PhotoMetrics(
         image=photo.size,
         face=face,
@@ -158,6 +164,8 @@ def compare(
     followup_face: Face | None = None,
     keep_aligned: bool = True,
     baseline_quality: dict | None = None,
+    baseline_reference: ROI | None = None,
+    followup_reference: ROI | None = None,
 ) -> Comparison:
     """Align ``followup`` to ``baseline`` and measure both over the same skin.
 
@@ -172,6 +180,10 @@ def compare(
         Faces already detected on these photos.
     keep_aligned : bool
         Keep the warped follow-up in the result (for overlays and change maps).
+    baseline_reference, followup_reference : RectROI or PolygonROI, optional
+        A neutral reference patch marked on each photo, in that photo's own upright pixels
+        (the same grey card or white object in both): ``"reference-patch"`` calibration when
+        no ColorChecker is found. Without a chart or a patch, calibration is ``"none"``.
 
     Returns
     -------
@@ -179,8 +191,6 @@ def compare(
         When the alignment is refused, each region's ``followup`` is ``None`` and ``reason``
         says why: a refused photo never enters a chart.
     """
-    from analyzer.calibrate import calibrate
-
     rois = dict(rois) if rois else {DEFAULT_REGION: None}
     if baseline_face is None:
         baseline_face = detect_main_face(baseline.rgb)
@@ -189,13 +199,18 @@ def compare(
     alignment = align(baseline.rgb, followup.rgb, baseline_face=baseline_face, followup_face=followup_face)
     shape = baseline.rgb.shape[:2]
 
-    cal_b = calibrate(baseline.rgb)
+    # The same neutral object marked in both photos: the follow-up is corrected to the
+    # baseline's white-balanced patch lightness, so exposure is matched as well as colour.
+    ref_lab = None
+    if baseline_reference is not None and followup_reference is not None:
+        ref_lab = (reference_patch_lab(baseline.rgb, baseline_reference)[0], 0.0, 0.0)
+    cal_b = calibrate(baseline.rgb, reference_patch=baseline_reference, reference_lab=ref_lab)
     warped = valid = None
     cal_f = None
     if alignment.ok:
         warped, valid = warp_to_baseline(followup.rgb, alignment, shape)
         # The chart is found on the follow-up as taken; the correction applies to its pixels anywhere.
-        cal_f = calibrate(followup.rgb)
+        cal_f = calibrate(followup.rgb, reference_patch=followup_reference, reference_lab=ref_lab)
 
     # Texture at the face-normalised scale of the baseline (the follow-up is in its frame).
     ts, px_mm, basis = analysis_scale(baseline_face)

@@ -86,3 +86,34 @@ def test_refused_alignment_never_enters_a_chart(base, london_neutral, rois):
         assert r.reason.startswith("alignment refused: ")
     d = comp.to_dict("forehead")
     assert d["followup"] is None and d["change"] is None and d["alignment"]["reason"]
+
+
+def _relight(rgb: np.ndarray, gains) -> np.ndarray:
+    """Simulated relighting in linear RGB: per-channel gains (exposure x white balance)."""
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * np.asarray(gains, np.float32)
+    lin = np.clip(lin, 0, 1)
+    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(lin, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+def test_reference_patch_calibration_undoes_a_lighting_change(base, rois):
+    # Simulated grey card (L* 60, neutral) painted into the background, then the whole scene
+    # relit cooler and darker. The card is marked in each photo; calibration must bring a* back.
+    card = base.rgb.copy()
+    x, y, s = 60, 900, 160
+    grey = cv2.cvtColor(np.array([[[60.0, 0.0, 0.0]]], np.float32), cv2.COLOR_Lab2RGB)[0, 0]
+    card[y : y + s, x : x + s] = grey
+    b = _photo(card, "card.png")
+    f = _photo(_relight(card, (0.7 * 0.85, 0.7 * 0.95, 0.7 * 1.1)), "relit.png")
+    from analyzer.regions import RectROI
+
+    ref = RectROI(x + 20, y + 20, s - 40, s - 40)
+    raw = compare(b, f, rois=rois, keep_aligned=False)
+    cal = compare(b, f, rois=rois, keep_aligned=False, baseline_reference=ref, followup_reference=ref)
+    for name in rois:
+        r = cal.regions[name]
+        assert r.baseline.calibration.method == "reference-patch"
+        assert r.followup.calibration.method == "reference-patch"
+        raw_da = raw.regions[name].change["redness.a_star_mean"]["delta"]
+        cal_da = r.change["redness.a_star_mean"]["delta"]
+        assert abs(cal_da) < 1.0, (name, cal_da)
+        assert abs(raw_da) > 2 * abs(cal_da) + 0.5, (name, raw_da, cal_da)

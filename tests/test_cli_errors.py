@@ -80,7 +80,7 @@ def test_unusable_input_exits_2(command, name, fragment, bad_files, small_jpeg):
         (["metrics", "{img}", "--roi", "10,10,-5,20"], "--roi"),
         (["metrics", "{img}", "--roi", "100,100,500,500"], "outside"),
         (["compare", "{img}", "{img}", "--roi", "0,0,0,0"], "--roi"),
-        (["metrics", "{img}", "--reference", "1,1,2,2"], "reference patch"),
+        (["metrics", "{img}", "--reference", "0,0,1,1"], "reference patch"),
         (["metrics", "{img}", "--reference", "100,100,500,500"], "--reference"),
         (["compare", "{img}", "{img}", "--reference-followup", "left_cheek"], "--reference-followup"),
         (["metrics"], "IMAGE"),

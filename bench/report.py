@@ -209,7 +209,7 @@ def limited_by(section: str, name: str, extras: dict) -> str:
         if "written" in low:
             err = next((v.get("write_error") for v in sc.values() if v.get("write_error")), None)
             return f"writing the outputs failed: {err}" if err else ""
-        par = [v for k, v in sc.items() if k != 1]
+        par = [v for k, v in sc.items() if k not in (1, "1t")]
         if 1 in sc and par and sc[1].get("first_photo_s") is not None and par[0].get("first_photo_s") is not None:
             return (f"worker start-up (first photo after {par[0]['first_photo_s']:.1f} s in parallel vs "
                     f"{sc[1]['first_photo_s']:.1f} s serial) and other processes on the 2 cores; see the Scale notes")

@@ -16,13 +16,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
-#: (module, attribute, stage). ``compare`` imports ``calibrate`` inside the function from
-#: ``analyzer.calibrate``, so that one is wrapped on its home module.
+#: (module, attribute, stage). ``calibrate`` is also wrapped on its home module, for a
+#: ``compare`` that imports it inside the function.
 STAGE_PATCHES: tuple[tuple[str, str, str], ...] = (
     ("analyzer.pipeline", "detect_face", "face detection"),
     ("analyzer.pipeline", "detect_main_face", "face detection"),
     ("analyzer.pipeline", "align", "align"),
     ("analyzer.pipeline", "warp_to_baseline", "warp"),
+    ("analyzer.pipeline", "calibrate", "calibrate"),
+    ("analyzer.pipeline", "reference_patch_lab", "calibrate"),
     ("analyzer.calibrate", "calibrate", "calibrate"),
     ("analyzer.pipeline", "skin_mask", "skin mask"),
     ("analyzer.pipeline", "_skin_in_region", "skin mask"),

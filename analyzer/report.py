@@ -633,7 +633,8 @@ def _table(pdf, rows, view: str, sessions) -> None:
         pdf.set_fill_color(255)
         pdf.set_draw_color(150)
         pdf.set_text_color(0)
-        with pdf.table(col_widths=widths, width=sum(widths), text_align="LEFT", line_height=3.8,
+        # min(): the value columns fill the page exactly, and float rounding may exceed it by 1e-12.
+        with pdf.table(col_widths=widths, width=min(sum(widths), pdf.epw), text_align="LEFT", line_height=3.8,
                        align="LEFT", repeat_headings=1, headings_style=_heading_style(),
                        padding=0.6) as table:
             hr = table.row()

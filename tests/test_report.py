@@ -238,3 +238,18 @@ def test_report_before_any_analysis_says_so():
     assert "No photo of this series has been analysed yet." in text
     assert "not used (no colour chart" not in text
     assert len(reader.pages) == 3  # cover, the view's images, summary + methods
+
+
+def test_long_series_table_fits_the_page():
+    # 20 sessions: the table shows the baseline and the last four, and its value columns fill
+    # the page width exactly (this once failed on float rounding: "effective page width").
+    rows = [
+        _row(i, "redness.a_star_mean", 12.0 - 0.1 * i, change=-0.1 * i, percent=-0.8 * i, band=0.5,
+             date=f"2026-{1 + i // 2:02d}-{1 + 14 * (i % 2):02d}")
+        for i in range(20)
+    ]
+    data = ReportData(patient_code="P-20", patient_name="Long Series", body_area="face",
+                      dates=(rows[0]["session_date"], rows[-1]["session_date"]), views=(), rows=tuple(rows))
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(build_report(data))).pages)
+    assert rows[-1]["session_date"] in text and rows[0]["session_date"] in text
+    assert rows[10]["session_date"] not in text.split("Values:")[-1]  # middle sessions left out of the table

@@ -309,6 +309,7 @@ def load_photo(
 
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise PhotoError(f"{label}: unexpected pixel layout {arr.shape}")
+    del img, upright, rgb_img  # the decoded Pillow images: released before the float copy
     rgb = arr.astype(np.float32)
     rgb *= 1.0 / 255.0
     return Photo(

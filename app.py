@@ -1,9 +1,12 @@
 """skin-progress: the Streamlit app (``streamlit run app.py``).
 
-Builds the navigation from one file per page under pages/. On first start with an empty
-data folder it seeds the demo patient from sample_images/ and opens on its progress chart.
-The patient view is a separate, read-only mode: while it is open only that patient's page is
-in the navigation.
+Builds the navigation from one file per page under app_pages/ (not pages/: that folder name
+would put Streamlit in its old folder mode, serving a page URL without app.py and its gate).
+On first start with an empty data folder it seeds the demo patient from sample_images/ and
+opens on its progress chart. Nothing is shown before the sign-in gate (ui.auth.require_user,
+docs/access.md): a patient signed in by their link sees only their own read-only view;
+practitioners see every page, Access and Settings included; demo mode shows only demo
+patients and no Settings.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from pages._common import bump, data_location_caption, default_selection, get_store
+from app_pages._common import bump, data_location_caption, default_selection, get_store
+from ui.auth import require_user
 
 st.set_page_config(page_title="skin-progress", page_icon=":material/face:", layout="wide")
 
@@ -44,25 +48,29 @@ if not st.session_state.get("_demo_checked"):
             status.update(label="Demo patient ready", state="complete", expanded=False)
     st.session_state["_demo_checked"] = True
 
-patient_mode = st.session_state.get("patient_mode_id")
+user = require_user(store)  # renders the sign-in screen and stops until someone is signed in
+patient_mode = user.patient_id if user.is_patient else st.session_state.get("patient_mode_id")
 if patient_mode is not None:
     # Read-only patient view: nothing else is reachable from the navigation.
-    pg = st.navigation([st.Page("pages/patient_view.py", title="My progress", icon=":material/person:")],
+    pg = st.navigation([st.Page("app_pages/patient_view.py", title="My progress", icon=":material/person:")],
                        position="hidden")
 else:
-    pg = st.navigation(
-        {
-            "Practitioner": [
-                st.Page("pages/patients.py", title="Patients", icon=":material/group:"),
-                st.Page("pages/sessions.py", title="Series & sessions", icon=":material/event:"),
-                st.Page("pages/review.py", title="Review", icon=":material/compare:"),
-                st.Page("pages/progress.py", title="Progress", icon=":material/show_chart:", default=True),
-            ],
-            "Patient": [st.Page("pages/patient_view.py", title="Patient view", icon=":material/person:")],
-            "Settings": [st.Page("pages/settings.py", title="Settings", icon=":material/settings:")],
-        }
-    )
-    from pages._common import context_sidebar
+    nav = {
+        "Practitioner": [
+            st.Page("app_pages/patients.py", title="Patients", icon=":material/group:"),
+            st.Page("app_pages/sessions.py", title="Series & sessions", icon=":material/event:"),
+            st.Page("app_pages/review.py", title="Review", icon=":material/compare:"),
+            st.Page("app_pages/progress.py", title="Progress", icon=":material/show_chart:", default=True),
+        ],
+        "Patient": [st.Page("app_pages/patient_view.py", title="Patient view", icon=":material/person:")],
+    }
+    if user.is_practitioner:  # not in demo mode: anyone could reach it there (database URL, accounts)
+        nav["Settings"] = [
+            st.Page("app_pages/access.py", title="Access", icon=":material/lock:"),
+            st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
+        ]
+    pg = st.navigation(nav)
+    from app_pages._common import context_sidebar
 
     default_selection(store)  # practitioner mode only: the patient view never lists other patients
     context_sidebar(store)

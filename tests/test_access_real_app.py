@@ -1,8 +1,7 @@
-"""The real app (app.py + pages/) behind the sign-in gate, in AppTest.
+"""The real app (app.py + app_pages/) behind the sign-in gate, in AppTest.
 
-Runs once app.py calls ``ui.auth.require_user`` (docs/access.md, "For developers"); until
-then it is skipped with that reason. ``SKIN_PROGRESS_ACCESS_APP`` points it at another entry
-script in the repository root (used to check a wiring before it lands in app.py).
+``SKIN_PROGRESS_ACCESS_APP`` points it at another entry script in the repository root (used
+to check a wiring before it lands in app.py).
 """
 
 from __future__ import annotations
@@ -22,19 +21,17 @@ from tests.test_auth import gps_jpeg
 
 REPO = Path(__file__).resolve().parents[1]
 APP = Path(os.environ.get("SKIN_PROGRESS_ACCESS_APP") or REPO / "app.py")
-# The folder with the page files (pages/ today; app_pages/ once renamed, see below).
-PAGES = next((d.name for d in sorted(APP.parent.iterdir()) if (d / "patient_view.py").exists()), "pages")
-pytestmark = [
-    pytest.mark.skipif("require_user(" not in APP.read_text(),
-                       reason="app.py does not call ui.auth.require_user yet"),
-    # With a folder named pages/ next to the entry script, Streamlit runs in its old
-    # "pages folder" mode until st.navigation has run once. AppTest resets that flag before
-    # every run, so it executes pages/*.py directly on reruns, without app.py and its gate.
-    # (A real server leaves the mode at the first import of pages/_common.py; the browser
-    # test checks that.) Rename the folder (e.g. app_pages/) to run these.
-    pytest.mark.skipif((APP.parent / "pages").is_dir(),
-                       reason="pages/ next to app.py puts Streamlit in pages-folder mode; rename it"),
-]
+# The folder with the page files (app_pages/; never pages/, see the test below).
+PAGES = next((d.name for d in sorted(APP.parent.iterdir()) if (d / "patient_view.py").exists()), "app_pages")
+
+
+def test_gate_is_wired_and_no_pages_folder_mode():
+    """app.py calls the gate, and no folder named pages/ sits next to it: with one, Streamlit
+    runs in its old "pages folder" mode, where a first request at a page URL (and every AppTest
+    rerun) executes the page file directly, without app.py and its gate."""
+    assert "require_user(" in APP.read_text()
+    assert not (APP.parent / "pages").exists()
+    assert PAGES == "app_pages"
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,23 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analyzer import ANALYZER_VERSION, service
+from analyzer import ANALYZER_VERSION, auth, service
+from tests.access_support import sign_in_practitioner
 from tests.test_app_support import REPO, copy_data, make_small_demo, small_photos
 
 APP = str(REPO / "app.py")
-PAGES = ["pages/patients.py", "pages/sessions.py", "pages/review.py", "pages/progress.py",
-         "pages/patient_view.py", "pages/settings.py"]
+PAGES = ["app_pages/patients.py", "app_pages/sessions.py", "app_pages/review.py", "app_pages/progress.py",
+         "app_pages/patient_view.py"]
+PRACTITIONER_PAGES = ["app_pages/settings.py", "app_pages/access.py"]  # never in demo mode
 TIMEOUT = 120
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(monkeypatch):
+    """Argon2 at test cost: signing in stays real, only cheaper."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +98,22 @@ def test_every_page_renders(data):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.message for e in at.exception])
         assert at.title, page
+    # demo mode: nobody is signed in, so Settings (database URL) and Access are not in the navigation
+    for page in PRACTITIONER_PAGES:
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page)
+    # a signed-in practitioner reaches them too
+    at = sign_in_practitioner(new_app(), data)
+    for page in PAGES + PRACTITIONER_PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        assert at.title and "Practitioners only." not in texts(at), page
 
 
 # ------------------------------------------------------------------ patients
 def test_create_patient(data):
-    at = new_app().run()
-    at.switch_page("pages/patients.py").run()
+    at = sign_in_practitioner(new_app(), data)  # a real patient ends demo mode: sign in first
+    at.switch_page("app_pages/patients.py").run()
     at.text_input(key="np_code").input("P-0042")
     at.text_input(key="np_name").input("Ann Example")
     at.checkbox(key="np_cp").check()
@@ -113,7 +133,7 @@ def test_create_patient(data):
 
 def test_duplicate_patient_code_is_one_line_error(data):
     at = new_app().run()
-    at.switch_page("pages/patients.py").run()
+    at.switch_page("app_pages/patients.py").run()
     at.text_input(key="np_code").input("DEMO-001")
     at.text_input(key="np_name").input("Someone")
     at.button(key="FormSubmitter:new_patient-Create patient").click().run()
@@ -132,11 +152,11 @@ def _new_patient(d):
 def test_add_session_and_upload_two_photos(data):
     p, ser = _new_patient(data)
     photos = small_photos()
-    at = new_app()
+    at = sign_in_practitioner(new_app(), data)
     at.session_state["patient_id"] = p.id
     at.session_state["series_id"] = ser.id
     at.run()
-    at.switch_page("pages/sessions.py").run()
+    at.switch_page("app_pages/sessions.py").run()
     assert not at.exception
     # session 1 (becomes the baseline), with its photo
     at.date_input(key="as_date").set_value(__import__("datetime").date(2026, 1, 10))
@@ -176,7 +196,7 @@ def test_add_session_and_upload_two_photos(data):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert [x.filename for x in s.list_photos(sessions[1].id)] == ["retake.jpg"]
     # and the progress chart is there
-    at.switch_page("pages/progress.py").run()
+    at.switch_page("app_pages/progress.py").run()
     assert not at.exception and len(charts(at)) >= 1
 
 
@@ -184,11 +204,11 @@ def test_corrupt_upload_is_one_line_error_and_nothing_stored(data):
     p, ser = _new_patient(data)
     s = store_of(data)
     sess, _, _ = service.add_session_with_photos(s, ser.id, date=__import__("datetime").date(2026, 1, 1))
-    at = new_app()
+    at = sign_in_practitioner(new_app(), data)
     at.session_state["patient_id"] = p.id
     at.session_state["series_id"] = ser.id
     at.run()
-    at.switch_page("pages/sessions.py").run()
+    at.switch_page("app_pages/sessions.py").run()
     at.file_uploader[0].set_value(("broken.jpg", b"\xff\xd8\xff this is not a jpeg", "image/jpeg"))
     at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
     assert not at.exception
@@ -201,7 +221,7 @@ def test_corrupt_upload_is_one_line_error_and_nothing_stored(data):
 # ------------------------------------------------------------------ review: regions
 def test_pick_named_region_measures_it_on_every_session(data):
     at = new_app().run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     assert not at.exception
     assert len(at.get("image")) >= 3  # aligned overlay, side by side
     assert len(at.get("iframe")) == 1  # the before/after slider
@@ -220,7 +240,7 @@ def test_pick_named_region_measures_it_on_every_session(data):
 
 def test_pick_rectangle_region(data):
     at = new_app().run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("app_pages/review.py").run()
     at.radio(key="roi_kind").set_value("Rectangle").run()
     at.number_input(key="roi_x").set_value(250)
     at.number_input(key="roi_y").set_value(380)
@@ -254,7 +274,9 @@ def test_patient_view_shows_only_that_patient(data):
     s = store_of(data)
     other, _ = service.create_patient_with_series(s, code="OTHER-9", display_name="Zed Otherperson")
     demo = service.demo_patient(s)
-    at = new_app()
+    # a real patient exists, so demo mode is over: the practitioner opens the patient view
+    assert "Your progress" not in texts(new_app().run())
+    at = sign_in_practitioner(new_app(), data)
     at.session_state["patient_mode_id"] = demo.id
     at.run()
     assert not at.exception
@@ -263,13 +285,13 @@ def test_patient_view_shows_only_that_patient(data):
     assert len(charts(at)) >= 1
     # the navigation holds only the patient's page: other pages can't be reached from it
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/patients.py")
+        at.switch_page("app_pages/patients.py")
     # and the page loads nothing about other patients: no patient list, no other patient's record
     from analyzer.store import Store
 
     calls = []
     orig_list, orig_get = Store.list_patients, Store.get_patient
-    at = new_app()
+    at = sign_in_practitioner(new_app(), data)
     at.session_state["patient_mode_id"] = demo.id
     at.session_state["_demo_checked"] = True
     with pytest.MonkeyPatch.context() as mp:
@@ -277,7 +299,7 @@ def test_patient_view_shows_only_that_patient(data):
         mp.setattr(Store, "get_patient", lambda self, i: calls.append(i) or orig_get(self, i))
         at.run()
     assert not at.exception and calls and set(calls) == {demo.id}
-    at = new_app()
+    at = sign_in_practitioner(new_app(), data)
     at.session_state["patient_mode_id"] = demo.id
     at.run()
     at.button(key="pv_report").click().run()
@@ -289,7 +311,7 @@ def test_patient_view_shows_only_that_patient(data):
 
 def test_open_patient_view_from_patients_page(data):
     at = new_app().run()
-    at.switch_page("pages/patients.py").run()
+    at.switch_page("app_pages/patients.py").run()
     demo = service.demo_patient(store_of(data))
     at.button(key=f"pview_{demo.id}").click().run()
     assert not at.exception
@@ -299,8 +321,8 @@ def test_open_patient_view_from_patients_page(data):
 
 # ------------------------------------------------------------------ settings
 def test_settings_shows_location_and_saves_database_url(data):
-    at = new_app().run()
-    at.switch_page("pages/settings.py").run()
+    at = sign_in_practitioner(new_app(), data)  # Settings is for practitioners only
+    at.switch_page("app_pages/settings.py").run()
     body = texts(at)
     assert str(data.resolve()) in body and "SQLite" in body
     at.text_input(key="set_db_url").input("nonsense://x")

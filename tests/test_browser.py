@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.access_support import ensure_practitioner, sign_in_browser
 from tests.test_app_support import REPO, make_small_demo, small_photos
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -124,15 +125,23 @@ def no_exception(page) -> None:
 def test_practitioner_workflow_in_a_real_browser(server, page, tmp_path):
     from analyzer import service
 
-    # first start, opened at a page URL (a bookmark): app.py still runs (demo seeding, navigation,
-    # sidebar), not the page file on its own; it opens on the demo patient's progress chart
-    page.goto(server["url"] + "/progress")
+    # first start: app.py seeds the demo (no sign-in in demo mode) and opens on the demo patient's
+    # progress chart, the default page, whose address is the root. (A first request at another page's
+    # address goes through app.py and its gate too: tests/test_browser_access.py.)
+    page.goto(server["url"] + "/")
     wait_idle(page, timeout=240)
     page.wait_for_selector('[data-testid="stVegaLiteChart"]')
     no_exception(page)
     assert "DEMO-001" in page.inner_text("body")
     assert page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="common").count() == 0
     shot(page, "01-progress-demo")
+
+    # a real patient needs a signed-in practitioner (creating the account ends demo mode)
+    ensure_practitioner(server["data"])
+    sign_in_browser(page, server["url"])
+    page.get_by_role("button", name="Sign out").wait_for(timeout=60_000)
+    wait_idle(page)
+    no_exception(page)
 
     # create a patient
     goto_page(page, "Patients")
@@ -142,7 +151,7 @@ def test_practitioner_workflow_in_a_real_browser(server, page, tmp_path):
     page.get_by_role("button", name="Create patient").click()
     wait_idle(page)
     no_exception(page)
-    assert "Created Browser Test" in page.inner_text("body")
+    page.get_by_text("Created Browser Test").first.wait_for(timeout=60_000)
     shot(page, "02-patients")
 
     # two sessions, one photo each, analysed after upload

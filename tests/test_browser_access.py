@@ -241,9 +241,9 @@ REAL_APP = Path(os.environ.get("SKIN_PROGRESS_ACCESS_APP") or REPO / "app.py")
 def test_browser_real_app_gate_has_no_side_door(tmp_path, browser):
     """A fresh server: the very first request names a page directly. Nothing may show.
 
-    (With a folder named pages/ next to app.py, Streamlit starts in its old pages-folder mode
-    and serves /patients straight from pages/patients.py, without app.py and its gate, until
-    some session has run st.navigation. Renaming the folder closes that door.)
+    (With a folder named pages/ next to app.py, Streamlit would start in its old pages-folder
+    mode and serve /patients straight from pages/patients.py, without app.py and its gate, until
+    some session has run st.navigation. The pages live in app_pages/, which closes that door.)
     """
     d = tmp_path / "data"
     ids = _clinic(d)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from pages._common import bump, current_patient_id, get_store, select_patient, series_label
+from app_pages._common import bump, current_patient_id, get_store, select_patient, series_label
 
 store = get_store()
 st.title("Patients")
@@ -40,12 +40,12 @@ for p in patients[:100]:
         c1.caption(" · ".join(facts))
         if c2.button("Open", key=f"open_{p.id}", width="stretch"):
             select_patient(p.id)
-            st.switch_page("pages/progress.py")
+            st.switch_page("app_pages/progress.py")
         if c3.button("Patient view", key=f"pview_{p.id}", width="stretch",
                      help="Read-only page for the patient: only this patient's own series."):
             select_patient(p.id)
             st.session_state["patient_mode_id"] = p.id
-            st.switch_page("pages/patient_view.py")
+            st.switch_page("app_pages/patient_view.py")
 
 st.divider()
 with st.expander("New patient", expanded=not patients and not search):
@@ -81,7 +81,7 @@ with st.expander("New patient", expanded=not patients and not search):
             bump()
             select_patient(patient.id, series.id)
             st.success(f"Created {patient.display_name} ({patient.code}) with the series “{series_label(series)}”.")
-            st.page_link("pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
+            st.page_link("app_pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
 
 pid = current_patient_id()
 if pid is not None:

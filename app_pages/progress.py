@@ -6,11 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from analyzer import ANALYZER_VERSION, service
-from pages._charts import metric_chart, metric_rows, show_cards
-from pages._common import bump, cached_progress_rows, get_store, need_series, series_label
+from app_pages._charts import metric_chart, metric_rows, show_cards
+from app_pages._common import bump, cached_progress_rows, get_store, need_series, series_label
+from ui.auth import audit_once, authorized_patient_id, patient_scope
 
 store = get_store()
 patient, series = need_series(store)
+authorized_patient_id(store, patient.id)  # demo mode: demo patients only
+audit_once(store, "view.progress", patient.id, f"series {series.id}")
 st.title("Progress")
 demo = " · :orange-badge[demo patient: sessions 3-4 carry simulated changes]" if patient.is_demo else ""
 st.markdown(f"**{patient.display_name}** · `{patient.code}` · {series_label(series)}{demo}")
@@ -28,7 +31,7 @@ if not rows:
             st.rerun()
     else:
         st.info("No analysed photos yet: add sessions and photos on the Series & sessions page.")
-        st.page_link("pages/sessions.py", label="Series & sessions", icon=":material/event:")
+        st.page_link("app_pages/sessions.py", label="Series & sessions", icon=":material/event:")
     st.stop()
 
 views = sorted({r["view"] for r in rows})
@@ -66,6 +69,12 @@ cols = ["session_index", "session_date", "session_kind", "treatment", "simulated
 table = [{k: r[k] for k in cols} for r in rows if r["view"] == view and r["region"] == region
          and (not chosen or r["metric"] in chosen)]
 st.dataframe(table, hide_index=True, width="stretch", key="pg_table")
-st.download_button("Download the full table (CSV)", data=service.rows_to_csv(rows),
-                   file_name=f"{patient.code}-series{series.id}-progress.csv", mime="text/csv", key="pg_csv")
+# The clinic's CSV: the tidy schema of analyzer.export (same as batch exports), read through the
+# signed-in user's scope, which checks the patient and audits the download as export.csv. Built on
+# click only (a callable runs when the button is pressed), so a view is not an export.
+_scope = patient_scope(store)
+_sid = series.id
+st.download_button("Download the full table (CSV)", data=lambda: _scope.csv_export(_sid),
+                   file_name=f"{patient.code}-series{series.id}-progress.csv", mime="text/csv", key="pg_csv",
+                   help="Tidy table (patient, session, view, region, metric, value, unit …), as in batch exports.")
 st.caption(f"Analyzer version {ANALYZER_VERSION}: only results of this version are charted.")

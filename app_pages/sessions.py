@@ -9,7 +9,7 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from pages._common import (
+from app_pages._common import (
     blend,
     bump,
     cached_status,

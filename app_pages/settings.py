@@ -1,4 +1,4 @@
-"""Settings: where the data lives, and the database URL setting."""
+"""Settings: where the data lives, and the database URL setting. Practitioners only."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import streamlit as st
 
 from analyzer import ANALYZER_VERSION, service
 from analyzer.errors import SkinProgressError
-from pages._common import get_store
+from app_pages._common import get_store
+from ui.auth import current_user
 
 store = get_store()
-loc = service.store_location()
 st.title("Settings")
+_user = current_user()
+if _user is None or not _user.is_practitioner:  # app.py lists it only for practitioners
+    st.error("Practitioners only.")
+    st.stop()
+loc = service.store_location()
 
 st.subheader("Where the data lives")
 st.markdown(f"- **Data folder:** `{loc.data_dir.resolve()}` (photos and, by default, the database)\n"

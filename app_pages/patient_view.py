@@ -1,8 +1,9 @@
 """Patient view: read-only, the patient's own series only.
 
 Before/after with a slider, the progress charts with friendly explanations, the report download.
-Until sign-in exists (access-control issue) the practitioner opens it from the Patients page; while
-it is open the navigation holds only this page, and only this patient's records are loaded here.
+A patient signed in by their link lands here and sees only their own patient (the gate pins it);
+a practitioner opens it from the Patients page. While it is open the navigation holds only this
+page, and only this patient's records are loaded here. Views and report downloads are audited.
 """
 
 from __future__ import annotations
@@ -11,21 +12,22 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from pages._charts import metric_chart, metric_rows, show_cards
-from pages._common import (
+from app_pages._charts import metric_chart, metric_rows, show_cards
+from app_pages._common import (
     before_after_slider,
     cached_progress_rows,
     cached_review,
     cached_status,
     get_store,
 )
+from ui.auth import audit, audit_once, authorized_patient_id, current_user
 
 store = get_store()
 pid = st.session_state.get("patient_mode_id") or st.session_state.get("patient_id")
 if pid is None:
     st.title("Patient view")
     st.info("Open a patient on the Patients page, then choose “Patient view”.")
-    st.page_link("pages/patients.py", label="Patients", icon=":material/group:")
+    st.page_link("app_pages/patients.py", label="Patients", icon=":material/group:")
     st.stop()
 if st.session_state.get("patient_mode_id") is None:
     st.title("Patient view")
@@ -35,10 +37,12 @@ if st.session_state.get("patient_mode_id") is None:
         st.rerun()
     st.stop()
 
+pid = authorized_patient_id(store, pid)  # a patient: only their own id passes
+_user = current_user()
 patient = store.get_patient(pid)  # the only patient record this page loads
 with st.sidebar:
     st.caption("Patient view (read-only).")
-    if st.button("Back to the practitioner view", key="pv_exit"):
+    if not (_user is not None and _user.is_patient) and st.button("Back to the practitioner view", key="pv_exit"):
         st.session_state["patient_mode_id"] = None
         st.session_state.pop("pv_pdf", None)
         st.rerun()
@@ -51,6 +55,7 @@ if not all_series:
 names = {s.id: s.name or f"{s.body_area} series" for s in all_series}
 sid = st.selectbox("Treatment series", list(names), format_func=lambda i: names[i], key="pv_series")
 series = next(s for s in all_series if s.id == sid)
+audit_once(store, "view.progress", patient.id, f"series {series.id}")
 if patient.is_demo:
     st.info("This is a demo: later sessions contain **simulated** changes added to real photos.")
 
@@ -101,6 +106,7 @@ if st.button("Prepare my report (PDF)", key="pv_report"):
         with st.spinner("Preparing the report…"):
             st.session_state["pv_pdf"] = (patient.id, series.id,
                                           service.patient_report_pdf(store, patient.id, series.id))
+        audit(store, "export.report", patient.id, f"series {series.id}")
     except SkinProgressError as exc:
         st.error(str(exc))
 pdf = st.session_state.get("pv_pdf")

@@ -10,7 +10,7 @@ from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.regions import FACE_REGIONS
 from analyzer.render import draw_polygon
-from pages._common import (
+from app_pages._common import (
     before_after_slider,
     bump,
     cached_review,
@@ -33,7 +33,7 @@ sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)
 if base is None or not store.list_photos(base.id):
     st.info("The baseline session has no photo yet: upload one on the Series & sessions page.")
-    st.page_link("pages/sessions.py", label="Series & sessions", icon=":material/event:")
+    st.page_link("app_pages/sessions.py", label="Series & sessions", icon=":material/event:")
     st.stop()
 base_photos = {p.view: p for p in store.list_photos(base.id)}
 status = {a.photo_id: a for a in cached_status(series.id)}

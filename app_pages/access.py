@@ -11,7 +11,7 @@ import streamlit as st
 
 from analyzer import auth
 from analyzer.errors import SkinProgressError
-from pages._common import get_store
+from app_pages._common import get_store
 from ui.auth import current_user
 
 store = get_store()

@@ -9,7 +9,6 @@ import base64
 import io
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -17,55 +16,21 @@ from PIL import Image
 
 from analyzer import ANALYZER_VERSION, service
 
-APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 
-
-# Streamlit quirk: when a pages/ folder exists, a script run starts in the old folder-based
-# multipage mode until st.navigation has been called in the process. A first request at a page URL
-# (/progress after a restart; every AppTest run after the first) then runs that page file on its
-# own, without app.py: no navigation, no demo seeding, no sidebar, no patient-view lock. When that
-# happens the page runs app.py in its place (same run, so clicks and form submits are kept), and
-# st.navigation inside it routes to the same page.
-def _under_apptest() -> bool:
-    """AppTest runs the app on a mock runtime and starts every run in folder mode again."""
-    try:
-        from unittest.mock import NonCallableMock
-
-        from streamlit.runtime import Runtime
-
-        return isinstance(Runtime._instance, NonCallableMock)
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def _leave_folder_mode(*, from_app: bool) -> None:
+# The page files live in app_pages/, not pages/: a folder named pages/ next to app.py would put
+# Streamlit in its old folder-based multipage mode, where a first request at a page URL runs that
+# page file on its own, without app.py and its sign-in gate. Should such a folder reappear, a page
+# refuses to run outside app.py rather than show anything.
+def _refuse_folder_mode(*, from_app: bool) -> None:
+    if from_app:
+        return
     try:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # pragma: no cover - other Streamlit versions
         return
-    if not PagesManager.uses_pages_directory:
-        return
-    PagesManager.uses_pages_directory = False
-    if from_app:
-        return
-    if not _under_apptest():
-        # A server: this happens once per process (its first request); rerun through app.py.
-        st.rerun()
-    # AppTest: a rerun would drop this run's clicks and form submits, so run app.py in place.
-    import runpy
-
-    try:  # ask app.py's navigation for this page by its URL name (the folder mode's hash differs)
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        ctx = get_script_run_ctx()
-        info = ctx.pages_manager.get_pages().get(ctx.page_script_hash) or {}
-        name = info.get("url_pathname") or Path(str(info.get("script_path") or "")).stem
-        if name:
-            ctx.pages_manager.set_script_intent("", name)
-    except Exception:  # noqa: BLE001 - at worst app.py opens its default page
-        pass
-    runpy.run_path(str(APP_PATH), run_name="__main__")
-    st.stop()
+    if PagesManager.uses_pages_directory:
+        st.error("This page opens only through the app (a folder named pages/ next to app.py must not exist).")
+        st.stop()
 
 
 # ------------------------------------------------------------------ store and data revision
@@ -82,10 +47,10 @@ def _store_for(data_dir: str, url: str):
 def get_store(*, from_app: bool = False):
     """The Store of the current data folder / database URL (one per location, kept across reruns).
 
-    Every page calls it first, so it is also where a run in Streamlit's folder mode is redirected
-    through app.py (``from_app=True`` from app.py itself).
+    Every page calls it first, so it is also where a run in Streamlit's folder mode (a pages/
+    folder next to app.py) is refused (``from_app=True`` from app.py itself).
     """
-    _leave_folder_mode(from_app=from_app)
+    _refuse_folder_mode(from_app=from_app)
     d, url = _location_key()
     return _store_for(d, url)
 
@@ -293,12 +258,12 @@ def need_series(store):
     pid, sid = current_patient_id(), current_series_id()
     if pid is None:
         st.info("Choose or create a patient first.")
-        st.page_link("pages/patients.py", label="Go to Patients", icon=":material/group:")
+        st.page_link("app_pages/patients.py", label="Go to Patients", icon=":material/group:")
         st.stop()
     patient = store.get_patient(pid)
     if sid is None:
         st.info(f"{patient.display_name} has no treatment series yet.")
-        st.page_link("pages/patients.py", label="Create a series on the Patients page", icon=":material/group:")
+        st.page_link("app_pages/patients.py", label="Create a series on the Patients page", icon=":material/group:")
         st.stop()
     return patient, store.get_series(sid)
 

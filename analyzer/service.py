@@ -117,6 +117,11 @@ def metric_info(key: str) -> MetricInfo:
     """The catalogue entry of ``key`` (a fallback entry for a metric not in the catalogue)."""
     if key in METRICS:
         return METRICS[key]
+    from analyzer.concerns import measure_label
+
+    lab = measure_label(key)  # a concern measure ("number of scars" ...)
+    if lab != key:
+        return MetricInfo(key, lab, f"The {lab} measurement (docs/concerns.md).", None)
     name = key.split(".", 1)[-1].replace("_", " ")
     return MetricInfo(key, name, f"The {name} measurement.", None)
 
@@ -527,6 +532,82 @@ def _baseline_self_result(results: Mapping[str, Any], photo, *, failed: Mapping[
 ALL_REGIONS = ""
 
 
+# ---- concern measures (analyzer.concerns), merged into the stored region results ----------------
+
+
+def measured_concerns(concerns: Iterable[str]) -> list[str]:
+    """The series' concerns that have a measure of their own (analyzer.concerns.CONCERNS), in order."""
+    from analyzer.concerns import CONCERNS, normalize_concern
+
+    out = []
+    for c in concerns or ():
+        try:
+            n = normalize_concern(c)
+        except UsageError:
+            continue
+        if n in CONCERNS and n not in out:
+            out.append(n)
+    return out
+
+
+def _merge_metrics(side: dict | None, extra: Mapping[str, Any]) -> None:
+    """Merge ``analyzer.concerns.to_metrics_dict`` output into a stored metrics dict, group by
+    group (the ``redness`` concern adds ``cheeks_nose.*`` keys next to the general redness keys)."""
+    if side is None:
+        return
+    for g, d in extra.items():
+        cur = side.get(g)
+        if not isinstance(cur, dict):
+            cur = side[g] = {}
+        cur.update(d)
+
+
+def _with_grade(measures: dict, grade: int | None) -> dict:
+    """The baseline side of a comparison carries the *baseline* session's scar grade."""
+    key = "acne_scars.clinician_grade"
+    m = measures.get(key)
+    if m is None or grade is None:
+        return measures
+    import dataclasses
+
+    return {**measures, key: dataclasses.replace(m, value=float(grade), reason=None)}
+
+
+def _concerns_of_comparison(res: dict, comp, concerns: list[str], *, face, scar_grade, base_grade) -> None:
+    """Concern measures of a follow-up and its baseline over the same skin, into ``res``."""
+    from analyzer.concerns import measure_comparison, to_metrics_dict
+
+    cm = measure_comparison(comp, concerns, face=face, scar_grade=scar_grade)
+    for name, part in (res.get("regions") or {}).items():
+        got = cm.get(name)
+        if not got:
+            continue
+        _merge_metrics(part.get("baseline"), to_metrics_dict(_with_grade(got["baseline"], base_grade)))
+        if got.get("followup") is not None:
+            _merge_metrics(part.get("followup"), to_metrics_dict(got["followup"]))
+
+
+def _concerns_of_baseline(res: dict, results: Mapping[str, Any], photo, concerns: list[str], *, face,
+                          scar_grade) -> None:
+    """Concern measures of a baseline photo measured on its own (same masks and scale as in a
+    comparison: region polygon & skin, eye-distance scale of the face, its own calibration)."""
+    from analyzer.calibrate import apply_calibration
+    from analyzer.concerns import Scale, measure_concerns, to_metrics_dict
+    from analyzer.regions import polygon_mask, skin_mask
+
+    shape = photo.rgb.shape[:2]
+    sc = Scale.from_face(face) if face is not None else None
+    for name, pm in results.items():
+        part = (res.get("regions") or {}).get(name)
+        if part is None:
+            continue
+        reg = polygon_mask(pm.polygon, shape) if pm.polygon is not None else np.ones(shape, bool)
+        mask = reg & skin_mask(photo.rgb, region=reg)
+        rgb = apply_calibration(photo.rgb, pm.metrics.calibration)
+        m = measure_concerns(concerns, rgb, mask=mask, scale=sc, face=face, scar_grade=scar_grade, region=name)
+        _merge_metrics(part.get("baseline"), to_metrics_dict(m))
+
+
 def _stored_regions(a) -> set[str]:
     if a is None:
         return set()
@@ -564,6 +645,7 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
     if force or stored is None or stored.baseline_photo_id != bphoto.id or not set(rois) <= _stored_regions(stored):
         computed = True
         sim = simulated_note(sess)
+        concerns = measured_concerns(series.concerns)
         failed: dict[str, str] = {}
         if bphoto.id == p.id:
             photo = cache.photo(p.id)
@@ -575,6 +657,8 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
                 except UsageError as exc:
                     failed[name] = str(exc)
             res = _baseline_self_result(results, photo, failed=failed)
+            if concerns:
+                _concerns_of_baseline(res, results, photo, concerns, face=face, scar_grade=sess.scar_grade)
             transform = np.eye(3).tolist()
         else:
             bl, fu = cache.photo(bphoto.id), cache.photo(p.id)
@@ -586,8 +670,11 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
                 else:
                     ok_rois[name] = roi
             comp = compare(bl, fu, rois=ok_rois or {DEFAULT_REGION: None}, baseline_face=bface,
-                           followup_face=cache.face(p.id), keep_aligned=False)
+                           followup_face=cache.face(p.id), keep_aligned=bool(concerns))
             res = comp.to_dict(DEFAULT_REGION if DEFAULT_REGION in comp.regions else None)
+            if concerns:  # the series' concern measures, over the same pixels as the metrics
+                _concerns_of_comparison(res, comp, concerns, face=bface, scar_grade=sess.scar_grade,
+                                        base_grade=base.scar_grade)
             res["failed_regions"] = failed
             transform = _transform_list(comp.alignment)
         if sim:
@@ -733,8 +820,12 @@ def _measurement(side: Mapping[str, Any] | None, key: str) -> tuple[float | None
 
 
 def _metric_keys(side: Mapping[str, Any] | None) -> list[str]:
+    """``group.key`` of every metric in a stored side: the general groups, then the concern groups
+    (analyzer.concerns.CONCERNS; the ``redness`` concern's keys sit in the ``redness`` group)."""
+    from analyzer.concerns import CONCERNS
+
     keys = []
-    for group in METRIC_GROUPS:
+    for group in dict.fromkeys((*METRIC_GROUPS, *CONCERNS)):
         g = (side or {}).get(group)
         if isinstance(g, Mapping):
             keys.extend(f"{group}.{k}" for k in g)
@@ -742,14 +833,19 @@ def _metric_keys(side: Mapping[str, Any] | None) -> list[str]:
 
 
 def noise_band_of(key: str) -> float | None:
-    """The metric's repeatability (absolute units), from analyzer.metrics; None when unknown."""
+    """The metric's repeatability (absolute units): analyzer.metrics, else analyzer.concerns
+    (the concern measures' bands); None when unknown."""
+    from analyzer.concerns import MEASURE_LABELS, NOISE_BANDS
+    from analyzer.concerns import noise_band as concern_band
+
+    if key in NOISE_BANDS or key in MEASURE_LABELS or key.count(".") > 1:  # a concern measure: its own band
+        v = concern_band(key)
+        return float(v) if math.isfinite(v) else None
     try:
         from analyzer.metrics import noise_band
-    except ImportError:
-        return None
-    try:
+
         v = noise_band(key)
-    except (KeyError, ValueError, UsageError):
+    except (ImportError, KeyError, ValueError, UsageError):
         return None
     return float(v) if v is not None and math.isfinite(float(v)) else None
 

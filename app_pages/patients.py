@@ -6,7 +6,9 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
+from analyzer.screening import validate_screening
 from app_pages._common import bump, current_patient_id, get_store, select_patient, series_label
+from ui.concerns import render_screening_form
 
 store = get_store()
 st.title("Patients")
@@ -68,14 +70,17 @@ with st.expander("New patient", expanded=not patients and not search):
         concerns = st.multiselect("Concerns", CONCERNS, default=[c for c in ("redness", "texture") if c in CONCERNS],
                                   key="np_concerns")
         notes = st.text_area("Notes", key="np_notes")
+        with st.expander("Intake screening (contraindications)", expanded=False):
+            raw_screening = render_screening_form("np_scr", context="intake")
         submitted = st.form_submit_button("Create patient", type="primary")
     if submitted:
         try:
+            screening = validate_screening(raw_screening)  # one-line UsageError: nothing is stored then
             patient, series = service.create_patient_with_series(
                 store, code=code, display_name=name, birth_year=birth_year or None, fitzpatrick=fitz,
                 consent_photos=consent_photos, consent_reports=consent_reports, notes=notes,
-                body_area=body_area, concerns=concerns, series_name=series_name)
-        except SkinProgressError as exc:
+                body_area=body_area, concerns=concerns, series_name=series_name, screening=screening)
+        except SkinProgressError as exc:  # UsageError of the checklist included
             st.error(str(exc))
         else:
             bump()

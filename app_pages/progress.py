@@ -1,14 +1,17 @@
-"""Progress: one chart per metric over the series' sessions (value, % change from baseline, noise band,
-treatment markers), plain-language summary cards, and the table behind the charts."""
+"""Progress: the series' concern measures first (acne scars first for an acne-scar series), then one
+chart per metric over the series' sessions (value, % change from baseline, noise band, treatment
+markers), plain-language summary cards, and the table behind the charts."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from analyzer import ANALYZER_VERSION, service
+from analyzer.concerns import concern_order
 from app_pages._charts import metric_chart, metric_rows, show_cards
 from app_pages._common import bump, cached_progress_rows, get_store, need_series, series_label
 from ui.auth import audit_once, authorized_patient_id, patient_scope
+from ui.concerns import render_concern_measures
 
 store = get_store()
 patient, series = need_series(store)
@@ -36,7 +39,7 @@ if not rows:
 
 views = sorted({r["view"] for r in rows})
 regions = list(dict.fromkeys(r["region"] for r in rows))
-metrics = list(dict.fromkeys(r["metric"] for r in rows))
+metrics = concern_order(series.concerns, [r["metric"] for r in rows])  # the series' concerns lead
 c1, c2, c3 = st.columns([1, 1.3, 3])
 view = c1.selectbox("View", views, key="pg_view")
 region = c2.selectbox("Region", regions, key="pg_region", format_func=service.region_label)
@@ -44,6 +47,10 @@ default_metrics = [m for m in service.KEY_METRICS if m in metrics]
 chosen = c3.multiselect("Metrics", metrics, default=default_metrics, key="pg_metrics",
                         format_func=lambda m: service.metric_info(m).label,
                         help="Each metric's full name (group.key) is in the table below.")
+
+concerns_text = ", ".join(series.concerns) or "none recorded"
+st.caption(f"Concerns of this series: {concerns_text}. Their own measures come first, then the general metrics.")
+render_concern_measures(rows, series.concerns, region=region, view=view)
 
 st.subheader("Summary")
 show_cards(service.summary_cards(rows, metrics=chosen or default_metrics, view=view, regions=[region]))

@@ -1,5 +1,10 @@
 """Series & sessions: the timeline, adding a session with its treatment, uploading photos per view
-(several at once, or the camera on a tablet with a ghost of the baseline), and the analysis."""
+(several at once, or the camera on a tablet with a ghost of the baseline), and the analysis.
+
+Each session opens with its screening flags ("consult a physician before treatment"); the
+add-session form carries the pre-session checklist, the kind (treatment, or a recovery visit with
+the treatment session it follows) and, for an acne-scar series, the clinician's scar grade. A
+treatment session with recovery visits shows its redness recovery chart."""
 
 from __future__ import annotations
 
@@ -8,10 +13,14 @@ import datetime as dt
 import streamlit as st
 
 from analyzer import service
+from analyzer.concerns import normalize_concern
 from analyzer.errors import SkinProgressError
+from analyzer.recovery import curves_from_sessions
+from analyzer.screening import validate_screening
 from app_pages._common import (
     blend,
     bump,
+    cached_progress_rows,
     cached_status,
     decode_rgb,
     display_bytes,
@@ -21,6 +30,7 @@ from app_pages._common import (
     series_label,
     show_caveat,
 )
+from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 try:
     from analyzer.store import STANDARD_VIEWS
@@ -37,6 +47,22 @@ sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)
 base_id = base.id if base else None
 status = {a.photo_id: a for a in cached_status(series.id)}
+treats_scars = "acne_scars" in {normalize_concern(c) for c in series.concerns}
+with_recovery = {s.parent_session_id for s in sessions if s.kind == "recovery" and s.parent_session_id}
+
+
+def show_recovery(treatment_id: int) -> None:
+    """The redness recovery after this treatment session, earlier sessions' curves for comparison."""
+    rows = cached_progress_rows(series.id)
+    region = service.DEFAULT_REGION if any(r["region"] == service.DEFAULT_REGION for r in rows) else None
+    views = sorted({r["view"] for r in rows})
+    view = "front" if "front" in views else (views[0] if views else None)
+    curves = curves_from_sessions(rows, sessions, region=region, view=view)
+    order = sorted((t for t in sessions if t.id in with_recovery), key=lambda t: (t.date, t.id))
+    k = next((i for i, t in enumerate(order) if t.id == treatment_id), None)
+    if k is None or k >= len(curves):
+        return
+    render_recovery_chart(curves[: k + 1])  # this session's curve last
 
 
 def _retake(session_id: int, view: str) -> None:
@@ -86,8 +112,16 @@ for i, s in enumerate(sessions, start=1):
     sim = service.simulated_note(s)
     label = service.session_label(s, i, baseline_id=base_id)
     with st.expander(label, expanded=(s.id == st.session_state.get("open_session_id"))):
+        render_screening_flags(s.screening, on=s.date)  # at the top: "consult a physician before treatment"
         tt = service.treatment_text(s)
         st.markdown(f"**Treatment:** {tt or '—'}")
+        if s.kind == "recovery" and s.parent_session_id:
+            parent = next((t for t in sessions if t.id == s.parent_session_id), None)
+            if parent is not None:
+                st.caption(f"Recovery visit, {(s.date - parent.date).days} day(s) after the session of "
+                           f"{parent.date.isoformat()}.")
+        if s.scar_grade is not None:
+            st.markdown(f"**Acne-scar grade (Goodman & Baron):** {s.scar_grade}")
         if s.notes and not sim:
             st.caption(s.notes)
         if sim:
@@ -102,6 +136,9 @@ for i, s in enumerate(sessions, start=1):
                         show_analysis(status[p.id], key="tl")
         else:
             st.caption("No photos yet.")
+        recovery_of = s.id if s.id in with_recovery else (s.parent_session_id if s.kind == "recovery" else None)
+        if recovery_of is not None:
+            show_recovery(recovery_of)
         c1, c2 = st.columns(2)
         if s.id != base_id and c1.button("Make this the baseline session", key=f"mkbase_{s.id}"):
             store.set_baseline_session(series.id, s.id)
@@ -127,19 +164,34 @@ with st.form("add_session", clear_on_submit=True):
     passes = c5.number_input("Passes (0 = none)", min_value=0, max_value=20, step=1,
                              value=int(sessions[-1].passes or 0) if sessions else 2, key="as_passes")
     topical = c6.text_input("Topical", value=sessions[-1].topical if sessions else "", key="as_topical")
+    treatments = [s for s in sessions if s.kind == "treatment"]
+    t_labels = {s.id: f"{s.date.isoformat()}" + (f" · {s.device}" if s.device else "") for s in treatments}
+    c7, c8 = st.columns(2)
+    parent_pick = c7.selectbox("Follows the treatment session (recovery visits only)", [None, *t_labels],
+                               key="as_parent",
+                               format_func=lambda i: "the latest one before this date" if i is None else t_labels[i])
+    grade = None
+    if treats_scars:
+        grade = c8.selectbox("Acne-scar grade (Goodman & Baron)", [None, 1, 2, 3, 4], key="as_scar_grade",
+                             format_func=lambda g: "not graded" if g is None else
+                             {1: "1 macular", 2: "2 mild", 3: "3 moderate", 4: "4 severe"}[g],
+                             help="The clinician's global grade today (Goodman & Baron 2006).")
     practitioner = st.text_input("Practitioner", key="as_pract")
     notes = st.text_area("Notes", key="as_notes")
+    with st.expander("Screening before this session (contraindications)", expanded=False):
+        raw_screening = render_screening_form("as_scr", context="pre_session", initial=patient.screening)
     add_ok = st.form_submit_button("Add session", type="primary")
 if add_ok:
     parent = None
     if kind == "recovery":
-        earlier = [s for s in sessions if s.kind == "treatment" and s.date <= date]
-        parent = earlier[-1].id if earlier else None
+        earlier = [s for s in treatments if s.date <= date]
+        parent = parent_pick if parent_pick is not None else (earlier[-1].id if earlier else None)
     try:
+        screening = validate_screening(raw_screening)  # a one-line UsageError: nothing is stored then
         rec, _, _ = service.add_session_with_photos(
             store, series.id, date=date, kind=kind, device=device, needle_depth_mm=depth or None,
             passes=passes or None, topical=topical, practitioner=practitioner, notes=notes,
-            parent_session_id=parent)
+            parent_session_id=parent, screening=screening, scar_grade=grade)
     except SkinProgressError as exc:
         st.error(str(exc))
     else:

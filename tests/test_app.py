@@ -117,12 +117,15 @@ def test_create_patient(data):
     at.text_input(key="np_code").input("P-0042")
     at.text_input(key="np_name").input("Ann Example")
     at.checkbox(key="np_cp").check()
+    at.checkbox(key="np_scr_keloid_history").check()  # intake screening
     at.button(key="FormSubmitter:new_patient-Create patient").click().run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
     s = store_of(data)
     p = next(p for p in s.list_patients() if p.code == "P-0042")
     assert p.display_name == "Ann Example" and p.consent_photos
+    assert p.screening["context"] == "intake" and p.screening["answers"]["keloid_history"] is True
+    assert not any(p.screening["answers"][k] for k in p.screening["answers"] if k != "keloid_history")
     ser = s.list_series(p.id)
     assert len(ser) == 1 and ser[0].name == "Microneedling"
     assert at.session_state["patient_id"] == p.id and at.session_state["series_id"] == ser[0].id
@@ -266,7 +269,14 @@ def test_progress_charts_cards_and_metric_switch(data):
     assert not at.exception and len(charts(at)) == 1
     at.selectbox(key="pg_region").set_value("forehead").run()
     assert not at.exception and len(charts(at)) == 1
-    assert len(at.dataframe) == 1
+    # the demo series' concerns (redness, texture) lead: redness has measures of its own (cheeks and
+    # nose), texture only general metrics; then the summary, the charts and the table
+    heads = [h.value for h in at.subheader]
+    assert heads == ["Redness and rosacea", "Texture", "Summary", "Charts", "Table"], heads
+    first = at.dataframe[0].value
+    lead = list(dict.fromkeys(first["measure"]))[:2]  # its own cheeks-and-nose measures first
+    assert lead == ["red area on cheeks and nose", "redness (a*) on cheeks and nose"], lead
+    assert set(first["region"]) == {"forehead"}
 
 
 # ------------------------------------------------------------------ patient view
@@ -347,3 +357,82 @@ def test_unusable_database_url_is_one_line_and_recoverable(env, monkeypatch):
     assert not at.exception and not at.error
     assert service.read_settings(d) == {}
     assert [t.value for t in at.title] == ["Progress"]
+
+
+# ------------------------------------------------------------------ concerns, screening, recovery
+def test_flagged_screening_item_warns_on_the_real_session_page(data):
+    at = new_app().run()  # demo mode: the demo series
+    at.switch_page("app_pages/sessions.py").run()
+    assert not at.exception
+    flagged = [w.value for w in at.warning if "consult a physician before treatment" in w.value]
+    assert flagged == []  # the demo sessions carry no ticked checklist item
+    at.date_input(key="as_date").set_value(__import__("datetime").date(2026, 4, 1))
+    at.checkbox(key="as_scr_sunburn").check()
+    at.button(key="FormSubmitter:add_session-Add session").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    s = store_of(data)
+    ser = s.list_series(service.demo_patient(s).id)[0]
+    new = next(x for x in s.list_sessions(ser.id) if x.date.isoformat() == "2026-04-01")
+    assert new.screening["answers"]["sunburn"] is True and new.screening["context"] == "pre_session"
+    flagged = [w.value for w in at.warning if "consult a physician before treatment" in w.value]
+    assert len(flagged) == 1 and "Sunburn" in flagged[0]
+    # a dated item ticked without its date: one line, and nothing stored
+    n = len(s.list_sessions(ser.id))
+    at.date_input(key="as_date").set_value(__import__("datetime").date(2026, 4, 2))
+    at.checkbox(key="as_scr_recent_botox").check()
+    at.button(key="FormSubmitter:add_session-Add session").click().run()
+    assert not at.exception and len(at.error) == 1 and "\n" not in at.error[0].value
+    assert len(s.list_sessions(ser.id)) == n
+
+
+def test_acne_scar_series_progress_leads_with_acne_scar_measures(data):
+    import datetime as dt
+
+    s = store_of(data)
+    photos = small_photos()
+    p, ser = service.create_patient_with_series(s, code="SCAR-1", display_name="Scar Series",
+                                                concerns=["acne_scars", "redness"])
+    for day, key, grade in ((dt.date(2026, 1, 10), "baseline", 3), (dt.date(2026, 2, 10), "later", 2)):
+        service.add_session_with_photos(s, ser.id, date=day, photos=[("front", photos[key], f"{key}.jpg")],
+                                        scar_grade=grade)
+    service.analyze_series(s, ser.id)
+    rows = service.progress_table(s, ser.id)
+    grades = sorted((r["session_index"], r["value"]) for r in rows
+                    if r["metric"] == "acne_scars.clinician_grade" and r["region"] == service.DEFAULT_REGION)
+    assert grades == [(1, 3.0), (2, 2.0)]  # as recorded; the follow-up's change is -1
+    assert any(r["metric"] == "acne_scars.scar_count" and r["noise_band"] == 13.3 for r in rows)
+    at = sign_in_practitioner(new_app(), data)
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.run()
+    at.switch_page("app_pages/progress.py").run()
+    assert not at.exception
+    heads = [h.value for h in at.subheader]
+    assert heads[:2] == ["Acne scars", "Redness and rosacea"], heads  # before the summary and charts
+    assert heads.index("Acne scars") < heads.index("Summary") < heads.index("Charts")
+    table = at.dataframe[0].value  # the first table on the page: the acne-scar measures
+    assert list(table["measure"])[:2] == ["number of scars", "number of scars"]
+    assert "clinician's scar grade (Goodman & Baron 1-4)" in set(table["measure"])
+    assert set(table["measure"]) <= {"number of scars", "scar area (shaded part)", "share of skin with scars",
+                                     "clinician's scar grade (Goodman & Baron 1-4)"}
+    assert at.multiselect(key="pg_metrics").options[0].startswith("number of scars")
+
+
+def test_recovery_visit_shows_the_recovery_chart_on_the_session_page(data):
+    import datetime as dt
+
+    s = store_of(data)
+    ser = s.list_series(service.demo_patient(s).id)[0]
+    last = max(s.list_sessions(ser.id), key=lambda x: x.date)  # 2026-03-11, a treatment session
+    service.add_session_with_photos(s, ser.id, date=last.date + dt.timedelta(days=2), kind="recovery",
+                                    parent_session_id=last.id,
+                                    photos=[("front", small_photos()["baseline"], "day2.jpg")])
+    service.analyze_series(s, ser.id)
+    at = new_app().run()
+    at.switch_page("app_pages/sessions.py").run()
+    assert not at.exception
+    heads = [h.value for h in at.subheader]
+    # the demo's last session carries a simulated change: the chart says so
+    assert heads.count("Redness after the session (SIMULATED)") == 2  # the treatment and its recovery visit
+    assert any("2 day(s) after the session of 2026-03-11" in c.value for c in at.caption)
+    assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) >= 2

@@ -148,10 +148,15 @@ def test_practitioner_workflow_in_a_real_browser(server, page, tmp_path):
     page.get_by_text("New patient").click()
     page.get_by_role("textbox", name="Patient code").fill("BR-0001")
     page.get_by_role("textbox", name="Display name").fill("Browser Test")
+    page.keyboard.press("Tab")  # leave the field: its value is committed before the submit
     page.get_by_role("button", name="Create patient").click()
     wait_idle(page)
     no_exception(page)
-    page.get_by_text("Created Browser Test").first.wait_for(timeout=60_000)
+    try:
+        page.get_by_text("Created Browser Test").first.wait_for(timeout=60_000)
+    except Exception:
+        shot(page, "02-patients-failed")
+        raise
     shot(page, "02-patients")
 
     # two sessions, one photo each, analysed after upload

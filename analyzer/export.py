@@ -145,6 +145,16 @@ def _metric_items(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, Any
     return out
 
 
+def _change_from_sides(baseline: Mapping | None, group: str, key: str, value: float, ch: dict) -> dict:
+    """Follow-up minus baseline (same pixels) when the result stores no change for a measure
+    (the concern measures): the percentage is relative to |baseline|, none when it is 0."""
+    b = _num(((baseline or {}).get(group) or {}).get(key)) if isinstance(baseline, Mapping) else None
+    if b is None:
+        return ch
+    delta = float(value) - b
+    return {**ch, "change": delta, "percent": (100.0 * delta / abs(b)) if b != 0 else None}
+
+
 def _lookup_change(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
     """``change, percent, noise_band`` for one metric from a change dict.
 
@@ -301,6 +311,8 @@ def tidy_rows(
                     f["reason"] = missing_reason or "not measured"
                 name = f"{group}.{key}"
                 ch = _lookup_change(change, group, key)
+                if not e.is_baseline and ch["change"] is None and f["value"] is not None:
+                    ch = _change_from_sides(part.get("baseline"), group, key, f["value"], ch)
                 band = ch["noise_band"] if ch["noise_band"] is not None else _noise_band(name)
                 rows.append(
                     {

@@ -90,9 +90,13 @@ def test_csv_schema(analysed):
     header = next(reader)
     assert tuple(header) == TIDY_COLUMNS
     body = list(reader)
-    assert len(body) == len(rows) == 3 * len(ALL_METRICS)  # 3 sessions x 1 view x 1 region
+    # The series treats redness: its concern measures come with the general metrics.
+    from analyzer.concerns import CONCERN_MEASURES
+
+    concern_metrics = {f"redness.{k}" for k in CONCERN_MEASURES["redness"]}
+    assert len(body) == len(rows) == 3 * len(ALL_METRICS | concern_metrics)  # 3 sessions x 1 view x 1 region
     assert all(len(r) == len(TIDY_COLUMNS) for r in body)
-    assert {r["metric"] for r in rows} == ALL_METRICS
+    assert {r["metric"] for r in rows} == ALL_METRICS | concern_metrics
     assert {(r["session_index"], r["session_date"]) for r in rows} == {
         (0, "2026-01-15"), (1, "2026-02-12"), (2, "2026-03-12")}
     assert {r["patient_code"] for r in rows} == {"P-EXP-1"}
@@ -122,7 +126,7 @@ def test_csv_values_equal_stored_analyses(analysed):
     checked = 0
     for r in parse_csv_rows(rows_to_csv(rows)):
         rec = stored[r["session_date"]]
-        g, k = r["metric"].split(".")
+        g, k = r["metric"].split(".", 1)  # concern measures: "redness.cheeks_nose.a_star_mean"
         part = rec.result["regions"][r["region"]]
         side = part["baseline"] if r["session_index"] == 0 else part["followup"]
         assert r["analyzer_version"] == rec.analyzer_version
@@ -139,9 +143,15 @@ def test_csv_values_equal_stored_analyses(analysed):
         assert r["unit"] == side["meta"][r["metric"]]["unit"]
         assert r["method"] == side["meta"][r["metric"]]["method"]
         if r["session_index"] > 0:
-            ch = part["change"][g][k]
-            assert r["change"] == ch["delta"]
-            assert r["percent"] == ch["percent"]
+            ch = part["change"].get(r["metric"])  # flat "group.key" form
+            if ch is not None:
+                assert r["change"] == ch["delta"]
+                assert r["percent"] == ch["percent"]
+            elif r["value"] is not None and part["baseline"][g][k] is not None:
+                # Concern measures store no change of their own: follow-up minus baseline.
+                b = part["baseline"][g][k]
+                assert r["change"] == pytest.approx(r["value"] - b)
+                assert r["percent"] == (pytest.approx(100 * (r["value"] - b) / abs(b)) if b else None)
             assert r["alignment_ok"] is True
         else:
             assert r["change"] is None and r["percent"] is None and r["alignment_ok"] is None

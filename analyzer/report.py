@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 
 from analyzer import __version__
 from analyzer.errors import UsageError
+from analyzer.export import _num  # one reading of a stored number: finite float or None
 
 # --------------------------------------------------------------------------- data
 
@@ -145,16 +145,6 @@ SUMMARY_METRICS = (
 
 def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric)
-
-
-def _num(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _fmt(v: Any, nd: int = 2) -> str:

@@ -445,6 +445,12 @@ def _password_form(store, now: dt.datetime) -> None:
     except AuthError as exc:
         st.error(str(exc))
         return
+    _start_session(p, now)
+
+
+def _start_session(p, now: dt.datetime) -> None:
+    """Begin a signed-in session for principal ``p``: nothing from before sign-in is carried over
+    (the whole session state is cleared, keeping only the browser-session id), then rerun."""
     sid = st.session_state.get(_SID)
     _forget()
     st.session_state.clear()
@@ -466,13 +472,7 @@ def _code_form(store, now: dt.datetime) -> None:
     except AuthError as exc:
         st.error(str(exc))
         return
-    sid = st.session_state.get(_SID)
-    _forget()
-    st.session_state.clear()
-    if sid:
-        st.session_state[_SID] = sid
-    _save(p, now)
-    st.rerun()
+    _start_session(p, now)
 
 
 # ---- helpers for pages ------------------------------------------------------------------------

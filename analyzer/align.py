@@ -632,19 +632,24 @@ def _align_face(bw: _Work, fw: _Work, bf: Face, ff: Face, details: dict) -> Alig
         M, model, method = M0, "similarity", "face-landmarks"
         rho = float(cv2.computeECC(bw.feat, cv2.warpPerspective(fw.feat, M0, bw.feat.shape[::-1]),
                                    region.astype(np.uint8) * 255))
+    return _judge(bw, fw, region, M, rho, extra=(SAME_PERSON_MAX_DISTANCE - dist) / 0.3, method=method,
+                  details=details, covered="the baseline face", regions="face regions")
+
+
+def _judge(bw: _Work, fw: _Work, region: np.ndarray, M: np.ndarray, rho: float, *, extra: float, method: str,
+           details: dict, covered: str, regions: str) -> Alignment:
+    """The refusal rules shared by the face and body paths: enough overlap of the baseline region,
+    and an ECC correlation of the aligned regions high enough to be the same skin."""
     ov = _overlap(region, M, fw.feat.shape)
     resid = _local_residual(bw, fw, region, M)
-    conf = _confidence(rho, resid, ov, extra=(SAME_PERSON_MAX_DISTANCE - dist) / 0.3)
+    conf = _confidence(rho, resid, ov, extra=extra)
+    reason = None
     if not ov >= MIN_OVERLAP:
-        return _result(False, M, bw, fw, confidence=conf, method=method, residual_work=resid, overlap=ov,
-                       details=details,
-                       reason=f"too little overlap: the follow-up covers {ov:.0%} of the baseline face")
-    if not rho >= MIN_ECC_CORRELATION:
-        return _result(False, M, bw, fw, confidence=conf, method=method, residual_work=resid, overlap=ov,
-                       details=details,
-                       reason=f"the face regions do not match after alignment (correlation {rho:.2f})")
-    return _result(True, M, bw, fw, confidence=conf, method=method, residual_work=resid, overlap=ov,
-                   reason=None, details=details)
+        reason = f"too little overlap: the follow-up covers {ov:.0%} of {covered}"
+    elif not rho >= MIN_ECC_CORRELATION:
+        reason = f"the {regions} do not match after alignment (correlation {rho:.2f})"
+    return _result(reason is None, M, bw, fw, confidence=conf, method=method, residual_work=resid, overlap=ov,
+                   reason=reason, details=details)
 
 
 def _match_features(bw: _Work, fw: _Work, bmask: np.ndarray):
@@ -699,19 +704,8 @@ def _align_body(bw: _Work, fw: _Work, details: dict) -> Alignment:
         M, method = H / H[2, 2], "skin-features-homography"
         rho = float(cv2.computeECC(bw.feat, cv2.warpPerspective(fw.feat, M, bw.feat.shape[::-1]),
                                    region.astype(np.uint8) * 255))
-    ov = _overlap(region, M, fw.feat.shape)
-    resid = _local_residual(bw, fw, region, M)
-    conf = _confidence(rho, resid, ov, extra=min(1.0, n_in / 100))
-    if not ov >= MIN_OVERLAP:
-        return _result(False, M, bw, fw, confidence=conf, method=method, residual_work=resid, overlap=ov,
-                       details=details,
-                       reason=f"too little overlap: the follow-up covers {ov:.0%} of the baseline {region_kind} region")
-    if not rho >= MIN_ECC_CORRELATION:
-        return _result(False, M, bw, fw, confidence=conf, method=method, residual_work=resid, overlap=ov,
-                       details=details,
-                       reason=f"the skin regions do not match after alignment (correlation {rho:.2f})")
-    return _result(True, M, bw, fw, confidence=conf, method=method, residual_work=resid, overlap=ov,
-                   reason=None, details=details)
+    return _judge(bw, fw, region, M, rho, extra=min(1.0, n_in / 100), method=method, details=details,
+                  covered=f"the baseline {region_kind} region", regions="skin regions")
 
 
 def warp_to_baseline(followup: np.ndarray, alignment: Alignment,

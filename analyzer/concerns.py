@@ -466,6 +466,13 @@ def _masked_gauss(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray
     return num / np.maximum(den, 1e-6)
 
 
+def _local_contrast(channel: np.ndarray, skin: np.ndarray, smooth: float, background: float) -> np.ndarray:
+    """A Lab channel smoothed at ``smooth`` px minus the surrounding skin's level at ``background``
+    px (a skin-masked Gaussian): local departure from the skin around, in the channel's units."""
+    x = cv2.GaussianBlur(np.ascontiguousarray(channel), (0, 0), smooth)
+    return x - _masked_gauss(x, skin, background)
+
+
 def _erode(mask: np.ndarray, px: int) -> np.ndarray:
     if px <= 0:
         return mask
@@ -661,10 +668,8 @@ def acne_scars(
     lab = _lab(prep.rgb)
     skin = prep.mask
     s_sm, s_bg = _px(prep, SCAR_SMOOTH_MM, c), _px(prep, SCAR_BACKGROUND_MM, c)
-    L = cv2.GaussianBlur(np.ascontiguousarray(lab[..., 0]), (0, 0), s_sm)
-    b = cv2.GaussianBlur(np.ascontiguousarray(lab[..., 2]), (0, 0), s_sm)
-    dL = L - _masked_gauss(L, skin, s_bg)
-    db = b - _masked_gauss(b, skin, s_bg)
+    dL = _local_contrast(lab[..., 0], skin, s_sm, s_bg)
+    db = _local_contrast(lab[..., 2], skin, s_sm, s_bg)
     inner = _erode(skin, max(1, round(s_sm)))
     cand = (dL <= SCAR_DELTA_L) & inner
     n, lbl, stats = _components(cand)
@@ -975,10 +980,8 @@ def stretch_marks(
     lab = _lab(prep.rgb)
     skin = prep.mask
     s_sm, s_bg = _px(prep, STRIAE_SMOOTH_MM, c), _px(prep, STRIAE_BACKGROUND_MM, c)
-    L = cv2.GaussianBlur(np.ascontiguousarray(lab[..., 0]), (0, 0), s_sm)
-    a = cv2.GaussianBlur(np.ascontiguousarray(lab[..., 1]), (0, 0), s_sm)
-    dL = L - _masked_gauss(L, skin, s_bg)
-    da = a - _masked_gauss(a, skin, s_bg)
+    dL = _local_contrast(lab[..., 0], skin, s_sm, s_bg)
+    da = _local_contrast(lab[..., 1], skin, s_sm, s_bg)
     inner = _erode(skin, max(1, round(s_sm)))
     cand = ((np.abs(dL) >= STRIAE_DELTA) | (da >= STRIAE_DELTA)) & inner
     # close small gaps along a band (skin texture breaks a faint band into pieces), drop specks

@@ -80,9 +80,12 @@ MAX_TEXTURE_UPSAMPLE = 3.0
 # on a face), texture parameters at the texture scale (1 px = 0.5 mm on a face).
 _SPOT_SMOOTH_SIGMA = 1.0  # denoise before spot detection (0.25 mm)
 _BACKGROUND_SIGMA = 16.0  # surrounding skin (4 mm)
-_SPOT_MIN_AREA_PX = 4  # 0.25 mm^2
+_SPOT_MIN_AREA_PX = 12  # 0.75 mm^2 (about 1 mm across): smaller dark specks are pores and noise
 _SPOT_MAX_AREA_PX = 400  # 25 mm^2 (about 5.6 mm across): bigger dark areas are shading, not spots
 _SPOT_MAX_ELONGATION = 4.0  # (longest bounding-box side)^2 / area: folds and lines are not spots
+_SPOT_EXTENT = 0.75  # a spot's extent: skin darker than 0.75 x SPOT_DELTA_L (hysteresis)
+_SPOT_MIN_FILL = 0.5  # area / bounding box: a disc fills 0.79, ragged shading far less
+_SPOT_MAX_EDGE_SHARE = 0.5  # share of a spot within 2 px (0.5 mm) of non-skin: above it, no skin around it
 _ROUGH_SIGMAS = (1.0, 4.0)  # DoG band at the texture scale: 0.5 mm .. 2 mm
 _PORE_SIGMA = 1.5  # DoG blob scale: 0.75 mm (enlarged pores, pore clusters)
 _PORE_DEPTH = 2.0  # L* units darker than surroundings at that scale
@@ -123,9 +126,11 @@ _UNITS_METHODS: dict[str, tuple[str, str]] = {
     "spot_area_fraction": (
         "fraction of skin",
         f"skin with L* (smoothed sigma 1 px) <= {SPOT_DELTA_L:g} below the surrounding skin (masked Gaussian, "
-        "sigma 16 px), roundish components of 4-400 px; px of the analysis scale {scale}",
+        f"sigma 16 px), in spots: components of skin <= {_SPOT_EXTENT * SPOT_DELTA_L:g} holding such pixels, "
+        f"{_SPOT_MIN_AREA_PX}-{_SPOT_MAX_AREA_PX} px, roundish, compact, with skin around them; "
+        "px of the analysis scale {scale}",
     ),
-    "spot_count": ("count", "connected components of the spot mask (8-connected)"),
+    "spot_count": ("count", "number of spots (8-connected components, as for spot_area_fraction)"),
     "tone_unevenness": ("CIELAB L*", "std over skin of L* smoothed (sigma 1 px) minus surrounding skin (sigma 16 px); {scale}"),
     "roughness": ("CIELAB L* (RMS)", "RMS over eroded skin of DoG(L*), sigma 1 px minus sigma 4 px; {scale}"),
     "pore_density": ("per cm^2", "dark blobs (DoG sigma 1.5 px / 4.5 px, depth >= 2 L*) per area of skin; {scale}"),
@@ -149,8 +154,8 @@ NOISE_BANDS: dict[str, float] = {
     "L_star_mean": 3.839,
     "ita_deg_mean": 10.44,
     "melanin_index_mean": 8.932,
-    "spot_area_fraction": 0.00271,
-    "spot_count": 3,
+    "spot_area_fraction": 0.000903,
+    "spot_count": 3.55,
     "tone_unevenness": 0.1997,
     "roughness": 0.07984,
     "pore_density": 0.2147,
@@ -315,18 +320,43 @@ def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality,
 
 
 def _spot_stats(L: np.ndarray, skin: np.ndarray) -> tuple[float, int, float, np.ndarray]:
+    """Spot area fraction, spot count, tone unevenness and the spot mask.
+
+    1. ΔL* = L* (smoothed) minus the surrounding skin (masked Gaussian, skin pixels only).
+    2. A spot is a component of skin darker than ``_SPOT_EXTENT * SPOT_DELTA_L`` (its extent)
+       that holds pixels darker than ``SPOT_DELTA_L`` (its core). Judging the extent, not the
+       core, joins the fragments of a shadow line or a crease into one component that the shape
+       rules then reject as a whole (hysteresis).
+    3. Kept: extent of ``_SPOT_MIN_AREA_PX``..``_SPOT_MAX_AREA_PX``, elongation <=
+       ``_SPOT_MAX_ELONGATION``, filling >= ``_SPOT_MIN_FILL`` of its bounding box (a spot is
+       compact; a patch of uneven shading is ragged), and with skin around it: a component of
+       which more than ``_SPOT_MAX_EDGE_SHARE`` lies next to non-skin (hair, an eyebrow, a deep
+       fold, the region's edge) has no surrounding skin on that side to be darker than.
+    The area is that of the cores (skin at least ``SPOT_DELTA_L`` darker), as documented.
+    """
     Ls = cv2.GaussianBlur(L, (0, 0), _SPOT_SMOOTH_SIGMA)
-    bg = _masked_gauss(Ls, skin, _BACKGROUND_SIGMA)
-    dL = Ls - bg
-    cand = (dL <= SPOT_DELTA_L) & skin
-    n, lbl, stats, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
-    area = stats[:, cv2.CC_STAT_AREA]
+    dL = Ls - _masked_gauss(Ls, skin, _BACKGROUND_SIGMA)
+    core = (dL <= SPOT_DELTA_L) & skin
+    ext = (dL <= _SPOT_EXTENT * SPOT_DELTA_L) & skin
+    n, lbl, stats, _ = cv2.connectedComponentsWithStats(ext.astype(np.uint8), connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    has_core = np.bincount(lbl[core], minlength=n) > 0
+    elong = np.maximum(w, h).astype(np.float64) ** 2 / np.maximum(area, 1)
+    fill = area / np.maximum(w * h, 1)
+    near = cv2.dilate((~skin).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    edge_share = np.bincount(lbl[near], minlength=n) / np.maximum(area, 1)
+    keep = (
+        has_core
+        & (area >= _SPOT_MIN_AREA_PX)
+        & (area <= _SPOT_MAX_AREA_PX)
+        & (elong <= _SPOT_MAX_ELONGATION)
+        & (fill >= _SPOT_MIN_FILL)
+        & (edge_share <= _SPOT_MAX_EDGE_SHARE)
+    )
+    keep[0] = False
+    spots = keep[lbl] & core
     nskin = max(int(skin.sum()), 1)
-    keep = np.zeros(n, bool)
-    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]).astype(np.float64)
-    elong = side**2 / np.maximum(area, 1)
-    keep[1:] = (area[1:] >= _SPOT_MIN_AREA_PX) & (area[1:] <= _SPOT_MAX_AREA_PX) & (elong[1:] <= _SPOT_MAX_ELONGATION)
-    spots = keep[lbl]
     uneven = float(np.std(dL[skin])) if skin.any() else float("nan")
     return float(spots.sum() / nskin), int(keep.sum()), uneven, spots
 

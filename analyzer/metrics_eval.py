@@ -70,15 +70,17 @@ def inject_spots(
     dL: float = -12.0,
     seed: int = 0,
     avoid: np.ndarray | None = None,
+    skin: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict]:
     """SIMULATED pigmented spots: ``n_spots`` discs lowering L* by ``dL`` covering
-    ``area_fraction`` of ``region`` in total, placed without overlap inside the eroded region
-    and away from ``avoid`` (e.g. spots already there, so that each new spot stays distinct).
+    ``area_fraction`` of ``region`` in total (of the region's ``skin`` when given: the metric is a
+    fraction of skin), placed without overlap inside the eroded region and away from ``avoid``
+    (e.g. spots already there, so that each new spot stays distinct).
 
     Returns the new 8-bit-quantised photo and ``{"n_spots", "area_px", "radius_px"}``.
     """
     rng = np.random.default_rng(seed)
-    area_total = area_fraction * region.sum()
+    area_total = area_fraction * (region if skin is None else (region & skin)).sum()
     r = math.sqrt(area_total / n_spots / math.pi)
     inner = cv2.erode(region.astype(np.uint8), np.ones((int(6 * r) | 1,) * 2, np.uint8)).astype(bool)
     if avoid is not None and avoid.any():
@@ -97,9 +99,12 @@ def inject_spots(
             centres.append(c)
     if len(centres) < n_spots:
         raise ValueError("could not place the spots without overlap")
+    # Anti-aliased discs with a one-pixel linear edge centred on the radius: each covers pi r^2
+    # (cv2.circle's anti-aliasing adds about 20 % at these radii).
     alpha = np.zeros(region.shape, np.float32)
+    yy, xx = np.mgrid[0 : region.shape[0], 0 : region.shape[1]]
     for cx, cy in centres:
-        cv2.circle(alpha, (round(cx * 16), round(cy * 16)), round(r * 16), 1.0, -1, lineType=cv2.LINE_AA, shift=4)
+        alpha = np.maximum(alpha, np.clip(r + 0.5 - np.hypot(xx - cx, yy - cy), 0, 1).astype(np.float32))
     sel = alpha > 0
     lab = rgb_to_lab(rgb[sel].reshape(-1, 1, 3))
     lab[..., 0] += dL * alpha[sel].reshape(-1, 1)
@@ -182,7 +187,8 @@ def eval_spots(rgb: np.ndarray, *, region: str = "left_cheek", area_fraction: fl
     hh, ww = min(back.shape[0], avoid.shape[0] - r0), min(back.shape[1], avoid.shape[1] - c0)
     avoid[r0 : r0 + hh, c0 : c0 + ww] = back[:hh, :ww] > 0
     spotted, info = inject_spots(
-        base, s["region"], area_fraction=area_fraction, n_spots=n_spots, dL=dL, seed=seed, avoid=avoid
+        base, s["region"], area_fraction=area_fraction, n_spots=n_spots, dL=dL, seed=seed, avoid=avoid,
+        skin=s["skin"],
     )
     s2 = dict(s)
     s2["skin"] = skin_mask(spotted, region=s["region"])  # the skin mask must keep spots

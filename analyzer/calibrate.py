@@ -4,11 +4,13 @@ Three methods, in order of preference:
 
 ``"colorchecker"``
     A 24-patch ColorChecker (Classic, Passport or Mini layout) is detected with OpenCV's MCC
-    module (``cv2.mcc``, chart type MCC24). A 3x3 matrix in *linear* sRGB is fitted by least
-    squares from the 24 measured patch means to the chart's published reference values. A 3x3
-    linear map corrects exposure and white balance exactly (both are per-channel gains in linear
-    light) and a camera's colour cross-talk to first order. The mean CIEDE2000 residual on the
-    patches is reported before and after correction.
+    module (``cv2.mcc``, chart type MCC24). The correction ``lin_out = (lin_in ** gamma) @ M``
+    (a per-channel power, then a 3x3 matrix, in *linear* sRGB) is fitted to the chart's
+    published reference values with a robust CIELAB error, leaving out patches with a clipped
+    channel. It corrects exposure and white balance exactly (both are per-channel gains in linear
+    light, which the power and the matrix absorb), a camera's colour cross-talk to first order,
+    and a tone curve that differs from sRGB's by a power. The mean CIEDE2000 residual on the
+    patches used is reported before and after correction.
 ``"reference-patch"``
     The user marks a neutral (or known-colour) patch; a diagonal gain in linear RGB maps its mean
     to the reference colour (default: a neutral grey at the patch's own lightness, which corrects
@@ -74,8 +76,9 @@ COLORCHECKER24_LAB_D50 = np.array(
 )
 COLORCHECKER24_LAB_D65, COLORCHECKER24_LINEAR_SRGB = lab_d50_to_d65(COLORCHECKER24_LAB_D50)
 
-#: A detection whose best fit still leaves a mean ΔE2000 above this is rejected (a different
-#: chart layout, a wrong patch order, or a false detection).
+#: A detection whose best 3x3-matrix fit (robust CIELAB, without the tone power) still leaves a
+#: mean ΔE2000 above this is rejected (a different chart layout, a wrong patch order, or a false
+#: detection).
 MAX_ACCEPTED_RESIDUAL = 5.5
 
 NO_CALIBRATION_MESSAGE = (
@@ -100,9 +103,12 @@ class Calibration:
     chart_polygon : ndarray (4, 2) or None
         Where the chart was found, (x, y) pixels, for display.
     transform : ndarray (3, 3) or None
-        Matrix M applied to linear sRGB row vectors: ``lin_out = lin_in @ M``.
+        Matrix M applied to linear sRGB row vectors: ``lin_out = lin_in ** gamma @ M``.
     n_patches : int
-        Patches used for the fit.
+        Patches used for the fit (a chart's patches with a clipped channel are left out).
+    gamma : ndarray (3,) or None
+        Per-channel exponent applied to linear sRGB before the matrix ("colorchecker" only;
+        None means 1: the matrix alone).
     """
 
     method: CalibrationMethod
@@ -112,13 +118,15 @@ class Calibration:
     chart_polygon: np.ndarray | None = field(default=None, repr=False)
     transform: np.ndarray | None = field(default=None, repr=False)
     n_patches: int = 0
+    gamma: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.method not in _METHODS:
             raise ValueError(f"calibration method {self.method!r}; allowed: {', '.join(_METHODS)}")
 
     def to_dict(self) -> dict:
-        """JSON-safe dict: method, residual ΔE2000 (null when not applicable), message, chart polygon."""
+        """JSON-safe dict: method, residual ΔE2000 (null when not applicable), patches used, message,
+        chart polygon, the linear-RGB matrix and the per-channel exponent applied before it."""
 
         def f(x):
             return float(x) if x is not None and math.isfinite(x) else None
@@ -131,6 +139,7 @@ class Calibration:
             "message": self.message,
             "chart_polygon": None if self.chart_polygon is None else np.round(self.chart_polygon, 1).tolist(),
             "transform_linear_rgb": None if self.transform is None else np.round(self.transform, 6).tolist(),
+            "gamma_linear_rgb": None if self.gamma is None else np.round(self.gamma, 6).tolist(),
         }
 
 
@@ -149,24 +158,36 @@ class ChartDetection:
 
 def _patch_means(checker) -> np.ndarray:
     # getChartsRGB(): rows = patch*3 + channel (R, G, B of the BGR image's pixels given in RGB
-    # order by MCC), columns = [pixel count, mean, stddev, max, min]. Values 0..255.
+    # order by MCC), columns = [pixel count, mean, stddev, min, max]. Values 0..255.
     arr = np.asarray(checker.getChartsRGB(), dtype=np.float64)
     means = arr[:, 1].reshape(-1, 3) / 255.0
     return means
 
 
-def _detect_once(bgr: np.ndarray) -> tuple | None:
+#: Candidate charts asked of the MCC detector per attempt: it sometimes ranks a misread grid
+#: (patches sampled across patch borders) first; the candidate whose colours fit best is used.
+_N_CANDIDATES = 3
+
+
+def _detect_once(bgr: np.ndarray) -> list[tuple]:
+    """All candidate charts MCC finds in one image: (patch means, box, cost) each."""
     det = cv2.mcc.CCheckerDetector_create()
     det.setColorChartType(cv2.mcc.MCC24)
-    if not det.process(bgr, 1):
-        return None
-    chk = det.getBestColorChecker()
-    return _patch_means(chk), np.asarray(chk.getBox(), np.float64), float(chk.getCost())
+    if not det.process(bgr, _N_CANDIDATES):
+        return []
+    return [
+        (_patch_means(chk), np.asarray(chk.getBox(), np.float64), float(chk.getCost()))
+        for chk in det.getListColorChecker()
+    ]
+
+
+#: A patch with a channel at or beyond these sRGB levels is clipped (or nearly) and left out.
+CLIP_LOW, CLIP_HIGH = 0.015, 0.985
 
 
 def _usable(patches_srgb: np.ndarray) -> np.ndarray:
     """Patches with no clipped channel (a clipped patch carries no information about the gain)."""
-    ok = ((patches_srgb > 0.015) & (patches_srgb < 0.985)).all(axis=1)
+    ok = ((patches_srgb > CLIP_LOW) & (patches_srgb < CLIP_HIGH)).all(axis=1)
     return ok if ok.sum() >= 12 else np.ones(len(patches_srgb), bool)
 
 
@@ -176,27 +197,38 @@ def _fit_matrix(measured_lin: np.ndarray, ref_lin: np.ndarray) -> np.ndarray:
     return M
 
 
-def _patch_de(patches_srgb: np.ndarray, M: np.ndarray) -> np.ndarray:
-    lin = srgb_to_linear(patches_srgb).astype(np.float64) @ M
+def _apply_model(lin: np.ndarray, gamma: np.ndarray | None, M: np.ndarray) -> np.ndarray:
+    """``(lin ** gamma) @ M`` on linear RGB rows (gamma None or all 1: the plain matrix)."""
+    if gamma is not None and not np.allclose(gamma, 1.0):
+        lin = np.power(np.clip(lin, 0, None), np.asarray(gamma, lin.dtype))
+    return lin @ np.asarray(M, lin.dtype)
+
+
+def _patch_de(patches_srgb: np.ndarray, M: np.ndarray, gamma: np.ndarray | None = None) -> np.ndarray:
+    lin = _apply_model(srgb_to_linear(patches_srgb).astype(np.float64), gamma, M)
     srgb = np.clip(linear_to_srgb(np.clip(lin, 0, None)), 0, 1)
     return delta_e_2000(rgb_to_lab(srgb.astype(np.float32)), COLORCHECKER24_LAB_D65)
 
 
-def _fit_chart(patches_srgb: np.ndarray, *, refine: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """3x3 fit on unclipped patches, then one trimming pass: patches whose ΔE2000 after the
-    first fit exceeds max(2 x median, 4) are dropped (clipped in the camera, occluded, glare) and
-    the matrix is refitted. At least 12 patches are kept."""
+def _fit_chart(
+    patches_srgb: np.ndarray, *, refine: bool = True, tone: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Fit the correction to the chart: ``(gamma, M, used patches)``.
+
+    Patches with a clipped channel are left out (:func:`_usable`). ``refine=False`` gives the
+    quick linear-RGB least-squares 3x3 matrix (gamma None); the full fit is :func:`_refine_lab`
+    from that start, with the per-channel power (``tone=True``, the correction applied) or the
+    matrix alone (``tone=False``, the test of whether the chart is a ColorChecker at all: the power
+    must not make a misread chart fit). No patch is dropped by a residual threshold: a hard
+    cut flips patches in and out between two sessions' photos and pulls their fits apart; the
+    robust loss down-weights a patch that does not fit instead."""
     use = _usable(patches_srgb)
     lin = srgb_to_linear(patches_srgb).astype(np.float64)
     M = _fit_matrix(lin[use], COLORCHECKER24_LINEAR_SRGB[use])
-    de = _patch_de(patches_srgb, M)
-    keep = use & (de <= max(2.0 * float(np.median(de[use])), 4.0))
-    if keep.sum() >= 12 and keep.sum() < use.sum():
-        use = keep
-        M = _fit_matrix(lin[use], COLORCHECKER24_LINEAR_SRGB[use])
     if not refine:
-        return M, use
-    return _refine_lab(M, lin[use], COLORCHECKER24_LAB_D65[use]), use
+        return None, M, use
+    gamma, M = _refine_lab(M, lin[use], COLORCHECKER24_LAB_D65[use], tone=tone)
+    return gamma, M, use
 
 
 def _lab_of_linear(lin: np.ndarray) -> np.ndarray:
@@ -207,47 +239,73 @@ def _lab_of_linear(lin: np.ndarray) -> np.ndarray:
     return _xyz_to_lab(np.clip(lin, 1e-6, None) @ srgb_to_xyz.T, _WP_D65)
 
 
-def _refine_lab(M0: np.ndarray, lin: np.ndarray, ref_lab: np.ndarray) -> np.ndarray:
-    """Refine the 3x3 matrix to minimise a robust (soft-L1) CIELAB error on the patches: the
-    linear-RGB least-squares start is dominated by the brightest patches; the refined fit
-    weighs every patch perceptually and down-weights outliers (a patch clipped in the camera)."""
+#: Bounds of the per-channel tone exponent (a camera's response relative to sRGB decoding).
+_GAMMA_BOUNDS = (0.5, 2.0)
+
+
+def _refine_lab(
+    M0: np.ndarray, lin: np.ndarray, ref_lab: np.ndarray, *, tone: bool = True
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Fit ``lin_out = (lin ** gamma) @ M`` (a per-channel power, then a 3x3 matrix; 12
+    parameters) to a robust (soft-L1) CIELAB error on the patches, from the linear-RGB
+    least-squares matrix M0.
+
+    Why the power: a processed photo's tone curve differs from the sRGB decoding (darks lifted,
+    whites rolled off), which a matrix alone can't follow; its residual then depends on which
+    patches are in the fit, so a patch clipped in one session and not in the other moved skin a*
+    by up to 1.5 (``classic.png``). The model stays exact for the changes calibration exists to
+    undo: exposure and white balance are per-channel gains in linear light, and
+    ``(g * x) ** gamma = g ** gamma * x ** gamma`` is absorbed by M. Soft-L1 down-weights a patch
+    that does not fit (clipped in the camera, glare, occluded) instead of letting it bend the
+    correction. ``tone=False``: the matrix alone (gamma None)."""
     try:
         from scipy.optimize import least_squares
     except Exception:  # pragma: no cover - scipy comes with scikit-image
-        return M0
+        return None, M0
+    lin = np.clip(lin, 1e-6, None)
+    if not tone:
+        r = least_squares(
+            lambda p: (_lab_of_linear(lin @ p.reshape(3, 3)) - ref_lab).ravel(),
+            M0.ravel(), loss="soft_l1", f_scale=2.0, max_nfev=200,
+        )
+        return None, (r.x.reshape(3, 3) if r.success and np.all(np.isfinite(r.x)) else M0)
+    lo, hi = np.log(_GAMMA_BOUNDS[0]), np.log(_GAMMA_BOUNDS[1])
 
     def resid(p):
-        return (_lab_of_linear(lin @ p.reshape(3, 3)) - ref_lab).ravel()
+        return (_lab_of_linear(np.power(lin, np.exp(p[:3])) @ p[3:].reshape(3, 3)) - ref_lab).ravel()
 
-    r = least_squares(resid, M0.ravel(), loss="soft_l1", f_scale=2.0, max_nfev=200)
-    return r.x.reshape(3, 3) if r.success and np.all(np.isfinite(r.x)) else M0
+    x0 = np.r_[np.zeros(3), M0.ravel()]
+    bounds = (np.r_[np.full(3, lo), np.full(9, -np.inf)], np.r_[np.full(3, hi), np.full(9, np.inf)])
+    r = least_squares(resid, x0, loss="soft_l1", f_scale=2.0, max_nfev=400, bounds=bounds)
+    if not (r.success and np.all(np.isfinite(r.x))):
+        return None, M0
+    return np.exp(r.x[:3]), r.x[3:].reshape(3, 3)
 
 
-def _residuals(patches_srgb: np.ndarray, M: np.ndarray | None, use: np.ndarray | None = None) -> float:
+def _residuals(patches_srgb: np.ndarray, M: np.ndarray | None, use: np.ndarray | None = None,
+               gamma: np.ndarray | None = None) -> float:
     lin = srgb_to_linear(patches_srgb).astype(np.float64)
     if M is not None:
-        lin = lin @ M
+        lin = _apply_model(lin, gamma, M)
     srgb = np.clip(linear_to_srgb(np.clip(lin, 0, None)), 0, 1)
     lab = rgb_to_lab(srgb.astype(np.float32))
     de = delta_e_2000(lab, COLORCHECKER24_LAB_D65)
     return float(np.mean(de if use is None else de[use]))
 
 
-def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetection | None:
-    """Find a 24-patch ColorChecker.
+def _judge(means: np.ndarray) -> float:
+    """Mean ΔE2000 of a candidate's patches after the quick linear fit; after the refined matrix
+    (no tone power) when the quick one is close to the limit."""
+    _, M, use = _fit_chart(means, refine=False)
+    res = _residuals(means, M, use)
+    if MAX_ACCEPTED_RESIDUAL <= res < 2 * MAX_ACCEPTED_RESIDUAL:
+        _, M, use = _fit_chart(means, tone=False)
+        res = _residuals(means, M, use)
+    return res
 
-    OpenCV's MCC detector misses small or tightly cropped charts, so a few attempts are made:
-    the photo as it is (reduced to ``max_side``), with a white margin, and upscaled x2 / x4 when
-    the photo is small. The first detection whose patch colours fit the reference with a mean
-    ΔE2000 below :data:`MAX_ACCEPTED_RESIDUAL` after the 3x3 fit is returned; else the best one
-    found, else None.
 
-    Returns
-    -------
-    ChartDetection or None
-        Patch means are sRGB [0, 1] in the standard patch order; the polygon is in the input's
-        pixel coordinates.
-    """
+def _search(rgb: np.ndarray, max_side: int) -> tuple[float, ChartDetection] | None:
+    """(residual, detection) of the first acceptable chart over the attempts, else the best one."""
     rows, cols = rgb.shape[:2]
     base = min(1.0, max_side / max(rows, cols))
     img = np.asarray(rgb, np.float32)
@@ -267,23 +325,58 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
         pads = (0, 40) if max(rows, cols) <= 1000 else (0,)  # a margin only helps tight crops
         for pad in pads:
             im = img if pad == 0 else cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-            r = _detect_once(im)
-            if r is None:
+            found = None
+            for means, box, cost in _detect_once(im):
+                if means.shape != (24, 3):
+                    continue
+                res = _judge(means)
+                if found is None or res < found[0]:
+                    det = ChartDetection(means, (box - pad) / (s * base), cost, f"scale={s * base:.2f},margin={pad}")
+                    found = (res, det)
+            if found is None:
                 continue
-            means, box, cost = r
-            if means.shape != (24, 3):
-                continue
-            M, use = _fit_chart(means, refine=False)
-            res = _residuals(means, M, use)
-            if MAX_ACCEPTED_RESIDUAL <= res < 2 * MAX_ACCEPTED_RESIDUAL:  # close: judge the refined fit
-                M, use = _fit_chart(means, refine=True)
-                res = _residuals(means, M, use)
-            det = ChartDetection(means, (box - pad) / (s * base), cost, f"scale={s * base:.2f},margin={pad}")
-            if best is None or res < best[0]:
-                best = (res, det)
-            if res < MAX_ACCEPTED_RESIDUAL:
-                return det
-    return None if best is None else best[1]
+            if best is None or found[0] < best[0]:
+                best = found
+            if found[0] < MAX_ACCEPTED_RESIDUAL:
+                return found
+    return best
+
+
+def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetection | None:
+    """Find a 24-patch ColorChecker.
+
+    OpenCV's MCC detector misses small or tightly cropped charts, so a few attempts are made:
+    the photo as it is (reduced to ``max_side``), with a white margin, and upscaled x2 / x4 when
+    the photo is small. Each attempt asks for up to three candidates. The first detection whose
+    patch colours fit the reference with a mean ΔE2000 below :data:`MAX_ACCEPTED_RESIDUAL` after
+    the 3x3 fit is kept; else the best one found, else None.
+
+    When the chart fills less than half of the photo, it is then detected again in a crop around
+    where it was found (15 % margin): MCC places the patch grid more precisely when the chart
+    fills the frame, so patch means are not mixed with the black borders between patches. The
+    crop's detection replaces the first one when it is acceptable or fits better.
+
+    Returns
+    -------
+    ChartDetection or None
+        Patch means are sRGB [0, 1] in the standard patch order; the polygon is in the input's
+        pixel coordinates.
+    """
+    found = _search(rgb, max_side)
+    if found is None:
+        return None
+    res, det = found
+    rows, cols = rgb.shape[:2]
+    (x0, y0), (x1, y1) = det.polygon.min(axis=0), det.polygon.max(axis=0)
+    mx, my = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
+    c0, r0 = int(max(0, x0 - mx)), int(max(0, y0 - my))
+    c1, r1 = int(min(cols, x1 + mx + 1)), int(min(rows, y1 + my + 1))
+    if (c1 - c0) * (r1 - r0) < 0.5 * rows * cols and min(c1 - c0, r1 - r0) >= 32:
+        zoom = _search(np.ascontiguousarray(rgb[r0:r1, c0:c1]), max_side)
+        if zoom is not None and (zoom[0] < MAX_ACCEPTED_RESIDUAL or zoom[0] < res):
+            z = zoom[1]
+            det = ChartDetection(z.patches_rgb, z.polygon + np.array([c0, r0], np.float64), z.cost, f"crop,{z.attempt}")
+    return det
 
 
 def _patch_mean(rgb: np.ndarray, patch_roi: RectROI | PolygonROI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,16 +423,18 @@ def calibrate(
     -------
     Calibration
         ``method="none"`` with :data:`NO_CALIBRATION_MESSAGE` when there is nothing to use. A chart
-        that is found but whose colours can't be fitted below :data:`MAX_ACCEPTED_RESIDUAL` is
-        not used, and the message says so.
+        that is found but whose colours a 3x3 matrix can't fit below
+        :data:`MAX_ACCEPTED_RESIDUAL` is not used, and the message says so.
     """
     rejected = ""
     if detect_chart:
         det = detect_colorchecker(rgb)
         if det is not None:
-            M, use = _fit_chart(det.patches_rgb)
+            gamma, M, use = _fit_chart(det.patches_rgb)
             before = _residuals(det.patches_rgb, None, use)
-            after = _residuals(det.patches_rgb, M, use)
+            after = _residuals(det.patches_rgb, M, use, gamma)
+            _, M3, _ = _fit_chart(det.patches_rgb, tone=False)
+            matrix_only = _residuals(det.patches_rgb, M3, use)
             n_clipped = int((~_usable(det.patches_rgb)).sum()) if _usable(det.patches_rgb).sum() < 24 else 0
             clip_note = (
                 f" {n_clipped} patch(es) were clipped and left out: expose so that the white patch "
@@ -347,7 +442,7 @@ def calibrate(
                 if n_clipped
                 else ""
             )
-            if after < MAX_ACCEPTED_RESIDUAL:
+            if matrix_only < MAX_ACCEPTED_RESIDUAL:
                 return Calibration(
                     method="colorchecker",
                     residual_delta_e=after,
@@ -359,11 +454,12 @@ def calibrate(
                     ),
                     chart_polygon=det.polygon,
                     transform=M,
+                    gamma=gamma,
                     n_patches=int(use.sum()),
                 )
             rejected = (
                 f" A chart-like target was found but its colours don't match a ColorChecker 24 "
-                f"(ΔE2000 {after:.1f} after fitting), so it was not used."
+                f"(ΔE2000 {matrix_only:.1f} after fitting a 3x3 matrix), so it was not used."
             )
     if reference_patch is not None:
         poly, mean_lin, meas_lab = _patch_mean(rgb, reference_patch)
@@ -395,7 +491,7 @@ def calibrate(
 
 
 def apply_calibration(rgb: np.ndarray, calibration: Calibration | None) -> np.ndarray:
-    """Apply a calibration: sRGB -> linear -> ``@ transform`` -> sRGB, clipped to [0, 1].
+    """Apply a calibration: sRGB -> linear -> ``** gamma`` -> ``@ transform`` -> sRGB, clipped to [0, 1].
 
     Identity (the same array, not a copy) for ``None`` or ``method="none"``.
     """
@@ -403,5 +499,5 @@ def apply_calibration(rgb: np.ndarray, calibration: Calibration | None) -> np.nd
         return rgb
     lin = srgb_to_linear(rgb)
     shape = lin.shape
-    out = lin.reshape(-1, 3) @ calibration.transform.astype(np.float32)
+    out = _apply_model(lin.reshape(-1, 3), calibration.gamma, calibration.transform.astype(np.float32))
     return np.clip(linear_to_srgb(out.reshape(shape)), 0, 1).astype(np.float32)

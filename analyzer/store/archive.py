@@ -5,6 +5,9 @@ Archive layout (format version 1)::
     manifest.json                 the records, ids replaced by local refs (1, 2, ...)
     photos/<sha256>.<ext>         each original, byte for byte (stored, not recompressed)
 
+A photo entry carries ``reference_patch`` (``{"x", "y", "w", "h"}``, photo pixels) only when a
+colour reference patch was marked on it; archives without the key import as before.
+
 The archive is deterministic: entries sorted, every timestamp 1980-01-01 00:00, the
 manifest written with sorted keys, records in a fixed order (series by creation, sessions
 by date, photos by view, analyses by version/region). Importing keeps every value
@@ -92,6 +95,8 @@ def build_manifest(store, patient_id: int) -> tuple[dict, dict[str, str]]:
                 "size_bytes": r.size_bytes, "capture_time": _iso(r.capture_time),
                 "width": r.width, "height": r.height, "created_at": _iso(r.created_at),
             })
+            if r.reference_patch:  # only when marked: archives without one read as before
+                photo_items[-1]["reference_patch"] = dict(r.reference_patch)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -243,6 +248,14 @@ def _read_photo(zf: zipfile.ZipFile, name: Any) -> tuple[str, bytes]:
     return m.group(1), data
 
 
+def _reference_patch(value: Any, ref: int, width: int, height: int) -> dict | None:
+    """A photo's marked reference patch (absent in archives written before schema 0003)."""
+    try:
+        return v.reference_patch(value, width=width, height=height)
+    except InvalidInput as exc:
+        raise InvalidInput(f"archive: photo {ref}: {exc}") from None
+
+
 def import_archive(store, src, *, code: str | None = None):
     """Check the whole archive, write its files, then insert every row in one transaction.
 
@@ -321,6 +334,7 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
             view=v.view(it.get("view")), sha256=sha, filename=fname, format=fmt,
             size_bytes=size, capture_time=_dt(it.get("capture_time"), "capture time", aware=False),
             width=width, height=height,
+            reference_patch=_reference_patch(it.get("reference_patch"), ref, width, height),
             storage_key=original_key(sha, it["file"].rsplit(".", 1)[-1]),
             created_at=_dt(it.get("created_at"), "photo created_at", aware=True),
             _file=it["file"],

@@ -130,6 +130,8 @@ class PhotoRow(Base):
     height: Mapped[int] = mapped_column(sa.Integer)
     storage_key: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # 0003: a neutral patch marked on the photo, {"x", "y", "w", "h"} in its upright pixels
+    reference_patch: Mapped[Any | None] = mapped_column(sa.JSON)
 
 
 class AnalysisRow(Base):

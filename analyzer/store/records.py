@@ -2,7 +2,8 @@
 
 Times: ``created_at`` / ``expires_at`` are timezone-aware UTC. ``capture_time`` is the
 camera's naive local time from EXIF (or ``None``). ``date`` is a :class:`datetime.date`.
-JSON-like fields (``screening``, ``regions``, ``concerns``, ``transform``, ``result``)
+JSON-like fields (``screening``, ``regions``, ``concerns``, ``transform``, ``result``,
+``reference_patch``)
 are plain Python lists/dicts; treat them as read-only.
 """
 
@@ -73,6 +74,9 @@ class PhotoRec:
     created_at: dt.datetime
     format: str = ""
     size_bytes: int = 0
+    #: A neutral patch marked on the photo (grey card, white headband) for colour calibration:
+    #: ``{"x", "y", "w", "h"}`` in the photo's own upright pixels, or None.
+    reference_patch: dict | None = None
 
 
 @dataclass(frozen=True)

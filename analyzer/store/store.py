@@ -13,7 +13,9 @@ Guarantees
 * Deleting is explicit and complete: rows go in one transaction, then every file no other
   row uses is removed.
 * Analyses are keyed by (photo, analyzer version, region): a new analyzer version adds new
-  rows next to the old ones; queries always name the version they want.
+  rows next to the old ones; queries always name the version they want. A change to what a
+  photo is measured with (replacing it, marking its colour reference patch) drops the analyses
+  that used it, so they are recomputed.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def _photo(r: PhotoRow) -> PhotoRec:
         id=r.id, session_id=r.session_id, view=r.view, sha256=r.sha256, filename=r.filename,
         capture_time=r.capture_time, width=r.width, height=r.height, storage_key=r.storage_key,
         created_at=r.created_at, format=r.format, size_bytes=r.size_bytes,
+        reference_patch=dict(r.reference_patch) if r.reference_patch else None,
     )
 
 
@@ -777,6 +780,35 @@ class Store:
         """The photo decoded from its original (upright sRGB float32, see analyzer.io)."""
         rec = self.get_photo(photo_id)
         return load_photo(self.photo_original_bytes(photo_id), name=rec.filename)
+
+    def set_reference_patch(self, photo_id: int, patch: dict | None) -> PhotoRec:
+        """Mark (or, with ``None``, clear) the photo's neutral reference patch for colour
+        calibration: ``{"x", "y", "w", "h"}`` in the photo's own upright pixels, inside the
+        photo, with a positive size (:class:`InvalidInput` otherwise; nothing is written).
+
+        A change drops every stored analysis that used the photo (its own, and those of the
+        follow-ups compared against it as their baseline), so the numbers are recomputed with
+        the new calibration; setting the same patch again changes nothing.
+        """
+        if patch is not None and not isinstance(patch, dict):
+            raise InvalidInput("a reference patch must be an object with x, y, w and h (photo pixels)")
+
+        def tx(s):
+            row = self._get(s, PhotoRow, photo_id, "photo")
+            new = v.reference_patch(patch, width=row.width, height=row.height)
+            if (row.reference_patch or None) == new:
+                return _photo(row)
+            s.execute(sa.delete(AnalysisRow).where(sa.or_(
+                AnalysisRow.photo_id == row.id, AnalysisRow.baseline_photo_id == row.id)))
+            row.reference_patch = new
+            s.flush()
+            return _photo(row)
+
+        return self._write(tx)
+
+    def clear_reference_patch(self, photo_id: int) -> PhotoRec:
+        """Remove the photo's reference patch (see :meth:`set_reference_patch`)."""
+        return self.set_reference_patch(photo_id, None)
 
     def delete_photo(self, photo_id: int) -> None:
         """Delete one photo with its analyses (and its files, unless another row uses them)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import numbers
 import re
 import unicodedata
 from typing import Any
@@ -272,6 +273,37 @@ def regions(value: Any) -> list[dict]:
                     raise InvalidInput(f"region {name}: each point must be [x, y]")
                 _num(p[0], f"region {name} x"), _num(p[1], f"region {name} y")
         out.append(reg)
+    return out
+
+
+def reference_patch(value: Any, *, width: int, height: int) -> dict | None:
+    """A neutral reference patch marked on a photo: ``{"x", "y", "w", "h"}`` in the photo's
+    upright pixels (x right, y down), inside the ``width`` x ``height`` photo, with a positive
+    size; ``None`` clears it. Whole pixels stay ints, other values are rounded to 0.01 px."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput("a reference patch must be an object with x, y, w and h (photo pixels)")
+    extra = sorted(set(value) - {"x", "y", "w", "h"})
+    if extra:
+        raise InvalidInput(f"reference patch: unknown field {extra[0]!r}; use x, y, w and h")
+    out: dict[str, int | float] = {}
+    for k in ("x", "y", "w", "h"):
+        if k not in value:
+            raise InvalidInput("a reference patch needs x, y, w and h (photo pixels)")
+        n = value[k]
+        if isinstance(n, bool) or not isinstance(n, numbers.Real) or not math.isfinite(float(n)):
+            raise InvalidInput(f"reference patch {k} must be a finite number, not {n!r}")
+        f = round(float(n), 2)
+        out[k] = int(f) if f == int(f) else f
+    x, y, w, h = out["x"], out["y"], out["w"], out["h"]
+    if w <= 0 or h <= 0:
+        raise InvalidInput(f"the reference patch needs a width and height above 0 (got {w:g} x {h:g})")
+    if x < 0 or y < 0 or x + w > width or y + h > height:
+        raise InvalidInput(
+            f"the reference patch (x {x:g}, y {y:g}, {w:g} x {h:g}) goes outside the photo "
+            f"({width} x {height} pixels)"
+        )
     return out
 
 

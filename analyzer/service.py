@@ -392,7 +392,8 @@ class Caveat:
     def remedy_text(self) -> str:
         return {
             "retake": "Retake the photo: same pose, distance and light as the baseline.",
-            "mark_reference": "Retake with the colour chart (ColorChecker) in frame, in the same light as the baseline.",
+            "mark_reference": "Retake with the colour chart in frame, or mark a neutral reference patch "
+                              "(grey card, white headband) on the photo.",
             "upload_baseline": "Upload a photo of this view to the baseline session.",
             "none": "",
         }[self.remedy]
@@ -411,6 +412,9 @@ class PhotoAnalysis:
     aligned: bool | None  # None: the photo is the baseline itself or had no baseline
     caveats: tuple[Caveat, ...] = ()
     computed: bool = True  # False: everything came from the store
+    #: How this photo's colours were calibrated: "colorchecker", "reference-patch", "none";
+    #: None when not measured (not analysed yet, or the alignment was refused).
+    calibration: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -615,6 +619,133 @@ def _stored_regions(a) -> set[str]:
     return set((res.get("regions") or {}).keys()) | set((res.get("failed_regions") or {}).keys())
 
 
+# ---- colour reference patch marked on a photo ---------------------------------------------------
+
+
+def reference_roi(patch: Mapping[str, Any] | None):
+    """A stored reference patch ``{"x", "y", "w", "h"}`` → :class:`analyzer.regions.RectROI` (None → None)."""
+    if not patch:
+        return None
+    from analyzer.regions import RectROI
+
+    return RectROI(*(float(patch[k]) for k in ("x", "y", "w", "h")))
+
+
+def _patch_dict(roi) -> dict | None:
+    """A RectROI, an (x, y, w, h) tuple or a dict → the stored form; None stays None."""
+    if roi is None:
+        return None
+    if isinstance(roi, Mapping):
+        return dict(roi)
+    if all(hasattr(roi, k) for k in ("x", "y", "w", "h")):
+        return {k: getattr(roi, k) for k in ("x", "y", "w", "h")}
+    if isinstance(roi, tuple | list) and len(roi) == 4:
+        return dict(zip(("x", "y", "w", "h"), roi, strict=True))
+    raise UsageError("a reference patch is a rectangle x, y, w, h in photo pixels (RectROI)")
+
+
+def _patches_of(bphoto, photo) -> tuple[dict | None, dict | None]:
+    """(baseline's, this photo's) reference patch as stored; the baseline measured on its own
+    uses only its own."""
+    if bphoto.id == photo.id:
+        return photo.reference_patch, None
+    return bphoto.reference_patch, photo.reference_patch
+
+
+def _stored_patches(stored) -> tuple[dict | None, dict | None]:
+    """The reference patches a stored analysis was computed with (None, None before they existed)."""
+    rp = (stored.result or {}).get("reference_patches") or {}
+    return rp.get("baseline"), rp.get("followup")
+
+
+def _usable_reference(photo, patch, side: str, errors: dict[str, str]):
+    """The photo's marked patch as an ROI, or None (with the one-line reason in ``errors[side]``)
+    when it can't be used (clipped, too small): the photo is then measured without it."""
+    roi = reference_roi(patch)
+    if roi is None:
+        return None
+    from analyzer.calibrate import reference_patch_lab
+
+    try:
+        reference_patch_lab(photo.rgb, roi)
+    except UsageError as exc:
+        errors[side] = str(exc)
+        return None
+    return roi
+
+
+def set_reference_patch(store, photo_id: int, roi, *, user=None, analyze: bool = True,
+                        progress: Progress | None = None) -> list[PhotoAnalysis]:
+    """Mark (or, with ``roi=None``, clear) a neutral reference patch on a photo, then re-analyse.
+
+    Parameters
+    ----------
+    store : analyzer.store.Store
+    photo_id : int
+    roi : RectROI, dict ``{"x", "y", "w", "h"}``, (x, y, w, h) or None
+        A grey card, a white headband, a white-balance card: something neutral in the same
+        light as the skin, in the photo's own upright full-resolution pixels. ``None`` clears.
+    user : analyzer.auth.Principal, optional
+        Who does it. When given, a patient is refused (:class:`analyzer.auth.AccessDenied`),
+        a practitioner or the demo (demo patients only) must be allowed to see the patient
+        (:func:`analyzer.auth.authorize`), and the change is written to the audit log as
+        ``photo.reference_patch``.
+    analyze : bool
+        Re-analyse the photos whose numbers depend on it (this photo, and when it is a
+        baseline photo, the follow-ups of its view) right away.
+
+    Returns
+    -------
+    list of PhotoAnalysis
+        The re-analysed photos, this photo first (empty with ``analyze=False``). When no
+        ColorChecker is found, this photo's ``calibration`` is now ``"reference-patch"``.
+
+    Raises
+    ------
+    UsageError or analyzer.store.InvalidInput
+        One line, nothing stored: a patch outside the photo, of no size, too small (fewer
+        than 9 pixels) or clipped (too bright or too dark to tell its colour).
+    """
+    from analyzer.store import InvalidInput
+
+    patch = _patch_dict(roi)
+    rec = store.get_photo(photo_id)
+    sess = store.get_session(rec.session_id)
+    series = store.get_series(sess.series_id)
+    if user is not None:
+        from analyzer import auth
+
+        if not (user.is_practitioner or user.is_demo):
+            raise auth.AccessDenied("only a practitioner can mark a reference patch")
+        auth.authorize(user, series.patient_id, store)
+    if patch is not None:
+        from analyzer.store.validate import reference_patch as check_patch
+
+        patch = check_patch(patch, width=rec.width, height=rec.height)  # one line, before loading pixels
+        from analyzer.calibrate import reference_patch_lab
+
+        try:
+            reference_patch_lab(store.load_photo(photo_id).rgb, reference_roi(patch))
+        except UsageError as exc:
+            raise InvalidInput(str(exc)) from None
+    before = rec.reference_patch
+    rec = store.set_reference_patch(photo_id, patch)
+    if user is not None and before != rec.reference_patch:
+        from analyzer import auth
+
+        what = "cleared" if patch is None else "x {x:g}, y {y:g}, {w:g} x {h:g}".format(**patch)
+        auth.record_audit(store, user, "photo.reference_patch", series.patient_id,
+                          detail=f"photo {photo_id}: {what}")
+    if not analyze:
+        return []
+    ids = [photo_id]
+    base = baseline_session(store, series.id)
+    if base is not None and base.id == sess.id:  # a baseline photo: its follow-ups use it too
+        for s in sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id)):
+            ids.extend(p.id for p in store.list_photos(s.id) if p.view == rec.view and p.id != photo_id)
+    return _analyze_photos(store, ids, progress=progress, force=False, version=ANALYZER_VERSION)
+
+
 def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCache | None = None,
                   version: str = ANALYZER_VERSION) -> PhotoAnalysis:
     """Analyse one photo against the baseline session's photo of the same view, for all regions.
@@ -641,19 +772,23 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
                              (Caveat("baseline", f"No baseline photo of the {p.view} view to compare with.",
                                      "upload_baseline"),), computed=False)
     stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
+    patches = _patches_of(bphoto, p)
     computed = False
-    if force or stored is None or stored.baseline_photo_id != bphoto.id or not set(rois) <= _stored_regions(stored):
+    if (force or stored is None or stored.baseline_photo_id != bphoto.id or not set(rois) <= _stored_regions(stored)
+            or _stored_patches(stored) != patches):
         computed = True
         sim = simulated_note(sess)
         concerns = measured_concerns(series.concerns)
         failed: dict[str, str] = {}
+        patch_errors: dict[str, str] = {}
         if bphoto.id == p.id:
             photo = cache.photo(p.id)
             face = cache.face(p.id)
+            ref = _usable_reference(photo, p.reference_patch, "baseline", patch_errors)
             results = {}
             for name, roi in rois.items():
                 try:
-                    results[name] = analyze_metrics(photo, roi=roi, face=face)
+                    results[name] = analyze_metrics(photo, roi=roi, face=face, reference=ref)
                 except UsageError as exc:
                     failed[name] = str(exc)
             res = _baseline_self_result(results, photo, failed=failed)
@@ -663,6 +798,8 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
         else:
             bl, fu = cache.photo(bphoto.id), cache.photo(p.id)
             bface = cache.face(bphoto.id)
+            bref = _usable_reference(bl, bphoto.reference_patch, "baseline", patch_errors)
+            fref = _usable_reference(fu, p.reference_patch, "followup", patch_errors)
             ok_rois = {}
             for name, roi in rois.items():
                 if roi is not None and type(roi).__name__ == "NamedROI" and bface is None:
@@ -670,13 +807,17 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
                 else:
                     ok_rois[name] = roi
             comp = compare(bl, fu, rois=ok_rois or {DEFAULT_REGION: None}, baseline_face=bface,
-                           followup_face=cache.face(p.id), keep_aligned=bool(concerns))
+                           followup_face=cache.face(p.id), keep_aligned=bool(concerns),
+                           baseline_reference=bref, followup_reference=fref)
             res = comp.to_dict(DEFAULT_REGION if DEFAULT_REGION in comp.regions else None)
             if concerns:  # the series' concern measures, over the same pixels as the metrics
                 _concerns_of_comparison(res, comp, concerns, face=bface, scar_grade=sess.scar_grade,
                                         base_grade=base.scar_grade)
             res["failed_regions"] = failed
             transform = _transform_list(comp.alignment)
+        res["reference_patches"] = {"baseline": patches[0], "followup": patches[1]}
+        if patch_errors:
+            res["reference_patch_errors"] = patch_errors
         if sim:
             res["simulated"] = True
             res["simulated_note"] = sim
@@ -689,6 +830,11 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
 def _photo_analysis(p, session_id: int, bpid: int | None, stored, computed: bool) -> PhotoAnalysis:
     res = (stored.result if stored is not None else None) or {}
     caveats = caveats_from_result(res) if stored is not None else []
+    own = "baseline" if bpid == p.id else "followup"
+    why_patch = (res.get("reference_patch_errors") or {}).get(own)
+    if why_patch:
+        caveats.insert(0, Caveat("calibration", f"The marked reference patch was not used: {why_patch}.",
+                                 "mark_reference"))
     for name, why in (res.get("failed_regions") or {}).items():
         caveats.append(Caveat("face", f"{region_label(name)} could not be measured: {why}.", "retake"))
     if bpid is None:
@@ -697,7 +843,10 @@ def _photo_analysis(p, session_id: int, bpid: int | None, stored, computed: bool
     if stored is not None and bpid != p.id:
         aligned = bool((res.get("alignment") or {}).get("ok", False))
     regions = tuple((res.get("regions") or {}).keys())
-    return PhotoAnalysis(p.id, session_id, p.view, p.filename, bpid, regions, aligned, tuple(caveats), computed)
+    cal = ((res.get(own) or {}).get("calibration") or {}) if stored is not None and bpid is not None else {}
+    method = cal.get("method") if isinstance(cal, Mapping) else None
+    return PhotoAnalysis(p.id, session_id, p.view, p.filename, bpid, regions, aligned, tuple(caveats), computed,
+                         method if isinstance(method, str) else None)
 
 
 def _session_order(store, session_id: int) -> list[int]:
@@ -783,6 +932,8 @@ def pending_photos(store, series_id: int, *, version: str = ANALYZER_VERSION) ->
             continue
         st = store.get_analysis(a.photo_id, analyzer_version=version, region=ALL_REGIONS)
         if st is None or st.baseline_photo_id != a.baseline_photo_id or not want <= _stored_regions(st):
+            out.append(a.photo_id)
+        elif _stored_patches(st) != _patches_of(store.get_photo(a.baseline_photo_id), store.get_photo(a.photo_id)):
             out.append(a.photo_id)
     return out
 

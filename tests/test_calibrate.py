@@ -13,6 +13,7 @@ from analyzer.calibrate import (
     Calibration,
     apply_calibration,
     calibrate,
+    calibrate_pair,
     detect_colorchecker,
 )
 from analyzer.color import linear_to_srgb, rgb_to_lab, srgb_to_linear
@@ -104,6 +105,28 @@ def test_relight_face_with_chart_composite(london_neutral, charts_dir, name):
         assert abs(r["calibrated_delta_L_star"]) < 2.0, (pid, r)
         assert abs(r["uncalibrated_delta_L_star"]) > 5.0
         assert abs(r["uncalibrated_delta_a_star"]) > 2.0
+
+
+def test_pair_fits_both_sessions_on_the_same_patches(london_neutral, charts_dir):
+    """SIMULATED brighter session (exposure x1.2) of a chart composited into a face photo: the
+    light patches clip in the follow-up only (classic.png: 21 usable patches, then 16).
+    calibrate_pair fits both photos on the patches usable in both, and skin a*, L* come back."""
+    from analyzer.metrics_eval import composite_chart, quantise8, region_setup
+
+    comp = quantise8(composite_chart(load_photo(london_neutral["021"]).rgb, load_photo(charts_dir / "classic.png").rgb))
+    bright = relight(comp, exposure=1.2, gains=(1.0, 1.0, 1.0))
+    skin = region_setup(comp, "left_cheek")["skin"]
+    ca, cb = calibrate_pair(comp, bright)
+    assert ca.method == cb.method == "colorchecker"
+    assert ca.patches_used == cb.patches_used and 12 <= ca.n_patches < 21
+    assert ca.to_dict()["patches_used"] == list(ca.patches_used)
+    d = rgb_to_lab(apply_calibration(bright, cb))[skin].mean(axis=0) - rgb_to_lab(apply_calibration(comp, ca))[skin].mean(axis=0)
+    raw = rgb_to_lab(bright)[skin].mean(axis=0) - rgb_to_lab(comp)[skin].mean(axis=0)
+    assert abs(d[1]) < 1.0 and abs(d[0]) < 2.0, d
+    assert raw[0] > 2.0  # the relight was real
+    # unpaired photos keep their own calibration
+    one, two = calibrate_pair(comp, comp)
+    assert one.patches_used == two.patches_used == calibrate(comp).patches_used
 
 
 def test_clipped_patches_left_out_and_counted(charts_dir):

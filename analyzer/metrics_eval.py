@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from analyzer.calibrate import NO_CALIBRATION, calibrate, detect_colorchecker
+from analyzer.calibrate import NO_CALIBRATION, calibrate, calibrate_pair, detect_colorchecker
 from analyzer.color import lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear
 from analyzer.face import Face, detect_face
 from analyzer.io import load_photo
@@ -226,17 +226,30 @@ def eval_blur_roughness(rgb: np.ndarray, *, region: str = "forehead", face: Face
     return out
 
 
-def eval_relight(face_rgb: np.ndarray, chart_rgb: np.ndarray, *, region: str = "left_cheek", exposure: float = 0.7, gains=(0.85, 1.0, 1.2)) -> dict:
+def eval_relight(
+    face_rgb: np.ndarray, chart_rgb: np.ndarray, *, region: str = "left_cheek", exposure: float = 0.7,
+    gains=(0.85, 1.0, 1.2), paired: bool = True,
+) -> dict:
     """SIMULATED composite (real chart pasted into a real face photo), relit; metrics with and
-    without calibration, original vs relit."""
+    without calibration, original vs relit.
+
+    ``calibrated_*``: each photo calibrated on its own (:func:`calibrate`, as a photo is when it
+    is measured); ``paired_*`` (when ``paired``): both fitted on the chart patches usable in both
+    (:func:`calibrate_pair`). ``n_patches_*``: patches in each independent fit."""
     comp = quantise8(composite_chart(face_rgb, chart_rgb))
     relit = relight(comp, exposure=exposure, gains=gains)
     s = region_setup(comp, region)
     cal0, cal1 = calibrate(comp), calibrate(relit)
     res = {"simulated": True, "region": region, "exposure": exposure, "gains": list(gains),
            "calibration_original": cal0.method, "calibration_relit": cal1.method,
-           "residual_de_original": cal0.residual_delta_e, "residual_de_relit": cal1.residual_delta_e}
-    for tag, c0, c1 in (("uncalibrated", NO_CALIBRATION, NO_CALIBRATION), ("calibrated", cal0, cal1)):
+           "residual_de_original": cal0.residual_delta_e, "residual_de_relit": cal1.residual_delta_e,
+           "n_patches_original": cal0.n_patches, "n_patches_relit": cal1.n_patches}
+    runs = [("uncalibrated", NO_CALIBRATION, NO_CALIBRATION), ("calibrated", cal0, cal1)]
+    if paired:
+        p0, p1 = calibrate_pair(comp, relit)
+        res["n_patches_paired"] = p1.n_patches if p0.patches_used == p1.patches_used else None
+        runs.append(("paired", p0, p1))
+    for tag, c0, c1 in runs:
         m0 = _measure(comp, s, calibration=c0)
         m1 = _measure(relit, s, calibration=c1)
         res[f"{tag}_delta_a_star"] = m1.value("a_star_mean") - m0.value("a_star_mean")

@@ -103,6 +103,7 @@ def test_relight_face_with_chart_composite(london_neutral, charts_dir, name):
         assert r["calibration_original"] == r["calibration_relit"] == "colorchecker", pid
         assert abs(r["calibrated_delta_a_star"]) < 1.0, (pid, r)
         assert abs(r["calibrated_delta_L_star"]) < 2.0, (pid, r)
+        assert abs(r["paired_delta_a_star"]) < 1.0 and abs(r["paired_delta_L_star"]) < 2.0, (pid, r)
         assert abs(r["uncalibrated_delta_L_star"]) > 5.0
         assert abs(r["uncalibrated_delta_a_star"]) > 2.0
 
@@ -110,23 +111,23 @@ def test_relight_face_with_chart_composite(london_neutral, charts_dir, name):
 def test_pair_fits_both_sessions_on_the_same_patches(london_neutral, charts_dir):
     """SIMULATED brighter session (exposure x1.2) of a chart composited into a face photo: the
     light patches clip in the follow-up only (classic.png: 21 usable patches, then 16).
-    calibrate_pair fits both photos on the patches usable in both, and skin a*, L* come back."""
-    from analyzer.metrics_eval import composite_chart, quantise8, region_setup
+    calibrate_pair fits both photos on the patches usable in both, and skin a*, L* come back
+    (fitted one at a time, L* moved by +5 to +7 here)."""
+    from analyzer.metrics_eval import composite_chart, quantise8
 
-    comp = quantise8(composite_chart(load_photo(london_neutral["021"]).rgb, load_photo(charts_dir / "classic.png").rgb))
-    bright = relight(comp, exposure=1.2, gains=(1.0, 1.0, 1.0))
-    skin = region_setup(comp, "left_cheek")["skin"]
-    ca, cb = calibrate_pair(comp, bright)
-    assert ca.method == cb.method == "colorchecker"
-    assert ca.patches_used == cb.patches_used and 12 <= ca.n_patches < 21
-    assert ca.to_dict()["patches_used"] == list(ca.patches_used)
-    d = rgb_to_lab(apply_calibration(bright, cb))[skin].mean(axis=0) - rgb_to_lab(apply_calibration(comp, ca))[skin].mean(axis=0)
-    raw = rgb_to_lab(bright)[skin].mean(axis=0) - rgb_to_lab(comp)[skin].mean(axis=0)
-    assert abs(d[1]) < 1.0 and abs(d[0]) < 2.0, d
-    assert raw[0] > 2.0  # the relight was real
-    # unpaired photos keep their own calibration
+    face = load_photo(london_neutral["021"]).rgb
+    chart = load_photo(charts_dir / "classic.png").rgb
+    r = eval_relight(face, chart, exposure=1.2, gains=(1.0, 1.0, 1.0))
+    assert r["n_patches_original"] == 21 and r["n_patches_relit"] < 21
+    assert r["n_patches_paired"] == r["n_patches_relit"]
+    assert abs(r["paired_delta_a_star"]) < 1.0 and abs(r["paired_delta_L_star"]) < 2.0, r
+    assert r["uncalibrated_delta_L_star"] > 2.0  # the relight was real
+    # the same patches in both, in the JSON; a pair with nothing to reconcile keeps its own fits
+    comp = quantise8(composite_chart(face, chart))
+    ca, cb = calibrate_pair(comp, relight(comp, exposure=1.2, gains=(1.0, 1.0, 1.0)))
+    assert ca.patches_used == cb.patches_used and ca.to_dict()["patches_used"] == list(ca.patches_used)
     one, two = calibrate_pair(comp, comp)
-    assert one.patches_used == two.patches_used == calibrate(comp).patches_used
+    assert one.patches_used == two.patches_used == calibrate(comp).patches_used and one.n_patches == 21
 
 
 def test_clipped_patches_left_out_and_counted(charts_dir):

@@ -312,6 +312,26 @@ def face_region_mask(shape: tuple[int, int], face: Face) -> np.ndarray:
     return m.astype(bool)
 
 
+#: The face path's ECC region keeps only skin when skin covers at least this fraction of the
+#: face ellipse; below it (a colour rule failing on unusual light) the whole ellipse is used.
+MIN_SKIN_FRACTION = 0.5
+
+
+def _ecc_face_region(w: _Work, face: Face) -> np.ndarray:
+    """The face ellipse restricted to skin (:func:`analyzer.regions.skin_mask`): the pixels ECC matches.
+
+    Hair over the forehead, eyebrows, eyes and nostrils move between sessions (hair falls
+    differently, eyes blink and look elsewhere) and the background at the ellipse edge moves
+    against the face; none of them is skin that is measured, so none of them should pull the
+    transform. Falls back to the whole ellipse when skin covers < :data:`MIN_SKIN_FRACTION` of it.
+    """
+    from analyzer.regions import skin_mask as region_skin_mask
+
+    ell = face_region_mask(w.feat.shape, face)
+    skin = region_skin_mask(w.rgb8.astype(np.float32) * np.float32(1.0 / 255.0), region=ell)
+    return skin if skin.sum() >= MIN_SKIN_FRACTION * ell.sum() else ell
+
+
 # --------------------------------------------------------------------------- skin (body path)
 
 
@@ -349,12 +369,13 @@ def _ecc(tmpl: np.ndarray, tmask: np.ndarray, img: np.ndarray, W: np.ndarray, mo
     return float(rho), res
 
 
-def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray) -> dict:
+def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray, plausible=None) -> dict:
     """ECC refinement of M0 (follow-up work -> baseline work) on the baseline region.
 
     Coarse affine then homography passes at half resolution (cheap, wide basin), then the
     homography at work resolution for sub-pixel accuracy. The affine candidate (refined at
-    work resolution) is computed only when the homography is implausible.
+    work resolution) is computed only when the homography is implausible (``plausible(M)``
+    False; default: :func:`_perspective_spread` < 0.15 over ``region``).
     Returns ``{"affine": (M, rho) or None, "homography": (M, rho)}``.
     """
     rows, cols = region.shape
@@ -389,7 +410,10 @@ def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray) -> dict:
         rho_h, Wh = float("nan"), W
     Mh = np.linalg.inv(Wh @ Ti)
     out = {"homography": (Mh / Mh[2, 2], rho_h), "affine": None}
-    if not (math.isfinite(rho_h) and _perspective_spread(out["homography"][0], region) < 0.15):
+    if plausible is None:
+        def plausible(M):
+            return _perspective_spread(M, region) < 0.15
+    if not (math.isfinite(rho_h) and plausible(out["homography"][0])):
         try:
             rho_a, Wa = _ecc(tmpl, tmask, fw.feat, Wa, cv2.MOTION_AFFINE, 20, 1e-5)
         except cv2.error:
@@ -397,6 +421,62 @@ def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray) -> dict:
         Ma = np.linalg.inv(Wa @ Ti)
         out["affine"] = (Ma / Ma[2, 2], rho_a)
     return out
+
+
+def _crop_box(region: np.ndarray, pad: int = 8) -> tuple[int, int, int, int]:
+    rows, cols = region.shape
+    ys, xs = np.nonzero(region)
+    return (max(0, xs.min() - pad), min(cols, xs.max() + pad + 1), max(0, ys.min() - pad),
+            min(rows, ys.max() + pad + 1))
+
+
+def _refine_backward(bw: _Work, fw: _Work, fregion: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, float]:
+    """ECC the other way round: the follow-up's own region matched in the baseline, started from M.
+
+    Returns (follow-up work -> baseline work homography, correlation); ``M`` and NaN when
+    ECC fails. One homography pass at work resolution: M is already close.
+    """
+    x0, x1, y0, y1 = _crop_box(fregion)
+    T = _translation(x0, y0)
+    W = M @ T  # follow-up crop -> baseline work
+    try:
+        rho, W = _ecc(fw.feat[y0:y1, x0:x1], fregion[y0:y1, x0:x1].astype(np.uint8) * 255, bw.feat,
+                      W / W[2, 2], cv2.MOTION_HOMOGRAPHY, 12, 1e-5)
+    except cv2.error:
+        return M, float("nan")
+    Mb = W @ np.linalg.inv(T)
+    return Mb / Mb[2, 2], rho
+
+
+def _region_points(region: np.ndarray, n: int = 300) -> np.ndarray:
+    """``n`` points spread evenly (raster order) over a boolean region, (x, y)."""
+    ys, xs = np.nonzero(region)
+    idx = np.linspace(0, len(xs) - 1, n).astype(int)
+    return np.c_[xs[idx], ys[idx]].astype(np.float64)
+
+
+def _symmetric_homography(Mf: np.ndarray, bregion: np.ndarray, Mb: np.ndarray, fregion: np.ndarray) -> np.ndarray:
+    """One homography (follow-up -> baseline) agreeing with both one-way estimates.
+
+    ``Mf`` was fitted on the baseline's face region, ``Mb`` on the follow-up's; each is
+    trusted on its own region. Least squares over the same number of points spread evenly
+    over each region (each face counts once, every part of a face counts by its area).
+    """
+    pb = _region_points(bregion)
+    pf = _region_points(fregion)
+    src = np.r_[transform_points(np.linalg.inv(Mf), pb), pf]
+    dst = np.r_[pb, transform_points(Mb, pf)]
+    H, _ = cv2.findHomography(src, dst, 0)
+    if H is None or not np.all(np.isfinite(H)):
+        return Mf
+    return H / H[2, 2]
+
+
+def _region_correlation(bw: _Work, fw: _Work, region: np.ndarray, M: np.ndarray) -> float:
+    """ECC correlation of the baseline region with the follow-up warped by M (follow-up -> baseline)."""
+    x0, x1, y0, y1 = _crop_box(region, pad=0)
+    warped = cv2.warpPerspective(fw.feat, _translation(-x0, -y0) @ M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+    return float(cv2.computeECC(bw.feat[y0:y1, x0:x1], warped, region[y0:y1, x0:x1].astype(np.uint8) * 255))
 
 
 #: Whole-frame check only when the region covers less than this fraction of the frame.
@@ -585,7 +665,24 @@ def _perspective_spread(M: np.ndarray, region: np.ndarray) -> float:
     return float(w.max() / w.min() - 1.0)
 
 
-def _pick_model(fits: dict, region: np.ndarray) -> tuple[str, np.ndarray, float]:
+#: Face path: largest plausible perspective of a face homography, as the relative change of
+#: the follow-up's homogeneous w over the baseline face region (:func:`_face_perspective`).
+#: A close-up is about one face height from the lens, so tilting the face plane by 15-17
+#: degrees between sessions already changes w by ~0.27-0.3; the transforms fitted to the
+#: hand-placed landmarks of the real pairs reach 0.23 (lisa1, an arm's-length close-up).
+FACE_MAX_PERSPECTIVE = 0.3
+
+
+def _face_perspective(M: np.ndarray, region: np.ndarray) -> float:
+    """Relative change over the baseline region of the follow-up's w for M (follow-up -> baseline).
+
+    The follow-up point seen at baseline ``p`` is ``inv(M) p``; its homogeneous w varies over
+    the region by this fraction (the foreshortening of the follow-up relative to the baseline).
+    """
+    return _perspective_spread(np.linalg.inv(M), region)
+
+
+def _pick_model(fits: dict, region: np.ndarray, plausible=None) -> tuple[str, np.ndarray, float]:
     """Homography when the face/skin region supports it, else affine.
 
     The homography is kept when ECC converged and its perspective is plausible for a
@@ -594,7 +691,8 @@ def _pick_model(fits: dict, region: np.ndarray) -> tuple[str, np.ndarray, float]
     it recovers real perspective change (camera distance, tilt).
     """
     Mh, rh = fits["homography"]
-    if fits["affine"] is None or (math.isfinite(rh) and _perspective_spread(Mh, region) < 0.15):
+    ok = plausible(Mh) if plausible is not None else _perspective_spread(Mh, region) < 0.15
+    if fits["affine"] is None or (math.isfinite(rh) and ok):
         return "homography", Mh, rh
     Ma, ra = fits["affine"]
     return "affine", Ma, ra
@@ -616,8 +714,25 @@ def _align_face(bw: _Work, fw: _Work, bf: Face, ff: Face, details: dict) -> Alig
         return _result(False, M0, bw, fw, confidence=0.0, method="face-landmarks", residual_work=None,
                        overlap=ov0, details=details,
                        reason=f"too little overlap: the follow-up covers {ov0:.0%} of the baseline face")
-    fits = _refine(bw, fw, region, M0)
-    model, M, rho = _pick_model(fits, region)
+    bregion = _ecc_face_region(bw, bf)
+    def plausible(H):
+        return _face_perspective(H, region) < FACE_MAX_PERSPECTIVE
+
+    fits = _refine(bw, fw, bregion, M0, plausible)
+    model, M, rho = _pick_model(fits, region, plausible)
+    if model == "homography" and math.isfinite(rho):
+        # Inverse consistency: the follow-up's own face region matched in the baseline, and one
+        # homography fitted to both directions, so the result does not depend on which photo is
+        # the baseline, and the parts of either face outside the other's region count.
+        fregion = _ecc_face_region(fw, ff)
+        Mb, rho_b = _refine_backward(bw, fw, fregion, M)
+        if math.isfinite(rho_b):
+            Ms = _symmetric_homography(M, bregion, Mb, fregion)
+            if plausible(Ms):
+                M = Ms
+    if math.isfinite(rho):
+        # Judged on the whole face ellipse (eyes and brows included), as the refusal rule says.
+        rho = _region_correlation(bw, fw, region, M)
     details["ecc_correlation"] = rho
     # ECC must stay near the landmark similarity (guards against divergence).
     dev = np.abs(transform_points(M, ff.landmarks) - bf.landmarks).max() / max(bf.eye_distance, 1.0)

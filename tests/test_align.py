@@ -81,24 +81,15 @@ def lisa_landmarks(lisa_paths):
 
 
 def test_lisa_landmark_pairs(lisa_landmarks):
-    """Every ordered pair within faces/lisa: accepted, and landmark error vs the similarity floor.
+    """Every ordered pair within faces/lisa: accepted, and landmark error <= 1.3x the similarity floor.
 
-    lisa1 is an arm's-length close-up with the head pitched: pairs with lisa1 reach
-    1.2-1.55x the floor (a known limit, docs/alignment.md: the inner face is aligned better
-    than by the floor's similarity, the jaw line carries the pose change); the other pairs
-    meet 1.3x.
+    lisa1 is an arm's-length close-up with the head pitched; its pairs are the hardest
+    (1.1-1.3x, docs/alignment.md): the face contour moves against the skin with the pose.
     """
     r = lisa_landmarks
     assert r["all_ok"]
-    for p in r["pairs"]:
-        limit = LANDMARK_RATIO_TARGET if "lisa1" not in (p["baseline"] + p["followup"]) else 1.6
-        assert p["ratio"] <= limit, (p["baseline"], p["followup"], p["ratio"])
-
-
-@pytest.mark.xfail(strict=True, reason="known limit: pairs with the lisa1 close-up exceed 1.3x the floor")
-def test_lisa1_landmark_pairs_meet_target(lisa_landmarks):
-    r = lisa_landmarks
-    assert r["max_ratio"] <= LANDMARK_RATIO_TARGET
+    bad = [(p["baseline"], p["followup"], round(p["ratio"], 3)) for p in r["pairs"] if p["ratio"] > LANDMARK_RATIO_TARGET]
+    assert not bad, bad
 
 
 # --------------------------------------------------------------------------- refusal

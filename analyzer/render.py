@@ -69,3 +69,51 @@ def draw_polygon(rgb: np.ndarray, polygon_xy: np.ndarray, *, colour=(0.0, 1.0, 0
     pts = np.round(np.asarray(polygon_xy, np.float64)).astype(np.int32).reshape(-1, 1, 2)
     cv2.polylines(out, [pts], True, tuple(float(c) for c in colour), t, lineType=cv2.LINE_AA)
     return out
+
+
+def draw_rectangle(
+    rgb: np.ndarray,
+    rect_xywh: tuple[float, float, float, float] | None,
+    *,
+    photo_size: tuple[int, int] | None = None,
+    max_side: int = 640,
+    colour=(1.0, 0.1, 0.8),
+    thickness: int | None = None,
+) -> np.ndarray:
+    """A reduced copy of ``rgb`` with a rectangle outlined (e.g. a marked colour reference patch).
+
+    Parameters
+    ----------
+    rgb : ndarray (rows, cols, 3) float RGB in [0, 1]
+        The photo, or a smaller copy of it (a display derivative).
+    rect_xywh : (x, y, w, h) or None
+        The rectangle in the pixels of the photo of size ``photo_size`` (top-left corner,
+        width, height); None draws nothing.
+    photo_size : (width, height), optional
+        The full photo's size when ``rgb`` is a reduced copy of it; default ``rgb``'s own size.
+    max_side : int
+        Longest side of the returned picture (never enlarged).
+
+    Returns
+    -------
+    ndarray (rows', cols', 3) float32 in [0, 1]
+        ``rgb`` reduced so that its longest side is at most ``max_side``, with the outline.
+        The outline is drawn just outside the rectangle so the patch itself stays visible.
+    """
+    img = np.asarray(rgb, np.float32)
+    h, w = img.shape[:2]
+    pw, ph = photo_size if photo_size is not None else (w, h)
+    s = min(1.0, max_side / max(h, w))
+    if s < 1.0:
+        img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    out = np.ascontiguousarray(np.clip(img, 0, 1).copy())
+    if rect_xywh is None:
+        return out
+    f = (img.shape[1] / pw, img.shape[0] / ph)  # photo pixels -> picture pixels
+    x, y, rw, rh = (float(v) for v in rect_xywh)
+    t = thickness or max(2, round(max(out.shape[:2]) / 250))
+    x0, y0 = int(np.floor(x * f[0])) - 1, int(np.floor(y * f[1])) - 1
+    x1, y1 = int(np.ceil((x + rw) * f[0])), int(np.ceil((y + rh) * f[1]))
+    cv2.rectangle(out, (x0 - t // 2, y0 - t // 2), (x1 + t // 2, y1 + t // 2),
+                  tuple(float(c) for c in colour), t, lineType=cv2.LINE_8)
+    return out

@@ -4,7 +4,9 @@
 Each session opens with its screening flags ("consult a physician before treatment"); the
 add-session form carries the pre-session checklist, the kind (treatment, or a recovery visit with
 the treatment session it follows) and, for an acne-scar series, the clinician's scar grade. A
-treatment session with recovery visits shows its redness recovery chart."""
+treatment session with recovery visits shows its redness recovery chart. Each photo shows its colour
+calibration and can carry a neutral reference patch (grey card, white headband) marked by the
+practitioner: "Colour reference" under the photo."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from analyzer import service
 from analyzer.concerns import normalize_concern
 from analyzer.errors import SkinProgressError
 from analyzer.recovery import curves_from_sessions
+from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
 from app_pages._common import (
     blend,
@@ -29,7 +32,9 @@ from app_pages._common import (
     need_series,
     series_label,
     show_caveat,
+    small_rgb,
 )
+from ui.auth import current_user
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 try:
@@ -81,11 +86,61 @@ def show_analysis(a: service.PhotoAnalysis, *, key: str = "") -> None:
         st.caption(":green[Aligned to the baseline and measured.]")
     elif a.aligned is None and a.baseline_photo_id is not None:
         st.caption("Not analysed yet.")
+    if a.calibration:
+        st.caption(f"Colour calibration: **{CALIBRATION_LABELS.get(a.calibration, a.calibration)}**")
     for c in a.caveats:
         show_caveat(c)
     if any(c.remedy in ("retake", "mark_reference") for c in a.caveats) and key:
         st.button("Retake this photo", key=f"retake_{key}_{a.photo_id}", on_click=_retake,
                   args=(a.session_id, a.view), help="Sets the upload form below to replace this photo.")
+
+
+CALIBRATION_LABELS = {
+    "colorchecker": "ColorChecker chart in the photo",
+    "reference-patch": "reference patch marked on the photo",
+    "none": "none (changes across sessions may be lighting)",
+}
+
+
+def colour_reference(p, session_id: int) -> None:
+    """Mark a neutral patch (grey card, white headband) on the photo: X, Y, W, H in its pixels,
+    a preview with the rectangle, Save / Clear. Saving re-analyses what depends on the photo."""
+    cur = p.reference_patch
+    st.caption(f"Photo size: {p.width} × {p.height} pixels (upright). Mark something neutral in the same light "
+               "as the skin: a grey card, a white headband, a white-balance card.")
+    if cur:
+        st.caption("Marked: x {x:g}, y {y:g}, {w:g} × {h:g} px.".format(**cur))
+    else:
+        st.caption("No reference patch marked.")
+    side = max(8, min(p.width, p.height) // 10)
+    dflt = cur or {"x": 0, "y": 0, "w": side, "h": side}
+    c1, c2, c3, c4 = st.columns(4)
+    x = c1.number_input("X", min_value=0, max_value=p.width - 1, value=int(dflt["x"]), step=1, key=f"ref_x_{p.id}")
+    y = c2.number_input("Y", min_value=0, max_value=p.height - 1, value=int(dflt["y"]), step=1, key=f"ref_y_{p.id}")
+    w = c3.number_input("W", min_value=1, max_value=p.width, value=int(dflt["w"]), step=1, key=f"ref_w_{p.id}")
+    h = c4.number_input("H", min_value=1, max_value=p.height, value=int(dflt["h"]), step=1, key=f"ref_h_{p.id}")
+    preview = draw_rectangle(small_rgb(p.id, 640), (x, y, w, h), photo_size=(p.width, p.height), max_side=640)
+    st.image(preview, caption="Reference patch (magenta outline)", width=320, clamp=True)
+    b1, b2 = st.columns(2)
+    save = b1.button("Save reference patch", key=f"ref_save_{p.id}", type="primary")
+    clear = cur is not None and b2.button("Clear", key=f"ref_clear_{p.id}")
+    if not (save or clear):
+        return
+    patch = {"x": int(x), "y": int(y), "w": int(w), "h": int(h)} if save else None
+    try:
+        with st.spinner("Re-analysing with the new colour reference…"):
+            out = service.set_reference_patch(store, p.id, patch, user=current_user())
+    except SkinProgressError as exc:
+        st.error(str(exc))
+        return
+    bump()
+    mine = next((a for a in out if a.photo_id == p.id), None)
+    method = CALIBRATION_LABELS.get(mine.calibration, "not measured") if mine and mine.calibration else "not measured"
+    st.session_state["ref_msg"] = (p.id, ("Reference patch saved" if save else "Reference patch cleared")
+                                   + f"; {len(out)} photo(s) re-analysed. Colour calibration: {method}.")
+    st.session_state["open_session_id"] = session_id
+    st.session_state["open_ref_photo"] = p.id
+    st.rerun()
 
 
 def run_analysis(session_id: int) -> list[service.PhotoAnalysis]:
@@ -132,8 +187,13 @@ for i, s in enumerate(sessions, start=1):
             for j, p in enumerate(photos):
                 with cols[j % len(cols)]:
                     st.image(display_bytes(p.id), caption=f"{p.view} · {p.filename}", width=260)
+                    msg = st.session_state.get("ref_msg")
+                    if msg and msg[0] == p.id:
+                        st.success(st.session_state.pop("ref_msg")[1])
                     if p.id in status:
                         show_analysis(status[p.id], key="tl")
+                    with st.expander("Colour reference", expanded=st.session_state.get("open_ref_photo") == p.id):
+                        colour_reference(p, s.id)
         else:
             st.caption("No photos yet.")
         recovery_of = s.id if s.id in with_recovery else (s.parent_session_id if s.kind == "recovery" else None)

@@ -209,12 +209,6 @@ def _apply_model(lin: np.ndarray, gamma: np.ndarray | None, M: np.ndarray) -> np
     return lin @ np.asarray(M, lin.dtype)
 
 
-def _patch_de(patches_srgb: np.ndarray, M: np.ndarray, gamma: np.ndarray | None = None) -> np.ndarray:
-    lin = _apply_model(srgb_to_linear(patches_srgb).astype(np.float64), gamma, M)
-    srgb = np.clip(linear_to_srgb(np.clip(lin, 0, None)), 0, 1)
-    return delta_e_2000(rgb_to_lab(srgb.astype(np.float32)), COLORCHECKER24_LAB_D65)
-
-
 def _fit_chart(
     patches_srgb: np.ndarray, *, refine: bool = True, tone: bool = True, leave: np.ndarray | None = None
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
@@ -482,6 +476,9 @@ def calibrate(
         that is found but whose colours a 3x3 matrix can't fit below
         :data:`MAX_ACCEPTED_RESIDUAL` is not used, and the message says so.
     """
+    bad = [i for i in leave_out if not (isinstance(i, (int, np.integer)) and 0 <= i < 24)]
+    if bad:
+        raise ValueError(f"leave_out {bad!r}: allowed patch indices are 0-23")
     rejected = ""
     if detect_chart:
         det = detect_colorchecker(rgb)

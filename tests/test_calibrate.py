@@ -175,6 +175,8 @@ def test_reference_patch_white_balance():
 def test_bad_method_rejected():
     with pytest.raises(ValueError, match="allowed"):
         Calibration(method="grey-world")
+    with pytest.raises(ValueError, match="0-23"):
+        calibrate(np.zeros((8, 8, 3), np.float32), leave_out=(24,))
 
 
 def test_chart_in_large_photo_polygon_in_photo_pixels(charts_dir):

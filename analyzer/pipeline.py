@@ -16,7 +16,7 @@ import numpy as np
 
 from analyzer import __version__
 from analyzer.align import Alignment, align, detect_main_face, warp_to_baseline
-from analyzer.calibrate import calibrate, reference_patch_lab
+from analyzer.calibrate import calibrate, calibrate_pair, reference_patch_lab
 from analyzer.face import Face
 from analyzer.io import Photo
 from analyzer.metrics import MetricSet, analysis_scale, change, change_maps, measure, measure_photo
@@ -204,13 +204,19 @@ def compare(
     ref_lab = None
     if baseline_reference is not None and followup_reference is not None:
         ref_lab = (reference_patch_lab(baseline.rgb, baseline_reference)[0], 0.0, 0.0)
-    cal_b = calibrate(baseline.rgb, reference_patch=baseline_reference, reference_lab=ref_lab)
     warped = valid = None
     cal_f = None
+    if alignment.ok and baseline_reference is None and followup_reference is None:
+        # A chart in both photos is fitted on the patches usable in both (a patch clipped in one
+        # session only would pull the two corrections apart).
+        cal_b, cal_f = calibrate_pair(baseline.rgb, followup.rgb)
+    else:
+        cal_b = calibrate(baseline.rgb, reference_patch=baseline_reference, reference_lab=ref_lab)
+        if alignment.ok:
+            cal_f = calibrate(followup.rgb, reference_patch=followup_reference, reference_lab=ref_lab)
     if alignment.ok:
-        warped, valid = warp_to_baseline(followup.rgb, alignment, shape)
         # The chart is found on the follow-up as taken; the correction applies to its pixels anywhere.
-        cal_f = calibrate(followup.rgb, reference_patch=followup_reference, reference_lab=ref_lab)
+        warped, valid = warp_to_baseline(followup.rgb, alignment, shape)
 
     # Texture at the face-normalised scale of the baseline (the follow-up is in its frame).
     ts, px_mm, basis = analysis_scale(baseline_face)

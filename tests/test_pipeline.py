@@ -117,3 +117,26 @@ def test_reference_patch_calibration_undoes_a_lighting_change(base, rois):
         cal_da = r.change["redness.a_star_mean"]["delta"]
         assert abs(cal_da) < 1.0, (name, cal_da)
         assert abs(raw_da) > 2 * abs(cal_da) + 0.5, (name, raw_da, cal_da)
+
+
+def test_brighter_session_with_chart_is_calibrated_on_shared_patches(base, rois, charts_dir):
+    """SIMULATED: a real chart (Classic, its orange patch clipped) pasted into a real face photo;
+    the follow-up is the same scene 1.2x brighter and cooler, so the chart's light patches clip
+    only there. compare() fits both photos on the patches usable in both: the skin's a* and L*
+    come back within 1.0 / 2.0, where the uncalibrated change is far larger."""
+    from analyzer.calibrate import NO_CALIBRATION
+    from analyzer.metrics import measure_photo
+    from analyzer.metrics_eval import composite_chart, quantise8, relight
+
+    comp = quantise8(composite_chart(base.rgb, load_photo(charts_dir / "classic.png").rgb))
+    bright = relight(comp, exposure=1.2, gains=(0.9, 1.0, 1.15))
+    res = compare(_photo(comp, "b.png"), _photo(bright, "f.png"), rois=rois, keep_aligned=False)
+    for name, roi in rois.items():
+        r = res.regions[name]
+        assert r.baseline.calibration.method == r.followup.calibration.method == "colorchecker"
+        assert r.baseline.calibration.patches_used == r.followup.calibration.patches_used
+        da, dl = (r.change[k]["delta"] for k in ("redness.a_star_mean", "pigmentation.L_star_mean"))
+        assert abs(da) < 1.0 and abs(dl) < 2.0, (name, da, dl)  # the issue's target
+        assert abs(da) < 0.3 and abs(dl) < 0.3, (name, da, dl)  # paired; fitted apart: -0.8 a*, +0.8 L*
+        raw = [measure_photo(x, roi=roi, calibration=NO_CALIBRATION).value("L_star_mean") for x in (comp, bright)]
+        assert raw[1] - raw[0] > 3.0, (name, raw)

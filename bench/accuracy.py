@@ -187,14 +187,20 @@ def _metrics(cfg: Config, sec: Section, extras: dict) -> None:
     face021 = faces.get("021", (None,))[0]
     if face021 is None:
         face021 = load_photo(_neutral("021")).rgb
-    chart = load_photo(_p("charts/colorchecker-classic-mini.jpg")).rgb
-    r = me.eval_relight(face021, chart)
-    cal_note = f"chart found: {r['calibration_original']}/{r['calibration_relit']}"
-    sec.add("Calibration under relighting: calibrated |Δa*|", abs(r["calibrated_delta_a_star"]), "a*",
+    charts = ("colorchecker-classic-mini.jpg",) if q else (
+        "calibrite-passport.png", "classic.png", "colorchecker-classic-mini.jpg", "nano.jpeg")
+    rel = {n: me.eval_relight(face021, load_photo(_p(f"charts/{n}")).rgb) for n in charts}
+    wa = max(rel, key=lambda n: abs(rel[n]["calibrated_delta_a_star"]))
+    wl = max(rel, key=lambda n: abs(rel[n]["calibrated_delta_L_star"]))
+    found = sum(r["calibration_original"] == r["calibration_relit"] == "colorchecker" for r in rel.values())
+    cal_note = f"chart found in both photos for {found} of {len(rel)} charts"
+    sec.add("Calibration under relighting: calibrated |Δa*|, worst chart", abs(rel[wa]["calibrated_delta_a_star"]), "a*",
             Target("<=", 1.0),
-            note=f"uncalibrated {abs(r['uncalibrated_delta_a_star']):.2f} (the relight is real when > 2); {cal_note}")
-    sec.add("Calibration under relighting: calibrated |ΔL*|", abs(r["calibrated_delta_L_star"]), "L*",
-            Target("<=", 2.0), note=f"uncalibrated {abs(r['uncalibrated_delta_L_star']):.2f} (real when > 5)")
+            note=f"worst {wa}; uncalibrated {min(abs(r['uncalibrated_delta_a_star']) for r in rel.values()):.2f} or more "
+            f"(the relight is real when > 2); {cal_note}")
+    sec.add("Calibration under relighting: calibrated |ΔL*|, worst chart", abs(rel[wl]["calibrated_delta_L_star"]), "L*",
+            Target("<=", 2.0), note=f"worst {wl}; uncalibrated "
+            f"{min(abs(r['uncalibrated_delta_L_star']) for r in rel.values()):.2f} or more (real when > 5)")
     names = ("colorchecker-classic-mini.jpg",) if q else (
         "calibrite-passport.png", "classic.png", "colorchecker-classic-mini.jpg", "nano.jpeg")
     det = me.eval_chart_detection([_p(f"charts/{n}") for n in names])

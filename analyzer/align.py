@@ -10,9 +10,11 @@ Two paths, one result type:
 
 * **face** (both photos show a face): dlib 5-point landmarks give a similarity
   transform; a same-person check (dlib ResNet face descriptor) refuses a different
-  person; ECC refinement on a log-intensity image restricted to the baseline's face
-  ellipse gives sub-pixel accuracy; the model (affine or homography) is picked by what
-  the face region supports. The background and clothes never enter the estimate.
+  person; ECC refinement on a locally normalised grey image restricted to the skin of the
+  baseline's face ellipse gives sub-pixel accuracy; the model (affine or homography) is
+  picked by what the face region supports; a homography is then fitted to both directions
+  (the follow-up's own face skin matched in the baseline too). The background, clothes,
+  hair, eyes and brows never enter the estimate.
 * **body** (abdomen, scalp, back, hands): SIFT features restricted to the baseline's
   skin region, RANSAC (MAGSAC) homography / affine, then the same ECC refinement on the
   skin region.
@@ -473,10 +475,19 @@ def _symmetric_homography(Mf: np.ndarray, bregion: np.ndarray, Mb: np.ndarray, f
 
 
 def _region_correlation(bw: _Work, fw: _Work, region: np.ndarray, M: np.ndarray) -> float:
-    """ECC correlation of the baseline region with the follow-up warped by M (follow-up -> baseline)."""
+    """ECC correlation of the baseline region with the follow-up warped by M (follow-up -> baseline).
+
+    Both images are smoothed by the same 5x5 Gaussian ECC applies (``gaussFiltSize`` 5), so the
+    figure is the correlation ECC itself reports and :data:`MIN_ECC_CORRELATION` refers to.
+    """
     x0, x1, y0, y1 = _crop_box(region, pad=0)
-    warped = cv2.warpPerspective(fw.feat, _translation(-x0, -y0) @ M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
-    return float(cv2.computeECC(bw.feat[y0:y1, x0:x1], warped, region[y0:y1, x0:x1].astype(np.uint8) * 255))
+    tmpl = cv2.GaussianBlur(bw.feat[y0:y1, x0:x1], (5, 5), 0)
+    warped = cv2.warpPerspective(cv2.GaussianBlur(fw.feat, (5, 5), 0), _translation(-x0, -y0) @ M, (x1 - x0, y1 - y0),
+                                 flags=cv2.INTER_LINEAR)
+    try:
+        return float(cv2.computeECC(tmpl, warped, region[y0:y1, x0:x1].astype(np.uint8) * 255))
+    except cv2.error:
+        return float("nan")
 
 
 #: Whole-frame check only when the region covers less than this fraction of the frame.
@@ -715,6 +726,7 @@ def _align_face(bw: _Work, fw: _Work, bf: Face, ff: Face, details: dict) -> Alig
                        overlap=ov0, details=details,
                        reason=f"too little overlap: the follow-up covers {ov0:.0%} of the baseline face")
     bregion = _ecc_face_region(bw, bf)
+
     def plausible(H):
         return _face_perspective(H, region) < FACE_MAX_PERSPECTIVE
 
@@ -730,6 +742,7 @@ def _align_face(bw: _Work, fw: _Work, bf: Face, ff: Face, details: dict) -> Alig
             Ms = _symmetric_homography(M, bregion, Mb, fregion)
             if plausible(Ms):
                 M = Ms
+                details["inverse_consistent"] = True
     if math.isfinite(rho):
         # Judged on the whole face ellipse (eyes and brows included), as the refusal rule says.
         rho = _region_correlation(bw, fw, region, M)

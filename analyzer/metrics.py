@@ -241,20 +241,23 @@ def _masked_gauss(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray
     return num / np.maximum(den, 1e-6)
 
 
-def _lighting_estimate(rgb: np.ndarray, valid: np.ndarray | None = None) -> dict:
+def _lighting_estimate(rgb: np.ndarray, valid: np.ndarray | None = None,
+                       calibration: Calibration | None = None) -> dict:
     """A coarse, photo-wide lighting estimate (not a normalisation): overall mean L*, and the Lab
     of the brightest low-chroma pixels (a white-point proxy from background/clothes).
 
     ``valid`` limits it to the given pixels: the scene around the person (skin changes under
     treatment, so it must not move the lighting estimate) where there is image content (a
-    follow-up warped into the baseline frame is empty outside the warp)."""
+    follow-up warped into the baseline frame is empty outside the warp). The estimate is made
+    on the photo's calibrated colours (``calibration``): a lighting change that a chart or a
+    reference patch has corrected is no longer a difference."""
     h, w = rgb.shape[:2]
     k = max(1, max(h, w) // 1024)  # stride first: a full-size area resize of 12 MP is slow
     sub = np.ascontiguousarray(rgb[::k, ::k])
     h, w = sub.shape[:2]
     s = min(1.0, 256 / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
-    small = cv2.resize(sub, size, interpolation=cv2.INTER_AREA)
+    small = apply_calibration(cv2.resize(sub, size, interpolation=cv2.INTER_AREA), calibration)
     lab = rgb_to_lab(small).reshape(-1, 3)
     if valid is not None:
         v = cv2.resize(np.ascontiguousarray(valid[::k, ::k], dtype=np.float32), size, interpolation=cv2.INTER_AREA)
@@ -270,7 +273,8 @@ def _lighting_estimate(rgb: np.ndarray, valid: np.ndarray | None = None) -> dict
     return {"image_mean_L": float(lab[:, 0].mean()), "white_point_lab": wp}
 
 
-def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality, valid=None) -> dict:
+def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality, valid=None,
+             calibration: Calibration | None = None) -> dict:
     reg = region_crop
     n = max(int(np.count_nonzero(reg)), 1)
     cmax = np.maximum(np.maximum(rgb_crop[..., 0], rgb_crop[..., 1]), rgb_crop[..., 2])
@@ -283,7 +287,7 @@ def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality,
         inner = cv2.erode(skin_tex.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         if inner.sum() > 20:
             blur = float(lap[inner].var())
-    light = _lighting_estimate(full_rgb, valid)
+    light = _lighting_estimate(full_rgb, valid, calibration)
     warnings: list[str] = []
     if math.isfinite(blur) and blur < _BLUR_THRESHOLD:
         warnings.append("The photo looks blurred in this region: texture numbers will read low.")
@@ -305,6 +309,7 @@ def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality,
                 "The lighting differs from the baseline's "
                 f"(overall lightness {dL:+.1f} L*"
                 + (f", white point ΔE2000 {dwp:.1f}" if math.isfinite(dwp) else "")
+                + (", after colour calibration" if calibration is not None and calibration.method != "none" else "")
                 + "): changes may be lighting, not skin."
             )
     return {
@@ -491,7 +496,7 @@ def measure(
             "blurred": None,
             "clipped_highlights_fraction": None,
             "clipped_shadows_fraction": None,
-            "lighting": _lighting_estimate(rgb, lighting_mask),
+            "lighting": _lighting_estimate(rgb, lighting_mask, cal),
             "lighting_differs": None,
             "warnings": [reason],
         }
@@ -587,7 +592,7 @@ def measure(
         groups[T]["glcm_contrast"] = _m(T, "glcm_contrast", con, region, scale_text=sc)
         groups[T]["glcm_homogeneity"] = _m(T, "glcm_homogeneity", hom, region, scale_text=sc)
 
-    quality = _quality(crop, rcrop, L, tmask, rgb, baseline_quality, lighting_mask)
+    quality = _quality(crop, rcrop, L, tmask, rgb, baseline_quality, lighting_mask, cal)
     if cal.method == "none":
         quality["warnings"].insert(0, cal.message)
     maps = {}

@@ -117,6 +117,9 @@ def test_reference_patch_calibration_undoes_a_lighting_change(base, rois):
         cal_da = r.change["redness.a_star_mean"]["delta"]
         assert abs(cal_da) < 1.0, (name, cal_da)
         assert abs(raw_da) > 2 * abs(cal_da) + 0.5, (name, raw_da, cal_da)
+        # the lighting change the card corrected is no longer flagged; uncorrected, it is
+        assert raw.regions[name].followup.quality["lighting_differs"] is True
+        assert r.followup.quality["lighting_differs"] is False, r.followup.quality["warnings"]
 
 
 def test_brighter_session_with_chart_is_calibrated_on_shared_patches(base, rois, charts_dir):

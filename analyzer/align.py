@@ -436,17 +436,29 @@ def _refine_backward(bw: _Work, fw: _Work, fregion: np.ndarray, M: np.ndarray) -
     """ECC the other way round: the follow-up's own region matched in the baseline, started from M.
 
     Returns (follow-up work -> baseline work homography, correlation); ``M`` and NaN when
-    ECC fails. One homography pass at work resolution: M is already close.
+    ECC fails. One homography pass at work resolution: M is already close, so the baseline is
+    cropped to where M puts the follow-up's region, with a margin of a quarter of its size.
     """
     x0, x1, y0, y1 = _crop_box(fregion)
     T = _translation(x0, y0)
     W = M @ T  # follow-up crop -> baseline work
+    c = transform_points(W, [[0, 0], [x1 - x0, 0], [0, y1 - y0], [x1 - x0, y1 - y0]])
+    if not np.all(np.isfinite(c)):
+        return M, float("nan")
+    rows, cols = bw.feat.shape
+    m = 0.25 * max(np.ptp(c[:, 0]), np.ptp(c[:, 1])) + 8
+    bx0, by0 = int(max(0, c[:, 0].min() - m)), int(max(0, c[:, 1].min() - m))
+    bx1, by1 = int(min(cols, c[:, 0].max() + m + 1)), int(min(rows, c[:, 1].max() + m + 1))
+    if bx1 - bx0 < 16 or by1 - by0 < 16:
+        return M, float("nan")
+    Tb = _translation(bx0, by0)
+    W = np.linalg.inv(Tb) @ W  # follow-up crop -> baseline crop
     try:
-        rho, W = _ecc(fw.feat[y0:y1, x0:x1], fregion[y0:y1, x0:x1].astype(np.uint8) * 255, bw.feat,
-                      W / W[2, 2], cv2.MOTION_HOMOGRAPHY, 12, 1e-5)
+        rho, W = _ecc(fw.feat[y0:y1, x0:x1], fregion[y0:y1, x0:x1].astype(np.uint8) * 255,
+                      bw.feat[by0:by1, bx0:bx1], W / W[2, 2], cv2.MOTION_HOMOGRAPHY, 12, 1e-5)
     except cv2.error:
         return M, float("nan")
-    Mb = W @ np.linalg.inv(T)
+    Mb = Tb @ W @ np.linalg.inv(T)
     return Mb / Mb[2, 2], rho
 
 
@@ -665,11 +677,17 @@ def _confidence(rho: float, residual_work: float, overlap: float, extra: float =
     return float((0.4 + 0.6 * c_x) * (0.5 + 0.5 * c_rho) * (0.6 + 0.4 * c_res) * (0.5 + 0.5 * c_ov))
 
 
-def _perspective_spread(M: np.ndarray, region: np.ndarray) -> float:
-    """Largest relative change of the homogeneous w over the region's bounding box."""
-    ys, xs = np.nonzero(region)
-    corners = np.array([[xs.min(), ys.min(), 1], [xs.max(), ys.min(), 1], [xs.min(), ys.max(), 1],
-                        [xs.max(), ys.max(), 1]], np.float64)
+def _perspective_spread(M: np.ndarray, region) -> float:
+    """Largest relative change of the homogeneous w over the region's bounding box.
+
+    ``region``: a boolean mask, or its box ``(x_min, x_max, y_min, y_max)`` (inclusive).
+    """
+    if isinstance(region, tuple):
+        x0, x1, y0, y1 = region
+    else:
+        ys, xs = np.nonzero(region)
+        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    corners = np.array([[x0, y0, 1], [x1, y0, 1], [x0, y1, 1], [x1, y1, 1]], np.float64)
     w = corners @ M[2]
     if np.any(w <= 0):
         return float("inf")
@@ -684,7 +702,7 @@ def _perspective_spread(M: np.ndarray, region: np.ndarray) -> float:
 FACE_MAX_PERSPECTIVE = 0.3
 
 
-def _face_perspective(M: np.ndarray, region: np.ndarray) -> float:
+def _face_perspective(M: np.ndarray, region) -> float:
     """Relative change over the baseline region of the follow-up's w for M (follow-up -> baseline).
 
     The follow-up point seen at baseline ``p`` is ``inv(M) p``; its homogeneous w varies over
@@ -727,8 +745,11 @@ def _align_face(bw: _Work, fw: _Work, bf: Face, ff: Face, details: dict) -> Alig
                        reason=f"too little overlap: the follow-up covers {ov0:.0%} of the baseline face")
     bregion = _ecc_face_region(bw, bf)
 
+    x0, x1, y0, y1 = _crop_box(region, pad=0)
+    box = (x0, x1 - 1, y0, y1 - 1)
+
     def plausible(H):
-        return _face_perspective(H, region) < FACE_MAX_PERSPECTIVE
+        return _face_perspective(H, box) < FACE_MAX_PERSPECTIVE
 
     fits = _refine(bw, fw, bregion, M0, plausible)
     model, M, rho = _pick_model(fits, region, plausible)

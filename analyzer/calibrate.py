@@ -148,6 +148,29 @@ class Calibration:
         }
 
 
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Calibration:
+        """The calibration back from :meth:`to_dict` (a stored result): enough to apply it again."""
+        if not d or d.get("method", "none") == "none":
+            return cls(method="none")
+
+        def num(x):
+            return float("nan") if x is None else float(x)
+
+        t, g, poly = d.get("transform_linear_rgb"), d.get("gamma_linear_rgb"), d.get("chart_polygon")
+        return cls(
+            method=d["method"],
+            residual_delta_e=num(d.get("residual_delta_e2000")),
+            residual_delta_e_before=num(d.get("residual_delta_e2000_before")),
+            message=str(d.get("message", "")),
+            chart_polygon=None if poly is None else np.asarray(poly, np.float64),
+            transform=None if t is None else np.asarray(t, np.float64).reshape(3, 3),
+            n_patches=int(d.get("n_patches") or 0),
+            gamma=None if g is None else np.asarray(g, np.float64).reshape(3),
+            patches_used=tuple(int(i) for i in d.get("patches_used") or ()),
+        )
+
+
 NO_CALIBRATION = Calibration(method="none")
 
 

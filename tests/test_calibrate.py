@@ -191,3 +191,16 @@ def test_chart_in_large_photo_polygon_in_photo_pixels(charts_dir):
     assert small is not None and large is not None
     np.testing.assert_allclose(large.polygon / 6, small.polygon, atol=6)
     assert calibrate(big).method == "colorchecker"
+
+
+def test_calibration_round_trips_through_its_json(charts_dir):
+    """A stored calibration (to_dict) applied again gives the same colours."""
+    import json
+
+    rgb = load_photo(charts_dir / "colorchecker-classic-mini.jpg").rgb
+    cal = calibrate(rgb)
+    back = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert back.method == "colorchecker" and back.patches_used == cal.patches_used
+    np.testing.assert_allclose(apply_calibration(rgb, back), apply_calibration(rgb, cal), atol=2e-4)
+    assert Calibration.from_dict(None).method == "none"
+    assert Calibration.from_dict({"method": "none"}).method == "none"

@@ -108,7 +108,7 @@ def test_reference_patch_calibration_undoes_a_lighting_change(base, rois):
 
     ref = RectROI(x + 20, y + 20, s - 40, s - 40)
     raw = compare(b, f, rois=rois, keep_aligned=False)
-    cal = compare(b, f, rois=rois, keep_aligned=False, baseline_reference=ref, followup_reference=ref)
+    cal = compare(b, f, rois=rois, keep_aligned=True, baseline_reference=ref, followup_reference=ref)
     for name in rois:
         r = cal.regions[name]
         assert r.baseline.calibration.method == "reference-patch"
@@ -120,6 +120,9 @@ def test_reference_patch_calibration_undoes_a_lighting_change(base, rois):
         # the lighting change the card corrected is no longer flagged; uncorrected, it is
         assert raw.regions[name].followup.quality["lighting_differs"] is True
         assert r.followup.quality["lighting_differs"] is False, r.followup.quality["warnings"]
+        # the change map is in the same calibrated colours as the numbers
+        da_map = cal.maps(name)["delta_a_star"]
+        assert abs(float(np.nanmedian(da_map)) - cal_da) < 0.5, (name, float(np.nanmedian(da_map)), cal_da)
 
 
 def test_brighter_session_with_chart_is_calibrated_on_shared_patches(base, rois, charts_dir):

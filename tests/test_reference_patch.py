@@ -228,6 +228,10 @@ def test_marked_grey_cards_cancel_a_warm_cast(card_series, tmp_path, monkeypatch
     dita1 = _change(store, sid, fp, "pigmentation.ita_deg_mean")
     assert abs(da1) < 1.0 and abs(dita1) < 3.0, (da1, dita1)
     assert abs(da1) < abs(da0) / 4
+    # The review's heat map shows the same calibrated change as the numbers, not the cast.
+    ri = service.review_images(store, fp, region=service.DEFAULT_REGION, max_side=400)
+    med = float(np.nanmedian(ri.maps["delta_a_star"]))
+    assert abs(med - da1) < 0.75 and abs(med - da0) > 2.0, (med, da1, da0)
     acts = [(e.action, e.detail) for e in store.list_audit()]
     assert ("photo.reference_patch", f"photo {fp}: x 20, y 620, 100 x 100") in acts
 

@@ -5,7 +5,12 @@ frozen results. Image convention everywhere past the loader: RGB, (rows, cols, 3
 float32 in [0, 1], sRGB.
 """
 
-__version__ = "0.1.0"
+#: Part of every measurement. A change that changes what a number means (a metric's definition,
+#: the calibration model, the alignment) takes a new version: stored results of another version
+#: are recomputed, never mixed into one chart. 0.2.0: spots by hysteresis with shape and
+#: surround rules; tone power + matrix calibration fitted on the patches usable in both photos;
+#: skin-only, inverse-consistent face alignment.
+__version__ = "0.2.0"
 
 ANALYZER_VERSION = __version__
 

@@ -396,7 +396,8 @@ def detect_colorchecker(rgb: np.ndarray, *, max_side: int = 1600) -> ChartDetect
     mx, my = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
     c0, r0 = int(max(0, x0 - mx)), int(max(0, y0 - my))
     c1, r1 = int(min(cols, x1 + mx + 1)), int(min(rows, y1 + my + 1))
-    if (c1 - c0) * (r1 - r0) < 0.5 * rows * cols and min(c1 - c0, r1 - r0) >= 32:
+    plausible = res < 2 * MAX_ACCEPTED_RESIDUAL  # far off: not a chart (a face's pattern), no second look
+    if plausible and (c1 - c0) * (r1 - r0) < 0.5 * rows * cols and min(c1 - c0, r1 - r0) >= 32:
         zoom = _search(np.ascontiguousarray(rgb[r0:r1, c0:c1]), max_side)
         if zoom is not None and (zoom[0] < MAX_ACCEPTED_RESIDUAL or zoom[0] < res):
             z = zoom[1]
@@ -431,16 +432,18 @@ def _chart_calibration(det: ChartDetection, leave_out=()) -> Calibration | str:
     leave = np.zeros(len(p), bool)
     leave[[int(i) for i in leave_out]] = True
     usable = _usable(p)
-    gamma, M, use = _fit_chart(p, leave=leave)
-    before = _residuals(p, None, use)
-    after = _residuals(p, M, use, gamma)
-    _, M3, _ = _fit_chart(p, tone=False, leave=leave)
+    # Is it a ColorChecker at all? Judged first on the matrix alone; the tone fit (the slower
+    # one) only for a chart that is accepted.
+    _, M3, use = _fit_chart(p, tone=False, leave=leave)
     matrix_only = _residuals(p, M3, use)
     if matrix_only >= MAX_ACCEPTED_RESIDUAL:
         return (
             f" A chart-like target was found but its colours don't match a ColorChecker 24 "
             f"(ΔE2000 {matrix_only:.1f} after fitting a 3x3 matrix), so it was not used."
         )
+    gamma, M, use = _fit_chart(p, leave=leave)
+    before = _residuals(p, None, use)
+    after = _residuals(p, M, use, gamma)
     n_clipped = int((~usable).sum()) if usable.sum() < len(p) else 0
     n_other = int((usable & ~use).sum())  # left out to match the other photo
     notes = ""
@@ -558,7 +561,14 @@ def calibrate_pair(rgb_a: np.ndarray, rgb_b: np.ndarray) -> tuple[Calibration, C
     cal_a = _chart_calibration(det_a) if det_a is not None else None
     cal_b = _chart_calibration(det_b) if det_b is not None else None
     if not isinstance(cal_a, Calibration) or not isinstance(cal_b, Calibration):
-        return calibrate(rgb_a), calibrate(rgb_b)
+        # What calibrate() gives each photo, from the searches already made (a chart search
+        # is the slowest step of a comparison).
+        def alone(cal):
+            if isinstance(cal, Calibration):
+                return cal
+            return Calibration(method="none", message=NO_CALIBRATION_MESSAGE + (cal or ""))
+
+        return alone(cal_a), alone(cal_b)
     if cal_a.patches_used == cal_b.patches_used:
         return cal_a, cal_b
     common = set(cal_a.patches_used) & set(cal_b.patches_used)

@@ -204,3 +204,20 @@ def test_calibration_round_trips_through_its_json(charts_dir):
     np.testing.assert_allclose(apply_calibration(rgb, back), apply_calibration(rgb, cal), atol=2e-4)
     assert Calibration.from_dict(None).method == "none"
     assert Calibration.from_dict({"method": "none"}).method == "none"
+
+
+def test_pair_without_two_charts_is_each_photo_alone(charts_dir, london_neutral):
+    """calibrate_pair on a chart photo and a photo without one (or with a rejected chart) gives
+    exactly what calibrate() gives each photo, from one chart search per photo."""
+    from analyzer.calibrate import calibrate_pair
+
+    chart = load_photo(charts_dir / "colorchecker-classic-mini.jpg").rgb
+    occluded = load_photo(charts_dir / "partial_card_rgb.png").rgb
+    face = load_photo(london_neutral["081"]).rgb
+    for a, b in ((chart, face), (occluded, chart), (face, occluded)):
+        pa, pb = calibrate_pair(a, b)
+        for got, rgb in ((pa, a), (pb, b)):
+            want = calibrate(rgb)
+            assert (got.method, got.message, got.patches_used) == (want.method, want.message, want.patches_used)
+            if want.transform is not None:
+                np.testing.assert_allclose(got.transform, want.transform)

@@ -26,6 +26,7 @@ STAGE_PATCHES: tuple[tuple[str, str, str], ...] = (
     ("analyzer.pipeline", "calibrate", "calibrate"),
     ("analyzer.pipeline", "reference_patch_lab", "calibrate"),
     ("analyzer.calibrate", "calibrate", "calibrate"),
+    ("analyzer.pipeline", "calibrate_pair", "calibrate"),
     ("analyzer.pipeline", "skin_mask", "skin mask"),
     ("analyzer.pipeline", "_skin_in_region", "skin mask"),
     ("analyzer.pipeline", "measure", "metrics"),

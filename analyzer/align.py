@@ -371,20 +371,29 @@ def _ecc(tmpl: np.ndarray, tmask: np.ndarray, img: np.ndarray, W: np.ndarray, mo
     return float(rho), res
 
 
-def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray, plausible=None) -> dict:
+def _crop_box(region: np.ndarray, pad: int = 8) -> tuple[int, int, int, int]:
+    """``(x0, x1, y0, y1)`` (end exclusive) of a boolean region's bounding box plus ``pad``, in the frame."""
+    rows, cols = region.shape
+    ys, xs = np.nonzero(region)
+    return (max(0, xs.min() - pad), min(cols, xs.max() + pad + 1), max(0, ys.min() - pad),
+            min(rows, ys.max() + pad + 1))
+
+
+def _spread_below(region: np.ndarray, limit: float = 0.15):
+    """The body path's plausibility rule for a homography: w varies < ``limit`` over the region."""
+    return lambda M: _perspective_spread(M, region) < limit
+
+
+def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray, plausible) -> dict:
     """ECC refinement of M0 (follow-up work -> baseline work) on the baseline region.
 
     Coarse affine then homography passes at half resolution (cheap, wide basin), then the
     homography at work resolution for sub-pixel accuracy. The affine candidate (refined at
     work resolution) is computed only when the homography is implausible (``plausible(M)``
-    False; default: :func:`_perspective_spread` < 0.15 over ``region``).
+    False).
     Returns ``{"affine": (M, rho) or None, "homography": (M, rho)}``.
     """
-    rows, cols = region.shape
-    ys, xs = np.nonzero(region)
-    pad = 8
-    x0, x1 = max(0, xs.min() - pad), min(cols, xs.max() + pad + 1)
-    y0, y1 = max(0, ys.min() - pad), min(rows, ys.max() + pad + 1)
+    x0, x1, y0, y1 = _crop_box(region)
     tmpl = bw.feat[y0:y1, x0:x1]
     tmask = region[y0:y1, x0:x1].astype(np.uint8) * 255
     T = _translation(x0, y0)
@@ -412,9 +421,6 @@ def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray, plausible=
         rho_h, Wh = float("nan"), W
     Mh = np.linalg.inv(Wh @ Ti)
     out = {"homography": (Mh / Mh[2, 2], rho_h), "affine": None}
-    if plausible is None:
-        def plausible(M):
-            return _perspective_spread(M, region) < 0.15
     if not (math.isfinite(rho_h) and plausible(out["homography"][0])):
         try:
             rho_a, Wa = _ecc(tmpl, tmask, fw.feat, Wa, cv2.MOTION_AFFINE, 20, 1e-5)
@@ -423,13 +429,6 @@ def _refine(bw: _Work, fw: _Work, region: np.ndarray, M0: np.ndarray, plausible=
         Ma = np.linalg.inv(Wa @ Ti)
         out["affine"] = (Ma / Ma[2, 2], rho_a)
     return out
-
-
-def _crop_box(region: np.ndarray, pad: int = 8) -> tuple[int, int, int, int]:
-    rows, cols = region.shape
-    ys, xs = np.nonzero(region)
-    return (max(0, xs.min() - pad), min(cols, xs.max() + pad + 1), max(0, ys.min() - pad),
-            min(rows, ys.max() + pad + 1))
 
 
 def _refine_backward(bw: _Work, fw: _Work, fregion: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, float]:
@@ -535,9 +534,7 @@ def _scene_check(bw: _Work, fw: _Work, region: np.ndarray, M: np.ndarray) -> tup
     Ms /= Ms[2, 2]
     if not (math.isfinite(rho) and rho >= 0.5) or _perspective_spread(Ms, np.ones_like(region)) > 0.15:
         return None
-    ys, xs = np.nonzero(region)
-    idx = np.linspace(0, len(xs) - 1, 64).astype(int)
-    pb = np.c_[xs[idx], ys[idx]].astype(np.float64)
+    pb = _region_points(region, 64)
     d = np.linalg.norm(transform_points(np.linalg.inv(Ms), pb) - transform_points(np.linalg.inv(M), pb), axis=1)
     if d.max() > 0.75:
         return None
@@ -711,17 +708,17 @@ def _face_perspective(M: np.ndarray, region) -> float:
     return _perspective_spread(np.linalg.inv(M), region)
 
 
-def _pick_model(fits: dict, region: np.ndarray, plausible=None) -> tuple[str, np.ndarray, float]:
+def _pick_model(fits: dict, plausible) -> tuple[str, np.ndarray, float]:
     """Homography when the face/skin region supports it, else affine.
 
     The homography is kept when ECC converged and its perspective is plausible for a
-    hand-held camera (w varies < 15 % over the region). Measured on the landmark pairs, a
+    hand-held camera (``plausible(M)``: w varies < 15 % over the region on the body path,
+    < :data:`FACE_MAX_PERSPECTIVE` in the follow-up's frame on the face path). Measured on the landmark pairs, a
     homography fitted to the face region is no worse than the affine one beyond noise, and
     it recovers real perspective change (camera distance, tilt).
     """
     Mh, rh = fits["homography"]
-    ok = plausible(Mh) if plausible is not None else _perspective_spread(Mh, region) < 0.15
-    if fits["affine"] is None or (math.isfinite(rh) and ok):
+    if fits["affine"] is None or (math.isfinite(rh) and plausible(Mh)):
         return "homography", Mh, rh
     Ma, ra = fits["affine"]
     return "affine", Ma, ra
@@ -752,7 +749,7 @@ def _align_face(bw: _Work, fw: _Work, bf: Face, ff: Face, details: dict) -> Alig
         return _face_perspective(H, box) < FACE_MAX_PERSPECTIVE
 
     fits = _refine(bw, fw, bregion, M0, plausible)
-    model, M, rho = _pick_model(fits, region, plausible)
+    model, M, rho = _pick_model(fits, plausible)
     if model == "homography" and math.isfinite(rho):
         # Inverse consistency: the follow-up's own face region matched in the baseline, and one
         # homography fitted to both directions, so the result does not depend on which photo is
@@ -840,8 +837,9 @@ def _align_body(bw: _Work, fw: _Work, details: dict) -> Alignment:
         return _result(False, H, bw, fw, confidence=0.0, method="skin-features", residual_work=None,
                        overlap=ov0, details=details,
                        reason=f"too little overlap: the follow-up covers {ov0:.0%} of the baseline {region_kind} region")
-    fits = _refine(bw, fw, region, H / H[2, 2])
-    model, M, rho = _pick_model(fits, region)
+    plausible = _spread_below(region)
+    fits = _refine(bw, fw, region, H / H[2, 2], plausible)
+    model, M, rho = _pick_model(fits, plausible)
     details["ecc_correlation"] = rho
     # ECC must agree with the feature inliers.
     inl_b = pb[inl.ravel() > 0]

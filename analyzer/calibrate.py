@@ -147,7 +147,6 @@ class Calibration:
             "patches_used": list(self.patches_used),
         }
 
-
     @classmethod
     def from_dict(cls, d: dict | None) -> Calibration:
         """The calibration back from :meth:`to_dict` (a stored result): enough to apply it again."""
@@ -539,7 +538,12 @@ def calibrate(
             transform=M,
             n_patches=1,
         )
-    return Calibration(method="none", message=NO_CALIBRATION_MESSAGE + rejected)
+    return _uncalibrated(rejected)
+
+
+def _uncalibrated(rejected: str | None = None) -> Calibration:
+    """``method="none"``, its message saying why (and why a chart-like target was not used)."""
+    return Calibration(method="none", message=NO_CALIBRATION_MESSAGE + (rejected or ""))
 
 
 def calibrate_pair(rgb_a: np.ndarray, rgb_b: np.ndarray) -> tuple[Calibration, Calibration]:
@@ -563,12 +567,7 @@ def calibrate_pair(rgb_a: np.ndarray, rgb_b: np.ndarray) -> tuple[Calibration, C
     if not isinstance(cal_a, Calibration) or not isinstance(cal_b, Calibration):
         # What calibrate() gives each photo, from the searches already made (a chart search
         # is the slowest step of a comparison).
-        def alone(cal):
-            if isinstance(cal, Calibration):
-                return cal
-            return Calibration(method="none", message=NO_CALIBRATION_MESSAGE + (cal or ""))
-
-        return alone(cal_a), alone(cal_b)
+        return tuple(c if isinstance(c, Calibration) else _uncalibrated(c) for c in (cal_a, cal_b))
     if cal_a.patches_used == cal_b.patches_used:
         return cal_a, cal_b
     common = set(cal_a.patches_used) & set(cal_b.patches_used)

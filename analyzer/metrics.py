@@ -721,18 +721,27 @@ def change_warnings(baseline: MetricSet, followup: MetricSet) -> list[str]:
     return warnings
 
 
-def change_maps(baseline_rgb: np.ndarray, followup_warped_rgb: np.ndarray, mask: np.ndarray, *, smooth_sigma: float = 2.0) -> dict[str, np.ndarray]:
+def change_maps(
+    baseline_rgb: np.ndarray,
+    followup_warped_rgb: np.ndarray,
+    mask: np.ndarray,
+    *,
+    smooth_sigma: float = 2.0,
+    baseline_calibration: Calibration | None = None,
+    followup_calibration: Calibration | None = None,
+) -> dict[str, np.ndarray]:
     """Per-pixel change maps for heat maps (float32, NaN outside ``mask``).
 
     ``delta_a_star`` and ``delta_L_star``: follow-up minus baseline, both Gaussian-smoothed
     (``smooth_sigma`` px) to suppress pixel noise and residual misalignment.
     ``delta_roughness``: local RMS (sigma 4 px) of the DoG roughness band, follow-up minus
-    baseline, L* units. Both images must be in the same (baseline) frame and calibrated alike.
+    baseline, L* units. Both images must be in the same (baseline) frame; each is taken in its
+    calibrated colours (its calibration applied here), as the numbers are.
     """
     if baseline_rgb.shape != followup_warped_rgb.shape:
         raise ValueError("baseline and follow-up must have the same shape (warp the follow-up first)")
-    lb = rgb_to_lab(baseline_rgb)
-    lf = rgb_to_lab(followup_warped_rgb)
+    lb = rgb_to_lab(apply_calibration(baseline_rgb, baseline_calibration))
+    lf = rgb_to_lab(apply_calibration(followup_warped_rgb, followup_calibration))
     m = np.asarray(mask, bool)
 
     def sm(x):

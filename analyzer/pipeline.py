@@ -16,7 +16,7 @@ import numpy as np
 
 from analyzer import __version__
 from analyzer.align import Alignment, align, detect_main_face, warp_to_baseline
-from analyzer.calibrate import apply_calibration, calibrate, calibrate_pair, reference_patch_lab
+from analyzer.calibrate import calibrate, calibrate_pair, reference_patch_lab
 from analyzer.face import Face
 from analyzer.io import Photo
 from analyzer.metrics import MetricSet, analysis_scale, change, change_maps, measure, measure_photo
@@ -90,13 +90,13 @@ class Comparison:
         r0, r1, c0, c1 = mask_bbox(mask)
         if r1 <= r0 or c1 <= c0:
             return out
-        # On the region's box (plus a margin for the smoothing), each photo in its calibrated
-        # colours, as the numbers are.
+        # On the region's box (plus a margin for the smoothing), each photo in its calibrated colours.
         pad = 48
         r0, r1, c0, c1 = max(0, r0 - pad), min(h, r1 + pad), max(0, c0 - pad), min(w, c1 + pad)
-        b = apply_calibration(np.ascontiguousarray(self.baseline_rgb[r0:r1, c0:c1]), r.baseline.calibration)
-        f = apply_calibration(np.ascontiguousarray(self.aligned_rgb[r0:r1, c0:c1]), r.followup.calibration)
-        for k, v in change_maps(b, f, mask[r0:r1, c0:c1]).items():
+        maps = change_maps(np.ascontiguousarray(self.baseline_rgb[r0:r1, c0:c1]),
+                           np.ascontiguousarray(self.aligned_rgb[r0:r1, c0:c1]), mask[r0:r1, c0:c1],
+                           baseline_calibration=r.baseline.calibration, followup_calibration=r.followup.calibration)
+        for k, v in maps.items():
             full = np.full((h, w), np.nan, np.float32)
             full[r0:r1, c0:c1] = v
             out[k] = full

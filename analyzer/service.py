@@ -1238,7 +1238,7 @@ def review_images(store, photo_id: int, *, region: str = DEFAULT_REGION, max_sid
                                      borderMode=cv2.BORDER_CONSTANT)
     maps: dict[str, np.ndarray] = {}
     if with_maps and poly is not None:
-        from analyzer.calibrate import Calibration, apply_calibration
+        from analyzer.calibrate import Calibration
         from analyzer.metrics import change_maps
         from analyzer.regions import polygon_mask
 
@@ -1260,9 +1260,10 @@ def review_images(store, photo_id: int, *, region: str = DEFAULT_REGION, max_sid
             crop = np.ascontiguousarray(base.rgb[y0:y1, x0:x1])
             # In each photo's calibrated colours, as the numbers are.
             rr = (res.get("regions") or {}).get(region) or {}
-            crop = apply_calibration(crop, Calibration.from_dict((rr.get("baseline") or {}).get("calibration")))
-            warped = apply_calibration(warped, Calibration.from_dict((rr.get("followup") or {}).get("calibration")))
-            for k, v in change_maps(crop, warped, mask).items():
+            cals = {side: Calibration.from_dict((rr.get(side) or {}).get("calibration"))
+                    for side in ("baseline", "followup")}
+            for k, v in change_maps(crop, warped, mask, baseline_calibration=cals["baseline"],
+                                    followup_calibration=cals["followup"]).items():
                 v = np.asarray(v, np.float32)
                 if v.ndim != 2:
                     continue

@@ -722,12 +722,9 @@ def set_reference_patch(store, photo_id: int, roi, *, user=None, analyze: bool =
         from analyzer.store.validate import reference_patch as check_patch
 
         patch = check_patch(patch, width=rec.width, height=rec.height)  # one line, before loading pixels
-        from analyzer.calibrate import reference_patch_lab
-
-        try:
-            reference_patch_lab(store.load_photo(photo_id).rgb, reference_roi(patch))
-        except UsageError as exc:
-            raise InvalidInput(str(exc)) from None
+        unusable: dict[str, str] = {}
+        if _usable_reference(store.load_photo(photo_id), patch, "patch", unusable) is None:
+            raise InvalidInput(unusable["patch"])
     before = rec.reference_patch
     rec = store.set_reference_patch(photo_id, patch)
     if user is not None and before != rec.reference_patch:

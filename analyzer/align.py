@@ -855,8 +855,9 @@ def _align_body(bw: _Work, fw: _Work, details: dict) -> Alignment:
                   covered=f"the baseline {region_kind} region", regions="skin regions")
 
 
-def warp_to_baseline(followup: np.ndarray, alignment: Alignment,
-                     baseline_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def warp_to_baseline(followup: np.ndarray, alignment: Alignment, baseline_shape: tuple[int, int], *,
+                     box: tuple[int, int, int, int] | None = None,
+                     stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Warp the follow-up photo into the baseline frame.
 
     Parameters
@@ -867,11 +868,17 @@ def warp_to_baseline(followup: np.ndarray, alignment: Alignment,
         An accepted alignment (``ok`` True) for this follow-up.
     baseline_shape : tuple
         ``(rows, cols)`` of the baseline photo (a 3-tuple ``(rows, cols, 3)`` is accepted).
+    box : tuple (r0, r1, c0, c1), optional
+        Only this window of the baseline frame (rows r0:r1, columns c0:c1): the pixels of the
+        full warp's ``[r0:r1, c0:c1]``, without warping the rest (a region's box of a 12 MP photo).
+    stride : int
+        Every ``stride``-th baseline pixel, as the full warp's ``[r0:r1:stride, c0:c1:stride]``
+        (a coarse view of the whole frame, e.g. for the lighting estimate).
 
     Returns
     -------
     warped : ndarray, float32 (rows, cols, 3)
-        The follow-up in the baseline frame (0 outside the follow-up's frame).
+        The follow-up in the baseline frame (0 outside the follow-up's frame), or in the window.
     valid : ndarray, bool (rows, cols)
         True where the pixel came from the follow-up.
 
@@ -883,15 +890,24 @@ def warp_to_baseline(followup: np.ndarray, alignment: Alignment,
     if not alignment.ok:
         raise UsageError(f"alignment was refused, nothing to warp: {alignment.reason}")
     rows, cols = int(baseline_shape[0]), int(baseline_shape[1])
+    r0, r1, c0, c1 = (0, rows, 0, cols) if box is None else (int(v) for v in box)
+    stride = int(stride)
+    if not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols) or stride < 1:
+        raise UsageError(f"warp window {box} (stride {stride}) is not inside the {cols}x{rows} baseline frame")
     f = np.asarray(followup)
     if f.dtype != np.float32:
         f = f.astype(np.float32) / (255.0 if f.dtype == np.uint8 else 1.0)
-    M = np.asarray(alignment.matrix, np.float64)
-    warped = cv2.warpPerspective(f, M, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                 borderValue=(0, 0, 0))
+    # Output pixel (j, i) is baseline pixel (c0 + stride*j, r0 + stride*i): the inverse map
+    # (output -> follow-up) is inv(M) composed with that placement, so a window or a strided
+    # view samples exactly the points the full warp samples there.
+    place = np.array([[stride, 0, c0], [0, stride, r0], [0, 0, 1]], np.float64)
+    inv = np.linalg.inv(np.asarray(alignment.matrix, np.float64)) @ place
+    size = (len(range(c0, c1, stride)), len(range(r0, r1, stride)))
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpPerspective(f, inv, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
     # A pixel is valid when its source position falls inside the follow-up frame.
     ones = np.full(f.shape[:2], 255, np.uint8)
-    valid = cv2.warpPerspective(ones, M, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0) > 0
+    valid = cv2.warpPerspective(ones, inv, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0) > 0
     warped[~valid] = 0.0
     np.clip(warped, 0.0, 1.0, out=warped)  # in place: a 12 MP float copy is 144 MiB
     return warped, valid

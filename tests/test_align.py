@@ -204,6 +204,26 @@ def test_warp_to_baseline_reproduces_baseline(photo_path):
     assert np.corrcoef(g1, g2)[0, 1] > 0.95
 
 
+def test_warp_window_and_stride_sample_the_full_warp(photo_path):
+    """A window or a strided view of the warp is the full warp's slice (same sample points),
+    so compare() can warp a region's box only; a window outside the frame is refused."""
+    base = load_photo(photo_path("faces/london_neutral/029_03.jpg")).rgb
+    follow, _, _ = make_synthetic_pair(base, np.random.default_rng(11))
+    a = align(base, follow)
+    assert a.ok
+    full, valid = warp_to_baseline(follow, a, base.shape[:2])
+    box = (101, 733, 57, 640)
+    win, wvalid = warp_to_baseline(follow, a, base.shape[:2], box=box)
+    assert win.shape == (632, 583, 3)
+    np.testing.assert_allclose(win, full[101:733, 57:640], atol=1e-6)
+    assert np.array_equal(wvalid, valid[101:733, 57:640])
+    sub, svalid = warp_to_baseline(follow, a, base.shape[:2], box=box, stride=3)
+    np.testing.assert_allclose(sub, full[101:733:3, 57:640:3], atol=1e-6)
+    assert np.array_equal(svalid, valid[101:733:3, 57:640:3])
+    with pytest.raises(UsageError, match="not inside"):
+        warp_to_baseline(follow, a, base.shape[:2], box=(0, base.shape[0] + 1, 0, 10))
+
+
 def test_main_face_is_not_a_large_false_detection(astronaut_path):
     """In this warped astronaut a weak false detection is larger than the face; the face is used."""
     from analyzer.face import detect_faces

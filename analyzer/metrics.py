@@ -251,16 +251,28 @@ def _lighting_estimate(rgb: np.ndarray, valid: np.ndarray | None = None,
     follow-up warped into the baseline frame is empty outside the warp). The estimate is made
     on the photo's calibrated colours (``calibration``): a lighting change that a chart or a
     reference patch has corrected is no longer a difference."""
-    h, w = rgb.shape[:2]
-    k = max(1, max(h, w) // 1024)  # stride first: a full-size area resize of 12 MP is slow
-    sub = np.ascontiguousarray(rgb[::k, ::k])
+    k = lighting_stride(rgb.shape)
+    return lighting_from_strided(rgb[::k, ::k], None if valid is None else valid[::k, ::k], calibration)
+
+
+def lighting_stride(shape: tuple[int, ...]) -> int:
+    """The pixel stride of the lighting estimate (a full-size area resize of 12 MP is slow)."""
+    return max(1, max(int(shape[0]), int(shape[1])) // 1024)
+
+
+def lighting_from_strided(sub: np.ndarray, valid: np.ndarray | None = None,
+                          calibration: Calibration | None = None) -> dict:
+    """:func:`_lighting_estimate` of a photo given as every :func:`lighting_stride`-th pixel
+    (``rgb[::k, ::k]``, and ``valid[::k, ::k]``): a follow-up warped at that stride gives the
+    estimate of its full warp without warping the whole frame."""
+    sub = np.ascontiguousarray(sub, dtype=np.float32)
     h, w = sub.shape[:2]
     s = min(1.0, 256 / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
     small = apply_calibration(cv2.resize(sub, size, interpolation=cv2.INTER_AREA), calibration)
     lab = rgb_to_lab(small).reshape(-1, 3)
     if valid is not None:
-        v = cv2.resize(np.ascontiguousarray(valid[::k, ::k], dtype=np.float32), size, interpolation=cv2.INTER_AREA)
+        v = cv2.resize(np.ascontiguousarray(valid, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
         lab = lab[v.reshape(-1) > 0.999]  # wholly inside: no blend with the empty border
         if len(lab) == 0:
             return {"image_mean_L": float("nan"), "white_point_lab": None}
@@ -273,7 +285,7 @@ def _lighting_estimate(rgb: np.ndarray, valid: np.ndarray | None = None,
     return {"image_mean_L": float(lab[:, 0].mean()), "white_point_lab": wp}
 
 
-def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality, valid=None,
+def _quality(rgb_crop, region_crop, L_tex, skin_tex, light: dict, baseline_quality,
              calibration: Calibration | None = None) -> dict:
     reg = region_crop
     n = max(int(np.count_nonzero(reg)), 1)
@@ -287,7 +299,6 @@ def _quality(rgb_crop, region_crop, L_tex, skin_tex, full_rgb, baseline_quality,
         inner = cv2.erode(skin_tex.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         if inner.sum() > 20:
             blur = float(lap[inner].var())
-    light = _lighting_estimate(full_rgb, valid, calibration)
     warnings: list[str] = []
     if math.isfinite(blur) and blur < _BLUR_THRESHOLD:
         warnings.append("The photo looks blurred in this region: texture numbers will read low.")
@@ -430,6 +441,7 @@ def measure(
     region_mask: np.ndarray | None = None,
     keep_maps: bool = False,
     lighting_mask: np.ndarray | None = None,
+    lighting: dict | None = None,
 ) -> MetricSet:
     """Measure every metric over the skin pixels ``mask`` of a photo.
 
@@ -458,6 +470,9 @@ def measure(
         under treatment), and only where there is image content (a warped follow-up is empty
         outside the warp). Give the baseline the same mask so both are judged on the same part
         of the scene.
+    lighting : dict, optional
+        The photo-wide lighting estimate already made (:func:`lighting_from_strided`): when the
+        photo given is a window of a larger frame (a region's box), the estimate is of the frame.
 
     Returns
     -------
@@ -496,13 +511,13 @@ def measure(
             "blurred": None,
             "clipped_highlights_fraction": None,
             "clipped_shadows_fraction": None,
-            "lighting": _lighting_estimate(rgb, lighting_mask, cal),
+            "lighting": _lighting_estimate(rgb, lighting_mask, cal) if lighting is None else lighting,
             "lighting_differs": None,
             "warnings": [reason],
         }
         return MetricSet(groups, cal, skin_fraction, q, scale, region)
 
-    pad = int(math.ceil(3 * _BACKGROUND_SIGMA / max(texture_scale, 1e-3))) + 2
+    pad = measure_padding(texture_scale)
     r0, r1 = max(0, b0 - pad), min(rgb.shape[0], b1 + pad)
     c0, c1 = max(0, b2 - pad), min(rgb.shape[1], b3 + pad)
     crop = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), cal)
@@ -592,7 +607,9 @@ def measure(
         groups[T]["glcm_contrast"] = _m(T, "glcm_contrast", con, region, scale_text=sc)
         groups[T]["glcm_homogeneity"] = _m(T, "glcm_homogeneity", hom, region, scale_text=sc)
 
-    quality = _quality(crop, rcrop, L, tmask, rgb, baseline_quality, lighting_mask, cal)
+    if lighting is None:
+        lighting = _lighting_estimate(rgb, lighting_mask, cal)
+    quality = _quality(crop, rcrop, L, tmask, lighting, baseline_quality, cal)
     if cal.method == "none":
         quality["warnings"].insert(0, cal.message)
     maps = {}
@@ -606,6 +623,12 @@ def texture_scale_for(face: Face | None) -> float:
     -> :data:`CANONICAL_EYE_DISTANCE_PX`. In a comparison, pass the *baseline's* factor to both
     ``measure`` calls (the follow-up is in the baseline frame) to get the face-normalised scale."""
     return analysis_scale(face)[0]
+
+
+def measure_padding(texture_scale: float) -> int:
+    """Pixels of context :func:`measure` reads around the measured pixels' box (the surrounding
+    skin of a spot, at the analysis scale): a window this much larger measures the same."""
+    return int(math.ceil(3 * _BACKGROUND_SIGMA / max(texture_scale, 1e-3))) + 2
 
 
 def analysis_scale(face: Face | None) -> tuple[float, float | None, dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -19,7 +20,17 @@ from analyzer.align import Alignment, align, detect_main_face, warp_to_baseline
 from analyzer.calibrate import calibrate, calibrate_pair, reference_patch_lab
 from analyzer.face import Face
 from analyzer.io import Photo
-from analyzer.metrics import MetricSet, analysis_scale, change, change_maps, measure, measure_photo
+from analyzer.metrics import (
+    MetricSet,
+    analysis_scale,
+    change,
+    change_maps,
+    lighting_from_strided,
+    lighting_stride,
+    measure,
+    measure_padding,
+    measure_photo,
+)
 from analyzer.regions import ROI, face_area_polygon, mask_bbox, polygon_mask, roi_polygon, skin_mask
 
 DEFAULT_REGION = "face"
@@ -71,9 +82,26 @@ class Comparison:
     alignment: Alignment
     image: dict
     regions: dict[str, RegionResult]
-    aligned_rgb: np.ndarray | None = field(default=None, repr=False)
-    valid_mask: np.ndarray | None = field(default=None, repr=False)
     baseline_rgb: np.ndarray | None = field(default=None, repr=False)
+    followup_rgb: np.ndarray | None = field(default=None, repr=False)
+
+    @cached_property
+    def _warp(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if not self.alignment.ok or self.followup_rgb is None or self.baseline_rgb is None:
+            return None, None
+        return warp_to_baseline(self.followup_rgb, self.alignment, self.baseline_rgb.shape[:2])
+
+    @property
+    def aligned_rgb(self) -> np.ndarray | None:
+        """The follow-up warped into the whole baseline frame (for overlays and sliders), made on
+        first use: :func:`compare` itself warps only the regions' box. ``None`` when the
+        alignment was refused or the images were not kept."""
+        return self._warp[0]
+
+    @property
+    def valid_mask(self) -> np.ndarray | None:
+        """Where :attr:`aligned_rgb` has follow-up pixels (the rest is outside its frame)."""
+        return self._warp[1]
 
     def maps(self, region: str | None = None) -> dict[str, np.ndarray]:
         """Per-pixel change maps (Δa*, ΔL*, Δroughness) inside a region, in the baseline frame.
@@ -116,6 +144,16 @@ class Comparison:
             "regions": {k: v.to_dict() for k, v in self.regions.items()},
             "analyzer_version": __version__,
         }
+
+
+def _window(masks, pad: int, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The union box (r0, r1, c0, c1) of the masks, grown by ``pad`` and kept inside ``shape``."""
+    boxes = [b for b in (mask_bbox(m) for m in masks) if b[1] > b[0] and b[3] > b[2]]
+    if not boxes:
+        return None
+    r0, r1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
+    c0, c1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
+    return max(0, r0 - pad), min(shape[0], r1 + pad), max(0, c0 - pad), min(shape[1], c1 + pad)
 
 
 def _skin_in_region(rgb: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -219,7 +257,6 @@ def compare(
     ref_lab = None
     if baseline_reference is not None and followup_reference is not None:
         ref_lab = (reference_patch_lab(baseline.rgb, baseline_reference)[0], 0.0, 0.0)
-    warped = valid = None
     cal_f = None
     if alignment.ok and baseline_reference is None and followup_reference is None:
         # A chart in both photos is fitted on the patches usable in both (a patch clipped in one
@@ -229,44 +266,54 @@ def compare(
         cal_b = calibrate(baseline.rgb, reference_patch=baseline_reference, reference_lab=ref_lab)
         if alignment.ok:
             cal_f = calibrate(followup.rgb, reference_patch=followup_reference, reference_lab=ref_lab)
-    if alignment.ok:
-        # The chart is found on the follow-up as taken; the correction applies to its pixels anywhere.
-        warped, valid = warp_to_baseline(followup.rgb, alignment, shape)
-
     # Texture at the face-normalised scale of the baseline (the follow-up is in its frame).
     ts, px_mm, basis = analysis_scale(baseline_face)
-    # Lighting is judged on the same scene pixels in both photos: covered by the warp, not the face.
-    scene = None
-    if alignment.ok:
-        scene = valid.copy()
-        if baseline_face is not None:
-            scene &= ~polygon_mask(face_area_polygon(baseline_face), shape)
+    polygons = {name: roi_polygon(roi, face=baseline_face, shape=shape) for name, roi in rois.items()}
     regions: dict[str, RegionResult] = {}
-    for name, roi in rois.items():
-        polygon = roi_polygon(roi, face=baseline_face, shape=shape)
-        region_mask = polygon_mask(polygon, shape)
-        if alignment.ok:
+    if not alignment.ok:
+        reason = f"alignment refused: {alignment.reason}"
+        for name, polygon in polygons.items():
+            region_mask = polygon_mask(polygon, shape)
+            b = measure(baseline.rgb, mask=_skin_in_region(baseline.rgb, region_mask), calibration=cal_b,
+                        region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=region_mask)
+            regions[name] = RegionResult(name, polygon, _with_basis(b, basis), None, None, reason)
+    else:
+        # Lighting is judged on the same scene pixels in both photos: covered by the warp, not
+        # the face; from a strided warp of the whole frame (the estimate's own sampling).
+        k = lighting_stride(shape)
+        warped_sub, valid_sub = warp_to_baseline(followup.rgb, alignment, shape, stride=k)
+        scene = valid_sub
+        if baseline_face is not None:
+            scene = valid_sub & ~polygon_mask(face_area_polygon(baseline_face), shape)[::k, ::k]
+        light_b = lighting_from_strided(baseline.rgb[::k, ::k], scene, cal_b)
+        light_f = lighting_from_strided(warped_sub, scene, cal_f)
+        del warped_sub, valid_sub
+        # The follow-up is warped only over the regions' box and the context measure() reads
+        # around it: the numbers are those of the full warp, without a full-frame copy.
+        masks = {name: polygon_mask(polygon, shape) for name, polygon in polygons.items()}
+        window = _window(masks.values(), measure_padding(ts), shape)
+        if window is None:  # regions entirely outside the frame: measured as empty
+            window = (0, 1, 0, 1)
+        r0, r1, c0, c1 = window
+        base_w = baseline.rgb[r0:r1, c0:c1]
+        warped_w, valid_w = warp_to_baseline(followup.rgb, alignment, shape, box=window)
+        for name, polygon in polygons.items():
             # The same pixels in both photos: region ∩ skin in both ∩ covered by the warp.
-            covered = region_mask & valid
-            common = _skin_in_region(baseline.rgb, covered) & _skin_in_region(warped, covered)
-            b = measure(baseline.rgb, mask=common, calibration=cal_b, region=name,
-                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting_mask=scene)
-            f = measure(warped, mask=common, calibration=cal_f, region=name,
-                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting_mask=scene,
+            covered = masks[name][r0:r1, c0:c1] & valid_w
+            common = _skin_in_region(base_w, covered) & _skin_in_region(warped_w, covered)
+            b = measure(base_w, mask=common, calibration=cal_b, region=name,
+                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting=light_b)
+            f = measure(warped_w, mask=common, calibration=cal_f, region=name,
+                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting=light_f,
                         baseline_quality=b.quality if baseline_quality is None else baseline_quality)
             regions[name] = RegionResult(name, polygon, _with_basis(b, basis), _with_basis(f, basis),
                                          change(b, f), None)
-        else:
-            b = measure(baseline.rgb, mask=_skin_in_region(baseline.rgb, region_mask), calibration=cal_b,
-                        region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=region_mask)
-            reason = f"alignment refused: {alignment.reason}"
-            regions[name] = RegionResult(name, polygon, _with_basis(b, basis), None, None, reason)
+        del warped_w, valid_w
 
     return Comparison(
         alignment=alignment,
         image={"baseline": baseline.size, "followup": followup.size},
         regions=regions,
-        aligned_rgb=warped if keep_aligned else None,
-        valid_mask=valid if keep_aligned else None,
         baseline_rgb=baseline.rgb if keep_aligned else None,
+        followup_rgb=followup.rgb if keep_aligned and alignment.ok else None,
     )

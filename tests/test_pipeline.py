@@ -66,6 +66,45 @@ def test_known_pose_and_redness_change_measured_at_true_size(base, rois):
     assert np.nanmedian(maps["delta_a_star"]) == pytest.approx(-3.0, abs=0.6)
 
 
+def test_region_window_measures_as_the_full_warp(base, rois):
+    """compare() warps only the regions' box (and a strided frame for the lighting): every
+    number equals measuring both photos on the full-frame warp with the scene mask."""
+    from analyzer.align import detect_main_face, warp_to_baseline
+    from analyzer.calibrate import calibrate_pair
+    from analyzer.metrics import analysis_scale, measure
+    from analyzer.pipeline import _skin_in_region
+    from analyzer.regions import roi_polygon
+
+    follow = _photo(_pose(_shift_face_a_star(base.rgb, 2.0)), "simulated.png")
+    comp = compare(base, follow, rois=rois, keep_aligned=False)
+    assert comp.aligned_rgb is None
+    face = detect_main_face(base.rgb)
+    shape = base.rgb.shape[:2]
+    warped, valid = warp_to_baseline(follow.rgb, comp.alignment, shape)
+    scene = valid & ~polygon_mask(face_area_polygon(face), shape)
+    cal_b, cal_f = calibrate_pair(base.rgb, follow.rgb)
+    ts, px_mm, _ = analysis_scale(face)
+    for name, roi in rois.items():
+        covered = polygon_mask(roi_polygon(roi, face=face, shape=shape), shape) & valid
+        common = _skin_in_region(base.rgb, covered) & _skin_in_region(warped, covered)
+        kw = dict(mask=common, region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=covered,
+                  lighting_mask=scene)
+        b = measure(base.rgb, calibration=cal_b, **kw)
+        f = measure(warped, calibration=cal_f, baseline_quality=b.quality, **kw)
+        got = comp.regions[name]
+        for want, have in ((b, got.baseline), (f, got.followup)):
+            w, h = want.to_dict(), have.to_dict()
+            for group in ("redness", "pigmentation", "texture"):
+                for key, v in w[group].items():
+                    assert h[group][key] == pytest.approx(v, rel=1e-5, abs=1e-9), (name, key)
+            assert h["quality"]["lighting"] == pytest.approx(w["quality"]["lighting"], rel=1e-5)
+            assert h["skin_fraction"] == pytest.approx(w["skin_fraction"], rel=1e-9)
+    # Kept images: the whole-frame warp is made when it is asked for, and is the full warp.
+    kept = compare(base, follow, rois=rois, baseline_face=face)
+    np.testing.assert_allclose(kept.aligned_rgb, warped, atol=1e-6)
+    assert np.array_equal(kept.valid_mask, valid)
+
+
 def test_darker_exposure_is_flagged_as_lighting(base, rois):
     lin = np.where(base.rgb <= 0.04045, base.rgb / 12.92, ((base.rgb + 0.055) / 1.055) ** 2.4)
     lin = lin * 0.6

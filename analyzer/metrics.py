@@ -285,14 +285,22 @@ def lighting_from_strided(sub: np.ndarray, valid: np.ndarray | None = None,
     return {"image_mean_L": float(lab[:, 0].mean()), "white_point_lab": wp}
 
 
+_BELOW_HI = np.nextafter(np.float32(0.99), np.float32(0))  # the largest value not clipped high
+_ABOVE_LO = np.nextafter(np.float32(0.01), np.float32(1))  # the smallest value not clipped low
+
+
 def _quality(rgb_crop, region_crop, L_tex, skin_tex, light: dict, baseline_quality,
              calibration: Calibration | None = None) -> dict:
-    reg = region_crop
-    n = max(int(np.count_nonzero(reg)), 1)
-    cmax = np.maximum(np.maximum(rgb_crop[..., 0], rgb_crop[..., 1]), rgb_crop[..., 2])
-    cmin = np.minimum(np.minimum(rgb_crop[..., 0], rgb_crop[..., 1]), rgb_crop[..., 2])
-    hi = float(np.count_nonzero((cmax >= 0.99) & reg) / n)
-    lo = float(np.count_nonzero((cmin <= 0.01) & reg) / n)
+    reg = np.ascontiguousarray(region_crop, dtype=bool).view(np.uint8)
+    nreg = int(np.count_nonzero(reg))
+    n = max(nreg, 1)
+    # Clipped: some channel >= 0.99 (highlights) or <= 0.01 (shadows). Counted as the region
+    # minus the pixels with every channel strictly inside (one OpenCV pass, no max/min planes).
+    crop = np.ascontiguousarray(rgb_crop, dtype=np.float32)
+    inside_hi = cv2.inRange(crop, (-np.inf,) * 3, (float(_BELOW_HI),) * 3)
+    inside_lo = cv2.inRange(crop, (float(_ABOVE_LO),) * 3, (np.inf,) * 3)
+    hi = float((nreg - cv2.countNonZero(cv2.bitwise_and(inside_hi, inside_hi, mask=reg))) / n)
+    lo = float((nreg - cv2.countNonZero(cv2.bitwise_and(inside_lo, inside_lo, mask=reg))) / n)
     blur = float("nan")
     if skin_tex.sum() > 50:
         lap = cv2.Laplacian(cv2.GaussianBlur(L_tex, (0, 0), 0.5), cv2.CV_32F)

@@ -169,6 +169,28 @@ def test_lighting_differs_warning(faces):
     assert any("lighting differs" in w for w in f.quality["warnings"])
 
 
+def test_clipped_fractions_known_answer(faces):
+    """Exactly 6 % of the region set to a channel at 0.99 (clipped high) and 3 % to a channel at
+    0.01 (clipped low); values just inside (0.9899, 0.0101) are not counted."""
+    rgb, face = faces["081"]
+    s = region_setup(rgb, "forehead", face)
+    img = np.clip(rgb, 0.05, 0.95).astype(np.float32)
+    rr, cc = np.nonzero(s["region"])
+    n = len(rr)
+    idx = np.random.default_rng(4).permutation(n)
+    hi, lo, near = idx[: int(0.06 * n)], idx[int(0.06 * n): int(0.09 * n)], idx[int(0.09 * n): int(0.2 * n)]
+    img[rr[hi], cc[hi], 1] = 0.99
+    img[rr[lo], cc[lo], 2] = 0.01
+    img[rr[near], cc[near], 0] = 0.9899
+    img[rr[near], cc[near], 2] = 0.0101
+    outside = ~s["region"]
+    img[outside] = 1.0  # clipped, but outside the region: not counted
+    q = measure(img, mask=s["skin"], region_mask=s["region"], texture_scale=s["texture_scale"]).quality
+    assert q["clipped_highlights_fraction"] == pytest.approx(len(hi) / n, abs=1e-12)
+    assert q["clipped_shadows_fraction"] == pytest.approx(len(lo) / n, abs=1e-12)
+    assert any("overexposed" in w for w in q["warnings"]) and any("underexposed" in w for w in q["warnings"])
+
+
 def test_change_maps_locate_the_change(faces):
     rgb, face = faces["081"]
     s = region_setup(rgb, "left_cheek", face)

@@ -538,8 +538,9 @@ def run_batch(
                     tick(f"{s2.name}/{p2.name}")
                     handle_followup(v, s2, p2, res2)
         else:
-            # Every photo is submitted at once (baselines first): a follow-up does not wait for
-            # its baseline's own measurement; it loads the baseline photo itself.
+            # The baselines are submitted first; a view's follow-ups as soon as its baseline is
+            # measured, with the baseline's face (as the serial run does: no follow-up detects
+            # the baseline's face again). A failed baseline's follow-ups are not run.
             ctx = multiprocessing.get_context("spawn")  # fork after OpenCV/dlib threads can deadlock
             done_follow: list[tuple] = []
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker) as pool:
@@ -547,10 +548,6 @@ def run_batch(
                 for v in views:
                     s, p = baseline_of[v]
                     pending[pool.submit(baseline_task, str(p), roi)] = ("baseline", v, s, p)
-                for v in views:
-                    _, p = baseline_of[v]
-                    for s2, p2 in follow_of(v):
-                        pending[pool.submit(followup_task, str(p), str(p2), roi, None)] = ("followup", v, s2, p2)
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
@@ -562,6 +559,13 @@ def run_batch(
                         tick(f"{s2.name}/{p2.name}")
                         if kind == "baseline":
                             handle_baseline(v, res)
+                            for s3, p3 in follow_of(v):
+                                if v in failed_baselines:
+                                    done_follow.append((v, s3, p3, {"ok": False, "error": "baseline failed"}))
+                                    tick(f"{s3.name}/{p3.name}")
+                                else:
+                                    fut3 = pool.submit(followup_task, str(p2), str(p3), roi, res.get("face"))
+                                    pending[fut3] = ("followup", v, s3, p3)
                         else:
                             done_follow.append((v, s2, p2, res))
             # Follow-ups are handled once every baseline's outcome is known.

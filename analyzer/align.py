@@ -886,6 +886,7 @@ def warp_to_baseline(followup: np.ndarray, alignment: Alignment, baseline_shape:
     ------
     UsageError
         When the alignment was refused (``ok`` False): a refused transform must not be used.
+        When ``box`` is not inside the baseline frame or ``stride`` is below 1.
     """
     if not alignment.ok:
         raise UsageError(f"alignment was refused, nothing to warp: {alignment.reason}")

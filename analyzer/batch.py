@@ -564,7 +564,8 @@ def run_batch(
                                     done_follow.append((v, s3, p3, {"ok": False, "error": "baseline failed"}))
                                     tick(f"{s3.name}/{p3.name}")
                                 else:
-                                    fut3 = pool.submit(followup_task, str(p2), str(p3), roi, res.get("face"))
+                                    fut3 = pool.submit(followup_task, str(baseline_of[v][1]), str(p3), roi,
+                                                       res.get("face"))
                                     pending[fut3] = ("followup", v, s3, p3)
                         else:
                             done_follow.append((v, s2, p2, res))

@@ -44,6 +44,7 @@ __all__ = [
     "noise_band",
     "noise_band_basis",
     "refused_change",
+    "stored_verdict",
     "reference_region_for",
     "texture_scale_for",
     "METRIC_KEYS",
@@ -204,9 +205,35 @@ _CALIBRATED_COLOUR_BANDS: dict[str, float] = {
 }
 #: 95th percentile of |change| on real repeat photos within one session (analyzer.repeat_eval).
 NOISE_BANDS_WITHIN: dict[str, float] = {
+    "a_star_vs_reference": 1.415,
+    "a_star_reference_balanced": 1.672,
+    "erythema_index_vs_reference": 3.74,
+    "L_star_vs_reference": 7.531,
+    "melanin_index_vs_reference": 17.45,
+    "spot_area_fraction": 0.01131,
+    "spot_count": 9.0,
+    "tone_unevenness": 0.7197,
+    "roughness": 0.3106,
+    "pore_density": 0.357,
+    "wrinkle_density": 0.06396,
+    "glcm_contrast": 2.079,
+    "glcm_homogeneity": 0.06959,
 }
 #: 95th percentile of |change| on real repeat photos across two sessions (lisa <-> zoom).
 NOISE_BANDS_ACROSS: dict[str, float] = {
+    "a_star_vs_reference": 2.354,
+    "a_star_reference_balanced": 2.719,
+    "erythema_index_vs_reference": 5.544,
+    "L_star_vs_reference": 15.52,
+    "melanin_index_vs_reference": 31.76,
+    "spot_area_fraction": 0.00653,
+    "spot_count": 13.85,
+    "tone_unevenness": 0.9924,
+    "roughness": 0.6106,
+    "pore_density": 0.1718,
+    "wrinkle_density": 0.06982,
+    "glcm_contrast": 2.44,
+    "glcm_homogeneity": 0.07625,
 }
 #: The band used for a comparison (absolute units of the metric).
 NOISE_BANDS: dict[str, float] = {
@@ -997,6 +1024,32 @@ def change(baseline: MetricSet, followup: MetricSet, *, native_px_per_mm: tuple 
             nested.setdefault(g, {})[k] = rec
     out.update(nested)
     return out
+
+
+def stored_verdict(key: str, entry, delta: float | None, band: float | None,
+                   baseline_side=None, followup_side=None) -> tuple[bool | None, str | None]:
+    """(within_noise, reason it can't be told) of a stored change, for the progress table and
+    the exports. A change entry written by :func:`change` carries its verdict; other measures
+    (the concern measures, stored without one) are judged here by the same rules: absolute
+    colour (a key ending in an absolute colour name) only between two calibrated photos."""
+    if isinstance(entry, dict) and "verdict" in entry:
+        return entry.get("within_noise"), entry.get("verdict_reason")
+    if delta is None:
+        return None, "a value is missing"
+    if key.split(".")[-1] in ABSOLUTE_COLOUR_KEYS:
+        def method(side):
+            cal = (side or {}).get("calibration") if isinstance(side, dict) else None
+            return (cal or {}).get("method", "none") if isinstance(cal, dict) else (cal or "none")
+
+        cb, cf = method(baseline_side), method(followup_side)
+        if cb == "none" and cf == "none":
+            differs = ((followup_side or {}).get("quality") or {}).get("lighting_differs")
+            return None, CANT_TELL_LIGHTING if differs else CANT_TELL_NO_REFERENCE
+        if cb == "none" or cf == "none":
+            return None, CANT_TELL_ONE_REFERENCE
+    if band is None or not math.isfinite(band):
+        return None, "no noise band measured for this measure"
+    return bool(abs(delta) <= band), None
 
 
 def refused_change(reason: str) -> dict:

@@ -68,11 +68,16 @@ for m in chosen:
     missing = [r for r in mr if r["value"] is None]
     for r in missing:
         st.caption(f"Session {r['session_index']} ({r['session_date']}): no value, {r['reason']}.")
+    for r in (r for r in mr if r.get("verdict") == "cant_tell" and r["value"] is not None):
+        st.caption(f"Session {r['session_index']} ({r['session_date']}), hollow grey point: {r['verdict_reason']}.")
+    basis = next((r["noise_band_basis"] for r in mr if r.get("noise_band_basis")), None)
+    if basis:
+        st.caption(f"Noise band used: {basis}.")
 
 st.subheader("Table")
 cols = ["session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region", "metric",
         "value", "unit", "change", "percent", "noise_band", "noise_band_percent", "beyond_noise", "reason",
-        "caveats"]
+        "caveats", "verdict", "verdict_reason"]
 table = [{k: r[k] for k in cols} for r in rows if r["view"] == view and r["region"] == region
          and (not chosen or r["metric"] in chosen)]
 st.dataframe(table, hide_index=True, width="stretch", key="pg_table")

@@ -153,7 +153,16 @@ def test_change_and_noise_band(faces):
     assert c["redness"]["a_star_mean"] is rec
     assert rec["delta"] == pytest.approx(4.0, rel=0.15)
     assert rec["percent"] == pytest.approx(100 * rec["delta"] / abs(b.value("a_star_mean")))
-    assert rec["within_noise"] is False and rec["noise_band"] == noise_band("redness.a_star_mean")
+    # no colour reference in either photo: absolute colour can't be told, whatever its size
+    assert rec["within_noise"] is None and rec["noise_band"] == noise_band("redness.a_star_mean")
+    assert rec["verdict_reason"].startswith("can't tell")
+    # calibrated on both sides (the same reference patch), the verdict is given
+    from analyzer.calibrate import calibrate
+
+    cal = calibrate(base, reference_patch=RectROI(5, 5, 40, 40))
+    b2 = measure(base, calibration=cal, **kw)
+    f2 = measure(red, calibration=cal, baseline_quality=b2.quality, **kw)
+    assert change(b2, f2)["redness.a_star_mean"]["within_noise"] is False
     assert c["texture.roughness"]["within_noise"] is True
     assert f.quality["lighting_differs"] is False
     assert any("calibrated" in w for w in change_warnings(b, f))

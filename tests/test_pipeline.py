@@ -121,10 +121,16 @@ def test_refused_alignment_never_enters_a_chart(base, london_neutral, rois):
     comp = compare(base, other, rois=rois)
     assert not comp.alignment.ok
     for r in comp.regions.values():
-        assert r.followup is None and r.change is None
+        assert r.followup is None
         assert r.reason.startswith("alignment refused: ")
+        # every metric's change entry: no delta, no verdict, the plain reason
+        for key, rec in r.change.items():
+            if "." in key:
+                assert rec["delta"] is None and rec["within_noise"] is None and rec["verdict"] == "cant_tell"
+                assert rec["verdict_reason"].startswith("can't tell: alignment refused")
     d = comp.to_dict("forehead")
-    assert d["followup"] is None and d["change"] is None and d["alignment"]["reason"]
+    assert d["followup"] is None and d["alignment"]["reason"]
+    assert all(v["within_noise"] is None for k, v in d["change"].items() if "." in k)
 
 
 def _relight(rgb: np.ndarray, gains) -> np.ndarray:

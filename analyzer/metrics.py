@@ -939,7 +939,7 @@ def _resolution_reason(key: str, baseline: MetricSet, native: tuple | None) -> s
         return None
     lo = "baseline" if eff[0] < eff[1] else "follow-up"
     return (f"can't tell: the {lo} photo shows the skin at {min(eff):.1f} px/mm against {max(eff):.1f} px/mm "
-            f"({'spots' if spot else 'texture'} are measured at {float(analysis):g} px/mm), so fine detail "
+            f"({'spots are' if spot else 'texture is'} measured at {float(analysis):g} px/mm), so fine detail "
             "differs with the camera, not the skin; next time, take the photo from the same distance")
 
 

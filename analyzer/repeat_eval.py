@@ -153,8 +153,9 @@ def _cheek_shift(da: float):
 
 
 #: Redness measures that may carry the verdict of a redness change (absolute and relative).
-REDNESS_KEYS = ("redness.a_star_mean", "redness.erythema_index_mean", "redness.erythema_index_rel",
-                "redness.a_star_rel")
+REDNESS_KEYS = ("redness.a_star_mean", "redness.erythema_index_mean", "redness.red_area_fraction",
+                "redness.a_star_vs_reference", "redness.a_star_reference_balanced",
+                "redness.erythema_index_vs_reference")
 
 
 def eval_injected_redness(pairs: list[tuple[str, Path, Path]], *, da: float = -3.0) -> dict:

@@ -124,7 +124,10 @@ METRICS: dict[str, MetricInfo] = {
     ]
 }
 #: The metrics shown first (one per concern).
-KEY_METRICS = ("redness.a_star_mean", "pigmentation.melanin_index_mean", "texture.roughness")
+#: Redness against untreated skin in the same photo leads: it needs no colour chart, so it can be
+#: compared across sessions where the absolute a* (next, hollow and grey without a chart) can't.
+KEY_METRICS = ("redness.a_star_reference_balanced", "redness.a_star_mean", "pigmentation.melanin_index_mean",
+               "texture.roughness")
 METRIC_GROUPS = ("redness", "pigmentation", "texture")
 
 

@@ -86,8 +86,8 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
             {"transform": told, "mark": {"type": "point", "filled": True, "size": 80, "color": colour},
              "encoding": {"x": x, "y": y, "shape": shape, "tooltip": tip}},
             # can't tell: hollow, grey, never a colour that reads as better or worse
-            {"transform": untold, "mark": {"type": "point", "filled": False, "size": 110, "strokeWidth": 2,
-                                           "color": CANT_TELL_COLOUR, "strokeDash": [2, 2]},
+            {"transform": untold, "mark": {"type": "point", "filled": False, "size": 140, "strokeWidth": 2.5,
+                                           "color": CANT_TELL_COLOUR},
              "encoding": {"x": x, "y": y, "shape": shape, "tooltip": tip}},
         ]
 

@@ -794,6 +794,7 @@ def measure(
     maps = {}
     if keep_maps:
         maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ss}
+    groups = {g: {k: groups[g][k] for k in METRIC_KEYS[g] if k in groups[g]} for g in GROUPS}  # contract order
     return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps,
                      _reference_record(reference_region, ref_info, ref_reason))
 

@@ -71,9 +71,9 @@ def test_region_window_measures_as_the_full_warp(base, rois):
     number equals measuring both photos on the full-frame warp with the scene mask."""
     from analyzer.align import detect_main_face, warp_to_baseline
     from analyzer.calibrate import calibrate_pair
-    from analyzer.metrics import analysis_scale, measure
+    from analyzer.metrics import analysis_scale, measure, reference_region_for
     from analyzer.pipeline import _skin_in_region
-    from analyzer.regions import roi_polygon
+    from analyzer.regions import face_region_polygons, roi_polygon
 
     follow = _photo(_pose(_shift_face_a_star(base.rgb, 2.0)), "simulated.png")
     comp = compare(base, follow, rois=rois, keep_aligned=False)
@@ -87,8 +87,11 @@ def test_region_window_measures_as_the_full_warp(base, rois):
     for name, roi in rois.items():
         covered = polygon_mask(roi_polygon(roi, face=face, shape=shape), shape) & valid
         common = _skin_in_region(base.rgb, covered) & _skin_in_region(warped, covered)
+        ref = reference_region_for(name)
+        ref_cov = polygon_mask(face_region_polygons(face)[ref], shape) & valid
+        ref_common = _skin_in_region(base.rgb, ref_cov) & _skin_in_region(warped, ref_cov)
         kw = dict(mask=common, region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=covered,
-                  lighting_mask=scene)
+                  lighting_mask=scene, reference_mask=ref_common, reference_region=ref)
         b = measure(base.rgb, calibration=cal_b, **kw)
         f = measure(warped, calibration=cal_f, baseline_quality=b.quality, **kw)
         got = comp.regions[name]

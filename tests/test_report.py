@@ -79,8 +79,9 @@ def store_pdf(report_store):
 
 def test_pdf_opens_with_expected_pages_and_text(store_pdf):
     reader = PdfReader(io.BytesIO(store_pdf))
-    # cover, view images, 2 chart pages (14 metrics, 8 a page), values table, summary + methods
-    assert len(reader.pages) == 6
+    # cover, view images, 3 chart pages (19 metrics + 2 redness concern measures, 8 a page), values
+    # table, summary + methods
+    assert len(reader.pages) == 7
     pages = [p.extract_text() for p in reader.pages]
     cover = pages[0]
     for s in ("Skin progress report", "P-REP-7", "Zoë Müller", "face", "Spring series", "2026-01-15",
@@ -88,13 +89,17 @@ def test_pdf_opens_with_expected_pages_and_text(store_pdf):
         assert s in cover, s
     assert "View: front" in pages[1] and "Baseline 2026-01-15" in pages[1] and "2026-02-12 (aligned)" in pages[1]
     assert "Alignment: accepted" in pages[1] and "could not be aligned" not in pages[1]
-    charts = pages[2] + pages[3]
+    charts = pages[2] + pages[3] + pages[4]
     for label in METRIC_LABELS.values():
         assert label in charts, label
     assert "simulated" in charts
-    assert "Values: front, face" in pages[4] and "Change" in pages[4]
-    assert "2026-02-12 (simulated)" in pages[4] and "2026-01-15 (simulated)" not in pages[4]
-    last = pages[5]
+    assert "Values: front, face" in pages[5] and "Change" in pages[5]
+    assert "2026-02-12 (simulated)" in pages[5] and "2026-01-15 (simulated)" not in pages[5]
+    # no chart in either photo: absolute colour is "can't tell", in the table and in the summary
+    assert "can't tell" in pages[5]
+    last = pages[6]
+    assert "can't tell: there was no colour reference" in last.replace("\n", " ") or \
+        "can't tell: the lighting differs" in last.replace("\n", " ")
     for s in ("Summary", "Methods and caveats", "Colour calibration: not used", "Alignment: accepted",
               f"Analyzer version {__version__}", "not a medical diagnosis"):
         assert s in last, s
@@ -206,7 +211,7 @@ def test_report_cli_from_store(report_store, tmp_path, capsys):
     out = tmp_path / "r.pdf"
     assert main(["report", *args, "--patient", "P-REP-7", "--series", str(ser.id), "--out", str(out)]) == 0
     reader = PdfReader(out)
-    assert "P-REP-7" in reader.pages[0].extract_text() and len(reader.pages) == 6
+    assert "P-REP-7" in reader.pages[0].extract_text() and len(reader.pages) == 7
     assert main(["report", *args, "--patient", "NOPE", "--out", str(out)]) == 2
     assert "NOPE" in capsys.readouterr().err
     assert main(["report", *args, "--patient", "P-REP-7", "--out", str(tmp_path / "r.txt")]) == 2

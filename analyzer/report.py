@@ -708,8 +708,10 @@ def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
     if not rows:
         cal = "Colour calibration: nothing has been analysed yet."
     elif not cals or cals == ["none"]:
-        cal = ("Colour calibration: not used (no colour chart in the photos). Colour measures "
-               "(redness, lightness, pigment) depend on the lighting being the same at every session.")
+        cal = ("Colour calibration: not used (no colour chart in the photos). Absolute colour measures "
+               "(redness a*, lightness, pigment) follow the light, so their changes are reported as \"can't "
+               "tell\"; redness against untreated skin in the same photo cancels the light and is compared. "
+               "Next time, hold the grey card by the cheek.")
     else:
         cal = "Colour calibration: " + ", ".join(cals) + "."
     items = [cal]
@@ -722,8 +724,10 @@ def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
     items += [
         "Every later photo is aligned to the baseline photo of the same view, then the region is "
         "measured on both over the same pixels (region, skin in both photos, inside the aligned area).",
-        "Noise band: for each measure, the difference seen between two photos of the same unchanged "
-        "skin (same person, same session, different expression). Changes inside it are not measurable.",
+        "Noise band: for each measure, the difference seen between repeat photos of the same unchanged "
+        "face, in one session and across two sessions (other day, room, light and camera; 95th "
+        "percentile); absolute colour between two colour-calibrated photos uses the studio repeat photos "
+        "of one session. Changes inside it are not measurable.",
         "Texture is measured relative to face size, so camera distance does not change it.",
         "Photos are embedded re-encoded from their pixels: no EXIF, GPS or other file metadata is carried into this report.",
         "These are measurements of photographs, not a medical diagnosis.",

@@ -1,7 +1,7 @@
 """Repeat photos of unchanged faces: how often a comparison calls a change where there is none,
 and whether a simulated change survives a real change of light.
 
-Real pairs (``shared/photos/faces``, one person per pair, no treatment in between, no chart):
+Real pairs (``tests/data/photos/faces``, one person per pair, no treatment in between, no chart):
 
 - **within a session**: lisa i -> lisa j, zoom i -> zoom j (same room, same light, other shots),
   London neutral -> smiling (studio flash, 10 people);

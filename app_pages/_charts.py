@@ -69,18 +69,41 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
     bottom_layers.append({"data": {"values": [{"z": 0}]}, "mark": {"type": "rule", "color": "#555"},
                           "encoding": {"y": {"field": "z", "type": "quantitative"}}})
     bottom_layers += series("percent", "#d62728", "% from baseline", True)
-    band_txt = f"noise band ±{nbp:.1f}% (grey)" if nbp is not None else "noise band not measured yet"
+    band_txt = f"grey band: noise, ±{nbp:.0f} %" if nbp is not None else "noise band not measured yet"
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "data": {"values": values},
         "vconcat": [
-            {"title": f"{info.label}: absolute value", "height": height, "width": "container",
+            {"title": {"text": _cap(info.label), "subtitle": "value at each session"}, "height": height,
+             "width": "container",
              "layer": [treat, *series("value", "#1f77b4", unit or "value", False)]},
-            {"title": f"{info.label}: change from baseline, {band_txt}", "height": height, "width": "container",
+            {"title": {"text": _cap(info.label), "subtitle": f"change from baseline ({band_txt})"},
+             "height": height, "width": "container",
              "layer": bottom_layers},
         ],
         "resolve": {"scale": {"x": "shared"}},
     }
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def show_metric_chart(spec: dict, *, key: str | None = None) -> None:
+    """Draw a metric_chart spec at the width of its column, on a phone as on a wide screen.
+
+    Vega-Lite sizes a concatenated chart ("vconcat") at a fixed width whatever "container" says,
+    so each part is drawn as its own chart; both use the same data, hence the same session axis.
+    The status legend goes under the plot, so the plot keeps the column's width.
+    """
+    parts = spec.get("vconcat") or [spec]
+    base = {k: v for k, v in spec.items() if k not in ("vconcat", "resolve")}
+    for i, part in enumerate(parts):
+        one = {**base, **part, "width": "container", "autosize": {"type": "fit-x", "contains": "padding"},
+               "config": {"legend": {"orient": "bottom", "direction": "horizontal"},
+                          "title": {"anchor": "start", "subtitleFontSize": 11},
+                          "axisY": {"titleFontSize": 10}}}
+        st.vega_lite_chart(one, width="stretch", key=None if key is None else f"{key}_{i}")
 
 
 def show_cards(cards: list[service.SummaryCard], *, columns: int = 3) -> None:

@@ -301,29 +301,35 @@ def decode_rgb(data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
 
 def before_after_slider(before_jpg: bytes, after_jpg: bytes, size: tuple[int, int], *, height: int = 520,
                         start: int = 50, labels: tuple[str, str] = ("Before", "After")) -> None:
-    """A drag slider revealing ``after`` over ``before`` (JPEGs of the same frame; size = (w, h))."""
+    """A drag slider: ``before`` on the left of the bar, ``after`` on the right (JPEGs of the same
+    aligned frame; size = (w, h)).
+
+    Both pictures fill the same box, whose width is that of the column (at most the width that
+    gives ``height`` pixels of height) and whose height follows from the photo's proportions, so
+    on a phone both halves are the same face at the same scale. The after picture is clipped
+    (CSS clip-path), never resized, as the bar moves.
+    """
     w, h = size
-    disp_h = height
-    disp_w = int(round(w * disp_h / h))
+    max_w = int(round(w * height / h))
+    img = "position:absolute;top:0;left:0;width:100%;height:100%;display:block;"
     html = f"""
-<div id="ba" style="position:relative;width:{disp_w}px;height:{disp_h}px;max-width:100%;user-select:none;
-     font-family:sans-serif;">
-  <img src="{data_url(before_jpg)}" style="position:absolute;top:0;left:0;width:{disp_w}px;height:{disp_h}px;">
-  <div id="clip" style="position:absolute;top:0;left:0;height:{disp_h}px;width:{start}%;overflow:hidden;">
-    <img src="{data_url(after_jpg)}" style="width:{disp_w}px;height:{disp_h}px;max-width:none;">
-  </div>
-  <div id="bar" style="position:absolute;top:0;left:{start}%;width:3px;height:{disp_h}px;background:#fff;
+<style>html,body{{margin:0;padding:0;}}</style>
+<div id="ba" style="position:relative;width:100%;max-width:{max_w}px;aspect-ratio:{w}/{h};user-select:none;
+     font-family:sans-serif;overflow:hidden;">
+  <img id="before" alt="{labels[0]}" src="{data_url(before_jpg)}" style="{img}">
+  <img id="after" alt="{labels[1]}" src="{data_url(after_jpg)}" style="{img}clip-path:inset(0 0 0 {start}%);">
+  <div id="bar" style="position:absolute;top:0;left:{start}%;width:3px;height:100%;background:#fff;
        box-shadow:0 0 4px #000;"></div>
-  <span style="position:absolute;top:6px;right:8px;color:#fff;text-shadow:0 0 3px #000">{labels[0]}</span>
-  <span style="position:absolute;top:6px;left:8px;color:#fff;text-shadow:0 0 3px #000">{labels[1]}</span>
+  <span style="position:absolute;top:6px;left:8px;color:#fff;text-shadow:0 0 3px #000">{labels[0]}</span>
+  <span style="position:absolute;top:6px;right:8px;color:#fff;text-shadow:0 0 3px #000">{labels[1]}</span>
   <input id="rng" type="range" min="0" max="100" value="{start}" aria-label="before/after position"
-     style="position:absolute;bottom:4px;left:5%;width:90%;">
+     style="position:absolute;bottom:4px;left:5%;width:90%;margin:0;">
 </div>
 <script>
-const r=document.getElementById('rng'), c=document.getElementById('clip'), b=document.getElementById('bar');
-r.addEventListener('input', e => {{ c.style.width=r.value+'%'; b.style.left=r.value+'%'; }});
+const r=document.getElementById('rng'), a=document.getElementById('after'), b=document.getElementById('bar');
+r.addEventListener('input', e => {{ a.style.clipPath='inset(0 0 0 '+r.value+'%)'; b.style.left=r.value+'%'; }});
 </script>"""
-    st.iframe(html, height=disp_h + 10)
+    st.iframe(html, height="content")
 
 
 def ghost_camera(ghost_rgb: np.ndarray | None, opacity: float, *, height: int = 420) -> None:

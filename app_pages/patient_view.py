@@ -12,7 +12,7 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from app_pages._charts import metric_chart, metric_rows, show_cards
+from app_pages._charts import metric_chart, metric_rows, show_cards, show_metric_chart
 from app_pages._common import (
     before_after_slider,
     cached_progress_rows,
@@ -97,7 +97,7 @@ for m in service.KEY_METRICS:
     if ch is None:
         continue
     st.markdown(f"**{info.label[:1].upper() + info.label[1:]}**: {info.explanation}")
-    st.vega_lite_chart(ch, width="stretch")
+    show_metric_chart(ch)
 
 # ---- report
 st.subheader("Your report")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analyzer import ANALYZER_VERSION, service
 from analyzer.concerns import concern_order
-from app_pages._charts import metric_chart, metric_rows, show_cards
+from app_pages._charts import metric_chart, metric_rows, show_cards, show_metric_chart
 from app_pages._common import bump, cached_progress_rows, get_store, need_series, series_label
 from ui.auth import audit_once, authorized_patient_id, patient_scope
 from ui.concerns import render_concern_measures
@@ -64,7 +64,7 @@ for m in chosen:
     if ch is None:
         st.caption(f"{service.metric_info(m).label}: nothing measured.")
         continue
-    st.vega_lite_chart(ch, width="stretch")
+    show_metric_chart(ch)
     missing = [r for r in mr if r["value"] is None]
     for r in missing:
         st.caption(f"Session {r['session_index']} ({r['session_date']}): no value, {r['reason']}.")

@@ -359,6 +359,22 @@ def data_location_caption(store) -> None:
     st.sidebar.caption(f"Data: `{loc.data_dir.resolve()}` · {store.describe()}")
 
 
+def concern_text(name: str) -> str:
+    """A concern as a person says it ("Acne scars", not acne_scars)."""
+    from analyzer.concerns import CONCERN_LABELS, normalize_concern
+
+    try:
+        key = normalize_concern(name)
+    except Exception:  # noqa: BLE001 - a label only
+        key = str(name)
+    label = CONCERN_LABELS.get(key) or str(name).replace("_", " ")
+    return label[:1].upper() + label[1:]
+
+
+def concerns_text(names) -> str:
+    return ", ".join(concern_text(c) for c in names) or "none recorded"
+
+
 def md_escape(text: str) -> str:
     """Text shown as-is inside markdown (L*, a*, ΔE… keep their asterisks and underscores)."""
     return re.sub(r"([\\`*_{}\[\]<>#|~$])", r"\\\1", str(text))

@@ -7,7 +7,14 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.screening import validate_screening
-from app_pages._common import bump, current_patient_id, get_store, select_patient, series_label
+from app_pages._common import (
+    bump,
+    concern_text,
+    current_patient_id,
+    get_store,
+    select_patient,
+    series_label,
+)
 from ui.concerns import render_screening_form
 
 store = get_store()
@@ -51,7 +58,9 @@ for p in patients[:100]:
 
 st.divider()
 with st.expander("New patient", expanded=not patients and not search):
-    with st.form("new_patient", clear_on_submit=True):
+    # Not cleared on submit: after an error (a missing date, a taken code) everything typed stays;
+    # after a success the fields are emptied below, before the next run draws them.
+    with st.form("new_patient", clear_on_submit=False):
         c1, c2 = st.columns(2)
         code = c1.text_input("Patient code", key="np_code", help="Letters, digits, . _ - (e.g. P-0042)")
         name = c2.text_input("Display name", key="np_name")
@@ -68,7 +77,7 @@ with st.expander("New patient", expanded=not patients and not search):
                                  key="np_area")
         series_name = c6.text_input("Series name", value="Microneedling", key="np_series")
         concerns = st.multiselect("Concerns", CONCERNS, default=[c for c in ("redness", "texture") if c in CONCERNS],
-                                  key="np_concerns")
+                                  key="np_concerns", format_func=concern_text)
         notes = st.text_area("Notes", key="np_notes")
         with st.expander("Intake screening (contraindications)", expanded=False):
             raw_screening = render_screening_form("np_scr", context="intake")
@@ -85,18 +94,25 @@ with st.expander("New patient", expanded=not patients and not search):
         else:
             bump()
             select_patient(patient.id, series.id)
-            st.success(f"Created {patient.display_name} ({patient.code}) with the series “{series_label(series)}”.")
-            st.page_link("app_pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
+            for k in [k for k in st.session_state if str(k).startswith(("np_", "FormSubmitter:new_patient"))]:
+                del st.session_state[k]  # an empty form for the next patient
+            st.session_state["_np_created"] = (f"Created {patient.display_name} ({patient.code}) with the series "
+                                              f"“{series_label(series)}”.")
+            st.rerun()  # the list above shows the new patient
+created = st.session_state.pop("_np_created", None)
+if created:
+    st.success(created)
+    st.page_link("app_pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
 
 pid = current_patient_id()
 if pid is not None:
     p = store.get_patient(pid)
     with st.expander(f"New series for {p.display_name}"):
-        with st.form("new_series", clear_on_submit=True):
+        with st.form("new_series", clear_on_submit=False):  # kept after an error, emptied after a success
             body_area = st.selectbox("Body area", ["face", "neck", "decolletage", "hands", "abdomen", "back", "scalp"],
                                      key="ns_area")
             series_name = st.text_input("Series name", key="ns_name")
-            concerns = st.multiselect("Concerns", CONCERNS, key="ns_concerns")
+            concerns = st.multiselect("Concerns", CONCERNS, key="ns_concerns", format_func=concern_text)
             ok = st.form_submit_button("Create series")
         if ok:
             try:
@@ -106,4 +122,9 @@ if pid is not None:
             else:
                 bump()
                 select_patient(pid, s.id)
-                st.success(f"Series “{series_label(s)}” created.")
+                for k in [k for k in st.session_state if str(k).startswith("ns_")]:
+                    del st.session_state[k]
+                st.session_state["_ns_created"] = f"Series “{series_label(s)}” created."
+                st.rerun()  # the sidebar's series list shows it
+    if msg := st.session_state.pop("_ns_created", None):
+        st.success(msg)

@@ -9,7 +9,14 @@ import streamlit as st
 from analyzer import ANALYZER_VERSION, service
 from analyzer.concerns import concern_order
 from app_pages._charts import metric_chart, metric_rows, show_cards, show_metric_chart
-from app_pages._common import bump, cached_progress_rows, get_store, need_series, series_label
+from app_pages._common import (
+    bump,
+    cached_progress_rows,
+    concerns_text,
+    get_store,
+    need_series,
+    series_label,
+)
 from ui.auth import audit_once, authorized_patient_id, patient_scope
 from ui.concerns import render_concern_measures
 
@@ -48,8 +55,7 @@ chosen = c3.multiselect("Metrics", metrics, default=default_metrics, key="pg_met
                         format_func=lambda m: service.metric_info(m).label,
                         help="Each metric's full name (group.key) is in the table below.")
 
-concerns_text = ", ".join(series.concerns) or "none recorded"
-st.caption(f"Concerns of this series: {concerns_text}. Their own measures come first, then the general metrics.")
+st.caption(f"Concerns of this series: {concerns_text(series.concerns)}. Their own measures come first, then the general metrics.")
 render_concern_measures(rows, series.concerns, region=region, view=view)
 
 st.subheader("Summary")

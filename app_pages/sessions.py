@@ -25,6 +25,7 @@ from app_pages._common import (
     bump,
     cached_progress_rows,
     cached_status,
+    concerns_text,
     decode_rgb,
     display_bytes,
     get_store,
@@ -46,7 +47,7 @@ store = get_store()
 patient, series = need_series(store)
 st.title("Series & sessions")
 st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)} · {series.body_area} · "
-           f"concerns: {', '.join(series.concerns) or '—'}")
+           f"concerns: {concerns_text(series.concerns)}")
 
 sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)

@@ -22,16 +22,28 @@ st.set_page_config(page_title="skin-progress", page_icon=":material/face:", layo
 
 try:
     store = get_store(from_app=True)
-except SkinProgressError as exc:  # a database URL that can't be opened: say so, offer the way back
+except SkinProgressError:  # a database that can't be opened: nobody is signed in yet, so say only that
+    # No host, port, database name or folder here, and nothing that changes the server's settings
+    # without proof of being its administrator: the setup code (docs/access.md), when one is set.
     loc = service.store_location()
-    st.error(f"The database can't be opened: {exc}")
-    st.markdown(f"Database chosen by **{loc.source}**. Data folder: `{loc.data_dir}`.")
-    if loc.source == "settings file":
-        def _reset() -> None:
-            service.write_settings(loc.data_dir, database_url=None)
-            st.cache_resource.clear()
+    st.error("The database can't be opened, so nobody can sign in right now. Please tell the administrator.")
+    st.caption("Administrator: correct the database URL (SKIN_PROGRESS_DATABASE_URL, or the settings file in "
+               "the data folder) and reload this page.")
+    from ui.auth import access_config
 
-        st.button("Use the embedded SQLite database in the data folder instead", key="db_reset", on_click=_reset)
+    setup_code = access_config().setup_code
+    if loc.source == "settings file" and setup_code:
+        import hmac
+
+        with st.form("db_reset_form"):
+            code = st.text_input("Setup code", type="password", key="db_reset_code")
+            reset = st.form_submit_button("Use the embedded SQLite database in the data folder instead")
+        if reset:
+            if hmac.compare_digest(str(code).encode(), setup_code.encode()):
+                service.write_settings(loc.data_dir, database_url=None)
+                st.cache_resource.clear()
+                st.rerun()
+            st.error("That is not the setup code.")
     st.stop()
 
 # First run: an empty database gets the demo patient (embedded SQLite, no set-up).

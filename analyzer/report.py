@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from analyzer import __version__
+from analyzer.consent import require_consent
 from analyzer.errors import UsageError
 from analyzer.export import _num  # one reading of a stored number: finite float or None
 
@@ -883,7 +884,11 @@ def _region_polygon(result: Mapping[str, Any] | None):
 
 
 def report_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
-    """The PDF report of a patient's series from the store (default series: the newest)."""
+    """The PDF report of a patient's series from the store (default series: the newest).
+
+    Refused (one-line UsageError) when the patient gave no consent to reports.
+    """
+    require_consent(store, patient_id, "reports")
     return build_report(report_data_from_store(store, patient_id, series_id, analyzer_version=analyzer_version))
 
 

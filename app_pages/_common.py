@@ -198,16 +198,19 @@ def select_patient(patient_id: int | None, series_id: int | None = None) -> None
 
 
 def default_selection(store) -> None:
-    """On a fresh browser session: open the demo patient (else the newest patient)."""
+    """On a fresh browser session: open the demo patient when it is the only kind there is;
+    among real patients nobody is pre-selected (the practitioner picks one)."""
     if "patient_id" in st.session_state:
         return
     pats = store.list_patients()
     if not pats:
         select_patient(None)
         return
-    demo = next((p for p in pats if p.is_demo), None)
-    pick = demo or max(pats, key=lambda p: p.id)
-    select_patient(pick.id)
+    real = [p for p in pats if not p.is_demo]
+    if real:  # a clinic's own patients: nobody is opened unasked (the demo neither)
+        select_patient(None)
+        return
+    select_patient(pats[0].id)  # demo only: open the demo patient
 
 
 def context_sidebar(store) -> None:
@@ -373,6 +376,28 @@ def concern_text(name: str) -> str:
 
 def concerns_text(names) -> str:
     return ", ".join(concern_text(c) for c in names) or "none recorded"
+
+
+def confirm_button(key: str, label: str, question: str, *, yes: str = "Yes, delete",
+                   help: str | None = None) -> bool:
+    """A button that asks first: ``label`` shows ``question`` with "yes" and "Cancel";
+    True only in the run where "yes" was clicked. One question open at a time per browser session."""
+    state = "_confirm_pending"
+
+    def ask() -> None:
+        st.session_state[state] = key
+
+    def cancel() -> None:
+        st.session_state.pop(state, None)
+
+    if st.session_state.get(state) != key:
+        st.button(label, key=f"{key}_ask", on_click=ask, help=help)
+        return False
+    st.warning(question, icon=":material/help:")
+    row = st.container(horizontal=True)
+    ok = row.button(yes, key=f"{key}_yes", type="primary", on_click=cancel)
+    row.button("Cancel", key=f"{key}_no", on_click=cancel)
+    return ok
 
 
 def md_escape(text: str) -> str:

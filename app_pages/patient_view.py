@@ -101,7 +101,14 @@ for m in service.KEY_METRICS:
 
 # ---- report
 st.subheader("Your report")
-if st.button("Prepare my report (PDF)", key="pv_report"):
+no_report = service.consent_problem(patient, "reports")
+if no_report:  # no report without the patient's consent to reports
+    if _user is not None and _user.is_patient:
+        st.info("No report can be made: your consent to reports is not on file. If you would like one, "
+                "ask your practitioner.")
+    else:
+        st.info(no_report)
+elif st.button("Prepare my report (PDF)", key="pv_report"):
     try:
         with st.spinner("Preparing the report…"):
             st.session_state["pv_pdf"] = (patient.id, series.id,

@@ -59,3 +59,95 @@ def test_new_patient_form_keeps_what_was_typed_after_a_validation_error(data):  
     assert "Created Kept Input (P-0777)" in texts(at)
     assert "Kept Input" in "\n".join(m.value for m in at.markdown)  # the list above, same run
     assert at.text_input(key="np_code").value == "" and not at.checkbox(key="np_cp").value
+
+
+def test_photos_and_reports_are_refused_without_consent_with_a_plain_message(data):  # noqa: F811 - the fixture
+    import pytest
+
+    from analyzer.errors import UsageError
+    from tests.test_app_support import small_photos
+
+    s = _store(data)
+    p, ser = service.create_patient_with_series(s, code="NC-1", display_name="No Consent",
+                                                consent_photos=False, consent_reports=False)
+    photo = small_photos()["baseline"]
+    # the use cases refuse, in one plain line, and store nothing
+    with pytest.raises(UsageError, match="no photo consent") as e:
+        service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10), photos=[("front", photo, "a.jpg")])
+    assert "\n" not in str(e.value) and "Consents to photos being stored" in str(e.value)
+    assert s.list_sessions(ser.id) == []  # not even the session
+    sess, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10))  # a session alone is fine
+    with pytest.raises(UsageError, match="no photo consent"):
+        service.add_photos(s, sess.id, [("front", photo, "a.jpg")])
+    assert s.list_photos(sess.id) == []
+    with pytest.raises(UsageError, match="no report consent"):
+        service.patient_report_pdf(s, p.id, ser.id)
+    from analyzer import report
+
+    with pytest.raises(UsageError, match="no report consent"):  # the patient's own download goes here too
+        report.report_from_store(s, p.id, ser.id)
+
+    # the app says it where the upload would be, and offers no uploader
+    at = sign_in_practitioner(new_app(), data)
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.switch_page("app_pages/sessions.py").run()
+    assert not at.exception
+    assert any("no photo consent" in w.value for w in at.warning)
+    assert not at.get("file_uploader") and not at.get("camera_input")
+    # the patient view of an analysed patient without report consent (the demo patient, consent
+    # withdrawn) says so where the report button would be, and offers no report
+    demo = service.demo_patient(s)
+    s.update_patient(demo.id, consent_reports=False)
+    at = sign_in_practitioner(new_app(), data)
+    at.session_state["patient_mode_id"] = demo.id
+    at.run()
+    assert not at.exception and "Your progress" in texts(at)
+    assert any("no report consent" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "pv_report"] and not at.get("download_button")
+
+    # consents are editable after creation: given, photos and reports are accepted
+    at = sign_in_practitioner(new_app(), data)
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.switch_page("app_pages/patients.py").run()
+    at.checkbox(key=f"ep{p.id}_cp").check()
+    at.checkbox(key=f"ep{p.id}_cr").check()
+    at.text_input(key=f"ep{p.id}_name").input("Now Consenting")
+    at.button(key=f"FormSubmitter:edit_patient_{p.id}-Save changes").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    q = _store(data).get_patient(p.id)
+    assert q.consent_photos and q.consent_reports and q.display_name == "Now Consenting"
+    added, errors = service.add_photos(s, sess.id, [("front", photo, "a.jpg")])
+    assert len(added) == 1 and not errors
+    assert service.patient_report_pdf(s, p.id, ser.id)[:4] == b"%PDF"
+    at.switch_page("app_pages/sessions.py").run()
+    assert at.get("file_uploader") and not any("no photo consent" in w.value for w in at.warning)
+
+
+def test_settings_cannot_be_changed_or_seen_before_sign_in(data, monkeypatch):  # noqa: F811 - the fixture
+    from tests.access_support import ensure_practitioner
+
+    ensure_practitioner(data)  # a clinic: the gate asks for a sign-in
+    at = new_app().run()
+    assert not at.exception
+    with __import__("pytest").raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/settings.py")
+    shown = texts(at)
+    assert "Database URL" not in shown and "SQLite" not in shown and str(data) not in shown
+    assert not any(k.startswith("set_") for k in [getattr(w, "key", "") or "" for w in at.text_input])
+    assert service.read_settings(data) == {}
+
+    # signed in: an unreachable database URL is refused after a connection test, and not saved
+    at = sign_in_practitioner(new_app(), data)
+    at.switch_page("app_pages/settings.py").run()
+    at.text_input(key="set_db_url").input("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at.button(key="FormSubmitter:db_settings-Save").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] and at.error[0].value.startswith("Not saved")
+    assert service.read_settings(data) == {}
+    url = f"sqlite:///{data / 'other.sqlite3'}"  # a database that opens is saved, tested first
+    at.text_input(key="set_db_url").input(url)
+    at.button(key="FormSubmitter:db_settings-Save").click().run()
+    assert not at.error and any("Connection tested" in x.value for x in at.success)
+    assert service.read_settings(data) == {"database_url": url}

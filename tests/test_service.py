@@ -195,8 +195,13 @@ def test_caveats_in_plain_words():
     res = {"alignment": {"ok": False, "reason": "a different person"}, "followup": None,
            "baseline": {"quality": {"warnings": []}, "calibration": {"method": "none"}}}
     cav = service.caveats_from_result(res)
-    assert cav[0].kind == "alignment" and "a different person" in cav[0].message
-    assert cav[0].remedy == "retake"
+    # another person's photo: not "retake with the same pose" but "check the patient" (issue 18)
+    assert cav[0].kind == "identity" and "another person" in cav[0].message
+    assert cav[0].remedy == "check_patient" and "check the patient" in cav[0].remedy_text
+    assert "same pose" not in cav[0].remedy_text
+    res["alignment"]["reason"] = "not enough matching points between the photos"
+    cav = service.caveats_from_result(res)
+    assert cav[0].kind == "alignment" and cav[0].remedy == "retake"
     res = {"alignment": {"ok": True}, "followup": {
         "quality": {"warnings": ["photo is blurred", "clipped highlights on 3% of the skin"], "lighting_differs": True},
         "calibration": {"method": "none"}}}

@@ -395,8 +395,10 @@ def confirm_button(key: str, label: str, question: str, *, yes: str = "Yes, dele
         return False
     st.warning(question, icon=":material/help:")
     row = st.container(horizontal=True)
-    ok = row.button(yes, key=f"{key}_yes", type="primary", on_click=cancel)
+    ok = row.button(yes, key=f"{key}_yes", type="primary")
     row.button("Cancel", key=f"{key}_no", on_click=cancel)
+    if ok:
+        cancel()  # asked and answered: the next run shows the plain button again
     return ok
 
 

@@ -151,3 +151,106 @@ def test_settings_cannot_be_changed_or_seen_before_sign_in(data, monkeypatch):  
     at.button(key="FormSubmitter:db_settings-Save").click().run()
     assert not at.error and any("Connection tested" in x.value for x in at.success)
     assert service.read_settings(data) == {"database_url": url}
+
+
+def _shrunk(path, side: int = 700) -> bytes:
+    import io
+
+    from PIL import Image
+
+    im = Image.open(path).convert("RGB")
+    im.thumbnail((side, side))
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+def test_wrong_person_photo_is_not_green_says_check_the_patient_and_can_be_deleted(data):  # noqa: F811
+    from tests.conftest import photo_path
+    from tests.test_app_support import small_photos
+
+    s = _store(data)
+    p, ser = service.create_patient_with_series(s, code="WP-1", display_name="Wrong Person",
+                                                consent_photos=True)
+    base, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10),
+                                                 photos=[("front", small_photos()["baseline"], "base.jpg")])
+    service.analyze_series(s, ser.id)
+    later, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 2, 10))
+    other = _shrunk(photo_path("faces/london_neutral/081_03.jpg"))  # another person
+
+    at = sign_in_practitioner(new_app(), data)
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.switch_page("app_pages/sessions.py").run()
+    assert at.selectbox(key="up_session").value == later.id
+    at.file_uploader[0].set_value(("other.jpg", other, "image/jpeg"))
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not any("stored and analysed" in x.value for x in at.success)  # never green
+    warn = "\n".join(w.value for w in at.warning)
+    assert "left out of the charts" in warn and "another person" in warn and "check the patient" in warn
+    assert "same pose" not in warn
+    (ph,) = s.list_photos(later.id)
+    # delete it, after a question
+    at.button(key=f"del_up_{ph.id}_ask").click().run()
+    assert any("Delete the front photo" in w.value for w in at.warning)
+    assert s.list_photos(later.id)  # not yet
+    at.button(key=f"del_up_{ph.id}_yes").click().run()
+    assert not at.exception and s.list_photos(later.id) == []
+    assert [x.filename for x in s.list_photos(base.id)] == ["base.jpg"]
+
+    # a session, after a question; Cancel keeps it
+    at.button(key=f"del_session_{later.id}_ask").click().run()
+    at.button(key=f"del_session_{later.id}_no").click().run()
+    assert len(s.list_sessions(ser.id)) == 2
+    at.button(key=f"del_session_{later.id}_ask").click().run()
+    at.button(key=f"del_session_{later.id}_yes").click().run()
+    assert not at.exception and [x.id for x in s.list_sessions(ser.id)] == [base.id]
+
+    # a series and the patient, from the Patients page
+    at.switch_page("app_pages/patients.py").run()
+    at.button(key=f"del_series_{ser.id}_ask").click().run()
+    at.button(key=f"del_series_{ser.id}_yes").click().run()
+    assert not at.exception and s.list_series(p.id) == []
+    at.button(key=f"del_patient_{p.id}_ask").click().run()
+    at.button(key=f"del_patient_{p.id}_yes").click().run()
+    assert not at.exception and not any(x.code == "WP-1" for x in s.list_patients())
+    actions = [e.action for e in __import__("analyzer.auth", fromlist=["x"]).list_audit(
+        s, __import__("analyzer.auth", fromlist=["x"]).authenticate(s, "anna", "correct horse battery"),
+        patient_id=p.id)]
+    assert {"delete.photo", "delete.session", "delete.series", "delete.patient"} <= set(actions)
+
+
+def test_intake_botox_after_a_session_is_not_carried_onto_it(data):  # noqa: F811 - the fixture
+    from analyzer.screening import flags
+
+    scr = {"context": "intake", "answers": {"recent_botox": True}, "dates": {"recent_botox": "2026-11-27"}}
+    assert flags(scr, on=dt.date(2026, 11, 1)) == []  # a session before the Botox: nothing to flag
+    assert "Recent Botox" in flags(scr, on=dt.date(2026, 12, 1))[0]
+
+    s = _store(data)
+    from analyzer.screening import validate_screening
+
+    p, ser = service.create_patient_with_series(s, code="BX-1", display_name="Later Injection")
+
+    s.update_patient(p.id, screening=validate_screening(scr, today=dt.date(2026, 12, 4)))
+    at = sign_in_practitioner(new_app(), data)
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.switch_page("app_pages/sessions.py").run()
+    assert at.checkbox(key="as_scr_recent_botox").value  # the intake is pre-filled
+    at.date_input(key="as_date").set_value(dt.date(2026, 11, 1))
+    at.button(key="FormSubmitter:add_session-Add session").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (sess,) = s.list_sessions(ser.id)
+    assert sess.screening["answers"]["recent_botox"] is False and "recent_botox" not in sess.screening["dates"]
+    assert not any("Screening flags" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("nothing flagged" in x.value for x in at.success)
+
+
+def test_assign_views_of_several_files():
+    v = ["front", "left45", "right45"]
+    assert service.assign_views(["a.jpg"], "left45", v) == ["left45"]
+    assert service.assign_views(["a.jpg", "b.jpg"], "left45", v) == ["left45", "front"]
+    assert service.assign_views(["p_right45.jpg", "p_front.jpg"], "left45", v) == ["right45", "front"]
+    assert service.assign_views(["x.jpg", "y_front.jpg", "z.jpg"], "right45", v) == ["right45", "front", "left45"]

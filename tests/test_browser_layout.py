@@ -128,6 +128,7 @@ def check_page(page, name: str, width: int) -> None:
     screenshot(page, f"layout-{name}-{width}")
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]').first.inner_text()
+    assert "Page not found" not in page.inner_text("body"), name
     wide = too_wide(page)
     assert not wide, f"{name} at {width} px: " + "; ".join(wide[:8])
     bad = bad_words(visible_text(page))
@@ -202,3 +203,32 @@ def test_progress_review_and_patient_view_fit_the_window(server, browser, width)
     check_page(page, "patient-view", width)
     check_slider(page, width)
     ctx.close()
+
+
+def test_a_bookmarked_page_opens_after_sign_in(tmp_path, browser):
+    """/review before sign-in: the sign-in form (no "Page not found"); after it, Review itself.
+    /progress (the default page's own address) opens Progress."""
+    from tests.test_browser_access import PW, _clinic
+
+    d = tmp_path / "data"
+    _clinic(d)
+    with _serve(REPO / "app.py", d, SKIN_PROGRESS_SAMPLE_DIR=str(tmp_path / "no-demo")) as (base, _log):
+        ctx = browser.new_context(viewport={"width": 390, "height": 844})
+        page = ctx.new_page()
+        page.set_default_timeout(60_000)
+        for path in ("review", "progress"):
+            page.goto(f"{base}/{path}")
+            page.get_by_label("Username").wait_for()
+            settle(page)
+            assert "Page not found" not in page.inner_text("body")
+            page.get_by_label("Username").fill("anna")
+            page.get_by_label("Password", exact=True).fill(PW)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign out").wait_for()
+            settle(page)
+            assert page.url.rstrip("/").endswith(f"/{path}"), page.url
+            text = page.inner_text("body")
+            # that page ran: it asks for a patient (nobody is pre-selected among real patients)
+            assert "Page not found" not in text and "Choose or create a patient first" in text
+            page.locator('[data-testid="stSidebarNav"]')  # the navigation is there
+        ctx.close()

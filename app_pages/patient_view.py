@@ -93,7 +93,7 @@ st.caption("Each chart shows the value at every session (top) and the change sin
 for m in service.KEY_METRICS:
     info = service.metric_info(m)
     mr = metric_rows(rows, view=view, region=region, metric=m)
-    ch = metric_chart(mr, m, height=180)
+    ch = metric_chart(mr, m, height=180, plain=True)
     if ch is None:
         continue
     st.markdown(f"**{info.label[:1].upper() + info.label[1:]}**: {info.explanation}")

@@ -53,7 +53,7 @@ region = c2.selectbox("Region", regions, key="pg_region", format_func=service.re
 default_metrics = [m for m in service.KEY_METRICS if m in metrics]
 chosen = c3.multiselect("Metrics", metrics, default=default_metrics, key="pg_metrics",
                         format_func=lambda m: service.metric_info(m).label,
-                        help="Each metric's full name (group.key) is in the table below.")
+                        help="The CSV below names each metric by its full key.")
 
 st.caption(f"Concerns of this series: {concerns_text(series.concerns)}. Their own measures come first, then the general metrics.")
 render_concern_measures(rows, series.concerns, region=region, view=view)
@@ -76,11 +76,26 @@ for m in chosen:
         st.caption(f"Session {r['session_index']} ({r['session_date']}): no value, {r['reason']}.")
 
 st.subheader("Table")
-cols = ["session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region", "metric",
-        "value", "unit", "change", "percent", "noise_band", "noise_band_percent", "beyond_noise", "reason",
-        "caveats"]
-table = [{k: r[k] for k in cols} for r in rows if r["view"] == view and r["region"] == region
-         and (not chosen or r["metric"] in chosen)]
+
+
+def _num(v, fmt: str = ".3g") -> str:
+    return "—" if v is None or v != v else format(v, fmt)
+
+
+def _yes(v) -> str:
+    return "—" if v is None else ("yes" if v else "no")
+
+
+# Plain headers and words (the CSV below keeps the tidy column names and metric keys).
+table = [{
+    "Session": r["session_index"], "Date": r["session_date"], "Kind": r["session_kind"],
+    "Treatment": r["treatment"] or "—", "Simulated": r["simulated"] or "",
+    "View": r["view"], "Region": service.region_label(r["region"]),
+    "Measure": service.metric_info(r["metric"]).label, "Value": _num(r["value"]), "Unit": r["unit"] or "",
+    "Change": _num(r["change"], "+.3g"), "Change (%)": _num(r["percent"], "+.1f"),
+    "Noise band (%)": _num(r["noise_band_percent"], ".0f"), "Beyond noise": _yes(r["beyond_noise"]),
+    "Note": r["reason"] or "", "Photo caveats": (r["caveats"] or "").replace(",", ", "),
+} for r in rows if r["view"] == view and r["region"] == region and (not chosen or r["metric"] in chosen)]
 st.dataframe(table, hide_index=True, width="stretch", key="pg_table")
 # The clinic's CSV: the tidy schema of analyzer.export (same as batch exports), read through the
 # signed-in user's scope, which checks the patient and audits the download as export.csv. Built on

@@ -275,9 +275,9 @@ def test_progress_charts_cards_and_metric_switch(data):
     heads = [h.value for h in at.subheader]
     assert heads == ["Redness and rosacea", "Texture", "Summary", "Charts", "Table"], heads
     first = at.dataframe[0].value
-    lead = list(dict.fromkeys(first["measure"]))[:2]  # its own cheeks-and-nose measures first
+    lead = list(dict.fromkeys(first["Measure"]))[:2]  # its own cheeks-and-nose measures first
     assert lead == ["red area on cheeks and nose", "redness (a*) on cheeks and nose"], lead
-    assert set(first["region"]) == {"forehead"}
+    assert set(first["Region"]) == {"Forehead"}
 
 
 # ------------------------------------------------------------------ patient view
@@ -426,9 +426,9 @@ def test_acne_scar_series_progress_leads_with_acne_scar_measures(data):
     assert heads[:2] == ["Acne scars", "Redness and rosacea"], heads  # before the summary and charts
     assert heads.index("Acne scars") < heads.index("Summary") < heads.index("Charts")
     table = at.dataframe[0].value  # the first table on the page: the acne-scar measures
-    assert list(table["measure"])[:2] == ["number of scars", "number of scars"]
-    assert "clinician's scar grade (Goodman & Baron 1-4)" in set(table["measure"])
-    assert set(table["measure"]) <= {"number of scars", "scar area (shaded part)", "share of skin with scars",
+    assert list(table["Measure"])[:2] == ["number of scars", "number of scars"]
+    assert "clinician's scar grade (Goodman & Baron 1-4)" in set(table["Measure"])
+    assert set(table["Measure"]) <= {"number of scars", "scar area (shaded part)", "share of skin with scars",
                                      "clinician's scar grade (Goodman & Baron 1-4)"}
     assert at.multiselect(key="pg_metrics").options[0].startswith("number of scars")
 

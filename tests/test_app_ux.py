@@ -254,3 +254,36 @@ def test_assign_views_of_several_files():
     assert service.assign_views(["a.jpg", "b.jpg"], "left45", v) == ["left45", "front"]
     assert service.assign_views(["p_right45.jpg", "p_front.jpg"], "left45", v) == ["right45", "front"]
     assert service.assign_views(["x.jpg", "y_front.jpg", "z.jpg"], "right45", v) == ["right45", "front", "left45"]
+
+
+SNAKE = __import__("re").compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
+METRIC_KEY = __import__("re").compile(r"\b[a-z_]+\.[a-z_]+(\.[a-z_*]+)?\b")
+
+
+def _cells(df) -> list[str]:
+    return [str(c) for c in df.columns] + [str(v) for v in df.astype(str).to_numpy().ravel()]
+
+
+def test_tables_and_patient_charts_speak_plain_words(data):  # noqa: F811 - the fixture
+    import json
+
+    at = new_app().run()  # demo mode: the demo's progress page
+    assert [t.value for t in at.title] == ["Progress"]
+    for df in at.dataframe:
+        cells = _cells(df.value)
+        bad = [c for c in cells if c in ("None", "nan", "NaN") or SNAKE.search(c) or METRIC_KEY.fullmatch(c)]
+        assert not bad, bad[:10]
+    table = next(d.value for d in at.dataframe if "Measure" in d.value.columns and "Noise band (%)" in d.value.columns)
+    assert "Session" in table.columns and "session_index" not in table.columns
+    # the summary card and the chart give the noise band as the same figure
+    card = next(m.value for m in at.markdown if "redness" in m.value and "noise band" in m.value)
+    spec = json.dumps([c.proto.spec for c in at.get("vega_lite_chart")])
+    band = __import__("re").search(r"(\d+)% noise band", card).group(1)
+    assert f"\\u00b1{band} %" in spec or f"±{band} %" in spec, (card, band)
+
+    # the patient's charts: no colour-science units
+    at.switch_page("app_pages/patient_view.py").run()
+    at.button(key="pv_enter").click().run()
+    assert "Your progress" in texts(at)
+    spec = json.dumps([c.proto.spec for c in at.get("vega_lite_chart")], ensure_ascii=False)
+    assert spec and "CIELAB" not in spec and "MI units" not in spec and "D65" not in spec

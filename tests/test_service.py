@@ -167,18 +167,25 @@ def _row(**kw):
     return r
 
 
+def test_sided_regions_are_named_by_the_patients_side():
+    # left_cheek is the image's left (analyzer.regions), which is the patient's right cheek
+    assert service.region_label("left_cheek") == "Patient's right cheek"
+    assert service.region_label("right_cheek") == "Patient's left cheek"
+    assert service.region_label("forehead") == "Forehead" and service.region_label("my patch") == "My patch"
+
+
 def test_summary_sentences():
     base = _row(is_baseline=True, session_date="2026-01-01", session_id=1, percent=0.0, beyond_noise=None)
     cards = service.summary_cards([base, _row()])
     assert [c.sentence for c in cards] == [
-        "Left cheek redness down 18% since the first session, beyond the 4% noise band."]
+        "Patient's right cheek redness down 18% since the first session, beyond the 4% noise band."]
     assert cards[0].improved is True
     inside = service.summary_cards([base, _row(percent=2.4, beyond_noise=False)])[0]
-    assert inside.sentence == ("Left cheek redness up 2% since the first session, within the 4% noise band: "
+    assert inside.sentence == ("Patient's right cheek redness up 2% since the first session, within the 4% noise band: "
                                "not a measurable change yet.")
     assert inside.improved is None
     lit = service.summary_cards([base, _row(caveats="calibration,lighting")])[0]
-    assert lit.sentence == ("Left cheek redness down 18% since the first session, beyond the 4% noise band "
+    assert lit.sentence == ("Patient's right cheek redness down 18% since the first session, beyond the 4% noise band "
                             "(the lighting of that photo differs from the baseline's, so part of this may be "
                             "lighting).")
     assert service.summary_cards([base, _row(caveats="calibration")])[0].caution is None

@@ -127,21 +127,11 @@ def metric_info(key: str) -> MetricInfo:
     return MetricInfo(key, name, f"The {name} measurement.", None)
 
 
-#: Left/right named by the patient's side: the regions' left/right are image sides
-#: (analyzer.regions), and the cheek on the image's left is the patient's right cheek.
-_SIDED = {"left_cheek": "Patient's right cheek", "right_cheek": "Patient's left cheek"}
-
-
 def region_label(name: str) -> str:
-    """``forehead`` → ``Forehead``, ``left_cheek`` (image left) → ``Patient's right cheek``;
-    custom names are kept as typed."""
-    if not name:
-        return "Face"
-    if name == DEFAULT_REGION:
-        return "Face"
-    if name in _SIDED:
-        return _SIDED[name]
-    return name.replace("_", " ")[:1].upper() + name.replace("_", " ")[1:]
+    """``left_cheek`` (image left) → ``Patient's right cheek`` (analyzer.regions.region_label)."""
+    from analyzer.regions import region_label as _label
+
+    return "Face" if name == DEFAULT_REGION else _label(name)
 
 
 # ---------------------------------------------------------------------------------------------

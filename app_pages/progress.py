@@ -105,4 +105,13 @@ _sid = series.id
 st.download_button("Download the full table (CSV)", data=lambda: _scope.csv_export(_sid),
                    file_name=f"{patient.code}-series{series.id}-progress.csv", mime="text/csv", key="pg_csv",
                    help="Tidy table (patient, session, view, region, metric, value, unit …), as in batch exports.")
+# The patient's PDF report, here too (not only through the patient view): built on click through
+# the user's scope (checked and audited as export.report), refused without report consent.
+_no_report = service.consent_problem(patient, "reports")
+if _no_report:
+    st.caption(_no_report)
+else:
+    st.download_button("Download the patient report (PDF)", data=lambda: _scope.report_pdf(patient.id, _sid),
+                       file_name=f"{patient.code}-progress-report.pdf", mime="application/pdf", key="pg_pdf",
+                       help="The same report the patient gets from their own page.")
 st.caption(f"Analyzer version {ANALYZER_VERSION}: only results of this version are charted.")

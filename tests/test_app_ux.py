@@ -287,3 +287,15 @@ def test_tables_and_patient_charts_speak_plain_words(data):  # noqa: F811 - the 
     assert "Your progress" in texts(at)
     spec = json.dumps([c.proto.spec for c in at.get("vega_lite_chart")], ensure_ascii=False)
     assert spec and "CIELAB" not in spec and "MI units" not in spec and "D65" not in spec
+
+
+def test_practitioner_gets_the_pdf_from_progress(data):  # noqa: F811 - the fixture
+    at = new_app().run()  # demo mode: the demo's Progress page
+    btn = [b for b in at.get("download_button") if b.proto.label == "Download the patient report (PDF)"]
+    assert len(btn) == 1
+    s = _store(data)
+    demo = service.demo_patient(s)
+    s.update_patient(demo.id, consent_reports=False)
+    at = new_app().run()
+    assert not [b for b in at.get("download_button") if "PDF" in b.proto.label]
+    assert "no report consent" in texts(at)

@@ -82,11 +82,32 @@ def cached_progress_rows(series_id: int) -> list[dict]:
     return progress_rows(_location_key(), series_id, ANALYZER_VERSION, revision())
 
 
+#: map key -> (title, legend, render kind, sign, (blue end, red end), unit). Red always means
+#: "more of the concern": redder, darker (more pigment), rougher. The pigmentation map shows
+#: −ΔL*, so that a darker patch is red (ΔL* itself is negative when skin darkens).
 MAP_NAMES = {
-    "delta_a_star": ("Redness change (Δa*)", "red = redder, blue = less red", "a_star"),
-    "delta_L_star": ("Pigmentation change (ΔL*)", "red = lighter, blue = darker", "L_star"),
-    "delta_roughness": ("Texture change (Δ roughness)", "red = rougher, blue = smoother", "roughness"),
+    "delta_a_star": ("Redness change (Δa*)", "red = redder, blue = less red", "a_star", 1.0,
+                     ("less red", "redder"), "a*"),
+    "delta_L_star": ("Pigmentation change (−ΔL*)", "red = darker (more pigment), blue = lighter", "L_star", -1.0,
+                     ("lighter", "darker"), "L*"),
+    "delta_roughness": ("Texture change (Δ roughness)", "red = rougher, blue = smoother", "roughness", 1.0,
+                        ("smoother", "rougher"), "L* RMS"),
 }
+
+
+def colour_bar_html(kind: str, ends: tuple[str, str], unit: str) -> str:
+    """A colour bar under a change map: the fixed scale (analyzer.render.DEFAULT_LIMITS) with
+    what each end means. Fits any column width."""
+    from analyzer.render import DEFAULT_LIMITS, _diverging
+
+    lim = DEFAULT_LIMITS.get(kind, 1.0)
+    stops = ", ".join("rgb({},{},{}) {}%".format(*(int(255 * c) for c in _diverging(np.float32(t))), int(50 + 50 * t))
+                      for t in (-1.0, -0.5, 0.0, 0.5, 1.0))
+    return (f'<div style="font-size:0.8rem;line-height:1.2;margin:-0.4rem 0 0.6rem 0;">'
+            f'<div style="height:10px;border:1px solid #999;background:linear-gradient(to right, {stops});"></div>'
+            f'<div style="display:flex;justify-content:space-between;">'
+            f'<span>−{lim:g} {unit} ({ends[0]})</span><span>0</span><span>+{lim:g} {unit} ({ends[1]})</span>'
+            f'</div></div>')
 
 
 @st.cache_resource(show_spinner=False, max_entries=48)  # shared, not copied: never mutate the dict
@@ -109,11 +130,11 @@ def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev:
     for key, arr in r.maps.items():
         if not isinstance(arr, np.ndarray) or arr.ndim != 2:
             continue
-        title, legend, kind = MAP_NAMES.get(key, (key, "", key))
-        img = heatmap(arr, background=r.baseline_rgb, kind=kind)
+        title, legend, kind, sign, ends, unit = MAP_NAMES.get(key, (key, "", key, 1.0, ("−", "+"), ""))
+        img = heatmap(sign * arr, background=r.baseline_rgb, kind=kind)
         if outline is not None:
             img = draw_polygon(img, outline)
-        out["maps"].append((title, legend, jpeg_bytes(img)))
+        out["maps"].append((title, legend, jpeg_bytes(img), colour_bar_html(kind, ends, unit)))
     return out
 
 

@@ -155,9 +155,10 @@ with t_maps:
         st.info("No change maps for this region.")
     else:
         cols = st.columns(3)
-        for k, (title, legend, jpg) in enumerate(r["maps"]):
+        for k, (title, legend, jpg, bar) in enumerate(r["maps"]):
             with cols[k % 3]:
                 st.image(jpg, caption=f"{title}: {legend}", width="stretch")
+                st.html(bar)  # the fixed scale: what each colour means
         st.caption("Colours use a fixed scale in every session, so the same colour means the same change.")
 
 # The other analysed photos of this series: ready before the practitioner switches to them.

@@ -299,3 +299,24 @@ def test_practitioner_gets_the_pdf_from_progress(data):  # noqa: F811 - the fixt
     at = new_app().run()
     assert not [b for b in at.get("download_button") if "PDF" in b.proto.label]
     assert "no report consent" in texts(at)
+
+
+def test_change_maps_have_a_colour_bar_and_red_means_more_pigment(data):  # noqa: F811 - the fixture
+    import numpy as np
+
+    from analyzer.render import heatmap
+    from app_pages._common import MAP_NAMES, colour_bar_html
+
+    # a patch that darkened (ΔL* < 0) is drawn red on the pigmentation map
+    title, legend, kind, sign, ends, unit = MAP_NAMES["delta_L_star"]
+    rgb = heatmap(sign * np.full((4, 4), -6.0, np.float32), kind=kind, alpha=1.0)
+    assert rgb[0, 0, 0] > rgb[0, 0, 2] + 0.3  # red, not blue
+    assert "red = darker" in legend and ends == ("lighter", "darker")
+    bar = colour_bar_html(kind, ends, unit)
+    assert "linear-gradient" in bar and "+10 L* (darker)" in bar and "−10 L* (lighter)" in bar
+
+    at = new_app().run()
+    at.switch_page("app_pages/review.py").run()
+    assert not at.exception
+    bars = [h for h in at.get("html") if "linear-gradient" in h.proto.body]
+    assert len(bars) == 3  # one under each change map

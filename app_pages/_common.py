@@ -356,6 +356,45 @@ r.addEventListener('input', e => {{ a.style.clipPath='inset(0 0 0 '+r.value+'%)'
     st.iframe(html, height="content")
 
 
+def drawable_photo_spec(rgb: np.ndarray, size: tuple[int, int], *, name: str = "patch") -> dict:
+    """Vega-Lite spec showing a photo on axes in the photo's own pixels (size = (w, h) of the
+    original), with a box selection ``name``: dragging a box on the photo returns its pixel
+    coordinates (``patch_from_selection``). The chart takes its column's width."""
+    w, h = size
+    height = int(min(520, max(220, 420 * h / max(w, 1))))
+    return {
+        "data": {"values": [{"x": 0, "y": 0, "x2": w, "y2": h, "url": data_url(rgb)}]},
+        "width": "container", "height": height,
+        "params": [{"name": name, "select": {"type": "interval", "encodings": ["x", "y"]}}],
+        "mark": {"type": "image", "aspect": False},
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative", "title": None,
+                  "scale": {"domain": [0, w], "nice": False, "zero": False}},
+            "x2": {"field": "x2"},
+            "y": {"field": "y", "type": "quantitative", "title": None,
+                  "scale": {"domain": [h, 0], "nice": False, "zero": False}},
+            "y2": {"field": "y2"},
+            "url": {"field": "url", "type": "nominal"},
+        },
+    }
+
+
+def patch_from_selection(selection, size: tuple[int, int], *, name: str = "patch") -> dict | None:
+    """The drawn box of a ``drawable_photo_spec`` chart as ``{"x", "y", "w", "h"}`` in whole photo
+    pixels, clipped to the photo; None when nothing (or a box under 2 px) is drawn."""
+    try:
+        box = (selection or {}).get("selection", {}).get(name) or {}
+        xs, ys = sorted(float(v) for v in box["x"]), sorted(float(v) for v in box["y"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    w, h = size
+    x0, x1 = max(0, int(round(xs[0]))), min(w, int(round(xs[1])))
+    y0, y1 = max(0, int(round(ys[0]))), min(h, int(round(ys[1])))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0}
+
+
 def ghost_camera(ghost_rgb: np.ndarray | None, opacity: float, *, height: int = 420) -> None:
     """Live camera preview with the baseline photo as a ghost on top, for framing the pose.
 

@@ -115,7 +115,10 @@ with st.expander("Add a practitioner account"):
         except SkinProgressError as exc:
             st.error(str(exc))
         else:
-            st.success(f"Account {acc.username} added.")
+            st.session_state["_acc_added"] = f"Account {acc.username} added."
+            st.rerun()  # the list above shows it
+    if msg := st.session_state.pop("_acc_added", None):
+        st.success(msg)
 
 if user.via == "local":
     with st.expander("Change my password"):

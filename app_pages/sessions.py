@@ -30,9 +30,11 @@ from app_pages._common import (
     confirm_button,
     decode_rgb,
     display_bytes,
+    drawable_photo_spec,
     get_store,
     ghost_camera,
     need_series,
+    patch_from_selection,
     series_label,
     show_caveat,
     small_rgb,
@@ -117,11 +119,23 @@ def colour_reference(p, session_id: int) -> None:
         st.caption("No reference patch marked.")
     side = max(8, min(p.width, p.height) // 10)
     dflt = cur or {"x": 0, "y": 0, "w": side, "h": side}
+    keys = {k: f"ref_{k}_{p.id}" for k in "xywh"}
+    if st.toggle("Draw the patch on the photo", key=f"ref_draw_{p.id}",
+                 help="Drag a box over the grey card or white headband; the numbers below follow it."):
+        ev = st.vega_lite_chart(drawable_photo_spec(small_rgb(p.id, 640), (p.width, p.height)), on_select="rerun",
+                                selection_mode="patch", key=f"ref_canvas_{p.id}", width="stretch")
+        drawn = patch_from_selection(ev, (p.width, p.height))
+        if drawn and st.session_state.get(f"ref_drawn_{p.id}") != drawn:  # a new box: into the numbers
+            st.session_state[f"ref_drawn_{p.id}"] = drawn
+            for k in "xywh":
+                st.session_state[keys[k]] = drawn[k]
+    for k in "xywh":  # the numbers start from the stored patch (or a default square)
+        st.session_state.setdefault(keys[k], int(dflt[k]))
     c1, c2, c3, c4 = st.columns(4)
-    x = c1.number_input("X", min_value=0, max_value=p.width - 1, value=int(dflt["x"]), step=1, key=f"ref_x_{p.id}")
-    y = c2.number_input("Y", min_value=0, max_value=p.height - 1, value=int(dflt["y"]), step=1, key=f"ref_y_{p.id}")
-    w = c3.number_input("W", min_value=1, max_value=p.width, value=int(dflt["w"]), step=1, key=f"ref_w_{p.id}")
-    h = c4.number_input("H", min_value=1, max_value=p.height, value=int(dflt["h"]), step=1, key=f"ref_h_{p.id}")
+    x = c1.number_input("X", min_value=0, max_value=p.width - 1, step=1, key=keys["x"])
+    y = c2.number_input("Y", min_value=0, max_value=p.height - 1, step=1, key=keys["y"])
+    w = c3.number_input("W", min_value=1, max_value=p.width, step=1, key=keys["w"])
+    h = c4.number_input("H", min_value=1, max_value=p.height, step=1, key=keys["h"])
     preview = draw_rectangle(small_rgb(p.id, 640), (x, y, w, h), photo_size=(p.width, p.height), max_side=640)
     st.image(preview, caption="Reference patch (magenta outline)", width=320, clamp=True)
     b1, b2 = st.columns(2)

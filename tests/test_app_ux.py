@@ -320,3 +320,31 @@ def test_change_maps_have_a_colour_bar_and_red_means_more_pigment(data):  # noqa
     assert not at.exception
     bars = [h for h in at.get("html") if "linear-gradient" in h.proto.body]
     assert len(bars) == 3  # one under each change map
+
+
+def test_colour_reference_patch_can_be_drawn_on_the_photo(data):  # noqa: F811 - the fixture
+    import numpy as np
+
+    from app_pages._common import drawable_photo_spec, patch_from_selection
+
+    # a box dragged on the photo (Vega-Lite interval selection, in the photo's own pixels)
+    ev = {"selection": {"patch": {"x": [411.5, 285.2], "y": [140.2, 235.9]}}}
+    assert patch_from_selection(ev, (600, 400)) == {"x": 285, "y": 140, "w": 127, "h": 96}
+    assert patch_from_selection({"selection": {"patch": {"x": [590, 700], "y": [-5, 30]}}}, (600, 400)) == \
+        {"x": 590, "y": 0, "w": 10, "h": 30}  # clipped to the photo
+    assert patch_from_selection({"selection": {}}, (600, 400)) is None
+    assert patch_from_selection({"selection": {"patch": {"x": [5, 6], "y": [5, 50]}}}, (600, 400)) is None
+    spec = drawable_photo_spec(np.zeros((40, 60, 3), np.float32), (600, 400))
+    assert spec["encoding"]["x"]["scale"]["domain"] == [0, 600] and spec["encoding"]["y"]["scale"]["domain"] == [400, 0]
+    assert spec["width"] == "container"
+
+    at = new_app().run()  # demo mode: the demo series
+    at.switch_page("app_pages/sessions.py").run()
+    s = _store(data)
+    ser = s.list_series(service.demo_patient(s).id)[0]
+    photo = s.list_photos(sorted(s.list_sessions(ser.id), key=lambda x: x.date)[1].id)[0]
+    n = len(at.get("vega_lite_chart"))
+    at.toggle(key=f"ref_draw_{photo.id}").set_value(True).run()
+    assert not at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == n + 1  # the photo to draw on

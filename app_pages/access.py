@@ -54,6 +54,7 @@ else:
     if make:
         try:
             link = auth.issue_patient_link(store, user, pid, days=int(days), label=label)
+            short = auth.issue_patient_code(store, user, pid, days=int(days), label=label)
         except SkinProgressError as exc:
             st.error(str(exc))
         else:
@@ -61,20 +62,22 @@ else:
             st.success(f"Link for {codes[pid]} created, valid until {_when(link.expires_at)}. "
                        "Copy it now: it is shown only this once.")
             st.code(link.url(base) if base else link.query, language=None)
-            st.caption("Code to type instead of the link:")
-            st.code(link.token, language=None)
+            st.caption("Or a short code the patient can type on the sign-in page (same expiry; capitals or "
+                       "not, the dash is optional):")
+            st.code(short.token, language=None)
     links = auth.list_patient_links(store, user, pid)
     for li in links:
         c1, c2 = st.columns([5, 1])
         state = li.state()
         badge = {"active": ":green-badge[active]", "expired": ":gray-badge[expired]",
                  "revoked": ":red-badge[revoked]"}[state]
-        c1.markdown(f"Link {li.id} {badge} · made {_when(li.created_at)} · expires {_when(li.expires_at)}"
+        kind = "Code" if li.label.startswith(auth.SHORT_CODE_LABEL) else "Link"
+        c1.markdown(f"{kind} {li.id} {badge} · made {_when(li.created_at)} · expires {_when(li.expires_at)}"
                     f" · last used {_when(li.last_used_at)}" + (f" · {li.label}" if li.label else ""))
         if state == "active":
             with c2:
                 if confirm_button(f"acc_revoke_{li.id}", "Revoke",
-                                  f"Revoke link {li.id}? The patient holding it loses access at once.",
+                                  f"Revoke {kind.lower()} {li.id}? The patient holding it loses access at once.",
                                   yes="Yes, revoke"):
                     auth.revoke_patient_link(store, user, li.id)
                     st.rerun()

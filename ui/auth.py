@@ -467,7 +467,8 @@ def _start_session(p, now: dt.datetime) -> None:
 
 
 def _code_form(store, now: dt.datetime) -> None:
-    st.caption("Patients: paste the code or the whole link your practitioner gave you.")
+    st.caption("Patients: type the short code (like K7QMX-R2PTA) or paste the whole link your practitioner "
+               "gave you.")
     with st.form("_auth_code", clear_on_submit=True):
         code = st.text_input("Access code", type="password", key="_auth_code_input")
         ok = st.form_submit_button("Open my progress")

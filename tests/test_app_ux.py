@@ -348,3 +348,24 @@ def test_colour_reference_patch_can_be_drawn_on_the_photo(data):  # noqa: F811 -
     assert not at.exception
     charts = at.get("vega_lite_chart")
     assert len(charts) == n + 1  # the photo to draw on
+
+
+def test_upload_error_names_the_session_as_the_page_does(data):  # noqa: F811 - the fixture
+    from tests.test_app_support import small_photos
+
+    s = _store(data)
+    p, ser = service.create_patient_with_series(s, code="UE-1", display_name="Upload Error", consent_photos=True)
+    for day in (10, 20, 30):  # three sessions: the record id of the third is not 3 in this database
+        sess, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, day))
+    photos = small_photos()
+    service.add_photos(s, sess.id, [("front", photos["baseline"], "first.jpg")])
+    at = sign_in_practitioner(new_app(), data)
+    at.session_state["patient_id"] = p.id
+    at.session_state["series_id"] = ser.id
+    at.switch_page("app_pages/sessions.py").run()
+    at.selectbox(key="up_session").set_value(sess.id)
+    at.file_uploader[0].set_value(("second.jpg", photos["redder"], "image/jpeg"))  # same view, no "replace"
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception
+    msg = at.error[0].value
+    assert "Session 3 · 2026-01-30" in msg and f"session {sess.id} " not in msg, msg

@@ -369,3 +369,13 @@ def test_upload_error_names_the_session_as_the_page_does(data):  # noqa: F811 - 
     assert not at.exception
     msg = at.error[0].value
     assert "Session 3 · 2026-01-30" in msg and f"session {sess.id} " not in msg, msg
+
+
+def test_one_name_per_measure_in_the_concern_tables(data):  # noqa: F811 - the fixture
+    at = new_app().run()  # demo: the series' concerns are redness and texture
+    names = set()
+    for df in at.dataframe:
+        if "Measure" in df.value.columns:
+            names |= set(df.value["Measure"])
+    # the general redness metric keeps the name the charts and cards give it
+    assert "redness" in names and not any("a star" in n or "Redness and rosacea:" in n for n in names), names

@@ -25,7 +25,6 @@ import streamlit as st
 
 from analyzer.concerns import (
     CONCERN_LABELS,
-    CONCERN_MEASURES,
     concern_order,
     measure_label,
     normalize_concern,
@@ -192,8 +191,10 @@ def render_concern_measures(rows: Iterable[Mapping[str, Any]], concerns: Sequenc
             for r in sorted((r for r in rows if r["metric"] == k),
                             key=lambda r: (r.get("session_index") or 0, str(r.get("session_date")))):
                 out.append({
-                    "Measure": r.get("label") if (r.get("label") and k.split(".")[0] not in CONCERN_MEASURES)
-                    else _measure_label(k),
+                    # a concern's own measure by its label; a general metric by the label the charts
+                    # use (never a second name for the same redness: "Redness and rosacea: a star mean")
+                    "Measure": (measure_label(k) if measure_label(k) != k
+                                else r.get("label") or _measure_label(k)),
                     "Session": r.get("session_index"),
                     "Date": r.get("session_date"),
                     "Region": _region_text(r.get("region")),

@@ -11,6 +11,7 @@ practitioner: "Colour reference" under the photo."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import streamlit as st
 
@@ -25,16 +26,20 @@ from app_pages._common import (
     bump,
     cached_progress_rows,
     cached_status,
+    concerns_text,
+    confirm_button,
     decode_rgb,
     display_bytes,
+    drawable_photo_spec,
     get_store,
     ghost_camera,
     need_series,
+    patch_from_selection,
     series_label,
     show_caveat,
     small_rgb,
 )
-from ui.auth import current_user
+from ui.auth import audit, current_user
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 try:
@@ -46,7 +51,7 @@ store = get_store()
 patient, series = need_series(store)
 st.title("Series & sessions")
 st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)} · {series.body_area} · "
-           f"concerns: {', '.join(series.concerns) or '—'}")
+           f"concerns: {concerns_text(series.concerns)}")
 
 sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)
@@ -114,11 +119,23 @@ def colour_reference(p, session_id: int) -> None:
         st.caption("No reference patch marked.")
     side = max(8, min(p.width, p.height) // 10)
     dflt = cur or {"x": 0, "y": 0, "w": side, "h": side}
+    keys = {k: f"ref_{k}_{p.id}" for k in "xywh"}
+    if st.toggle("Draw the patch on the photo", key=f"ref_draw_{p.id}",
+                 help="Drag a box over the grey card or white headband; the numbers below follow it."):
+        ev = st.vega_lite_chart(drawable_photo_spec(small_rgb(p.id, 640), (p.width, p.height)), on_select="rerun",
+                                selection_mode="patch", key=f"ref_canvas_{p.id}", width="stretch")
+        drawn = patch_from_selection(ev, (p.width, p.height))
+        if drawn and st.session_state.get(f"ref_drawn_{p.id}") != drawn:  # a new box: into the numbers
+            st.session_state[f"ref_drawn_{p.id}"] = drawn
+            for k in "xywh":
+                st.session_state[keys[k]] = drawn[k]
+    for k in "xywh":  # the numbers start from the stored patch (or a default square)
+        st.session_state.setdefault(keys[k], int(dflt[k]))
     c1, c2, c3, c4 = st.columns(4)
-    x = c1.number_input("X", min_value=0, max_value=p.width - 1, value=int(dflt["x"]), step=1, key=f"ref_x_{p.id}")
-    y = c2.number_input("Y", min_value=0, max_value=p.height - 1, value=int(dflt["y"]), step=1, key=f"ref_y_{p.id}")
-    w = c3.number_input("W", min_value=1, max_value=p.width, value=int(dflt["w"]), step=1, key=f"ref_w_{p.id}")
-    h = c4.number_input("H", min_value=1, max_value=p.height, value=int(dflt["h"]), step=1, key=f"ref_h_{p.id}")
+    x = c1.number_input("X", min_value=0, max_value=p.width - 1, step=1, key=keys["x"])
+    y = c2.number_input("Y", min_value=0, max_value=p.height - 1, step=1, key=keys["y"])
+    w = c3.number_input("W", min_value=1, max_value=p.width, step=1, key=keys["w"])
+    h = c4.number_input("H", min_value=1, max_value=p.height, step=1, key=keys["h"])
     preview = draw_rectangle(small_rgb(p.id, 640), (x, y, w, h), photo_size=(p.width, p.height), max_side=640)
     st.image(preview, caption="Reference patch (magenta outline)", width=320, clamp=True)
     b1, b2 = st.columns(2)
@@ -194,6 +211,15 @@ for i, s in enumerate(sessions, start=1):
                         show_analysis(status[p.id], key="tl")
                     with st.expander("Colour reference", expanded=st.session_state.get("open_ref_photo") == p.id):
                         colour_reference(p, s.id)
+                    if confirm_button(f"del_photo_{p.id}", "Delete this photo",
+                                      f"Delete the {p.view} photo “{p.filename}” of {label}? Its measurements "
+                                      "go with it. This can't be undone."):
+                        store.delete_photo(p.id)
+                        audit(store, "delete.photo", patient.id, f"photo {p.id}")
+                        bump()
+                        st.session_state["open_session_id"] = s.id
+                        st.toast(f"Photo “{p.filename}” deleted.")
+                        st.rerun()
         else:
             st.caption("No photos yet.")
         recovery_of = s.id if s.id in with_recovery else (s.parent_session_id if s.kind == "recovery" else None)
@@ -209,10 +235,20 @@ for i, s in enumerate(sessions, start=1):
                 if a.caveats:
                     show_analysis(a)
             st.rerun()
+        followers = [t for t in sessions if t.parent_session_id == s.id]
+        also = f" and its {len(followers)} recovery visit(s)" if followers else ""
+        if confirm_button(f"del_session_{s.id}", "Delete this session",
+                          f"Delete {label}{also}, with {len(photos)} photo(s) and their measurements? "
+                          "This can't be undone."):
+            store.delete_session(s.id)
+            audit(store, "delete.session", patient.id, f"session {s.id}")
+            bump()
+            st.toast(f"{label} deleted.")
+            st.rerun()
 
 # ------------------------------------------------------------------ add a session
 st.subheader("Add a session")
-with st.form("add_session", clear_on_submit=True):
+with st.form("add_session", clear_on_submit=False):  # kept after an error, emptied after a success
     c1, c2, c3 = st.columns(3)
     date = c1.date_input("Date", value=dt.date.today(), key="as_date")
     kind = c2.selectbox("Kind", ["treatment", "recovery"], key="as_kind",
@@ -246,6 +282,13 @@ if add_ok:
     if kind == "recovery":
         earlier = [s for s in treatments if s.date <= date]
         parent = parent_pick if parent_pick is not None else (earlier[-1].id if earlier else None)
+    # A dated item after this session's date (the intake's "recent Botox" of a later day, pre-filled
+    # above) did not happen before this session: it is not carried onto it.
+    later = {k for k, d in (raw_screening.get("dates") or {}).items() if d is not None and d > date}
+    if later:
+        raw_screening = {**raw_screening,
+                         "answers": {k: (v and k not in later) for k, v in raw_screening["answers"].items()},
+                         "dates": {k: d for k, d in raw_screening["dates"].items() if k not in later}}
     try:
         screening = validate_screening(raw_screening)  # a one-line UsageError: nothing is stored then
         rec, _, _ = service.add_session_with_photos(
@@ -259,7 +302,9 @@ if add_ok:
         st.session_state["open_session_id"] = rec.id
         st.session_state["upload_session_id"] = rec.id
         st.session_state["up_session"] = rec.id  # upload to the new session next
-        st.success(f"Session of {rec.date.isoformat()} added. Upload its photos below.")
+        for k in [k for k in st.session_state if str(k).startswith("as_")]:
+            del st.session_state[k]
+        st.toast(f"Session of {rec.date.isoformat()} added. Upload its photos below.")
         st.rerun()
 
 # ------------------------------------------------------------------ photos
@@ -274,21 +319,31 @@ if sessions:
         st.session_state["up_session"] = want
     sid = st.selectbox("Session", ids, key="up_session", format_func=lambda i: labels[i])
     views = list(STANDARD_VIEWS)
+    no_consent = service.consent_problem(patient, "photos")
+    if no_consent:  # nothing can be uploaded: say why and how to change it, once, in plain words
+        st.warning(no_consent, icon=":material/no_photography:")
+        st.page_link("app_pages/patients.py", label="Edit the patient on the Patients page", icon=":material/group:")
+        st.stop()
     view = st.selectbox("View", views, key="up_view",
-                        help="One photo per view and session. Several files: they are given the views in order "
-                             "(front, left45, right45) unless you pick one view for a single file.")
+                        help="One photo per view and session. Several files: a file whose name says its view "
+                             "(…front…, …left45…, …right45…) gets that view; the others get this view first, "
+                             "then the remaining views in order. Each photo's view is shown after the upload.")
     if st.session_state.pop("_reset_replace", False):
         st.session_state["up_replace"] = False
     replace = st.checkbox("Replace the existing photo of this view (retake)", key="up_replace")
     tab_files, tab_cam = st.tabs(["Upload files (desktop)", "Camera (tablet)"])
 
+    def _page_words(msg: str) -> str:
+        """An error names the session as this page does (Session 4 · date), not by its record id."""
+        return re.sub(rf"\bsession {sid}\b", labels[sid], msg)
+
     def store_and_analyse(items: list[tuple[str, bytes, str]]) -> None:
-        added, errors = [], []
-        for v, data, name in items:
-            try:
-                added.append(store.add_photo(sid, view=v, data=data, filename=name, replace=replace))
-            except SkinProgressError as exc:
-                errors.append(str(exc))
+        try:
+            added, errors = service.add_photos(store, sid, items, replace=replace)
+        except SkinProgressError as exc:  # no photo consent: nothing stored
+            st.error(_page_words(str(exc)))
+            return
+        errors = [_page_words(e) for e in errors]
         if not added:
             for e in errors:
                 st.error(e)
@@ -308,12 +363,27 @@ if sessions:
         for e in last["errors"]:
             st.error(e)
         done = [a for a in cached_status(series.id) if a.photo_id in set(last["ids"])]
-        st.success(f"{len(done)} photo{'s' if len(done) != 1 else ''} stored and analysed.")
+        good = [a for a in done if a.ok]
+        other = [a for a in done if not a.ok]
+        if good:
+            st.success(f"{len(good)} photo{'s' if len(good) != 1 else ''} stored and analysed.")
+        if other:  # never green: these are not in the charts
+            st.warning(f"{len(other)} photo{'s' if len(other) != 1 else ''} stored but left out of the charts: "
+                       "see below.")
         for a in done:
             c1, c2 = st.columns([1, 2])
-            c1.image(display_bytes(a.photo_id), caption=f"{a.view} · {a.filename}", width=220)
+            c1.image(display_bytes(a.photo_id), caption=f"{a.view} · {a.filename}", width="stretch")
             with c2:
                 show_analysis(a, key="up")
+                if not a.ok and confirm_button(f"del_up_{a.photo_id}", "Delete this photo",
+                                               f"Delete the {a.view} photo “{a.filename}”? This can't be undone."):
+                    store.delete_photo(a.photo_id)
+                    audit(store, "delete.photo", patient.id, f"photo {a.photo_id}")
+                    bump()
+                    st.toast(f"Photo “{a.filename}” deleted.")
+                    st.rerun()
+                elif not a.ok:  # keep the outcome on screen while the question is asked
+                    st.session_state["last_upload"] = last
 
     with tab_files:
         nonce = st.session_state.get("uploader_nonce", 0)
@@ -326,14 +396,11 @@ if sessions:
             if not files:
                 st.error("Choose one or more photo files first.")
             else:
-                if len(files) == 1:
-                    items = [(view, files[0].getvalue(), files[0].name)]
-                else:
-                    order = [view] + [v for v in views if v != view]
-                    if len(files) > len(order):
-                        st.error(f"{len(files)} files but only {len(order)} views: upload one file per view.")
-                        files = files[: len(order)]
-                    items = [(order[k], f.getvalue(), f.name) for k, f in enumerate(files)]
+                if len(files) > len(views):
+                    st.error(f"{len(files)} files but only {len(views)} views: upload one file per view.")
+                    files = files[: len(views)]
+                given = service.assign_views([f.name for f in files], view, views)
+                items = [(v, f.getvalue(), f.name) for v, f in zip(given, files, strict=True)]
                 store_and_analyse(items)
 
     with tab_cam:

@@ -47,7 +47,7 @@ import numpy as np
 from analyzer import __version__
 from analyzer.color import delta_e_2000, rgb_to_lab
 from analyzer.face import Face
-from analyzer.metrics import CANONICAL_PX_PER_MM, EYE_DISTANCE_MM
+from analyzer.metrics import EYE_DISTANCE_MM
 
 __all__ = [
     "CaptureMeasure",
@@ -90,13 +90,18 @@ EXPOSURE_TOLERANCE_L = 8.0
 #: White-point difference (CIEDE2000) before "the light differs from the baseline's".
 WHITE_POINT_TOLERANCE = 4.0
 
-#: Native px/mm a concern needs (pores, fine lines, hair). Mirrors
-#: :data:`analyzer.concerns.MIN_NATIVE_PX_PER_MM`; the analysis scale (2 px/mm) for the rest.
+#: Native px/mm below which the general measures (redness, pigmentation, texture at the 2 px/mm
+#: analysis scale, whose finest band is 0.5 mm) would be read from upsampled pixels.
+GENERAL_MIN_PX_PER_MM = 1.5
+
+
 def required_px_per_mm(concerns: Iterable[str] = ()) -> tuple[float, str | None]:
-    """(px/mm needed, the concern that needs it) for a series' concerns."""
+    """(px/mm needed, the concern that needs it) for a series' concerns: pores, fine lines and
+    hair need :data:`analyzer.concerns.MIN_NATIVE_PX_PER_MM` (2.5-4), the rest
+    :data:`GENERAL_MIN_PX_PER_MM`."""
     from analyzer.concerns import CONCERN_LABELS, MIN_NATIVE_PX_PER_MM, normalize_concern
 
-    need, who = CANONICAL_PX_PER_MM, None
+    need, who = GENERAL_MIN_PX_PER_MM, None
     for c in concerns:
         try:
             k = normalize_concern(c)

@@ -21,20 +21,18 @@ from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
 from app_pages._common import (
-    blend,
     bump,
     cached_progress_rows,
     cached_status,
-    decode_rgb,
     display_bytes,
     get_store,
-    ghost_camera,
     need_series,
     series_label,
     show_caveat,
     small_rgb,
 )
 from ui.auth import current_user
+from ui.capture import ghost_assets, ghost_capture, review_pending, stage
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 try:
@@ -303,6 +301,16 @@ if sessions:
         st.session_state["_reset_replace"] = True
         st.rerun()
 
+    def keep_passed(session_id: int) -> None:
+        """Keep the uploads that passed the check before keeping (the others wait below)."""
+        from ui.capture import PENDING_KEY
+
+        pending = st.session_state.get(PENDING_KEY) or []
+        ok = [p for p in pending if p["ok"] and p["source"] == "upload" and p["session_id"] == session_id]
+        if ok:
+            st.session_state[PENDING_KEY] = [p for p in pending if p not in ok]
+            store_and_analyse([(p["view"], p["data"], p["filename"]) for p in ok])
+
     last = st.session_state.pop("last_upload", None)
     if last:
         for e in last["errors"]:
@@ -334,30 +342,35 @@ if sessions:
                         st.error(f"{len(files)} files but only {len(order)} views: upload one file per view.")
                         files = files[: len(order)]
                     items = [(order[k], f.getvalue(), f.name) for k, f in enumerate(files)]
-                store_and_analyse(items)
+                # The check before keeping: photos that pass are kept at once, the others wait
+                # for "Keep" / "Retake" below with the one thing to fix.
+                with st.spinner("Checking the photos against the baseline…"):
+                    stage(store, sid, items, source="upload")
+                keep_passed(sid)
 
     with tab_cam:
-        bphoto = None
-        if base is not None:
-            bphoto = next((p for p in store.list_photos(base.id) if p.view == view), None)
-        opacity = st.slider("Ghost of the baseline (opacity)", 0.0, 1.0, 0.35, 0.05, key="ghost_opacity",
-                            help="Match the pose to the baseline: line up the face with its ghost.")
-        ghost = decode_rgb(display_bytes(bphoto.id)) if bphoto is not None else None
-        if ghost is None:
-            st.caption(f"No baseline {view} photo yet: nothing to line up with.")
-        with st.expander("Live framing guide (camera with the baseline ghost)", expanded=False):
-            ghost_camera(ghost, opacity)
-        shot = st.camera_input("Take the photo", key=f"camera_{nonce}")
-        if shot is not None:
-            data = shot.getvalue()
-            if ghost is not None:
-                try:
-                    cam = decode_rgb(data)
-                    g = decode_rgb(display_bytes(bphoto.id), size=(cam.shape[1], cam.shape[0]))
-                    st.image(blend(cam, g, opacity), caption="Your shot with the baseline ghost", width=420)
-                except Exception:  # noqa: BLE001 - a preview only; the store checks the file properly
-                    pass
-            if st.button("Use this photo", key="use_camera", type="primary"):
-                stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-                store_and_analyse([(view, data, f"camera-{view}-{stamp}.jpg")])
-                st.session_state["uploader_nonce"] = nonce + 1
+        from analyzer.prekeep import baseline_measure, baseline_photo_for
+
+        bphoto = baseline_photo_for(store, sid, view)
+        assets = None
+        if bphoto is not None:
+            bface = baseline_measure(store, bphoto).face  # cached: also makes the first check quicker
+            assets = ghost_assets(display_bytes(bphoto.id),
+                                  tuple(map(float, bface.box)) if bface is not None else None,
+                                  tuple((float(x), float(y)) for x, y in (bface.left_eye, bface.right_eye))
+                                  if bface is not None else None, (bphoto.width, bphoto.height))
+        else:
+            st.caption(f"No baseline {view} photo to line up with: this photo is checked on its own.")
+        st.caption("Line the face up with the ghost of the baseline and its outline, then take the photo: it is "
+                   "taken at the camera's full resolution and checked before it is kept.")
+        shot = ghost_capture(assets, key="ghost_capture")
+        if shot is not None and shot["nonce"] != st.session_state.get("_ghost_nonce"):
+            st.session_state["_ghost_nonce"] = shot["nonce"]
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            ext = "png" if shot.get("mime") == "image/png" else "jpg"
+            with st.spinner("Checking the photo against the baseline…"):
+                stage(store, sid, [(view, shot["data"], f"camera-{view}-{stamp}.{ext}")], source="camera",
+                      shot_at_ms=shot.get("shot_at_ms"),
+                      meta={k: shot.get(k) for k in ("width", "height", "method", "track_width", "track_height")})
+
+    review_pending(store_and_analyse, session_id=sid)

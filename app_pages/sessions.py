@@ -371,6 +371,7 @@ if sessions:
             with st.spinner("Checking the photo against the baseline…"):
                 stage(store, sid, [(view, shot["data"], f"camera-{view}-{stamp}.{ext}")], source="camera",
                       shot_at_ms=shot.get("shot_at_ms"),
-                      meta={k: shot.get(k) for k in ("width", "height", "method", "track_width", "track_height")})
+                      meta={k: shot.get(k) for k in ("width", "height", "method", "track_width", "track_height",
+                                                     "capture_ms", "mime")})
 
     review_pending(store_and_analyse, session_id=sid)

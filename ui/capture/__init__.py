@@ -129,7 +129,10 @@ def review_pending(keep: Callable[[list[tuple[str, bytes, str]]], None], *, sess
                 st.success(p["verdict"], icon=":material/check_circle:")
             else:
                 st.warning(p["verdict"], icon=":material/warning:")
-            st.caption(f"{size['width']} × {size['height']} px{timing}", help="Size of the photo as it will be kept.")
+            m = p.get("meta") or {}
+            how = f" · camera: {m['method']}, {m.get('mime') or 'image'}" if m.get("method") else ""
+            st.caption(f"{size['width']} × {size['height']} px{how}{timing}",
+                       help="Size of the photo as it will be kept; the time from the shot to this verdict.")
             with st.expander("All checks", expanded=False):
                 for ch in p["check"]["checks"]:
                     mark = {"ok": ":green[ok]", "fix": ":orange[fix]", "unknown": ":gray[n/a]"}[ch["status"]]

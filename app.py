@@ -61,6 +61,7 @@ else:
             st.Page("app_pages/sessions.py", title="Series & sessions", icon=":material/event:"),
             st.Page("app_pages/review.py", title="Review", icon=":material/compare:"),
             st.Page("app_pages/progress.py", title="Progress", icon=":material/show_chart:", default=True),
+            st.Page("app_pages/capture_guide.py", title="Capture guide", icon=":material/photo_camera:"),
         ],
         "Patient": [st.Page("app_pages/patient_view.py", title="Patient view", icon=":material/person:")],
     }

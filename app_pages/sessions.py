@@ -20,6 +20,7 @@ from analyzer.errors import SkinProgressError
 from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
+from analyzer.views import missing_views, required_views, view_choices, view_label
 from app_pages._common import (
     bump,
     cached_progress_rows,
@@ -33,6 +34,7 @@ from app_pages._common import (
 )
 from ui.auth import current_user
 from ui.capture import ghost_assets, ghost_capture, review_pending, stage
+from ui.capture.guide import guide_markdown
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 try:
@@ -52,6 +54,9 @@ base_id = base.id if base else None
 status = {a.photo_id: a for a in cached_status(series.id)}
 treats_scars = "acne_scars" in {normalize_concern(c) for c in series.concerns}
 with_recovery = {s.parent_session_id for s in sessions if s.kind == "recovery" and s.parent_session_id}
+# The views each session needs: the baseline session's (else front, left 45°, right 45°).
+photos_by_session = {s.id: [p.view for p in store.list_photos(s.id)] for s in sessions}
+required = required_views(photos_by_session.get(base_id, []))
 
 
 def show_recovery(treatment_id: int) -> None:
@@ -194,6 +199,9 @@ for i, s in enumerate(sessions, start=1):
                         colour_reference(p, s.id)
         else:
             st.caption("No photos yet.")
+        missing = missing_views(required, [p.view for p in photos])
+        if missing:
+            st.caption("Views still missing: " + ", ".join(view_label(v) for v in missing) + ".")
         recovery_of = s.id if s.id in with_recovery else (s.parent_session_id if s.kind == "recovery" else None)
         if recovery_of is not None:
             show_recovery(recovery_of)
@@ -263,6 +271,11 @@ if add_ok:
 # ------------------------------------------------------------------ photos
 if sessions:
     st.subheader("Photos")
+    if not any(photos_by_session.values()):  # the first upload of a new series: the guide first
+        with st.expander("Capture guide: read before the first photos of this series", expanded=True):
+            st.markdown(guide_markdown(required))
+            st.page_link("app_pages/capture_guide.py", label="Open the printable capture guide",
+                         icon=":material/print:")
     ids = [s.id for s in sessions]
     labels = {s.id: service.session_label(s, i, baseline_id=base_id) for i, s in enumerate(sessions, start=1)}
     want = st.session_state.get("upload_session_id")
@@ -271,8 +284,8 @@ if sessions:
     if st.session_state.get("up_session") not in ids:
         st.session_state["up_session"] = want
     sid = st.selectbox("Session", ids, key="up_session", format_func=lambda i: labels[i])
-    views = list(STANDARD_VIEWS)
-    view = st.selectbox("View", views, key="up_view",
+    views = view_choices(v for ps in photos_by_session.values() for v in ps)
+    view = st.selectbox("View", views, key="up_view", format_func=view_label,
                         help="One photo per view and session. Several files: they are given the views in order "
                              "(front, left45, right45) unless you pick one view for a single file.")
     if st.session_state.pop("_reset_replace", False):

@@ -16,6 +16,7 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.concerns import normalize_concern
+from analyzer.conditions import differences, differences_text
 from analyzer.errors import SkinProgressError
 from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
@@ -33,7 +34,14 @@ from app_pages._common import (
     small_rgb,
 )
 from ui.auth import current_user
-from ui.capture import ghost_assets, ghost_capture, review_pending, stage
+from ui.capture import (
+    conditions_input,
+    ghost_assets,
+    ghost_capture,
+    record_conditions,
+    review_pending,
+    stage,
+)
 from ui.capture.guide import guide_markdown
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
@@ -57,6 +65,7 @@ with_recovery = {s.parent_session_id for s in sessions if s.kind == "recovery" a
 # The views each session needs: the baseline session's (else front, left 45°, right 45°).
 photos_by_session = {s.id: [p.view for p in store.list_photos(s.id)] for s in sessions}
 required = required_views(photos_by_session.get(base_id, []))
+base_photos = {p.view: p for p in store.list_photos(base_id)} if base_id is not None else {}
 
 
 def show_recovery(treatment_id: int) -> None:
@@ -195,6 +204,11 @@ for i, s in enumerate(sessions, start=1):
                         st.success(st.session_state.pop("ref_msg")[1])
                     if p.id in status:
                         show_analysis(status[p.id], key="tl")
+                    bp = base_photos.get(p.view)
+                    diff = differences_text(differences(p.capture_conditions, bp.capture_conditions)) if (
+                        bp is not None and bp.id != p.id) else None
+                    if diff:
+                        st.warning(diff, icon=":material/tune:")
                     with st.expander("Colour reference", expanded=st.session_state.get("open_ref_photo") == p.id):
                         colour_reference(p, s.id)
         else:
@@ -291,6 +305,12 @@ if sessions:
     if st.session_state.pop("_reset_replace", False):
         st.session_state["up_replace"] = False
     replace = st.checkbox("Replace the existing photo of this view (retake)", key="up_replace")
+    last_cond = next((p.capture_conditions for s_ in reversed(sessions) for p in store.list_photos(s_.id)
+                      if p.capture_conditions), None)
+    conditions = conditions_input(last_cond)
+    base_photo = base_photos.get(view)
+    cond_note = differences_text(differences(conditions, base_photo.capture_conditions)) if (
+        base_photo is not None and sid != base_id) else None
     tab_files, tab_cam = st.tabs(["Upload files (desktop)", "Camera (tablet)"])
 
     def store_and_analyse(items: list[tuple[str, bytes, str]]) -> None:
@@ -300,6 +320,7 @@ if sessions:
                 added.append(store.add_photo(sid, view=v, data=data, filename=name, replace=replace))
             except SkinProgressError as exc:
                 errors.append(str(exc))
+        record_conditions(store, added, conditions)
         if not added:
             for e in errors:
                 st.error(e)
@@ -387,4 +408,4 @@ if sessions:
                       meta={k: shot.get(k) for k in ("width", "height", "method", "track_width", "track_height",
                                                      "capture_ms", "mime")})
 
-    review_pending(store_and_analyse, session_id=sid)
+    review_pending(store_and_analyse, session_id=sid, note=cond_note)

@@ -75,3 +75,26 @@ def test_first_upload_of_new_series_shows_guide_then_checks_before_keeping(data)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert [x.filename for x in s.list_photos(later.id)] == ["z30b.jpg"]
     assert "Views still missing: Front." not in texts(at)
+
+
+def test_conditions_recorded_and_a_difference_is_said(data):  # noqa: F811
+    s = store_of(data)
+    p, ser = service.create_patient_with_series(s, code="CAP-2", display_name="Conditions Test")
+    z30 = photo_path("faces/zoom/30cm.jpg").read_bytes()
+    base, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10),
+                                                 photos=[("front", z30, "base.jpg")])
+    s.set_capture_conditions(s.list_photos(base.id)[0].id, {"light_source": "flash", "makeup": False})
+    later, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 2, 10))
+    at = _open_sessions(data, p, ser)
+    assert at.selectbox(key="cond_light").value == "flash"  # the series' last conditions by default
+    at.selectbox(key="up_session").set_value(later.id).run()
+    at.selectbox(key="cond_light").set_value("daylight").run()
+    at.file_uploader[0].set_value(("later.jpg", z30, "image/jpeg"))
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    kept = s.list_photos(later.id)
+    assert [x.filename for x in kept] == ["later.jpg"]
+    assert kept[0].capture_conditions == {"light_source": "daylight", "polarised": None, "makeup": False,
+                                          "reference": None}
+    warn = [w.value for w in at.warning if w.value.startswith("Capture conditions differ")]
+    assert warn and "light: daylight (window) here, flash at baseline" in warn[0]

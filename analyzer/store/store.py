@@ -125,6 +125,7 @@ def _photo(r: PhotoRow) -> PhotoRec:
         capture_time=r.capture_time, width=r.width, height=r.height, storage_key=r.storage_key,
         created_at=r.created_at, format=r.format, size_bytes=r.size_bytes,
         reference_patch=dict(r.reference_patch) if r.reference_patch else None,
+        capture_conditions=dict(r.capture_conditions) if r.capture_conditions else None,
     )
 
 
@@ -798,6 +799,27 @@ class Store:
             s.execute(sa.delete(AnalysisRow).where(sa.or_(
                 AnalysisRow.photo_id == row.id, AnalysisRow.baseline_photo_id == row.id)))
             row.reference_patch = new
+            s.flush()
+            return _photo(row)
+
+        return self._write(tx)
+
+    def set_capture_conditions(self, photo_id: int, conditions) -> PhotoRec:
+        """Record how the photo was taken (see :mod:`analyzer.conditions`; ``None`` clears).
+        Invalid conditions raise :class:`InvalidInput`; nothing is written. The numbers don't
+        depend on them, so no analysis is dropped."""
+        from analyzer.conditions import conditions_from
+        from analyzer.errors import UsageError
+
+        try:
+            c = conditions_from(conditions)
+        except UsageError as exc:
+            raise InvalidInput(str(exc)) from None
+        new = c.to_dict() if c is not None else None
+
+        def tx(s):
+            row = self._get(s, PhotoRow, photo_id, "photo")
+            row.capture_conditions = new
             s.flush()
             return _photo(row)
 

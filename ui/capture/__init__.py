@@ -109,8 +109,9 @@ def stage(store, session_id: int, items: list[tuple[str, bytes, str]], *, source
 
 
 def review_pending(keep: Callable[[list[tuple[str, bytes, str]]], None], *, session_id: int,
-                   retake: Callable[[dict], None] | None = None) -> None:
-    """Show each candidate pending for ``session_id`` with its verdict and "Keep" / "Retake"."""
+                   retake: Callable[[dict], None] | None = None, note: str | None = None) -> None:
+    """Show each candidate pending for ``session_id`` with its verdict and "Keep" / "Retake"
+    (``note``: a further warning for every candidate, e.g. capture conditions that differ)."""
     pending = st.session_state.get(PENDING_KEY) or []
     mine = [p for p in pending if p["session_id"] == session_id]
     if not mine:
@@ -131,6 +132,8 @@ def review_pending(keep: Callable[[list[tuple[str, bytes, str]]], None], *, sess
                 st.warning(p["verdict"], icon=":material/warning:")
             m = p.get("meta") or {}
             how = f" · camera: {m['method']}, {m.get('mime') or 'image'}" if m.get("method") else ""
+            if note:
+                st.warning(note, icon=":material/tune:")
             st.caption(f"{size['width']} × {size['height']} px{how}{timing}",
                        help="Size of the photo as it will be kept; the time from the shot to this verdict.")
             with st.expander("All checks", expanded=False):
@@ -149,3 +152,40 @@ def review_pending(keep: Callable[[list[tuple[str, bytes, str]]], None], *, sess
                 if retake is not None:
                     retake(p)
                 st.rerun()
+
+
+# ------------------------------------------------------------------ capture conditions
+def conditions_input(defaults: dict | None, *, key: str = "cond") -> dict | None:
+    """How the photos taken now are lit and prepared (recorded with each photo kept).
+    Defaults: the series' last recorded conditions. Returns the conditions, or None if nothing said."""
+    from analyzer.conditions import LIGHT_SOURCES, REFERENCES
+
+    d = defaults or {}
+    yn = {None: "not said", True: "yes", False: "no"}
+    with st.expander("Capture conditions of the photos taken now", expanded=False):
+        st.caption("Recorded with each photo kept; a photo whose conditions differ from the baseline's says so.")
+        c1, c2, c3, c4 = st.columns(4)
+        light = c1.selectbox("Light source", [None, *LIGHT_SOURCES], key=f"{key}_light",
+                             index=[None, *LIGHT_SOURCES].index(d.get("light_source")),
+                             format_func=lambda k: "not said" if k is None else LIGHT_SOURCES[k])
+        pol = c2.selectbox("Polarised light", [None, True, False], key=f"{key}_pol",
+                           index=[None, True, False].index(d.get("polarised")), format_func=yn.get)
+        mk = c3.selectbox("Make-up on", [None, True, False], key=f"{key}_makeup",
+                          index=[None, True, False].index(d.get("makeup")), format_func=yn.get)
+        ref = c4.selectbox("Colour reference in frame", [None, *REFERENCES], key=f"{key}_ref",
+                           index=[None, *REFERENCES].index(d.get("reference")),
+                           format_func=lambda k: "not said" if k is None else REFERENCES[k])
+    out = {"light_source": light, "polarised": pol, "makeup": mk, "reference": ref}
+    return None if all(v is None for v in out.values()) else out
+
+
+def record_conditions(store, photos, conditions: dict | None) -> None:
+    """Record the conditions on photos just kept (an invalid value is a one-line error)."""
+    if not conditions:
+        return
+    for p in photos:
+        try:
+            store.set_capture_conditions(p.id, conditions)
+        except SkinProgressError as exc:
+            st.error(str(exc))
+            return

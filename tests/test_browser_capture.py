@@ -26,7 +26,7 @@ import pytest
 from tests.access_support import ensure_practitioner, sign_in_browser
 from tests.conftest import photo_path
 from tests.test_app_support import REPO
-from tests.test_browser import CHROMIUM, _free_port, goto_page, no_exception, shot, wait_idle
+from tests.test_browser import CHROMIUM, SHOTS, _free_port, goto_page, no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -110,7 +110,7 @@ def page(setup):
             args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                   f"--use-file-for-fake-video-capture={setup['y4m']}"])
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+        ctx = browser.new_context(viewport={"width": 1440, "height": 1100})
         pg = ctx.new_page()
         pg.set_default_timeout(60_000)
         yield pg
@@ -139,6 +139,12 @@ def test_capture_through_the_component_at_full_resolution(setup, server, page, c
     assert ghost.evaluate("g => g.complete && g.naturalWidth > 0 && getComputedStyle(g).display !== 'none'")
     assert float(ghost.evaluate("g => getComputedStyle(g).opacity")) == pytest.approx(0.35, abs=0.01)
     assert frame.locator("svg ellipse").count() == 1
+    # the frame settles at one height (no resize loop between the component and the page)
+    heights = []
+    for _ in range(4):
+        heights.append(page.locator('iframe[title="ui.capture.ghost_capture"]').bounding_box()["height"])
+        page.wait_for_timeout(400)
+    assert len(set(heights)) == 1, heights
     size = frame.locator("video").evaluate("v => [v.videoWidth, v.videoHeight]")
     assert size == [w, h]
     # the opacity slider changes the ghost live; the edges view swaps the picture
@@ -147,7 +153,8 @@ def test_capture_through_the_component_at_full_resolution(setup, server, page, c
     frame.get_by_label("edges only").check()
     assert (ghost.get_attribute("src") or "").startswith("data:image/png;base64,")
     frame.get_by_label("edges only").uncheck()
-    shot(page, "capture-01-ghost")
+    page.locator('iframe[title="ui.capture.ghost_capture"]').evaluate("e => e.scrollIntoView()")
+    page.screenshot(path=str(SHOTS / "capture-01-ghost-1440.png"))
 
     # take the photo: the verdict comes back on the page
     t0 = time.perf_counter()
@@ -162,7 +169,8 @@ def test_capture_through_the_component_at_full_resolution(setup, server, page, c
     assert "Good to keep" in body, body[-3000:]
     captured = frame.get_by_test_id("capture-info").inner_text()
     timing = page.get_by_text("checked in").first.inner_text()
-    shot(page, "capture-02-verdict")
+    page.get_by_text("Check before keeping").evaluate("e => e.scrollIntoView()")
+    page.screenshot(path=str(SHOTS / "capture-02-verdict-1440.png"))
 
     page.get_by_role("button", name="Keep", exact=True).click()
     wait_idle(page, timeout=180)
@@ -177,6 +185,15 @@ def test_capture_through_the_component_at_full_resolution(setup, server, page, c
     a = store.get_analysis(p.id, analyzer_version=ANALYZER_VERSION)
     assert a is not None and a.result["alignment"]["ok"] is True
     shot(page, "capture-03-kept")
+    # on a phone-sized window the camera fits the width (nothing wider than the window)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(1500)
+    cam = page.locator('iframe[title="ui.capture.ghost_capture"]')
+    cam.evaluate("e => e.scrollIntoView()")
+    box = cam.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert frame.locator("body").evaluate("b => document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(SHOTS / "capture-04-camera-390.png"))
     with capsys.disabled():
         print(f"\n[capture] {captured.strip()} | stored {p.width}x{p.height} | "
               f"app: {timing.strip()} | shot to verdict on screen {shot_to_verdict:.2f} s")

@@ -24,7 +24,9 @@ What is measured (:func:`measure_capture`, on each photo on its own):
 
 :func:`precheck` then compares a candidate with the baseline's measure and orders the findings:
 no face, turn, tilt, distance, resolution, position, blur, clipping, exposure, light, chart. The
-first failing check is the verdict. Directions are given as seen on the picture (not mirrored):
+first failing check is the verdict. Without a face in either photo (a close-up, a body area),
+sharpness, clipping and lightness are compared on the centre of the frame at a fixed width, and
+the verdict says that pose and scale were not checked. Directions are given as seen on the picture (not mirrored):
 "turn the face to the left of the picture" means the nose should point further to the picture's
 left; for a patient facing the camera, that is their right.
 
@@ -193,6 +195,7 @@ class CaptureMeasure:
 
 # ------------------------------------------------------------------ measuring one photo
 _CROP_MAX_PX_PER_MM = 4.0
+_NOFACE_CROP_WIDTH = 400  # px: without a face, the frame's centre is compared at this width
 _MIN_SCENE_SHARE = 0.15  # of the frame, outside the face and hair, for a light estimate  # the face crop is kept at most at this scale (enough to compare at <= 2)
 
 
@@ -279,6 +282,17 @@ def measure_capture(rgb: np.ndarray, *, face: Face | None = None, detect: bool =
             crop_L = rgb_to_lab(crop)[..., 0]
             crop_ppm = ppm * k
             face_L = float(crop_L.mean())
+    else:  # a close-up or a body area: the centre of the frame, at a fixed width (no scale known)
+        crop = np.ascontiguousarray(rgb[int(0.2 * h):int(0.8 * h), int(0.2 * w):int(0.8 * w)])
+        if crop.shape[0] >= 8 and crop.shape[1] >= 8:
+            hi = float(np.mean(crop.max(axis=2) >= 0.99))
+            lo = float(np.mean(crop.min(axis=2) <= 0.01))
+            k = min(1.0, _NOFACE_CROP_WIDTH / crop.shape[1])
+            if k < 1.0:
+                crop = cv2.resize(crop, (max(1, round(crop.shape[1] * k)), max(1, round(crop.shape[0] * k))),
+                                  interpolation=cv2.INTER_AREA)
+            crop_L = rgb_to_lab(crop)[..., 0]
+            face_L = float(crop_L.mean())
     wp, scene_ab = _scene_light(rgb, face)
     chart = None
     if find_chart:
@@ -352,6 +366,7 @@ def precheck(candidate: np.ndarray | CaptureMeasure, baseline: np.ndarray | Capt
         checks.append(Check("face", "ok", "Face found.", values={"eye_distance_px": round(c.face.eye_distance, 1)}))
 
     have_pair = b is not None and c.face is not None and b.face is not None
+    no_face_pair = b is not None and c.face is None and b.face is None
 
     # -- turn (yaw) and tilt (roll)
     if have_pair:
@@ -450,26 +465,39 @@ def precheck(candidate: np.ndarray | CaptureMeasure, baseline: np.ndarray | Capt
         else:
             checks.append(Check("sharpness", "ok", "As sharp as the baseline." if math.isfinite(ratio)
                                 else "Sharpness not measured.", values=vals))
+    elif no_face_pair and c.crop_L is not None and b.crop_L is not None:
+        sc = _sharpness(c.crop_L, 1.0, 1.0)
+        sb = _sharpness(cv2.resize(b.crop_L, (c.crop_L.shape[1], c.crop_L.shape[0]), interpolation=cv2.INTER_AREA)
+                        if b.crop_L.shape[1] > c.crop_L.shape[1] else b.crop_L, 1.0, 1.0)
+        ratio = sc / sb if sb > 0 else float("nan")
+        vals = {"laplacian_var": round(sc, 3), "baseline_laplacian_var": round(sb, 3),
+                "ratio": round(ratio, 3) if math.isfinite(ratio) else None, "basis": "centre of the frame"}
+        if math.isfinite(ratio) and ratio < SHARPNESS_RATIO_MIN:
+            checks.append(Check("sharpness", "fix", f"The photo is blurred: {ratio:.0%} of the baseline's sharpness.",
+                                "Hold still and let the camera focus on the skin: the photo is blurred.", vals))
+        else:
+            checks.append(Check("sharpness", "ok", "As sharp as the baseline (centre of the frame).", values=vals))
 
-    # -- exposure: clipping on the face, then lightness against the baseline
-    if c.face is not None:
+    # -- exposure: clipping on the face (or the frame's centre), then lightness against the baseline
+    where = "the face" if c.face is not None else "the centre of the photo"
+    if c.face is not None or (no_face_pair and c.crop_L is not None):
         vals = {"clipped_highlights": round(c.clipped_hi, 4), "clipped_shadows": round(c.clipped_lo, 4)}
         if c.clipped_hi > CLIPPED_MAX:
-            checks.append(Check("clipping", "fix", f"{c.clipped_hi:.0%} of the face is overexposed (clipped).",
-                                "Too bright on the face: move the lamp back or turn the flash down, "
+            checks.append(Check("clipping", "fix", f"{c.clipped_hi:.0%} of {where} is overexposed (clipped).",
+                                f"Too bright on {where}: move the lamp back or turn the flash down, "
                                 "and avoid direct reflections.", vals))
         elif c.clipped_lo > CLIPPED_MAX:
-            checks.append(Check("clipping", "fix", f"{c.clipped_lo:.0%} of the face is underexposed (clipped).",
-                                "Too dark on the face: add light from the front.", vals))
+            checks.append(Check("clipping", "fix", f"{c.clipped_lo:.0%} of {where} is underexposed (clipped).",
+                                f"Too dark on {where}: add light from the front.", vals))
         else:
-            checks.append(Check("clipping", "ok", "No clipping on the face.", values=vals))
-    if have_pair and math.isfinite(c.face_L) and math.isfinite(b.face_L):
+            checks.append(Check("clipping", "ok", f"No clipping on {where}.", values=vals))
+    if (have_pair or no_face_pair) and math.isfinite(c.face_L) and math.isfinite(b.face_L):
         dL = c.face_L - b.face_L
         vals = {"face_L": round(c.face_L, 1), "baseline_face_L": round(b.face_L, 1), "delta_L": round(dL, 1)}
         if abs(dL) > EXPOSURE_TOLERANCE_L:
             word = "darker" if dL < 0 else "brighter"
-            checks.append(Check("exposure", "fix", f"The face is {abs(dL):.0f} L* {word} than at baseline.",
-                                f"The face is {word} than at baseline ({dL:+.0f} L*): use the same lamp, "
+            checks.append(Check("exposure", "fix", f"{where[0].upper() + where[1:]} is {abs(dL):.0f} L* {word} than at baseline.",
+                                f"{where[0].upper() + where[1:]} is {word} than at baseline ({dL:+.0f} L*): use the same lamp, "
                                 "distance and camera settings as at baseline.", vals))
         else:
             checks.append(Check("exposure", "ok", "Lightness as at baseline.", values=vals))
@@ -516,8 +544,13 @@ def precheck(candidate: np.ndarray | CaptureMeasure, baseline: np.ndarray | Capt
             verdict += f" (then {more} more check{'s' if more > 1 else ''} to look at)"
         ok, fix, fix_check = False, first.fix, first.name
     else:
-        verdict = ("Good to keep: it matches the baseline's pose, distance, sharpness and light."
-                   if b is not None else "Good to keep as the baseline photo of this view.")
+        if b is None:
+            verdict = "Good to keep as the baseline photo of this view."
+        elif no_face_pair:
+            verdict = ("Good to keep: sharpness, exposure and light match the baseline (without a face, pose "
+                       "and scale are not checked: line it up with the ghost).")
+        else:
+            verdict = "Good to keep: it matches the baseline's pose, distance, sharpness and light."
         ok, fix, fix_check = True, None, None
     return Precheck(ok=ok, verdict=verdict, fix=fix, fix_check=fix_check, checks=tuple(checks),
                     seconds=time.perf_counter() - t0, size=c.size)

@@ -154,3 +154,18 @@ def test_to_dict_is_json(z30, base):
     r = precheck(z30, base)
     d = json.loads(json.dumps(r.to_dict()))
     assert d["ok"] is True and d["size"] == {"width": 1152, "height": 1536}
+
+
+def test_close_up_without_face_checks_sharpness_and_exposure():
+    """A cheek close-up (a crop of the real 15 cm photo: no whole face in it). The same crop passes
+    and says pose and scale are not checked; SIMULATED blur and a darker exposure name their fix."""
+    rgb = _rgb("zoom/15cm.jpg")
+    cheek = np.ascontiguousarray(rgb[780:1080, 320:470])
+    b = measure_capture(cheek)
+    assert b.face is None
+    same = precheck(cheek, b)
+    assert same.ok and "not checked" in same.verdict
+    blurred = precheck(cv2.GaussianBlur(cheek, (0, 0), 3), b)
+    assert blurred.fix_check == "sharpness" and blurred.fix.startswith("Hold still")
+    darker = precheck(relight(cheek, exposure=0.6, gains=(1.0, 1.0, 1.0)), b)
+    assert darker.fix_check == "exposure" and "darker than at baseline" in darker.fix

@@ -154,6 +154,13 @@ class Precheck:
     def failed(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.status == "fix")
 
+    def summary(self) -> dict:
+        """What is kept with the photo: the verdict and every failed check's fix."""
+        return {"ok": self.ok, "verdict": self.verdict,
+                "failed": [{"name": c.name, "fix": c.fix} for c in self.failed],
+                "size": {"width": self.size[0], "height": self.size[1]},
+                "analyzer_version": self.analyzer_version}
+
     def to_dict(self) -> dict:
         return {"ok": self.ok, "verdict": self.verdict, "fix": self.fix, "fix_check": self.fix_check,
                 "checks": [c.to_dict() for c in self.checks], "seconds": round(self.seconds, 3),

@@ -40,6 +40,7 @@ from ui.capture import (
     ghost_capture,
     record_conditions,
     review_pending,
+    show_kept_check,
     stage,
 )
 from ui.capture.guide import guide_markdown
@@ -209,6 +210,7 @@ for i, s in enumerate(sessions, start=1):
                         bp is not None and bp.id != p.id) else None
                     if diff:
                         st.warning(diff, icon=":material/tune:")
+                    show_kept_check(p)
                     with st.expander("Colour reference", expanded=st.session_state.get("open_ref_photo") == p.id):
                         colour_reference(p, s.id)
         else:

@@ -96,5 +96,28 @@ def test_conditions_recorded_and_a_difference_is_said(data):  # noqa: F811
     assert [x.filename for x in kept] == ["later.jpg"]
     assert kept[0].capture_conditions == {"light_source": "daylight", "polarised": None, "makeup": False,
                                           "reference": None}
+    assert kept[0].prekeep_check["ok"] is True and kept[0].prekeep_check["failed"] == []
     warn = [w.value for w in at.warning if w.value.startswith("Capture conditions differ")]
     assert warn and "light: daylight (window) here, flash at baseline" in warn[0]
+
+
+def test_kept_photo_that_failed_keeps_its_caveat(data):  # noqa: F811
+    s = store_of(data)
+    p, ser = service.create_patient_with_series(s, code="CAP-3", display_name="Keep Anyway")
+    z30 = photo_path("faces/zoom/30cm.jpg").read_bytes()
+    service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10), photos=[("front", z30, "base.jpg")])
+    later, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 2, 10))
+    at = _open_sessions(data, p, ser)
+    at.selectbox(key="up_session").set_value(later.id).run()
+    at.file_uploader[0].set_value(("far.jpg", photo_path("faces/zoom/60cm.jpg").read_bytes(), "image/jpeg"))
+    at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert s.list_photos(later.id) == []
+    at.button(key="prekeep_keep_0_far.jpg").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    kept = s.list_photos(later.id)
+    assert [x.filename for x in kept] == ["far.jpg"]
+    c = kept[0].prekeep_check
+    assert c["ok"] is False and c["failed"][0]["name"] == "distance" and "closer" in c["verdict"]
+    assert c["size"] == {"width": 1152, "height": 1536}
+    warn = [w.value for w in at.warning if "Kept although the check before keeping said" in w.value]
+    assert warn and "cm closer" in warn[0]

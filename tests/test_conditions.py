@@ -1,4 +1,5 @@
-"""Capture conditions: validation, plain differences, stored with the photo (and in archives)."""
+"""Capture conditions: validation, plain differences, stored with the photo (and in archives),
+as is the verdict of the check before keeping."""
 
 from __future__ import annotations
 
@@ -48,10 +49,16 @@ def test_stored_with_the_photo_and_archived(tmp_path):
         with pytest.raises(InvalidInput, match="light source"):
             st.set_capture_conditions(ph.id, {"light_source": "moon"})
         assert st.get_photo(ph.id).capture_conditions == rec.capture_conditions  # nothing written
+        chk = {"ok": False, "verdict": "Hold still and let the camera focus on the face: the photo is blurred.",
+               "failed": [{"name": "sharpness", "fix": "Hold still"}], "size": {"width": 600, "height": 800}}
+        assert st.set_prekeep_check(ph.id, chk).prekeep_check == chk
+        with pytest.raises(InvalidInput, match="ok and verdict"):
+            st.set_prekeep_check(ph.id, {"ok": "maybe"})
         archive = tmp_path / "p.zip"
         st.export_patient(p.id, archive)
     with Store(data_dir=tmp_path / "b") as st2:
         q = st2.import_archive(archive)
         sess2 = st2.list_sessions(st2.list_series(q.id)[0].id)[0]
         assert st2.list_photos(sess2.id)[0].capture_conditions == rec.capture_conditions
+        assert st2.list_photos(sess2.id)[0].prekeep_check == chk
         assert st2.set_capture_conditions(st2.list_photos(sess2.id)[0].id, None).capture_conditions is None

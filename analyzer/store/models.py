@@ -134,6 +134,8 @@ class PhotoRow(Base):
     reference_patch: Mapped[Any | None] = mapped_column(sa.JSON)
     # 0004: how the photo was taken (analyzer.conditions), or NULL
     capture_conditions: Mapped[Any | None] = mapped_column(sa.JSON)
+    # 0004: the verdict of the check before keeping (analyzer.precheck), or NULL
+    prekeep_check: Mapped[Any | None] = mapped_column(sa.JSON)
 
 
 class AnalysisRow(Base):

@@ -80,6 +80,9 @@ class PhotoRec:
     #: How the photo was taken (light source, polarised, make-up, colour reference), see
     #: :mod:`analyzer.conditions`; None when not recorded.
     capture_conditions: dict | None = None
+    #: The check before keeping when the photo was kept (see :mod:`analyzer.precheck`): ``ok``,
+    #: ``verdict``, ``failed`` [{name, fix}]; None when not checked.
+    prekeep_check: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,7 @@ def _photo(r: PhotoRow) -> PhotoRec:
         created_at=r.created_at, format=r.format, size_bytes=r.size_bytes,
         reference_patch=dict(r.reference_patch) if r.reference_patch else None,
         capture_conditions=dict(r.capture_conditions) if r.capture_conditions else None,
+        prekeep_check=dict(r.prekeep_check) if r.prekeep_check else None,
     )
 
 
@@ -820,6 +821,21 @@ class Store:
         def tx(s):
             row = self._get(s, PhotoRow, photo_id, "photo")
             row.capture_conditions = new
+            s.flush()
+            return _photo(row)
+
+        return self._write(tx)
+
+    def set_prekeep_check(self, photo_id: int, check: dict | None) -> PhotoRec:
+        """Record the verdict of the check before keeping (``analyzer.precheck.Precheck.summary()``,
+        a small JSON-able dict; ``None`` clears). Not an analysis: nothing is dropped."""
+        if check is not None and not (isinstance(check, dict) and isinstance(check.get("ok"), bool)
+                                      and isinstance(check.get("verdict"), str)):
+            raise InvalidInput("the check before keeping must be a dict with ok and verdict")
+
+        def tx(s):
+            row = self._get(s, PhotoRow, photo_id, "photo")
+            row.prekeep_check = dict(check) if check is not None else None
             s.flush()
             return _photo(row)
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ _component = components.declare_component("ghost_capture", path=str(_FRONTEND))
 
 GHOST_MAX_SIDE = 960
 PENDING_KEY = "_prekeep_pending"
+CHECKS_KEY = "_prekeep_by_sha"  # sha256 of a checked photo's bytes -> its verdict summary
 
 
 def _data_url(img: Image.Image, fmt: str = "JPEG") -> str:
@@ -101,6 +103,7 @@ def stage(store, session_id: int, items: list[tuple[str, bytes, str]], *, source
         except SkinProgressError as exc:
             st.error(str(exc))
             continue
+        st.session_state.setdefault(CHECKS_KEY, {})[hashlib.sha256(data).hexdigest()] = r.summary()
         done_ms = int(time.time() * 1000)
         pending.append({"session_id": session_id, "view": view, "data": data, "filename": name,
                         "source": source, "check": r.to_dict(), "ok": r.ok, "verdict": r.verdict,
@@ -180,12 +183,25 @@ def conditions_input(defaults: dict | None, *, key: str = "cond") -> dict | None
 
 
 def record_conditions(store, photos, conditions: dict | None) -> None:
-    """Record the conditions on photos just kept (an invalid value is a one-line error)."""
-    if not conditions:
-        return
+    """Record, on photos just kept, the capture conditions and the verdict of their check before
+    keeping (found by the photo's content hash; an invalid value is a one-line error)."""
+    checks = st.session_state.get(CHECKS_KEY) or {}
     for p in photos:
         try:
-            store.set_capture_conditions(p.id, conditions)
+            if conditions:
+                store.set_capture_conditions(p.id, conditions)
+            summary = checks.pop(p.sha256, None)
+            if summary is not None:
+                store.set_prekeep_check(p.id, summary)
         except SkinProgressError as exc:
             st.error(str(exc))
             return
+
+
+def show_kept_check(photo) -> None:
+    """Under a kept photo: the check before keeping's verdict when it failed (its caveat)."""
+    c = photo.prekeep_check
+    if c and not c.get("ok"):
+        fixes = [f["fix"] for f in c.get("failed") or [] if f.get("fix")]
+        st.warning("**Kept although the check before keeping said:** " + " ".join(fixes or [c["verdict"]]),
+                   icon=":material/warning:")

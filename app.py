@@ -78,6 +78,7 @@ else:
                     url_path="home"),
             # The default page is served at the root; its bookmarked address /progress opens it too.
             st.Page("app_pages/progress.py", title="Progress", url_path="progress", visibility="hidden"),
+            st.Page("app_pages/capture_guide.py", title="Capture guide", icon=":material/photo_camera:"),
         ],
         "Patient": [st.Page("app_pages/patient_view.py", title="Patient view", icon=":material/person:")],
     }

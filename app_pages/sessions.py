@@ -17,22 +17,21 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.concerns import normalize_concern
+from analyzer.conditions import differences, differences_text
 from analyzer.errors import SkinProgressError
 from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
+from analyzer.views import missing_views, required_views, view_choices, view_label
 from app_pages._common import (
-    blend,
     bump,
     cached_progress_rows,
     cached_status,
     concerns_text,
     confirm_button,
-    decode_rgb,
     display_bytes,
     drawable_photo_spec,
     get_store,
-    ghost_camera,
     need_series,
     patch_from_selection,
     series_label,
@@ -40,12 +39,17 @@ from app_pages._common import (
     small_rgb,
 )
 from ui.auth import audit, current_user
+from ui.capture import (
+    conditions_input,
+    ghost_assets,
+    ghost_capture,
+    record_conditions,
+    review_pending,
+    show_kept_check,
+    stage,
+)
+from ui.capture.guide import guide_markdown
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
-
-try:
-    from analyzer.store import STANDARD_VIEWS
-except ImportError:  # pragma: no cover
-    STANDARD_VIEWS = ("front", "left45", "right45")
 
 store = get_store()
 patient, series = need_series(store)
@@ -59,6 +63,10 @@ base_id = base.id if base else None
 status = {a.photo_id: a for a in cached_status(series.id)}
 treats_scars = "acne_scars" in {normalize_concern(c) for c in series.concerns}
 with_recovery = {s.parent_session_id for s in sessions if s.kind == "recovery" and s.parent_session_id}
+# The views each session needs: the baseline session's (else front, left 45°, right 45°).
+photos_by_session = {s.id: [p.view for p in store.list_photos(s.id)] for s in sessions}
+required = required_views(photos_by_session.get(base_id, []))
+base_photos = {p.view: p for p in store.list_photos(base_id)} if base_id is not None else {}
 
 
 def show_recovery(treatment_id: int) -> None:
@@ -209,6 +217,12 @@ for i, s in enumerate(sessions, start=1):
                         st.success(st.session_state.pop("ref_msg")[1])
                     if p.id in status:
                         show_analysis(status[p.id], key="tl")
+                    bp = base_photos.get(p.view)
+                    diff = differences_text(differences(p.capture_conditions, bp.capture_conditions)) if (
+                        bp is not None and bp.id != p.id) else None
+                    if diff:
+                        st.warning(diff, icon=":material/tune:")
+                    show_kept_check(p)
                     with st.expander("Colour reference", expanded=st.session_state.get("open_ref_photo") == p.id):
                         colour_reference(p, s.id)
                     if confirm_button(f"del_photo_{p.id}", "Delete this photo",
@@ -222,6 +236,9 @@ for i, s in enumerate(sessions, start=1):
                         st.rerun()
         else:
             st.caption("No photos yet.")
+        missing = missing_views(required, [p.view for p in photos])
+        if missing:
+            st.caption("Views still missing: " + ", ".join(view_label(v) for v in missing) + ".")
         recovery_of = s.id if s.id in with_recovery else (s.parent_session_id if s.kind == "recovery" else None)
         if recovery_of is not None:
             show_recovery(recovery_of)
@@ -310,6 +327,11 @@ if add_ok:
 # ------------------------------------------------------------------ photos
 if sessions:
     st.subheader("Photos")
+    if not any(photos_by_session.values()):  # the first upload of a new series: the guide first
+        with st.expander("Capture guide: read before the first photos of this series", expanded=True):
+            st.markdown(guide_markdown(required))
+            st.page_link("app_pages/capture_guide.py", label="Open the printable capture guide",
+                         icon=":material/print:")
     ids = [s.id for s in sessions]
     labels = {s.id: service.session_label(s, i, baseline_id=base_id) for i, s in enumerate(sessions, start=1)}
     want = st.session_state.get("upload_session_id")
@@ -318,19 +340,25 @@ if sessions:
     if st.session_state.get("up_session") not in ids:
         st.session_state["up_session"] = want
     sid = st.selectbox("Session", ids, key="up_session", format_func=lambda i: labels[i])
-    views = list(STANDARD_VIEWS)
     no_consent = service.consent_problem(patient, "photos")
     if no_consent:  # nothing can be uploaded: say why and how to change it, once, in plain words
         st.warning(no_consent, icon=":material/no_photography:")
         st.page_link("app_pages/patients.py", label="Edit the patient on the Patients page", icon=":material/group:")
         st.stop()
-    view = st.selectbox("View", views, key="up_view",
+    views = view_choices(v for ps in photos_by_session.values() for v in ps)
+    view = st.selectbox("View", views, key="up_view", format_func=view_label,
                         help="One photo per view and session. Several files: a file whose name says its view "
                              "(…front…, …left45…, …right45…) gets that view; the others get this view first, "
                              "then the remaining views in order. Each photo's view is shown after the upload.")
     if st.session_state.pop("_reset_replace", False):
         st.session_state["up_replace"] = False
     replace = st.checkbox("Replace the existing photo of this view (retake)", key="up_replace")
+    last_cond = next((p.capture_conditions for s_ in reversed(sessions) for p in store.list_photos(s_.id)
+                      if p.capture_conditions), None)
+    conditions = conditions_input(last_cond)
+    base_photo = base_photos.get(view)
+    cond_note = differences_text(differences(conditions, base_photo.capture_conditions)) if (
+        base_photo is not None and sid != base_id) else None
     tab_files, tab_cam = st.tabs(["Upload files (desktop)", "Camera (tablet)"])
 
     def _page_words(msg: str) -> str:
@@ -344,6 +372,7 @@ if sessions:
             st.error(_page_words(str(exc)))
             return
         errors = [_page_words(e) for e in errors]
+        record_conditions(store, added, conditions)
         if not added:
             for e in errors:
                 st.error(e)
@@ -357,6 +386,16 @@ if sessions:
         st.session_state["open_session_id"] = sid
         st.session_state["_reset_replace"] = True
         st.rerun()
+
+    def keep_passed(session_id: int) -> None:
+        """Keep the uploads that passed the check before keeping (the others wait below)."""
+        from ui.capture import PENDING_KEY
+
+        pending = st.session_state.get(PENDING_KEY) or []
+        ok = [p for p in pending if p["ok"] and p["source"] == "upload" and p["session_id"] == session_id]
+        if ok:
+            st.session_state[PENDING_KEY] = [p for p in pending if p not in ok]
+            store_and_analyse([(p["view"], p["data"], p["filename"]) for p in ok])
 
     last = st.session_state.pop("last_upload", None)
     if last:
@@ -401,30 +440,36 @@ if sessions:
                     files = files[: len(views)]
                 given = service.assign_views([f.name for f in files], view, views)
                 items = [(v, f.getvalue(), f.name) for v, f in zip(given, files, strict=True)]
-                store_and_analyse(items)
+                # The check before keeping: photos that pass are kept at once, the others wait
+                # for "Keep" / "Retake" below with the one thing to fix.
+                with st.spinner("Checking the photos against the baseline…"):
+                    stage(store, sid, items, source="upload")
+                keep_passed(sid)
 
     with tab_cam:
-        bphoto = None
-        if base is not None:
-            bphoto = next((p for p in store.list_photos(base.id) if p.view == view), None)
-        opacity = st.slider("Ghost of the baseline (opacity)", 0.0, 1.0, 0.35, 0.05, key="ghost_opacity",
-                            help="Match the pose to the baseline: line up the face with its ghost.")
-        ghost = decode_rgb(display_bytes(bphoto.id)) if bphoto is not None else None
-        if ghost is None:
-            st.caption(f"No baseline {view} photo yet: nothing to line up with.")
-        with st.expander("Live framing guide (camera with the baseline ghost)", expanded=False):
-            ghost_camera(ghost, opacity)
-        shot = st.camera_input("Take the photo", key=f"camera_{nonce}")
-        if shot is not None:
-            data = shot.getvalue()
-            if ghost is not None:
-                try:
-                    cam = decode_rgb(data)
-                    g = decode_rgb(display_bytes(bphoto.id), size=(cam.shape[1], cam.shape[0]))
-                    st.image(blend(cam, g, opacity), caption="Your shot with the baseline ghost", width=420)
-                except Exception:  # noqa: BLE001 - a preview only; the store checks the file properly
-                    pass
-            if st.button("Use this photo", key="use_camera", type="primary"):
-                stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-                store_and_analyse([(view, data, f"camera-{view}-{stamp}.jpg")])
-                st.session_state["uploader_nonce"] = nonce + 1
+        from analyzer.prekeep import baseline_measure, baseline_photo_for
+
+        bphoto = baseline_photo_for(store, sid, view)
+        assets = None
+        if bphoto is not None:
+            bface = baseline_measure(store, bphoto).face  # cached: also makes the first check quicker
+            assets = ghost_assets(display_bytes(bphoto.id),
+                                  tuple(map(float, bface.box)) if bface is not None else None,
+                                  tuple((float(x), float(y)) for x, y in (bface.left_eye, bface.right_eye))
+                                  if bface is not None else None, (bphoto.width, bphoto.height))
+        else:
+            st.caption(f"No baseline {view} photo to line up with: this photo is checked on its own.")
+        st.caption("Line the face up with the ghost of the baseline and its outline, then take the photo: it is "
+                   "taken at the camera's full resolution and checked before it is kept.")
+        shot = ghost_capture(assets, key="ghost_capture")
+        if shot is not None and shot["nonce"] != st.session_state.get("_ghost_nonce"):
+            st.session_state["_ghost_nonce"] = shot["nonce"]
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            ext = "png" if shot.get("mime") == "image/png" else "jpg"
+            with st.spinner("Checking the photo against the baseline…"):
+                stage(store, sid, [(view, shot["data"], f"camera-{view}-{stamp}.{ext}")], source="camera",
+                      shot_at_ms=shot.get("shot_at_ms"),
+                      meta={k: shot.get(k) for k in ("width", "height", "method", "track_width", "track_height",
+                                                     "capture_ms", "mime")})
+
+    review_pending(store_and_analyse, session_id=sid, note=cond_note)

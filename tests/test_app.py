@@ -182,6 +182,11 @@ def test_add_session_and_upload_two_photos(data):
     at.file_uploader[0].set_value(("later.jpg", photos["later"], "image/jpeg"))
     at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    # checked before it is kept: taken farther away than the baseline, so it waits with the fix
+    assert not s.list_photos(sorted(s.list_sessions(ser.id), key=lambda x: x.date)[1].id)
+    assert any("closer" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.button(key="prekeep_keep_0_later.jpg").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("stored and analysed" in x.value for x in at.success)
     sessions = sorted(s.list_sessions(ser.id), key=lambda x: x.date)
     assert len(sessions) == 2

@@ -23,7 +23,7 @@ What is measured (:func:`measure_capture`, on each photo on its own):
   automatically: it is marked on the photo after keeping, as a reference patch).
 
 :func:`precheck` then compares a candidate with the baseline's measure and orders the findings:
-no face, turn, tilt, distance, resolution, position, blur, clipping, exposure, light, chart. The
+no face, another person, turn, tilt, distance, resolution, position, blur, clipping, exposure, light, chart. The
 first failing check is the verdict. Without a face in either photo (a close-up, a body area),
 sharpness, clipping and lightness are compared on the centre of the frame at a fixed width, and
 the verdict says that pose and scale were not checked. Directions are given as seen on the picture (not mirrored):
@@ -122,7 +122,7 @@ Status = Literal["ok", "fix", "unknown"]
 class Check:
     """One check of the candidate against the baseline."""
 
-    name: str  # face, sharpness, distance, resolution, turn, tilt, position, clipping, exposure, light, chart
+    name: str  # face, person, sharpness, distance, resolution, turn, tilt, position, clipping, exposure, light, chart
     status: Status
     message: str  # what was measured, in plain words
     fix: str | None = None  # the instruction, when status == "fix"
@@ -189,6 +189,8 @@ class CaptureMeasure:
     chart: bool | None  # None: not looked for
     crop_L: np.ndarray | None = field(default=None, repr=False, compare=False)  # L* of the face crop
     crop_px_per_mm: float = float("nan")  # scale of crop_L
+    #: dlib's face descriptor (None without a face): a different person is caught before keeping
+    descriptor: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         def f(x):
@@ -307,10 +309,15 @@ def measure_capture(rgb: np.ndarray, *, face: Face | None = None, detect: bool =
 
         det = detect_colorchecker(rgb, max_side=1000)
         chart = bool(det is not None and _judge(det.patches_rgb) < MAX_ACCEPTED_RESIDUAL)
+    descriptor = None
+    if face is not None:
+        from analyzer.face import face_descriptor
+
+        descriptor = face_descriptor(np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8), face)
     return CaptureMeasure(size=(w, h), face=face, face_frac=face_frac, face_centre=centre,
                           face_box_inside=inside, yaw=yaw, roll_deg=roll, px_per_mm=ppm, face_L=face_L,
                           clipped_hi=hi, clipped_lo=lo, white_point_lab=wp, scene_ab=scene_ab, chart=chart,
-                          crop_L=crop_L, crop_px_per_mm=crop_ppm)
+                          crop_L=crop_L, crop_px_per_mm=crop_ppm, descriptor=descriptor)
 
 
 def _sharpness(L: np.ndarray, ppm: float, target_ppm: float) -> float:
@@ -374,6 +381,20 @@ def precheck(candidate: np.ndarray | CaptureMeasure, baseline: np.ndarray | Capt
 
     have_pair = b is not None and c.face is not None and b.face is not None
     no_face_pair = b is not None and c.face is None and b.face is None
+
+    # -- the same person (dlib face descriptor, the limit alignment refuses at): checked first,
+    # since no retake fixes another person's photo
+    if have_pair and c.descriptor is not None and b.descriptor is not None:
+        from analyzer.face import SAME_PERSON_MAX_DISTANCE
+
+        dist = float(np.linalg.norm(c.descriptor - b.descriptor))
+        vals = {"descriptor_distance": round(dist, 3), "limit": SAME_PERSON_MAX_DISTANCE}
+        if dist > SAME_PERSON_MAX_DISTANCE:
+            checks.append(Check("person", "fix", "The face does not match the baseline photo's face.",
+                                "This looks like another person than in the baseline photo: check the "
+                                "patient before keeping it.", vals))
+        else:
+            checks.append(Check("person", "ok", "The same person as in the baseline photo.", values=vals))
 
     # -- turn (yaw) and tilt (roll)
     if have_pair:

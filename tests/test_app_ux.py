@@ -186,6 +186,12 @@ def test_wrong_person_photo_is_not_green_says_check_the_patient_and_can_be_delet
     at.file_uploader[0].set_value(("other.jpg", other, "image/jpeg"))
     at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    # the check before keeping says it first: nothing is stored until the practitioner decides
+    assert not s.list_photos(later.id)
+    first = "\n".join(w.value for w in at.warning)
+    assert "another person" in first and "check the patient" in first, first
+    at.button(key="prekeep_keep_0_other.jpg").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
     assert not any("stored and analysed" in x.value for x in at.success)  # never green
     warn = "\n".join(w.value for w in at.warning)
     assert "left out of the charts" in warn and "another person" in warn and "check the patient" in warn

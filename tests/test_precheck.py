@@ -174,3 +174,22 @@ def test_close_up_without_face_checks_sharpness_and_exposure():
     assert blurred.fix_check == "sharpness" and blurred.fix.startswith("Hold still")
     darker = precheck(relight(cheek, exposure=0.6, gains=(1.0, 1.0, 1.0)), b)
     assert darker.fix_check == "exposure" and "darker than at baseline" in darker.fix
+
+
+@pytest.mark.parametrize("other", ["london_neutral/081_03.jpg", "london_neutral/021_03.jpg",
+                                   "london_smiling/062_08.jpg"])
+def test_another_person_is_named_first(base, other):
+    """Real photos of other people against the zoom baseline: the verdict is to check the
+    patient (no retake fixes that), before any pose, distance or light fix."""
+    r = precheck(_rgb(other), base)
+    assert not r.ok and r.fix_check == "person", r.verdict
+    assert "another person" in r.verdict and "check the patient" in r.verdict
+    assert r.check("person").values["descriptor_distance"] > 0.55
+
+
+@pytest.mark.parametrize("rel", ["lisa/lisa1.jpg", "zoom/60cm.jpg", "zoom/15cm.jpg"])
+def test_same_person_across_sessions_is_not_another_person(base, rel):
+    """The same person in another session, room and distance: the person check passes."""
+    r = precheck(_rgb(rel), base)
+    assert r.check("person").status == "ok", r.check("person")
+    assert r.fix_check != "person"

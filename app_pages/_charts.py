@@ -41,7 +41,7 @@ def verdict_text(r: dict) -> str:
 CANT_TELL_COLOUR = "#9a9a9a"
 
 
-def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | None:
+def metric_chart(rows: list[dict], metric: str, *, height: int = 220, plain: bool = False) -> dict | None:
     """Vega-Lite spec: absolute value (top) and change from baseline in % with the noise band
     (bottom, grey). Dotted rules mark the treatment sessions; simulated sessions are triangles.
 
@@ -52,6 +52,8 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
         return None
     info = service.metric_info(metric)
     unit = next((r["unit"] for r in rows if r["unit"]), "")
+    if plain:  # the patient's view: no "CIELAB a* (D65)" or "MI units", the measure's own name
+        unit = ""
     keep = ("session", "session_date", "session_kind", "treatment", "value", "percent", "change", "status",
             "reason", "simulated", "verdict", "verdict_text")
     text_keys = ("reason", "simulated", "treatment", "verdict", "verdict_text")
@@ -67,7 +69,8 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
                        "range": ["square", "circle", "triangle-up"]}}
     tip = [{"field": "session", "type": "nominal", "title": "Session"},
            {"field": "treatment", "type": "nominal", "title": "Treatment"},
-           {"field": "value", "type": "quantitative", "title": f"{info.label} ({unit})", "format": ".3g"},
+           {"field": "value", "type": "quantitative", "title": f"{info.label} ({unit})" if unit else info.label,
+            "format": ".3g"},
            {"field": "percent", "type": "quantitative", "title": "Change from baseline (%)", "format": "+.1f"},
            {"field": "status", "type": "nominal", "title": "Status"},
            {"field": "verdict_text", "type": "nominal", "title": "Verdict"},
@@ -92,9 +95,13 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
         ]
 
     if by_percent:
-        nbp = next((r["noise_band_percent"] for r in rows if r["noise_band_percent"] is not None), None)
+        # The noise band of the latest measured session, as the summary card says it (one figure).
+        nbp = next((r["noise_band_percent"] for r in reversed(rows) if r["noise_band_percent"] is not None
+                    and r.get("percent") is not None), None)
+        if nbp is None:
+            nbp = next((r["noise_band_percent"] for r in rows if r["noise_band_percent"] is not None), None)
     else:
-        nbp = next((r["noise_band"] for r in rows if r.get("noise_band") is not None), None)
+        nbp = next((r["noise_band"] for r in reversed(rows) if r.get("noise_band") is not None), None)
     bottom_layers = [treat]
     if nbp is not None:
         bottom_layers.append({"data": {"values": [{"lo": -nbp, "hi": nbp}]},
@@ -105,24 +112,47 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
                           "encoding": {"y": {"field": "z", "type": "quantitative"}}})
     if by_percent:
         bottom_layers += series("percent", "#4c4c4c", "% from baseline", True)
-        band_txt = f"noise band ±{nbp:.1f}% (grey)" if nbp is not None else "noise band not measured yet"
+        band_txt = f"grey band: noise, ±{nbp:.0f} %" if nbp is not None else "noise band not measured yet"
     else:
         bottom_layers += series("change", "#4c4c4c", f"change ({unit})" if unit else "change", True)
-        band_txt = f"noise band ±{nbp:.2g} (grey)" if nbp is not None else "noise band not measured yet"
+        band_txt = f"grey band: noise, ±{nbp:.2g}" if nbp is not None else "noise band not measured yet"
     if any(r.get("verdict") == "cant_tell" for r in rows):
         band_txt += "; hollow grey: can't tell"
+    in_units = "" if by_percent else " in " + (unit or "units")
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "data": {"values": values},
         "vconcat": [
-            {"title": f"{info.label}: absolute value", "height": height, "width": "container",
-             "layer": [treat, *series("value", "#1f77b4", unit or "value", False)]},
-            {"title": f"{info.label}: change from baseline{'' if by_percent else ' in ' + (unit or 'units')}, "
-                      f"{band_txt}", "height": height, "width": "container",
+            {"title": {"text": _cap(info.label), "subtitle": "value at each session"}, "height": height,
+             "width": "container",
+             "layer": [treat, *series("value", "#1f77b4", unit or info.label, False)]},
+            {"title": {"text": _cap(info.label), "subtitle": f"change from baseline{in_units} ({band_txt})"},
+             "height": height, "width": "container",
              "layer": bottom_layers},
         ],
         "resolve": {"scale": {"x": "shared"}},
     }
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def show_metric_chart(spec: dict, *, key: str | None = None) -> None:
+    """Draw a metric_chart spec at the width of its column, on a phone as on a wide screen.
+
+    Vega-Lite sizes a concatenated chart ("vconcat") at a fixed width whatever "container" says,
+    so each part is drawn as its own chart; both use the same data, hence the same session axis.
+    The status legend goes under the plot, so the plot keeps the column's width.
+    """
+    parts = spec.get("vconcat") or [spec]
+    base = {k: v for k, v in spec.items() if k not in ("vconcat", "resolve")}
+    for i, part in enumerate(parts):
+        one = {**base, **part, "width": "container", "autosize": {"type": "fit-x", "contains": "padding"},
+               "config": {"legend": {"orient": "bottom", "direction": "horizontal"},
+                          "title": {"anchor": "start", "subtitleFontSize": 11},
+                          "axisY": {"titleFontSize": 10}}}
+        st.vega_lite_chart(one, width="stretch", key=None if key is None else f"{key}_{i}")
 
 
 def show_cards(cards: list[service.SummaryCard], *, columns: int = 3) -> None:

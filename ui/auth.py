@@ -419,9 +419,12 @@ def _first_account_form(store, cfg: AccessConfig, now: dt.datetime) -> None:
             st.rerun()
     if not ok:
         return
-    if cfg.setup_code and not hmac.compare_digest(str(code).encode(), cfg.setup_code.encode()):
-        st.error("wrong setup code")
-        return
+    if cfg.setup_code:
+        try:  # through the rate limiter, like a password
+            auth.check_setup_code(store, str(code), cfg.setup_code, session_key=_session_key(), now=now)
+        except AuthError as exc:
+            st.error(str(exc))
+            return
     try:
         p = auth.create_first_practitioner(store, username, pw, pw2, now=now)
     except SkinProgressError as exc:
@@ -458,6 +461,16 @@ def _start_session(p, now: dt.datetime) -> None:
         st.session_state[_SID] = sid
     _save(p, now)
     st.rerun()
+
+
+def session_key() -> str:
+    """This browser session's rate-limit key (see :func:`analyzer.auth.login_keys`)."""
+    return _session_key()
+
+
+def keep_signed_in(p: Principal) -> None:
+    """Replace this session's principal (after a password change made a new one)."""
+    _save(p, auth.utcnow())
 
 
 def _code_form(store, now: dt.datetime) -> None:

@@ -1,0 +1,121 @@
+"""Issue 17, items 3 and 9: the password limits are atomic; changing a password and the
+first-account setup code go through the limiter; a password change ends the account's other
+sessions; OIDC takes only ``email_verified is True``."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.store_fixtures)
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from argon2 import PasswordHasher
+
+from analyzer import auth
+from analyzer.auth import AccessDenied, InvalidCredentials, RateLimited
+from analyzer.store import Store
+from tests.store_fixtures import data_dir, db_url, store  # noqa: F401
+
+T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+PW = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(monkeypatch):
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def test_simultaneous_wrong_guesses_are_counted_one_by_one(db_url, data_dir, monkeypatch):
+    """40 wrong guesses at the same moment (each password check takes 0.2 s, as a real Argon2
+    check does): only the 5 free ones are checked against the password; the rest wait."""
+    setup = Store(db_url, data_dir=data_dir)
+    auth.create_first_practitioner(setup, "anna", PW, PW, now=T0)
+    setup.close()
+    checked = []
+    real = auth.verify_password
+
+    def slow_verify(h, pw):
+        checked.append(pw)
+        threading.Event().wait(0.2)
+        return real(h, pw)
+
+    monkeypatch.setattr(auth, "verify_password", slow_verify)
+    stores = [Store(db_url, data_dir=data_dir) for _ in range(4)]
+    gate = threading.Barrier(40)
+    outcome: list[str] = []
+    lock = threading.Lock()
+
+    def guess(i):
+        gate.wait()
+        try:
+            auth.authenticate(stores[i % 4], "anna", f"wrong-guess-{i:04d}", session_key=f"tab{i}", now=T0)
+        except (InvalidCredentials, RateLimited) as exc:
+            with lock:
+                outcome.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for s in stores:
+        s.close()
+    assert len(outcome) == 40
+    assert outcome.count("InvalidCredentials") == 5 and len(checked) == 5
+    assert outcome.count("RateLimited") == 35
+
+
+def test_change_password_goes_through_the_limiter(store):
+    p = auth.create_first_practitioner(store, "anna", PW, PW, now=T0)
+    for i in range(5):
+        with pytest.raises(InvalidCredentials):
+            auth.change_password(store, p, f"wrong-old-{i:03d}", "new password 123", "new password 123", now=T0)
+    with pytest.raises(RateLimited):  # the right old password is not even checked now
+        auth.change_password(store, p, PW, "new password 123", "new password 123", now=T0)
+    # the same key as sign-in: guessing here also locks sign-in for that username
+    with pytest.raises(RateLimited):
+        auth.authenticate(store, "anna", PW, now=T0)
+
+
+def test_setup_code_goes_through_the_limiter(store):
+    for i in range(5):
+        with pytest.raises(InvalidCredentials):
+            auth.check_setup_code(store, f"guess{i}", "the-real-code", session_key=f"s{i}", now=T0)
+    with pytest.raises(RateLimited):
+        auth.check_setup_code(store, "the-real-code", "the-real-code", session_key="new", now=T0)
+    later = T0 + dt.timedelta(hours=2)
+    auth.check_setup_code(store, "the-real-code", "the-real-code", session_key="new", now=later)
+
+
+def test_a_password_change_ends_the_other_sessions(store):
+    auth.create_first_practitioner(store, "anna", PW, PW, now=T0)
+    laptop = auth.authenticate(store, "anna", PW, session_key="laptop", now=T0)
+    stolen = auth.authenticate(store, "anna", PW, session_key="elsewhere", now=T0)
+    t = T0 + dt.timedelta(minutes=1)
+    new = auth.change_password(store, laptop, PW, "brand new secret", "brand new secret", now=t)
+    with pytest.raises(AccessDenied, match="password .* changed"):
+        auth.validate_principal(store, stolen, now=t)
+    with pytest.raises(AccessDenied):
+        auth.validate_principal(store, laptop, now=t)  # the old copy of this session too
+    assert auth.validate_principal(store, new, now=t) == new  # the session that changed it goes on
+    # and the principal survives the session store's round trip
+    assert auth.validate_principal(store, auth.Principal.from_dict(new.to_dict()), now=t) == new
+    with pytest.raises(InvalidCredentials):
+        auth.authenticate(store, "anna", PW, session_key="x", now=t)
+    assert auth.authenticate(store, "anna", "brand new secret", session_key="x", now=t).is_practitioner
+
+
+@pytest.mark.parametrize("verified", ["false", "False", 0, 1, "true", None, [], "yes"])
+def test_oidc_takes_only_a_real_true(verified):
+    claims = {"email": "dr@clinic.example", "email_verified": verified}
+    with pytest.raises(AccessDenied, match="not verified"):
+        auth.oidc_principal(claims, allowed_domains=["clinic.example"])
+    claims.pop("email_verified")
+    with pytest.raises(AccessDenied, match="not verified"):
+        auth.oidc_principal(claims, allowed_domains=["clinic.example"])
+
+
+def test_oidc_verified_true_is_let_in():
+    p = auth.oidc_principal({"email": "dr@clinic.example", "email_verified": True},
+                            allowed_domains=["clinic.example"])
+    assert p.is_practitioner

@@ -23,9 +23,11 @@ from app_pages._common import (
     show_caveat,
     small_rgb,
 )
+from ui.auth import audit_once
 
 store = get_store()
 patient, series = need_series(store)
+audit_once(store, "view.review", patient.id, f"series {series.id}")  # the patient's photos are shown here
 st.title("Review")
 st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)}")
 

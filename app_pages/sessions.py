@@ -34,7 +34,7 @@ from app_pages._common import (
     show_caveat,
     small_rgb,
 )
-from ui.auth import current_user
+from ui.auth import audit_once, current_user
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 try:
@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover
 
 store = get_store()
 patient, series = need_series(store)
+audit_once(store, "view.sessions", patient.id, f"series {series.id}")  # the patient's photos are shown here
 st.title("Series & sessions")
 st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)} · {series.body_area} · "
            f"concerns: {', '.join(series.concerns) or '—'}")

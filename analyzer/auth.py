@@ -209,7 +209,9 @@ def demo_principal(now: dt.datetime | None = None) -> Principal:
 def _write(store, fn: Callable[[Any], T]) -> T:
     factory = store.session_factory(write=True)
     with factory() as s, s.begin():
-        return fn(s)
+        out = fn(s)
+    store.check_database_file()  # written to a deleted database file: not acknowledged
+    return out
 
 
 def _read(store, fn: Callable[[Any], T]) -> T:

@@ -210,7 +210,19 @@ class Store:
         self.url = self._url.render_as_string(hide_password=True)
         self.backend = self._url.get_backend_name()
         self.files = FileStore(self.data_dir)
-        migrate(self._url)
+        db_file = Path(self._url.database) if self.backend == "sqlite" else None
+        existed = db_file is not None and db_file.exists()
+        try:
+            migrate(self._url, photo_store=self.files.root / "photos")
+        except StoreError:
+            if db_file is not None and not existed:  # don't leave the empty file we just made
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+            raise
+        #: The SQLite file's identity (device, inode): a write is acknowledged only while the
+        #: file it went to is still the database file (see :meth:`check_database_file`).
+        self._db_file = db_file
+        self._db_identity = self._file_identity()
         self.engine = make_engine(self._url)
         write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -240,6 +252,26 @@ class Store:
         """
         return self._write_sessions if write else self._read_sessions
 
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self._db_file is None:
+            return None
+        try:
+            st = self._db_file.stat()
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def check_database_file(self) -> None:
+        """Raise :class:`StoreError` if the SQLite database file was deleted or replaced since
+        the store opened it: what was just written went to a file nobody will read again, so
+        it is not acknowledged. (No-op on PostgreSQL.)"""
+        if self._db_file is None:
+            return
+        if self._file_identity() != self._db_identity:
+            raise StoreError(
+                f"the database file {self._db_file} was deleted or replaced while in use: the last "
+                "change was not saved; restore the file and restart the app")
+
     def _is_transient(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", None)
         if self.backend == "sqlite":
@@ -251,7 +283,7 @@ class Store:
         try:
             with self._read_sessions() as s:
                 return fn(s)
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:
             raise StoreError(f"database error ({self.describe()}): {_first_line(exc)}") from None
 
     def _write(self, fn: Callable[[OrmSession], T]) -> T:
@@ -259,7 +291,9 @@ class Store:
         for attempt in range(_RETRIES):
             try:
                 with self._write_sessions() as s, s.begin():
-                    return fn(s)
+                    out = fn(s)
+                self.check_database_file()  # committed to a deleted file: not acknowledged
+                return out
             except sa.exc.IntegrityError:
                 # A unique key or reference clashed with a change committed at the same moment
                 # (our own checks run first, so this is a race): nothing was written.
@@ -846,12 +880,18 @@ class Store:
         another machine sharing the folder may be about to commit). Returns the removed
         keys (relative paths), sorted."""
         removed: list[str] = []
+        self.check_database_file()
         with self.files.exclusive_lock():
             keys = set(self._read(lambda s: list(s.scalars(sa.select(PhotoRow.storage_key)))))
             shas = {k.rsplit("/", 1)[-1].split(".", 1)[0] for k in keys}
-            for rel, path, mtime in self.files.scan():
-                if self.files.age(mtime) < grace_seconds:
-                    continue
+            found = [(rel, path, mtime) for rel, path, mtime in self.files.scan()
+                     if self.files.age(mtime) >= grace_seconds]
+            if (not keys and any(rel.startswith("photos/") and not self.files.is_tmp(rel) for rel, _, _ in found)
+                    and not self._read(self._photos_ever_stored)):
+                # This database has never held a photo, yet the folder holds originals: the wrong
+                # or a lost database, not stray files. Delete nothing but temporary files.
+                found = [f for f in found if self.files.is_tmp(f[0])]
+            for rel, path, _mtime in found:
                 if self.files.is_tmp(rel):
                     stray = True
                 elif rel.startswith("photos/"):
@@ -867,6 +907,13 @@ class Store:
             self.files.sync_removals([r for r in removed if not self.files.is_tmp(r)])
             self.files.prune_empty_dirs(removed)
         return sorted(removed)
+
+    def _photos_ever_stored(self, s: OrmSession) -> bool:
+        """Has this database ever given out a photo id (ids are never reused, migration 0004)?"""
+        if self.backend == "sqlite":
+            return bool(s.scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'photos'")))
+        seq = s.scalar(sa.text("SELECT pg_get_serial_sequence('photos', 'id')"))
+        return bool(seq) and bool(s.execute(sa.text(f"SELECT is_called FROM {seq}")).scalar())
 
     def verify_files(self) -> list[str]:
         """Problems with stored files: one line per photo row whose original is missing or

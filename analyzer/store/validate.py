@@ -107,10 +107,14 @@ def json_value(value: Any, what: str, *, kind: type | tuple | None = dict, allow
         raise InvalidInput(f"{what} must be a JSON {getattr(kind, '__name__', 'object')}")
     try:
         s = json.dumps(value, allow_nan=False, sort_keys=True)
-    except ValueError:
+    except ValueError as exc:
+        if "digits" in str(exc):  # an integer too long to write out
+            raise InvalidInput(f"{what} holds a number too large to store") from None
         raise InvalidInput(f"{what} contains NaN or infinity; store missing values as null") from None
     except TypeError as exc:
-        raise InvalidInput(f"{what} can't be stored as JSON ({exc})") from None
+        raise InvalidInput(f"{what} can't be stored as JSON ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise InvalidInput(f"{what} is nested too deeply to store") from None
     if len(s) > 5_000_000:
         raise InvalidInput(f"{what} is too large to store ({len(s)} bytes of JSON)")
     return json.loads(s)
@@ -311,3 +315,74 @@ def aware_utc(value: Any, what: str) -> dt.datetime:
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise InvalidInput(f"{what} must be a timezone-aware date and time")
     return value.astimezone(dt.UTC)
+
+
+# ---- analyses from outside (archive import): their shape is checked, not trusted ----------
+
+#: Largest magnitude of any number in an imported analysis (pixel coordinates, CIELAB values,
+#: percentages and counts are all far below it).
+MAX_RESULT_NUMBER = 1e9
+_MAX_DEPTH = 24
+
+
+def _check_numbers(x: Any, what: str, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        raise InvalidInput(f"{what} is nested too deeply")
+    if isinstance(x, dict):
+        for k, val in x.items():
+            if not isinstance(k, str):
+                raise InvalidInput(f"{what} has a key that is not text")
+            _check_numbers(val, what, depth + 1)
+    elif isinstance(x, list):
+        for val in x:
+            _check_numbers(val, what, depth + 1)
+    elif isinstance(x, bool) or x is None or isinstance(x, str):
+        return
+    elif isinstance(x, int | float):
+        if not math.isfinite(x) or abs(x) > MAX_RESULT_NUMBER:
+            raise InvalidInput(f"{what} holds an impossible number ({x:.3g})")
+    else:  # pragma: no cover - json.loads gives nothing else
+        raise InvalidInput(f"{what} holds a value of type {type(x).__name__}")
+
+
+def _polygons(x: Any, what: str) -> None:
+    """Every ``polygon`` in the result is null or at least 3 [x, y] number pairs."""
+    if isinstance(x, dict):
+        for k, val in x.items():
+            if k == "polygon" and val is not None:
+                ok = (isinstance(val, list) and len(val) >= 3 and all(
+                    isinstance(pt, list) and len(pt) == 2
+                    and all(isinstance(c, int | float) and not isinstance(c, bool) for c in pt) for pt in val))
+                if not ok:
+                    raise InvalidInput(f"{what}: a region polygon is not a list of [x, y] points")
+            else:
+                _polygons(val, what)
+    elif isinstance(x, list):
+        for val in x:
+            _polygons(val, what)
+
+
+def imported_analysis(result: Any, transform: Any, what: str = "analysis") -> tuple[dict, list | None]:
+    """An analysis result and transform from an archive, checked for the shape every reader
+    relies on: JSON, finite numbers of sane size, region polygons as point lists, ``alignment``
+    and ``regions`` as objects, the transform a 2x3 or 3x3 matrix of numbers (or null)."""
+    result = json_value(result, f"{what} result", kind=dict, allow_none=False)
+    transform = json_value(transform, f"{what} transform", kind=list)
+    _check_numbers(result, f"{what} result")
+    for key in ("alignment", "regions", "baseline", "followup", "change", "meta"):
+        if key in result and result[key] is not None and not isinstance(result[key], dict):
+            raise InvalidInput(f"{what} result: {key!r} must be an object")
+    for name, reg in (result.get("regions") or {}).items():
+        if not isinstance(reg, dict):
+            raise InvalidInput(f"{what} result: region {name!r} must be an object")
+    ok = (result.get("alignment") or {}).get("ok")
+    if ok is not None and not isinstance(ok, bool):
+        raise InvalidInput(f"{what} result: alignment 'ok' must be true or false")
+    _polygons(result, f"{what} result")
+    if transform is not None:
+        if (len(transform) not in (2, 3) or any(
+                not isinstance(row, list) or len(row) != 3
+                or any(isinstance(c, bool) or not isinstance(c, int | float) for c in row) for row in transform)):
+            raise InvalidInput(f"{what} transform must be a 2x3 or 3x3 matrix of numbers")
+        _check_numbers(transform, f"{what} transform")
+    return result, transform

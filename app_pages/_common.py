@@ -270,7 +270,7 @@ def need_series(store):
         st.stop()
     patient = store.get_patient(pid)
     if sid is None:
-        st.info(f"{patient.display_name} has no treatment series yet.")
+        st.info(f"{md_escape(patient.display_name)} has no treatment series yet.")
         st.page_link("app_pages/patients.py", label="Create a series on the Patients page", icon=":material/group:")
         st.stop()
     return patient, store.get_series(sid)

@@ -7,7 +7,14 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.screening import validate_screening
-from app_pages._common import bump, current_patient_id, get_store, select_patient, series_label
+from app_pages._common import (
+    bump,
+    current_patient_id,
+    get_store,
+    md_escape,
+    select_patient,
+    series_label,
+)
 from ui.concerns import render_screening_form
 
 store = get_store()
@@ -31,7 +38,7 @@ for p in patients[:100]:
         c1, c2, c3 = st.columns([5, 1.2, 1.4])
         badge = " · :orange-badge[demo, simulated changes]" if p.is_demo else ""
         current = " · :green-badge[open]" if p.id == current_patient_id() else ""
-        c1.markdown(f"**{p.display_name}** · `{p.code}`{badge}{current}")
+        c1.markdown(f"**{md_escape(p.display_name)}** · `{p.code}`{badge}{current}")
         n = len(store.list_series(p.id))
         facts = [f"{n} series"]
         if p.birth_year:
@@ -85,13 +92,14 @@ with st.expander("New patient", expanded=not patients and not search):
         else:
             bump()
             select_patient(patient.id, series.id)
-            st.success(f"Created {patient.display_name} ({patient.code}) with the series “{series_label(series)}”.")
+            st.success(f"Created {md_escape(patient.display_name)} ({patient.code}) with the series "
+                       f"“{md_escape(series_label(series))}”.")
             st.page_link("app_pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
 
 pid = current_patient_id()
 if pid is not None:
     p = store.get_patient(pid)
-    with st.expander(f"New series for {p.display_name}"):
+    with st.expander(f"New series for {md_escape(p.display_name)}"):
         with st.form("new_series", clear_on_submit=True):
             body_area = st.selectbox("Body area", ["face", "neck", "decolletage", "hands", "abdomen", "back", "scalp"],
                                      key="ns_area")
@@ -106,4 +114,4 @@ if pid is not None:
             else:
                 bump()
                 select_patient(pid, s.id)
-                st.success(f"Series “{series_label(s)}” created.")
+                st.success(f"Series “{md_escape(series_label(s))}” created.")

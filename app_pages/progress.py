@@ -9,7 +9,14 @@ import streamlit as st
 from analyzer import ANALYZER_VERSION, service
 from analyzer.concerns import concern_order
 from app_pages._charts import metric_chart, metric_rows, show_cards
-from app_pages._common import bump, cached_progress_rows, get_store, need_series, series_label
+from app_pages._common import (
+    bump,
+    cached_progress_rows,
+    get_store,
+    md_escape,
+    need_series,
+    series_label,
+)
 from ui.auth import audit_once, authorized_patient_id, patient_scope
 from ui.concerns import render_concern_measures
 
@@ -19,7 +26,7 @@ authorized_patient_id(store, patient.id)  # demo mode: demo patients only
 audit_once(store, "view.progress", patient.id, f"series {series.id}")
 st.title("Progress")
 demo = " · :orange-badge[demo patient: sessions 3-4 carry simulated changes]" if patient.is_demo else ""
-st.markdown(f"**{patient.display_name}** · `{patient.code}` · {series_label(series)}{demo}")
+st.markdown(f"**{md_escape(patient.display_name)}** · `{patient.code}` · {md_escape(series_label(series))}{demo}")
 
 rows = cached_progress_rows(series.id)
 if not rows:

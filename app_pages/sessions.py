@@ -29,6 +29,7 @@ from app_pages._common import (
     display_bytes,
     get_store,
     ghost_camera,
+    md_escape,
     need_series,
     series_label,
     show_caveat,
@@ -46,7 +47,8 @@ store = get_store()
 patient, series = need_series(store)
 audit_once(store, "view.sessions", patient.id, f"series {series.id}")  # the patient's photos are shown here
 st.title("Series & sessions")
-st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)} · {series.body_area} · "
+st.caption(f"{md_escape(patient.display_name)} · `{patient.code}` · {md_escape(series_label(series))} · "
+           f"{md_escape(series.body_area)} · "
            f"concerns: {', '.join(series.concerns) or '—'}")
 
 sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
@@ -179,7 +181,7 @@ for i, s in enumerate(sessions, start=1):
         if s.scar_grade is not None:
             st.markdown(f"**Acne-scar grade (Goodman & Baron):** {s.scar_grade}")
         if s.notes and not sim:
-            st.caption(s.notes)
+            st.caption(md_escape(s.notes))
         if sim:
             st.markdown(f":orange-badge[simulated] {sim}")
         photos = store.list_photos(s.id)
@@ -292,7 +294,7 @@ if sessions:
                 errors.append(str(exc))
         if not added:
             for e in errors:
-                st.error(e)
+                st.error(md_escape(e))  # names the uploaded file: shown as text
             return
         bump()
         results = run_analysis(sid)
@@ -307,7 +309,7 @@ if sessions:
     last = st.session_state.pop("last_upload", None)
     if last:
         for e in last["errors"]:
-            st.error(e)
+            st.error(md_escape(e))
         done = [a for a in cached_status(series.id) if a.photo_id in set(last["ids"])]
         st.success(f"{len(done)} photo{'s' if len(done) != 1 else ''} stored and analysed.")
         for a in done:

@@ -27,6 +27,7 @@ import hmac
 import importlib.util
 import json
 import os
+import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -343,6 +344,11 @@ def require_user(store, *, stop: bool = True) -> Principal | None:
 # ---- screens -------------------------------------------------------------------------------------
 
 
+def md_escape(text: str) -> str:
+    """User text shown as text inside markdown (same rule as app_pages._common.md_escape)."""
+    return re.sub(r"([\\`*_{}\[\]<>#|~$!()])", r"\\\1", str(text))
+
+
 def _sidebar(store, p: Principal) -> None:
     sb = st.sidebar
     if p.is_demo:
@@ -354,7 +360,7 @@ def _sidebar(store, p: Principal) -> None:
             st.session_state.pop(_STATE, None)
             st.rerun()
         return
-    who = "Patient (read-only)" if p.is_patient else f"Signed in as **{p.name}**"
+    who = "Patient (read-only)" if p.is_patient else f"Signed in as **{md_escape(p.name)}**"
     sb.caption(who)
     if sb.button("Sign out", key="_auth_signout", icon=":material/logout:"):
         sign_out(store)

@@ -37,12 +37,23 @@ _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,49}$")
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 
 
+#: Joiners that some scripts and emoji need (kept); every other invisible format character
+#: (bidi overrides and isolates, zero-width space, BOM, soft hyphen...) is stripped from text.
+_KEEP_FORMAT = {"\u200c", "\u200d"}
+
+
+def strip_invisible(value: str) -> str:
+    """``value`` without invisible and right-to-left control characters (Unicode Cf, line and
+    paragraph separators); zero-width (non-)joiners stay. A name can't hide or reverse text."""
+    return "".join(c for c in value if c in _KEEP_FORMAT or unicodedata.category(c) not in ("Cf", "Zl", "Zp"))
+
+
 def text(value: Any, what: str, *, max_len: int = 200, required: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be text, not {type(value).__name__}")
-    value = value.strip()
+    value = strip_invisible(value).strip()
     if required and not value:
         raise InvalidInput(f"{what} is required")
     if len(value) > max_len:
@@ -158,7 +169,7 @@ def filename(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"file name must be text, not {type(value).__name__}")
     v = value.replace("\\", "/").rsplit("/", 1)[-1]
-    v = "".join(c for c in v if unicodedata.category(c)[0] != "C").strip()
+    v = strip_invisible("".join(c for c in v if unicodedata.category(c)[0] != "C")).strip()
     if len(v) > 255:
         stem, dot, ext = v.rpartition(".")
         v = (stem[: 250 - len(ext)] + dot + ext) if dot and len(ext) <= 5 else v[:255]

@@ -308,9 +308,7 @@ class Store:
 
     @staticmethod
     def _get(s: OrmSession, model, id_: Any, what: str):
-        if isinstance(id_, bool) or not isinstance(id_, numbers.Integral):
-            raise NotFound(f"{what} {id_!r} not found")
-        id_ = int(id_)
+        id_ = v.row_id(id_, what)  # NotFound for anything but an id in range
         row = s.get(model, id_)
         if row is None:
             raise NotFound(f"{what} {id_} not found")
@@ -379,7 +377,7 @@ class Store:
 
     def list_patients(self, search: str = "") -> list[Patient]:
         """Patients whose code or display name contains ``search`` (case-insensitive), by code."""
-        search = (search or "").strip().lower()
+        search = v.text(search, "search", max_len=200).lower()
 
         def q(s: OrmSession):
             stmt = sa.select(PatientRow).order_by(PatientRow.code, PatientRow.id)
@@ -398,9 +396,10 @@ class Store:
 
     def get_patient_by_code(self, code: str) -> Patient:
         def q(s):
-            row = s.scalar(sa.select(PatientRow).where(sa.func.lower(PatientRow.code) == str(code).strip().lower()))
+            want = v.text(code, "patient code", max_len=64).lower()
+            row = s.scalar(sa.select(PatientRow).where(sa.func.lower(PatientRow.code) == want))
             if row is None:
-                raise NotFound(f"patient {code!r} not found")
+                raise NotFound(f"patient {v.show(code)} not found")
             return _patient(row)
 
         return self._read(q)
@@ -569,7 +568,7 @@ class Store:
             "screening": lambda x: v.json_value(x, "screening"),
             "scar_grade": v.scar_grade,
             "kind": v.session_kind,
-            "parent_session_id": lambda x: x,
+            "parent_session_id": lambda x: v.opt_row_id(x, "parent session"),
         }
         bad = sorted(set(fields) - set(checks))
         if bad:
@@ -943,6 +942,8 @@ class Store:
         must be JSON without NaN (use null)."""
         version = v.analyzer_version(analyzer_version)
         region = v.region_name(region)
+        photo_id = v.row_id(photo_id, "photo")
+        baseline_photo_id = v.opt_row_id(baseline_photo_id, "baseline photo")
         result = v.json_value(result, "analysis result", kind=dict, allow_none=False)
         transform = v.json_value(transform, "transform", kind=(list, dict))
 
@@ -974,6 +975,10 @@ class Store:
             .where(SessionRow.id == photo.session_id))
 
     def get_analysis(self, photo_id: int, *, analyzer_version: str, region: str = "") -> AnalysisRec | None:
+        photo_id = v.row_id(photo_id, "photo")
+        analyzer_version = v.analyzer_version(analyzer_version)
+        region = v.region_name(region)
+
         def q(s):
             row = s.scalar(sa.select(AnalysisRow).where(
                 AnalysisRow.photo_id == photo_id, AnalysisRow.analyzer_version == analyzer_version,
@@ -985,6 +990,8 @@ class Store:
     def analyses_for_series(self, series_id: int, *, analyzer_version: str) -> list[AnalysisRec]:
         """Every analysis of one analyzer version for the series' photos, ordered by
         session date, session id, view, region. Never mixes versions."""
+
+        analyzer_version = v.analyzer_version(analyzer_version)
 
         def q(s):
             self._get(s, SeriesRow, series_id, "series")
@@ -1038,21 +1045,22 @@ class Store:
         pw = v.text(password_hash, "password hash", max_len=255, required=True)
         if (role == "patient") != (patient_id is not None):
             raise InvalidInput("a patient account needs patient_id; a practitioner account has none")
+        patient_id = v.opt_row_id(patient_id, "patient")
 
         def tx(s):
             if patient_id is not None:
                 self._get(s, PatientRow, patient_id, "patient")
             if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
-                raise Conflict(f"username {name!r} is taken")
+                raise Conflict(f"username {v.show(name)} is taken")
             row = UserRow(username=name, role=role, password_hash=pw, patient_id=patient_id)
             s.add(row)
             s.flush()
             return _user(row)
 
-        return self._write_unique(tx, f"username {name!r} is taken")
+        return self._write_unique(tx, f"username {v.show(name)} is taken")
 
     def get_user(self, username: str) -> UserRec | None:
-        name = str(username or "").strip().lower()
+        name = v.text(username, "username", max_len=100).lower()
         return self._read(lambda s: (lambda r: _user(r) if r else None)(
             s.scalar(sa.select(UserRow).where(UserRow.username == name))))
 
@@ -1098,8 +1106,9 @@ class Store:
 
     def find_patient_token(self, token_hash: str) -> TokenRec | None:
         """The token with this hash (valid or not: check ``rec.is_valid()``), else None."""
+        th = v.text(token_hash, "token hash", max_len=128)
         return self._read(lambda s: (lambda r: _token(r) if r else None)(
-            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == str(token_hash)))))
+            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == th))))
 
     def list_patient_tokens(self, patient_id: int) -> list[TokenRec]:
         return self._read(lambda s: [_token(r) for r in s.scalars(
@@ -1121,6 +1130,11 @@ class Store:
         actor = v.text(actor, "actor", max_len=100, required=True)
         action = v.text(action, "action", max_len=100, required=True)
         detail = v.long_text(detail, "detail")
+        if patient_id is not None:  # a plain number (the patient may be gone), in range
+            if isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral) \
+                    or not 1 <= int(patient_id) <= v.MAX_ID:
+                raise InvalidInput(f"audit patient id {v.show(patient_id)} is not an id")
+            patient_id = int(patient_id)
 
         def tx(s):
             row = AuditRow(actor=actor, action=action, patient_id=patient_id, detail=detail)
@@ -1132,6 +1146,12 @@ class Store:
 
     def list_audit(self, *, patient_id: int | None = None, limit: int = 200) -> list[AuditRec]:
         """Newest first."""
+        if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral)
+                                       or not 1 <= int(patient_id) <= v.MAX_ID):
+            return []  # no entry can name it
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or not 1 <= limit <= 100_000:
+            raise InvalidInput(f"limit must be a whole number from 1 to 100000, not {v.show(limit)}")
+
         def q(s):
             stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
             if patient_id is not None:
@@ -1147,12 +1167,18 @@ class Store:
 
     def count_auth_failures(self, key: str, *, since: dt.datetime) -> int:
         since = v.aware_utc(since, "since")
+        key = v.text(key, "rate-limit key", max_len=200)
         return self._read(lambda s: int(s.scalar(
             sa.select(sa.func.count()).select_from(AuthFailureRow)
             .where(AuthFailureRow.key == key, AuthFailureRow.at >= since)) or 0))
 
     def clear_auth_failures(self, key: str | None = None, *, before: dt.datetime | None = None) -> int:
         """Forget failures for ``key`` (after a success) and/or older than ``before``."""
+        if key is not None:
+            key = v.text(key, "rate-limit key", max_len=200)
+        if before is not None:
+            before = v.aware_utc(before, "before")
+
         def tx(s):
             stmt = sa.delete(AuthFailureRow)
             if key is not None:

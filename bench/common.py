@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "bench"
-PHOTOS = Path(os.environ.get("SKIN_PROGRESS_PHOTOS", REPO.parent / "shared" / "photos")).resolve()
+#: The real photos the bench measures: the repository's copy, or SKIN_PROGRESS_PHOTOS.
+PHOTOS = Path(os.environ.get("SKIN_PROGRESS_PHOTOS") or REPO / "tests" / "data" / "photos").resolve()
 
 Op = Literal["<=", ">=", "<", ">", "=="]
 

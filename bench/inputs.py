@@ -1,4 +1,4 @@
-"""Bench inputs made from the real photos in ../shared/photos (written under bench/_work/).
+"""Bench inputs made from the real photos in tests/data/photos (written under bench/_work/).
 
 * :func:`make_pair` - a compare pair: the same person photographed at 30 cm and at 45 cm
   (``faces/zoom``, 1152x1536), each upscaled with bicubic interpolation to 3000x4000

@@ -1,6 +1,6 @@
-"""Rebuild the demo patient series in sample_images/ from the real photos in ../shared/photos.
+"""Rebuild the demo patient series in sample_images/ from the real photos in tests/data/photos.
 
-    python sample_images/make_demo.py [--photos ../shared/photos]
+    python sample_images/make_demo.py [--photos tests/data/photos]
 
 Sessions 1 and 2 are real, unaltered photographs (one person, one day, camera at 30 cm and
 45 cm; the phone's automatic white balance differs between them, so session 2 shows what
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def pose_change(rgb8: np.ndarray, pose: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--photos", default=str(HERE.parent.parent / "shared" / "photos"))
+    ap.add_argument(
+        "--photos",
+        default=os.environ.get("SKIN_PROGRESS_PHOTOS") or str(HERE.parent / "tests" / "data" / "photos"),
+    )
     args = ap.parse_args()
     photos = Path(args.photos)
     manifest = {

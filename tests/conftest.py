@@ -1,6 +1,8 @@
-"""Shared fixtures: the real photos in ../shared/photos, registered once.
+"""Shared fixtures: the real photos in tests/data/photos (copied, with their licences, from the
+project's shared photo set), registered once.
 
-Set SKIN_PROGRESS_PHOTOS to point elsewhere. Tests never use scattered paths.
+Set SKIN_PROGRESS_PHOTOS to point elsewhere. Tests never use scattered paths. A photo the repository
+does not carry is a test failure, not a skip: a fresh clone runs every test.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PHOTOS = Path(os.environ.get("SKIN_PROGRESS_PHOTOS", REPO.parent / "shared" / "photos")).resolve()
+PHOTOS = Path(os.environ.get("SKIN_PROGRESS_PHOTOS") or REPO / "tests" / "data" / "photos").resolve()
 
 LONDON_IDS = ["021", "024", "029", "037", "038", "061", "062", "081", "087", "136"]
 
 
 def photo_path(rel: str) -> Path:
-    """Path of a real photo under shared/photos, e.g. ``faces/lisa/lisa1.jpg``."""
+    """Path of a real photo under tests/data/photos, e.g. ``faces/lisa/lisa1.jpg``."""
     p = PHOTOS / rel
     if not p.exists():
-        pytest.skip(f"real photo missing: {p} (set SKIN_PROGRESS_PHOTOS)")
+        pytest.fail(f"real photo missing: {p} (the repository carries it under tests/data/photos)")
     return p
 
 
@@ -36,8 +38,8 @@ def read_tem(path: Path):
 
 @pytest.fixture(scope="session")
 def photos_dir() -> Path:
-    if not PHOTOS.exists():
-        pytest.skip(f"shared photos not found at {PHOTOS}")
+    if not PHOTOS.is_dir():
+        pytest.fail(f"test photos not found at {PHOTOS} (tests/data/photos, or SKIN_PROGRESS_PHOTOS)")
     return PHOTOS
 
 

@@ -24,12 +24,12 @@ LANDMARK_RATIO_TARGET = 1.3
 
 @pytest.fixture(scope="session")
 def photo_path(photos_dir):
-    """``photo_path(rel)``: a real photo under shared/photos (skips when missing)."""
+    """``photo_path(rel)``: a real photo under tests/data/photos (fails when missing)."""
 
     def get(rel: str):
         p = photos_dir / rel
         if not p.exists():
-            pytest.skip(f"real photo missing: {p}")
+            pytest.fail(f"real photo missing: {p}")
         return p
 
     return get

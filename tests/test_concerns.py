@@ -2,7 +2,7 @@
 each measure moves by the injected amount within the tolerance documented in docs/concerns.md.
 
 Faces: London set (studio flash, ~3.25 px/mm at the eye-distance scale). Stretch marks and scalp:
-no body or scalp photos exist in ../shared/photos, so those are synthesised on a real skin patch
+no body or scalp photos exist in tests/data/photos, so those are synthesised on a real skin patch
 (a forehead crop of zoom/15cm.jpg or london 081, mirror-tiled) with a declared ruler scale.
 """
 

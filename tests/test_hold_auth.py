@@ -119,3 +119,63 @@ def test_oidc_verified_true_is_let_in():
     p = auth.oidc_principal({"email": "dr@clinic.example", "email_verified": True},
                             allowed_domains=["clinic.example"])
     assert p.is_practitioner
+
+
+def test_the_first_account_form_checks_the_setup_code_through_the_limiter(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    d = tmp_path / "data"
+    monkeypatch.setenv("SKIN_PROGRESS_DATA_DIR", str(d))
+    for k in ("SKIN_PROGRESS_DEMO", "SKIN_PROGRESS_IDLE_MINUTES", "SKIN_PROGRESS_DATABASE_URL"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("SKIN_PROGRESS_SETUP_CODE", "open sesame 42")
+    with Store(data_dir=d) as s:
+        s.create_patient("P-A", "Alice")  # a real patient: no demo mode
+    at = AppTest.from_file(str(Path(__file__).resolve().parent / "apps" / "access_app.py"), default_timeout=60).run()
+
+    def create(code: str):
+        at.text_input(key="_auth_first_user").input("anna")
+        at.text_input(key="_auth_first_pw").input(PW)
+        at.text_input(key="_auth_first_pw2").input(PW)
+        at.text_input(key="_auth_first_code").input(code)
+        next(b for b in at.button if b.label == "Create account and sign in").click().run()
+
+    for i in range(5):
+        create(f"guess {i}")
+        assert [e.value for e in at.error] == ["wrong setup code"]
+    create("open sesame 42")  # locked now: even the right code waits
+    assert "too many failed attempts" in at.error[0].value
+    with Store(data_dir=d) as s:
+        assert auth.needs_first_account(s)
+
+
+def test_changing_the_password_in_the_app_keeps_this_session_and_ends_the_others(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.access_support import PASSWORD, sign_in_practitioner
+    from tests.test_app_support import REPO
+
+    d = tmp_path / "data"
+    monkeypatch.setenv("SKIN_PROGRESS_DATA_DIR", str(d))
+    monkeypatch.setenv("SKIN_PROGRESS_SAMPLE_DIR", str(tmp_path / "no-demo"))
+    for k in ("SKIN_PROGRESS_DEMO", "SKIN_PROGRESS_SETUP_CODE", "SKIN_PROGRESS_DATABASE_URL"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.chdir(REPO)
+    with Store(data_dir=d) as s:
+        s.create_patient("P-A", "Alice")
+    app = str(REPO / "app.py")
+    laptop = sign_in_practitioner(AppTest.from_file(app, default_timeout=120), d)
+    other = sign_in_practitioner(AppTest.from_file(app, default_timeout=120), d)
+    laptop.switch_page("app_pages/access.py").run()
+    laptop.text_input(key="acc_old").input(PASSWORD)
+    laptop.text_input(key="acc_new").input("a brand new secret")
+    laptop.text_input(key="acc_new2").input("a brand new secret")
+    next(b for b in laptop.button if b.label == "Change password").click().run()
+    assert not laptop.exception and any("Password changed" in e.value for e in laptop.success)
+    laptop.run()
+    assert not any(b.label == "Sign in" for b in laptop.button)  # still signed in
+    other.run()
+    assert any(b.label == "Sign in" for b in other.button)  # the other session was signed out
+    assert any("password of this account was changed" in e.value for e in other.info)

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import struct
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -29,7 +30,9 @@ def _encode(fmt: str, **kw) -> bytes:
     if fmt in ("GIF", "PCX", "IM"):
         img = img.convert("P")
     buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Pillow's IM writer is deprecated
+        img.save(buf, fmt, **kw)
     return buf.getvalue()
 
 

@@ -49,19 +49,20 @@ def test_simultaneous_wrong_guesses_are_counted_one_by_one(db_url, data_dir, mon
         gate.wait()
         try:
             auth.authenticate(stores[i % 4], "anna", f"wrong-guess-{i:04d}", session_key=f"tab{i}", now=T0)
-        except (InvalidCredentials, RateLimited) as exc:
+        except Exception as exc:  # noqa: BLE001 - anything else is named in the assertion below
             with lock:
-                outcome.append(type(exc).__name__)
+                outcome.append(type(exc).__name__ if isinstance(exc, InvalidCredentials | RateLimited)
+                               else f"{type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=guess, args=(i,)) for i in range(40)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(600)
     for s in stores:
         s.close()
     assert len(outcome) == 40
-    assert outcome.count("InvalidCredentials") == 5 and len(checked) == 5
+    assert outcome.count("InvalidCredentials") == 5 and len(checked) == 5, outcome
     assert outcome.count("RateLimited") == 35
 
 

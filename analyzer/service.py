@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from analyzer import ANALYZER_VERSION
+from analyzer.consent import consent_problem, require_consent  # noqa: F401 - part of this API
 from analyzer.errors import PhotoError, UsageError
 
 #: Progress callback: fraction done in [0, 1] and a short text.
@@ -127,12 +128,10 @@ def metric_info(key: str) -> MetricInfo:
 
 
 def region_label(name: str) -> str:
-    """``left_cheek`` → ``Left cheek``; custom names are kept as typed."""
-    if not name:
-        return "Face"
-    if name == DEFAULT_REGION:
-        return "Face"
-    return name.replace("_", " ")[:1].upper() + name.replace("_", " ")[1:]
+    """``left_cheek`` (image left) → ``Patient's right cheek`` (analyzer.regions.region_label)."""
+    from analyzer.regions import region_label as _label
+
+    return "Face" if name == DEFAULT_REGION else _label(name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,6 +204,19 @@ def open_store(*, url: str | None = None, data_dir: str | os.PathLike | None = N
     loc = store_location(url=url, data_dir=data_dir)
     loc.data_dir.mkdir(parents=True, exist_ok=True)
     return Store(url=loc.database_url, data_dir=loc.data_dir)
+
+
+def check_database(url: str, data_dir: str | os.PathLike) -> str:
+    """Open the database at ``url`` as the app would (connect, bring its tables up to date) and
+    close it again: a URL is saved only once this works. Returns its description (no password);
+    raises a one-line SkinProgressError when it can't be opened."""
+    from analyzer.store import Store
+
+    st = Store(url=url, data_dir=Path(data_dir))
+    try:
+        return st.describe()
+    finally:
+        st.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,14 +308,29 @@ def create_patient_with_series(store, *, code: str, display_name: str, body_area
     return patient, series
 
 
+# ---------------------------------------------------------------------------------------------
+# Consent: photos are stored, and reports made, only with the patient's matching consent
+# ---------------------------------------------------------------------------------------------
+
+# consent_problem / require_consent live in analyzer.consent (the report refuses too).
+
+
+def _patient_of_session(store, session_id: int) -> int:
+    return store.get_series(store.get_session(session_id).series_id).patient_id
+
+
 def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tuple[str, bytes, str]] = (),
                             **session_fields):
     """Add a session, then its photos ``(view, data, filename)``.
 
     Returns ``(session, added photo records, errors)``. A photo that can't be used is reported
     in ``errors`` (one line each) and nothing is stored for it; the session itself is kept.
-    The first session of a series becomes its baseline.
+    The first session of a series becomes its baseline. Photos of a patient without photo
+    consent are refused before anything is stored (UsageError).
     """
+    photos = list(photos)
+    if photos:
+        require_consent(store, store.get_series(series_id).patient_id, "photos")
     rec = store.add_session(series_id, date=date, **session_fields)
     if store.get_series(series_id).baseline_session_id is None:
         store.set_baseline_session(series_id, rec.id)
@@ -311,14 +338,45 @@ def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tup
     return rec, added, errors
 
 
-def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]]):
-    """Store uploaded photos ``(view, data, filename)``: returns (added records, one-line errors)."""
+def assign_views(filenames: Sequence[str], chosen: str, views: Sequence[str]) -> list[str]:
+    """The view of each uploaded file, in order. One file: ``chosen``. Several: a file whose name
+    names a view ("…left45…") gets it; the others get ``chosen`` first, then the remaining
+    ``views`` in their order.
+
+    >>> assign_views(["a.jpg", "b.jpg"], "left45", ["front", "left45", "right45"])
+    ['left45', 'front']
+    >>> assign_views(["x_right45.jpg", "y.jpg"], "front", ["front", "left45", "right45"])
+    ['right45', 'front']
+    """
+    if len(filenames) == 1:
+        return [chosen]
+    named: list[str | None] = []
+    for name in filenames:
+        low = name.lower()
+        hit = next((v for v in sorted(views, key=len, reverse=True) if v.lower() in low), None)
+        named.append(hit if hit not in named else None)
+    free = [v for v in [chosen, *views] if v not in named]
+    free = list(dict.fromkeys(free))
+    out = []
+    for n in named:
+        out.append(n if n is not None else (free.pop(0) if free else chosen))
+    return out
+
+
+def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]], *, replace: bool = False):
+    """Store uploaded photos ``(view, data, filename)``: returns (added records, one-line errors).
+
+    Refused as a whole (UsageError, nothing stored) when the patient gave no photo consent.
+    """
     from analyzer.store import StoreError
 
+    photos = list(photos)
+    if photos:
+        require_consent(store, _patient_of_session(store, session_id), "photos")
     added, errors = [], []
     for view, data, filename in photos:
         try:
-            added.append(store.add_photo(session_id, view=view, data=data, filename=filename))
+            added.append(store.add_photo(session_id, view=view, data=data, filename=filename, replace=replace))
         except (PhotoError, StoreError) as exc:
             errors.append(str(exc))
     return added, errors
@@ -377,7 +435,7 @@ def baseline_session(store, series_id: int):
 # Analysis
 # ---------------------------------------------------------------------------------------------
 
-Remedy = Literal["retake", "mark_reference", "upload_baseline", "none"]
+Remedy = Literal["retake", "mark_reference", "upload_baseline", "check_patient", "none"]
 
 
 @dataclass(frozen=True)
@@ -395,6 +453,8 @@ class Caveat:
             "mark_reference": "Retake with the colour chart in frame, or mark a neutral reference patch "
                               "(grey card, white headband) on the photo.",
             "upload_baseline": "Upload a photo of this view to the baseline session.",
+            "check_patient": "This looks like another person: check the patient. If the photo belongs to "
+                             "someone else, delete it here and upload it to the right patient.",
             "none": "",
         }[self.remedy]
 
@@ -446,7 +506,12 @@ def caveats_from_result(result: Mapping[str, Any] | None) -> list[Caveat]:
     al = result.get("alignment") or {}
     if al and al.get("ok") is False:
         reason = al.get("reason") or result.get("reason") or "the photos could not be matched"
-        out.append(Caveat("alignment", f"Alignment refused: {reason}. This photo is left out of the charts.", "retake"))
+        if "different person" in str(reason).lower():  # align.py's identity check
+            out.append(Caveat("identity", "This looks like another person than in the baseline photo. "
+                              "This photo is left out of the charts.", "check_patient"))
+        else:
+            out.append(Caveat("alignment", f"Alignment refused: {reason}. This photo is left out of the charts.",
+                              "retake"))
     side = result.get("followup") or result.get("baseline") or {}
     q = side.get("quality") or {}
     for w in q.get("warnings") or []:
@@ -1469,4 +1534,5 @@ def patient_report_pdf(store, patient_id: int, series_id: int, *,
     series = store.get_series(series_id)
     if series.patient_id != patient_id:
         raise UsageError("that series belongs to another patient")
+    require_consent(store, patient_id, "reports")
     return report_from_store(store, patient_id, series_id, analyzer_version=analyzer_version)

@@ -54,7 +54,7 @@ def test_upgrade_keeps_a_deleted_patients_id_out_of_reach(tmp_path, data_dir):
     u = resolve_url(empty_db_url)
     s = Store(empty_db_url, data_dir=data_dir)
     s.close()
-    downgrade(u, "0003")
+    downgrade(u, "0004")
     eng = sa.create_engine(u, poolclass=sa.pool.NullPool)
     with eng.begin() as c:
         for i, code in ((1, "P-1"), (2, "P-2")):

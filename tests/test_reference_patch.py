@@ -184,7 +184,7 @@ def card_series(tmp_path_factory):
     warm = np.clip(linear_to_srgb(srgb_to_linear(img) * WARM), 0, 1)
     data = tmp_path_factory.mktemp("card") / "data"
     s = service.open_store(data_dir=data)
-    _, ser = service.create_patient_with_series(s, code="P-CARD", display_name="Grey card")
+    _, ser = service.create_patient_with_series(s, code="P-CARD", display_name="Grey card", consent_photos=True)
     _, (bp,), _ = service.add_session_with_photos(s, ser.id, date=D(2026, 1, 1),
                                                   photos=[("front", jpeg(img), "neutral.jpg")])
     _, (fp,), _ = service.add_session_with_photos(s, ser.id, date=D(2026, 2, 1),

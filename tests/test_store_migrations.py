@@ -24,7 +24,7 @@ def _engine(url):
 
 
 def test_revisions_are_a_single_line():
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
 
 
 def test_empty_database_to_head_matches_models(empty_db_url, data_dir):

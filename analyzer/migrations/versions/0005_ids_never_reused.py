@@ -6,15 +6,15 @@ cached by that id. Every table is rebuilt with ``AUTOINCREMENT``; the patients' 
 starts past every patient id the audit log has ever named (a deleted patient's trail is
 never inherited). PostgreSQL sequences never reuse a value: nothing to do there.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -59,6 +59,8 @@ def test_planted_markdown_is_shown_as_text_on_every_page(seeded, tmp_path, monke
         for sess in s.list_sessions(se.id):
             s.update_session(sess.id, notes=EVIL)
     at = sign_in_practitioner(AppTest.from_file(str(REPO / "app.py"), default_timeout=120), d)
+    at.session_state["patient_id"] = p.id  # the planted patient is the open one
+    at.session_state["series_id"] = se.id
     seen = 0
     for page in ["app_pages/patients.py", "app_pages/sessions.py", "app_pages/review.py", "app_pages/progress.py",
                  "app_pages/patient_view.py"]:

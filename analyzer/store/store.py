@@ -200,13 +200,17 @@ class Store:
     data_dir : Path, optional
         Folder for photo files (and the default SQLite file). Default:
         ``$SKIN_PROGRESS_DATA_DIR``, else ``./data``.
+    new_database_ok : bool
+        Allow a database with no tables yet although the data folder holds photos (a new
+        database chosen on purpose). Otherwise that is refused: the database was lost, or the
+        wrong one named, and an empty one would orphan every stored photo.
 
     Opening runs the Alembic migrations up to ``head`` (one transaction; concurrent openers
     wait for each other). Raises :class:`StoreError` with one line if the database can't be
     opened.
     """
 
-    def __init__(self, url: str | None = None, data_dir: Path | None = None):
+    def __init__(self, url: str | None = None, data_dir: Path | None = None, *, new_database_ok: bool = False):
         self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
         self._url = resolve_url(url, self.data_dir)
         self.url = self._url.render_as_string(hide_password=True)
@@ -215,7 +219,9 @@ class Store:
         db_file = Path(self._url.database) if self.backend == "sqlite" else None
         existed = db_file is not None and db_file.exists()
         try:
-            migrate(self._url, photo_store=self.files.root / "photos")
+            # A database with no schema beside photos is refused unless the caller chose it on
+            # purpose (new_database_ok: the Settings page saving a new database URL).
+            migrate(self._url, photo_store=None if new_database_ok else self.files.root / "photos")
         except StoreError:
             if db_file is not None and not existed:  # don't leave the empty file we just made
                 for suffix in ("", "-wal", "-shm", "-journal"):

@@ -157,10 +157,17 @@ def prefetch_reviews(photo_ids: list[int], region: str) -> None:
         return
     st.session_state["_prefetched"] = args
 
+    shas = {}  # content hashes read here, in the script's thread, not in the background one
+    for pid in photo_ids:
+        try:
+            shas[pid] = _sha_of(pid)
+        except Exception:  # noqa: BLE001 - prefetch only: a photo just deleted is skipped
+            pass
+
     def work() -> None:
-        for pid in photo_ids:
+        for pid, sha in shas.items():
             try:
-                _review(args[0], pid, _sha_of(pid), region, ANALYZER_VERSION, args[4])
+                _review(args[0], pid, sha, region, ANALYZER_VERSION, args[4])
             except Exception:  # noqa: BLE001 - prefetch only
                 pass
 

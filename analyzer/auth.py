@@ -156,6 +156,9 @@ class Principal:
     patient_id: int | None = None
     token_id: int | None = None
     token_hash: str | None = None
+    #: Local accounts: a fingerprint of the password hash at sign-in. A password change
+    #: changes it, which ends every other session of the account (validate_principal).
+    pw_stamp: str | None = None
 
     @property
     def is_practitioner(self) -> bool:
@@ -184,6 +187,7 @@ class Principal:
             "role": self.role, "via": self.via, "name": self.name,
             "signed_in_at": self.signed_in_at.isoformat(), "user_id": self.user_id,
             "patient_id": self.patient_id, "token_id": self.token_id, "token_hash": self.token_hash,
+            "pw_stamp": self.pw_stamp,
         }
 
     @classmethod
@@ -194,7 +198,8 @@ class Principal:
         at = dt.datetime.fromisoformat(d["signed_in_at"])
         return cls(role=role, via=via, name=str(d["name"]), signed_in_at=_now(at),
                    user_id=d.get("user_id"), patient_id=d.get("patient_id"),
-                   token_id=d.get("token_id"), token_hash=d.get("token_hash"))
+                   token_id=d.get("token_id"), token_hash=d.get("token_hash"),
+                   pw_stamp=d.get("pw_stamp"))
 
 
 #: Backwards-friendly name used by the UI layer (``require_user(store) -> User``).
@@ -211,7 +216,9 @@ def demo_principal(now: dt.datetime | None = None) -> Principal:
 def _write(store, fn: Callable[[Any], T]) -> T:
     factory = store.session_factory(write=True)
     with factory() as s, s.begin():
-        return fn(s)
+        out = fn(s)
+    store.check_database_file()  # written to a deleted database file: not acknowledged
+    return out
 
 
 def _read(store, fn: Callable[[Any], T]) -> T:
@@ -299,6 +306,8 @@ POLICIES: dict[str, RatePolicy] = {
     "codes": RatePolicy(30, dt.timedelta(hours=1), dt.timedelta(seconds=2), dt.timedelta(minutes=5)),
     # all passwords together (password spraying across usernames)
     "logins": RatePolicy(50, dt.timedelta(hours=1), dt.timedelta(seconds=2), dt.timedelta(minutes=5)),
+    # the first-account setup code (one per installation): 5 free, then 5 s, 10 s ... up to 15 min
+    "setup": RatePolicy(5, dt.timedelta(hours=1), dt.timedelta(seconds=5), dt.timedelta(minutes=15)),
 }
 _KEEP = max(p.window for p in POLICIES.values())
 
@@ -353,6 +362,50 @@ def record_failure(store, keys: Iterable[str], *, now: dt.datetime | None = None
             s.add(AuthFailureRow(key=key, at=now))
 
     _write(store, tx)
+
+
+_LIMITER_LOCK = 7031507
+
+
+def _reserve_in(s, store, keys: list[str], now: dt.datetime) -> list[int]:
+    """Check and count one attempt in the same transaction: raise :class:`RateLimited` if any
+    key is locked, else record a failure for every key *before* the secret is checked (removed
+    again by :func:`_release_in` when it was right). Concurrent attempts queue on the write lock
+    (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so 40 simultaneous guesses are
+    counted one after the other: the free ones are checked, the rest wait."""
+    if store.backend == "postgresql":
+        s.execute(sa.text(f"SELECT pg_advisory_xact_lock({_LIMITER_LOCK})"))
+    wait = max((retry_after_in(s, k, now) for k in keys), default=0.0)
+    if wait > 0:
+        raise RateLimited(wait)
+    s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.at < now - max(_KEEP, dt.timedelta(days=1))))
+    rows = [AuthFailureRow(key=k, at=now) for k in keys]
+    s.add_all(rows)
+    s.flush()
+    return [r.id for r in rows]
+
+
+def _reserve(store, keys: Iterable[str], now: dt.datetime) -> list[int]:
+    keys = list(keys)
+    return _write(store, lambda s: _reserve_in(s, store, keys, now))
+
+
+def _release_in(s, ids: list[int]) -> None:
+    if ids:
+        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.id.in_(ids)))
+
+
+def check_setup_code(store, given: str, expected: str, *, session_key: str = "",
+                     now: dt.datetime | None = None) -> None:
+    """Check the first-account setup code through the rate limiter (5 free tries per hour for
+    the installation and per browser session, then waits). Raises :class:`RateLimited` or
+    :class:`InvalidCredentials`; compares in constant time."""
+    now = _now(now)
+    keys = ["setup:*"] + ([_key("session", session_key)] if session_key else [])
+    ids = _reserve(store, keys, now)
+    if not hmac.compare_digest(str(given or "").encode(), str(expected or "").encode()):
+        raise InvalidCredentials("wrong setup code")
+    _write(store, lambda s: _release_in(s, ids))
 
 
 def clear_failures(store, keys: Iterable[str]) -> None:
@@ -431,9 +484,13 @@ def _lock_first(s, store) -> None:
         s.execute(sa.text("SELECT pg_advisory_xact_lock(7031506)"))
 
 
+def _pw_stamp(password_hash: str) -> str:
+    return hashlib.sha256(str(password_hash).encode()).hexdigest()[:32]
+
+
 def _principal_of(row: UserRow, now: dt.datetime) -> Principal:
     return Principal(role=row.role, via="local", name=row.username, signed_in_at=now,
-                     user_id=row.id, patient_id=row.patient_id)
+                     user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash))
 
 
 def create_first_practitioner(store, username: str, password: str, confirm: str, *,
@@ -530,23 +587,32 @@ def set_account_disabled(store, by: Principal, user_id: int, disabled: bool, *,
 
 
 def change_password(store, by: Principal, old: str, new: str, confirm: str, *,
-                    now: dt.datetime | None = None) -> None:
-    """A signed-in local user changes their own password (the old one is checked)."""
+                    session_key: str = "", now: dt.datetime | None = None) -> Principal:
+    """A signed-in local user changes their own password (the old one is checked through the
+    same rate limiter as a sign-in). Every other session of the account ends; the returned
+    principal replaces ``by`` in the session that made the change."""
     if by is None or by.via != "local" or by.user_id is None:
         raise AccessDenied("only a local account has a password here")
     now = _now(now)
     row = _read(store, lambda s: s.get(UserRow, by.user_id))
-    if row is None or not verify_password(row.password_hash, old):
-        raise InvalidCredentials("the current password is wrong")
+    if row is None:
+        raise AccessDenied("this account is no longer active")
     check_new_password(new, confirm, username=row.username)
+    ids = _reserve(store, login_keys(row.username, session_key), now)
+    if not verify_password(row.password_hash, str(old)):
+        raise InvalidCredentials("the current password is wrong")
     pw_hash = hash_password(new)
 
-    def tx(s):
+    def tx(s) -> Principal:
+        _release_in(s, ids)
+        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key == login_keys(row.username)[0]))
         r = s.get(UserRow, by.user_id)
         r.password_hash = pw_hash
         s.add(AuditRow(at=now, actor=by.actor, action="account.password", detail=f"user {r.id}"))
+        s.flush()
+        return Principal(**{**by.__dict__, "pw_stamp": _pw_stamp(pw_hash)})
 
-    _write(store, tx)
+    return _write(store, tx)
 
 
 def authenticate(store, username: str, password: str, *, session_key: str = "",
@@ -559,7 +625,7 @@ def authenticate(store, username: str, password: str, *, session_key: str = "",
     now = _now(now)
     raw = str(username or "").strip().lower()
     keys = login_keys(raw, session_key)
-    check_rate(store, keys, now=now)
+    ids = _reserve(store, keys, now)  # checked and counted at once (raises RateLimited)
     row = None
     if _USERNAME.match(raw):
         row = _read(store, lambda s: s.scalar(sa.select(UserRow).where(UserRow.username == raw)))
@@ -569,8 +635,7 @@ def authenticate(store, username: str, password: str, *, session_key: str = "",
     else:
         ok = verify_password(row.password_hash, str(password))
     if not ok or row is None or row.disabled_at is not None:
-        record_failure(store, keys, now=now)
-
+        # the failure was counted by _reserve
         def bump(s):
             if row is not None:
                 r = s.get(UserRow, row.id)
@@ -591,6 +656,7 @@ def authenticate(store, username: str, password: str, *, session_key: str = "",
         r.locked_until = None
         if new_hash:
             r.password_hash = new_hash
+        _release_in(s, ids)
         s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(keys[:1])))
         s.add(AuditRow(at=now, actor=f"local:{r.username}", action="sign_in", patient_id=r.patient_id,
                        detail=""))
@@ -619,7 +685,7 @@ def oidc_principal(claims: Mapping[str, Any], *, allowed_emails: Iterable[str] =
 
     The provider proves who someone is, not that they work at the clinic: the e-mail must be
     in ``allowed_emails`` or its domain in ``allowed_domains``; with neither configured nobody
-    is let in (fail closed). An ``email_verified: false`` claim is refused.
+    is let in (fail closed). Only ``email_verified: true`` (a JSON boolean) is taken.
     """
     emails = {e.strip().lower() for e in allowed_emails if e and e.strip()}
     domains = {d.strip().lower().lstrip("@") for d in allowed_domains if d and d.strip()}
@@ -629,7 +695,7 @@ def oidc_principal(claims: Mapping[str, Any], *, allowed_emails: Iterable[str] =
                            "allowed yet (see docs/access.md)")
     if not email or "@" not in email:
         raise AccessDenied("the sign-in provider did not give an e-mail address")
-    if claims.get("email_verified") is False:
+    if claims.get("email_verified") is not True:  # only a real boolean true (not "false", 0, absent)
         raise AccessDenied("the sign-in provider says this e-mail address is not verified")
     if email not in emails and email.rsplit("@", 1)[1] not in domains:
         raise AccessDenied(f"{email} is not a practitioner account of this clinic")
@@ -816,7 +882,7 @@ def redeem_patient_link(store, token: str, *, session_key: str = "",
     """
     now = _now(now)
     keys = code_keys(session_key)
-    check_rate(store, keys, now=now)
+    ids = _reserve(store, keys, now)  # checked and counted at once (raises RateLimited)
     short = normalize_short_code(token)
     token = extract_token(token)
     row = None
@@ -827,11 +893,11 @@ def redeem_patient_link(store, token: str, *, session_key: str = "",
         th = hash_token(token)
         row = _read(store, lambda s: _valid_token_row(s, th, now))
     if row is None:
-        record_failure(store, keys, now=now)
         _write(store, lambda s: s.add(AuditRow(at=now, actor="unknown", action="link.failed", detail="")))
         raise InvalidCredentials(_BAD_CODE)
 
     def tx(s) -> Principal:
+        _release_in(s, ids)
         r = s.get(PatientTokenRow, row.id)
         r.last_used_at = now
         s.add(AuditRow(at=now, actor=f"link:{r.id}", action="sign_in.link", patient_id=r.patient_id,
@@ -879,6 +945,8 @@ def validate_principal(store, principal: Principal, *, now: dt.datetime | None =
         if (row is None or row.disabled_at is not None or row.role != principal.role
                 or row.username != principal.name or row.patient_id != principal.patient_id):
             raise AccessDenied("this account is no longer active")
+        if principal.pw_stamp is None or not hmac.compare_digest(principal.pw_stamp, _pw_stamp(row.password_hash)):
+            raise AccessDenied("the password of this account was changed: sign in again")
         return principal
     if principal.via == "oidc":
         if principal.role != "practitioner":
@@ -1016,7 +1084,11 @@ class PatientScope:
         """The original upload: practitioners only."""
         if not may_see_originals(self.principal):
             raise AccessDenied("original photos are for practitioners only")
-        return self.store.photo_original_bytes(self.check_photo(photo_id))
+        rec = self._photo(photo_id)  # authorized
+        pid = self._series_patient(self._session_series(rec.session_id))
+        data = self.store.photo_original_bytes(rec.id)
+        self.audit("read.original", pid, detail=f"photo {photo_id}")  # every read is on record
+        return data
 
     def progress_table(self, series_id: Any, **kw) -> list[dict]:
         from analyzer import service

@@ -230,7 +230,7 @@ def check_database(url: str, data_dir: str | os.PathLike) -> str:
     raises a one-line SkinProgressError when it can't be opened."""
     from analyzer.store import Store
 
-    st = Store(url=url, data_dir=Path(data_dir))
+    st = Store(url=url, data_dir=Path(data_dir), new_database_ok=True)  # chosen on purpose
     try:
         return st.describe()
     finally:
@@ -884,8 +884,18 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
             for name, roi in rois.items():
                 if roi is not None and type(roi).__name__ == "NamedROI" and bface is None:
                     failed[name] = "no face found on the baseline photo, so a named region can't be placed"
-                else:
-                    ok_rois[name] = roi
+                    continue
+                if roi is not None:
+                    from analyzer.regions import roi_polygon
+
+                    try:  # one region that can't be placed on this baseline is reported on that region only
+                        roi_polygon(roi, face=bface, shape=bl.rgb.shape[:2])
+                    except UsageError:
+                        h, w = bl.rgb.shape[:2]
+                        failed[name] = (f"the region lies outside the baseline photo ({w}x{h} px, retaken "
+                                        "smaller?): mark it again on the baseline")
+                        continue
+                ok_rois[name] = roi
             comp = compare(bl, fu, rois=ok_rois or {DEFAULT_REGION: None}, baseline_face=bface,
                            followup_face=cache.face(p.id), keep_aligned=bool(concerns),
                            baseline_reference=bref, followup_reference=fref)
@@ -1590,12 +1600,15 @@ def rows_to_csv(rows: Iterable[Mapping[str, Any]], *, columns: Iterable[str] = P
     import csv
     import io
 
+    from analyzer.export import csv_text  # text cells neutralised against formula injection (OWASP)
+
     cols = list(columns)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r.get(c), float) else r.get(c))
+        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r.get(c), float)
+                                                 else csv_text(r[c]) if isinstance(r[c], str) else r[c])
                     for c in cols])
     return buf.getvalue()
 

@@ -19,6 +19,7 @@ from app_pages._common import (
     cached_review,
     cached_status,
     get_store,
+    md_escape,
 )
 from ui.auth import audit, audit_once, authorized_patient_id, current_user
 
@@ -47,7 +48,7 @@ with st.sidebar:
         st.session_state.pop("pv_pdf", None)
         st.rerun()
 
-st.title(f"Your progress, {patient.display_name}")
+st.title(f"Your progress, {md_escape(patient.display_name)}")
 all_series = store.list_series(patient.id)
 if not all_series:
     st.info("No treatment series yet.")

@@ -17,17 +17,20 @@ from app_pages._common import (
     cached_status,
     display_bytes,
     get_store,
+    md_escape,
     need_series,
     prefetch_reviews,
     series_label,
     show_caveat,
     small_rgb,
 )
+from ui.auth import audit_once
 
 store = get_store()
 patient, series = need_series(store)
+audit_once(store, "view.review", patient.id, f"series {series.id}")  # the patient's photos are shown here
 st.title("Review")
-st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)}")
+st.caption(f"{md_escape(patient.display_name)} · `{patient.code}` · {md_escape(series_label(series))}")
 
 sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)

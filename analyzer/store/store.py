@@ -200,19 +200,37 @@ class Store:
     data_dir : Path, optional
         Folder for photo files (and the default SQLite file). Default:
         ``$SKIN_PROGRESS_DATA_DIR``, else ``./data``.
+    new_database_ok : bool
+        Allow a database with no tables yet although the data folder holds photos (a new
+        database chosen on purpose). Otherwise that is refused: the database was lost, or the
+        wrong one named, and an empty one would orphan every stored photo.
 
     Opening runs the Alembic migrations up to ``head`` (one transaction; concurrent openers
     wait for each other). Raises :class:`StoreError` with one line if the database can't be
     opened.
     """
 
-    def __init__(self, url: str | None = None, data_dir: Path | None = None):
+    def __init__(self, url: str | None = None, data_dir: Path | None = None, *, new_database_ok: bool = False):
         self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
         self._url = resolve_url(url, self.data_dir)
         self.url = self._url.render_as_string(hide_password=True)
         self.backend = self._url.get_backend_name()
         self.files = FileStore(self.data_dir)
-        migrate(self._url)
+        db_file = Path(self._url.database) if self.backend == "sqlite" else None
+        existed = db_file is not None and db_file.exists()
+        try:
+            # A database with no schema beside photos is refused unless the caller chose it on
+            # purpose (new_database_ok: the Settings page saving a new database URL).
+            migrate(self._url, photo_store=None if new_database_ok else self.files.root / "photos")
+        except StoreError:
+            if db_file is not None and not existed:  # don't leave the empty file we just made
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+            raise
+        #: The SQLite file's identity (device, inode): a write is acknowledged only while the
+        #: file it went to is still the database file (see :meth:`check_database_file`).
+        self._db_file = db_file
+        self._db_identity = self._file_identity()
         self.engine = make_engine(self._url)
         write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -242,6 +260,26 @@ class Store:
         """
         return self._write_sessions if write else self._read_sessions
 
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self._db_file is None:
+            return None
+        try:
+            st = self._db_file.stat()
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def check_database_file(self) -> None:
+        """Raise :class:`StoreError` if the SQLite database file was deleted or replaced since
+        the store opened it: what was just written went to a file nobody will read again, so
+        it is not acknowledged. (No-op on PostgreSQL.)"""
+        if self._db_file is None:
+            return
+        if self._file_identity() != self._db_identity:
+            raise StoreError(
+                f"the database file {self._db_file} was deleted or replaced while in use: the last "
+                "change was not saved; restore the file and restart the app")
+
     def _is_transient(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", None)
         if self.backend == "sqlite":
@@ -253,7 +291,7 @@ class Store:
         try:
             with self._read_sessions() as s:
                 return fn(s)
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:
             raise StoreError(f"database error ({self.describe()}): {_first_line(exc)}") from None
 
     def _write(self, fn: Callable[[OrmSession], T]) -> T:
@@ -261,7 +299,9 @@ class Store:
         for attempt in range(_RETRIES):
             try:
                 with self._write_sessions() as s, s.begin():
-                    return fn(s)
+                    out = fn(s)
+                self.check_database_file()  # committed to a deleted file: not acknowledged
+                return out
             except sa.exc.IntegrityError:
                 # A unique key or reference clashed with a change committed at the same moment
                 # (our own checks run first, so this is a race): nothing was written.
@@ -276,9 +316,7 @@ class Store:
 
     @staticmethod
     def _get(s: OrmSession, model, id_: Any, what: str):
-        if isinstance(id_, bool) or not isinstance(id_, numbers.Integral):
-            raise NotFound(f"{what} {id_!r} not found")
-        id_ = int(id_)
+        id_ = v.row_id(id_, what)  # NotFound for anything but an id in range
         row = s.get(model, id_)
         if row is None:
             raise NotFound(f"{what} {id_} not found")
@@ -347,7 +385,7 @@ class Store:
 
     def list_patients(self, search: str = "") -> list[Patient]:
         """Patients whose code or display name contains ``search`` (case-insensitive), by code."""
-        search = (search or "").strip().lower()
+        search = v.text(search, "search", max_len=200).lower()
 
         def q(s: OrmSession):
             stmt = sa.select(PatientRow).order_by(PatientRow.code, PatientRow.id)
@@ -366,9 +404,10 @@ class Store:
 
     def get_patient_by_code(self, code: str) -> Patient:
         def q(s):
-            row = s.scalar(sa.select(PatientRow).where(sa.func.lower(PatientRow.code) == str(code).strip().lower()))
+            want = v.text(code, "patient code", max_len=64).lower()
+            row = s.scalar(sa.select(PatientRow).where(sa.func.lower(PatientRow.code) == want))
             if row is None:
-                raise NotFound(f"patient {code!r} not found")
+                raise NotFound(f"patient {v.show(code)} not found")
             return _patient(row)
 
         return self._read(q)
@@ -537,7 +576,7 @@ class Store:
             "screening": lambda x: v.json_value(x, "screening"),
             "scar_grade": v.scar_grade,
             "kind": v.session_kind,
-            "parent_session_id": lambda x: x,
+            "parent_session_id": lambda x: v.opt_row_id(x, "parent session"),
         }
         bad = sorted(set(fields) - set(checks))
         if bad:
@@ -884,12 +923,18 @@ class Store:
         another machine sharing the folder may be about to commit). Returns the removed
         keys (relative paths), sorted."""
         removed: list[str] = []
+        self.check_database_file()
         with self.files.exclusive_lock():
             keys = set(self._read(lambda s: list(s.scalars(sa.select(PhotoRow.storage_key)))))
             shas = {k.rsplit("/", 1)[-1].split(".", 1)[0] for k in keys}
-            for rel, path, mtime in self.files.scan():
-                if self.files.age(mtime) < grace_seconds:
-                    continue
+            found = [(rel, path, mtime) for rel, path, mtime in self.files.scan()
+                     if self.files.age(mtime) >= grace_seconds]
+            if (not keys and any(rel.startswith("photos/") and not self.files.is_tmp(rel) for rel, _, _ in found)
+                    and not self._read(self._photos_ever_stored)):
+                # This database has never held a photo, yet the folder holds originals: the wrong
+                # or a lost database, not stray files. Delete nothing but temporary files.
+                found = [f for f in found if self.files.is_tmp(f[0])]
+            for rel, path, _mtime in found:
                 if self.files.is_tmp(rel):
                     stray = True
                 elif rel.startswith("photos/"):
@@ -905,6 +950,13 @@ class Store:
             self.files.sync_removals([r for r in removed if not self.files.is_tmp(r)])
             self.files.prune_empty_dirs(removed)
         return sorted(removed)
+
+    def _photos_ever_stored(self, s: OrmSession) -> bool:
+        """Has this database ever given out a photo id (ids are never reused, migration 0004)?"""
+        if self.backend == "sqlite":
+            return bool(s.scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'photos'")))
+        seq = s.scalar(sa.text("SELECT pg_get_serial_sequence('photos', 'id')"))
+        return bool(seq) and bool(s.execute(sa.text(f"SELECT is_called FROM {seq}")).scalar())
 
     def verify_files(self) -> list[str]:
         """Problems with stored files: one line per photo row whose original is missing or
@@ -934,6 +986,8 @@ class Store:
         must be JSON without NaN (use null)."""
         version = v.analyzer_version(analyzer_version)
         region = v.region_name(region)
+        photo_id = v.row_id(photo_id, "photo")
+        baseline_photo_id = v.opt_row_id(baseline_photo_id, "baseline photo")
         result = v.json_value(result, "analysis result", kind=dict, allow_none=False)
         transform = v.json_value(transform, "transform", kind=(list, dict))
 
@@ -965,6 +1019,10 @@ class Store:
             .where(SessionRow.id == photo.session_id))
 
     def get_analysis(self, photo_id: int, *, analyzer_version: str, region: str = "") -> AnalysisRec | None:
+        photo_id = v.row_id(photo_id, "photo")
+        analyzer_version = v.analyzer_version(analyzer_version)
+        region = v.region_name(region)
+
         def q(s):
             row = s.scalar(sa.select(AnalysisRow).where(
                 AnalysisRow.photo_id == photo_id, AnalysisRow.analyzer_version == analyzer_version,
@@ -976,6 +1034,8 @@ class Store:
     def analyses_for_series(self, series_id: int, *, analyzer_version: str) -> list[AnalysisRec]:
         """Every analysis of one analyzer version for the series' photos, ordered by
         session date, session id, view, region. Never mixes versions."""
+
+        analyzer_version = v.analyzer_version(analyzer_version)
 
         def q(s):
             self._get(s, SeriesRow, series_id, "series")
@@ -1029,21 +1089,22 @@ class Store:
         pw = v.text(password_hash, "password hash", max_len=255, required=True)
         if (role == "patient") != (patient_id is not None):
             raise InvalidInput("a patient account needs patient_id; a practitioner account has none")
+        patient_id = v.opt_row_id(patient_id, "patient")
 
         def tx(s):
             if patient_id is not None:
                 self._get(s, PatientRow, patient_id, "patient")
             if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
-                raise Conflict(f"username {name!r} is taken")
+                raise Conflict(f"username {v.show(name)} is taken")
             row = UserRow(username=name, role=role, password_hash=pw, patient_id=patient_id)
             s.add(row)
             s.flush()
             return _user(row)
 
-        return self._write_unique(tx, f"username {name!r} is taken")
+        return self._write_unique(tx, f"username {v.show(name)} is taken")
 
     def get_user(self, username: str) -> UserRec | None:
-        name = str(username or "").strip().lower()
+        name = v.text(username, "username", max_len=100).lower()
         return self._read(lambda s: (lambda r: _user(r) if r else None)(
             s.scalar(sa.select(UserRow).where(UserRow.username == name))))
 
@@ -1089,8 +1150,9 @@ class Store:
 
     def find_patient_token(self, token_hash: str) -> TokenRec | None:
         """The token with this hash (valid or not: check ``rec.is_valid()``), else None."""
+        th = v.text(token_hash, "token hash", max_len=128)
         return self._read(lambda s: (lambda r: _token(r) if r else None)(
-            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == str(token_hash)))))
+            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == th))))
 
     def list_patient_tokens(self, patient_id: int) -> list[TokenRec]:
         return self._read(lambda s: [_token(r) for r in s.scalars(
@@ -1112,6 +1174,11 @@ class Store:
         actor = v.text(actor, "actor", max_len=100, required=True)
         action = v.text(action, "action", max_len=100, required=True)
         detail = v.long_text(detail, "detail")
+        if patient_id is not None:  # a plain number (the patient may be gone), in range
+            if isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral) \
+                    or not 1 <= int(patient_id) <= v.MAX_ID:
+                raise InvalidInput(f"audit patient id {v.show(patient_id)} is not an id")
+            patient_id = int(patient_id)
 
         def tx(s):
             row = AuditRow(actor=actor, action=action, patient_id=patient_id, detail=detail)
@@ -1123,6 +1190,12 @@ class Store:
 
     def list_audit(self, *, patient_id: int | None = None, limit: int = 200) -> list[AuditRec]:
         """Newest first."""
+        if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral)
+                                       or not 1 <= int(patient_id) <= v.MAX_ID):
+            return []  # no entry can name it
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or not 1 <= limit <= 100_000:
+            raise InvalidInput(f"limit must be a whole number from 1 to 100000, not {v.show(limit)}")
+
         def q(s):
             stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
             if patient_id is not None:
@@ -1138,12 +1211,18 @@ class Store:
 
     def count_auth_failures(self, key: str, *, since: dt.datetime) -> int:
         since = v.aware_utc(since, "since")
+        key = v.text(key, "rate-limit key", max_len=200)
         return self._read(lambda s: int(s.scalar(
             sa.select(sa.func.count()).select_from(AuthFailureRow)
             .where(AuthFailureRow.key == key, AuthFailureRow.at >= since)) or 0))
 
     def clear_auth_failures(self, key: str | None = None, *, before: dt.datetime | None = None) -> int:
         """Forget failures for ``key`` (after a success) and/or older than ``before``."""
+        if key is not None:
+            key = v.text(key, "rate-limit key", max_len=200)
+        if before is not None:
+            before = v.aware_utc(before, "before")
+
         def tx(s):
             stmt = sa.delete(AuthFailureRow)
             if key is not None:

@@ -42,6 +42,10 @@ __all__ = [
     "change_warnings",
     "change_maps",
     "noise_band",
+    "noise_band_basis",
+    "refused_change",
+    "stored_verdict",
+    "reference_region_for",
     "texture_scale_for",
     "METRIC_KEYS",
     "NOISE_BANDS",
@@ -101,7 +105,8 @@ GROUPS = ("redness", "pigmentation", "texture")
 
 #: The fixed JSON keys per group.
 METRIC_KEYS: dict[str, tuple[str, ...]] = {
-    "redness": ("a_star_mean", "erythema_index_mean", "red_area_fraction"),
+    "redness": ("a_star_mean", "erythema_index_mean", "red_area_fraction",
+                "a_star_vs_reference", "a_star_reference_balanced", "erythema_index_vs_reference"),
     "pigmentation": (
         "L_star_mean",
         "ita_deg_mean",
@@ -109,9 +114,33 @@ METRIC_KEYS: dict[str, tuple[str, ...]] = {
         "spot_area_fraction",
         "spot_count",
         "tone_unevenness",
+        "L_star_vs_reference",
+        "melanin_index_vs_reference",
     ),
     "texture": ("roughness", "pore_density", "wrinkle_density", "glcm_contrast", "glcm_homogeneity"),
 }
+
+#: Absolute colour: follows the light unless both photos are colour-calibrated.
+ABSOLUTE_COLOUR_KEYS = ("a_star_mean", "erythema_index_mean", "red_area_fraction", "L_star_mean",
+                        "ita_deg_mean", "melanin_index_mean")
+#: Colour relative to reference skin in the same photo: a per-photo constant (exposure, a
+#: per-channel illuminant gain) cancels, so they need no chart (docs/metrics.md says what does not).
+RELATIVE_COLOUR_KEYS = ("a_star_vs_reference", "a_star_reference_balanced", "erythema_index_vs_reference",
+                        "L_star_vs_reference", "melanin_index_vs_reference")
+#: Spatial measures at the spot scale (4 px/mm on a face) and at the texture scale (2 px/mm).
+SPOT_SCALE_KEYS = ("spot_area_fraction", "spot_count", "tone_unevenness")
+TEXTURE_KEYS = ("roughness", "pore_density", "wrinkle_density", "glcm_contrast", "glcm_homogeneity")
+#: The reference skin region of a named region when the series names none: the forehead (untreated
+#: when the cheeks are), the chin for the forehead itself.
+DEFAULT_REFERENCE_REGION = "forehead"
+#: Linear sRGB of a typical skin colour (CIELAB D65 65, 12, 16): ``a_star_reference_balanced``
+#: white-balances the region on the reference skin and reads it as if the reference were this.
+_CANONICAL_SKIN_LAB = (65.0, 12.0, 16.0)
+#: Effective resolutions of two photos further apart than this ratio: spatial measures not compared.
+MAX_RESOLUTION_RATIO = 1.25
+#: Differences to the reference skin sit near 0: a percent of them means nothing.
+PERCENT_UNDEFINED_KEYS = ("a_star_vs_reference", "erythema_index_vs_reference", "L_star_vs_reference",
+                          "melanin_index_vs_reference")
 
 _UNITS_METHODS: dict[str, tuple[str, str]] = {
     "a_star_mean": ("CIELAB a* (D65)", "mean a* over skin pixels, cv2 RGB->Lab on float sRGB"),
@@ -140,39 +169,98 @@ _UNITS_METHODS: dict[str, tuple[str, str]] = {
     ),
     "glcm_contrast": ("GLCM contrast (levels^2)", "Haralick contrast of high-passed L* (minus Gaussian sigma 8 px; 1 L*/level, 32 levels), d=2 px, 4 angles; {scale}"),
     "glcm_homogeneity": ("GLCM homogeneity (0-1)", "Haralick homogeneity (inverse difference moment), same GLCM; {scale}"),
+    "a_star_vs_reference": ("CIELAB a* difference", "mean a* over the region's skin minus mean a* over the "
+                            "reference skin region {ref} in the same photo"),
+    "a_star_reference_balanced": ("CIELAB a* (reference-balanced)", "a* of the region's mean linear RGB divided "
+                                  "channel by channel by the reference skin's {ref} mean linear RGB, times a "
+                                  "canonical skin colour (Lab 65, 12, 16): von Kries white balance on the reference skin"),
+    "erythema_index_vs_reference": ("EI units", "mean EI = 100*log10(R/G) (linearised sRGB) over the region's skin "
+                                    "minus the same over the reference skin region {ref}"),
+    "L_star_vs_reference": ("CIELAB L* difference", "mean L* over the region's skin minus mean L* over the "
+                            "reference skin region {ref}"),
+    "melanin_index_vs_reference": ("MI units", "mean MI = 100*log10(1/R) (linearised sRGB) over the region's skin "
+                                   "minus the same over the reference skin region {ref}"),
 }
 
 # ---------------------------------------------------------------------------------------------
-# Noise floor: measured by analyzer.metrics_eval.noise_floor() on the London set, same person
-# neutral vs smiling, same session, forehead region (10 people). Value = 95th percentile of the
-# absolute difference. A change smaller than this is indistinguishable from re-photographing.
+# Noise bands. A change smaller than the band is indistinguishable from re-photographing.
+#
+# Absolute colour (a*, EI, red area, L*, ITA, MI) is judged only between two colour-calibrated
+# photos; its band is the London set's (same person, neutral vs smiling, studio flash, forehead,
+# 10 people; analyzer.metrics_eval.noise_floor), the only repeat photos with a controlled light.
+# Every other measure's band is measured on real repeat photos of unchanged faces through
+# compare (analyzer.repeat_eval, face and both cheeks, no chart): within a session (lisa i/j,
+# zoom i/j, London neutral/smiling) and across two sessions (lisa <-> zoom), over the pairs
+# whose change the verdict compares; 95th percentile of |change|. The band used is the larger
+# of the two (a follow-up is another session). bench/ re-measures them.
 # ---------------------------------------------------------------------------------------------
-NOISE_BANDS: dict[str, float] = {
+#: Calibrated absolute colour: London set, same session (the bands of analyzer 0.2.0).
+_CALIBRATED_COLOUR_BANDS: dict[str, float] = {
     "a_star_mean": 0.8142,
     "erythema_index_mean": 1.502,
     "red_area_fraction": 0.1438,
     "L_star_mean": 3.839,
     "ita_deg_mean": 10.44,
     "melanin_index_mean": 8.932,
-    "spot_area_fraction": 0.000903,
-    "spot_count": 3.55,
-    "tone_unevenness": 0.1997,
-    "roughness": 0.07984,
-    "pore_density": 0.2147,
-    "wrinkle_density": 0.01854,
-    "glcm_contrast": 0.8904,
-    "glcm_homogeneity": 0.04491,
 }
+#: 95th percentile of |change| on real repeat photos within one session (analyzer.repeat_eval).
+NOISE_BANDS_WITHIN: dict[str, float] = {
+    "a_star_vs_reference": 1.415,
+    "a_star_reference_balanced": 1.672,
+    "erythema_index_vs_reference": 3.74,
+    "L_star_vs_reference": 7.531,
+    "melanin_index_vs_reference": 17.45,
+    "spot_area_fraction": 0.01131,
+    "spot_count": 9.0,
+    "tone_unevenness": 0.7197,
+    "roughness": 0.3106,
+    "pore_density": 0.357,
+    "wrinkle_density": 0.06396,
+    "glcm_contrast": 2.079,
+    "glcm_homogeneity": 0.06959,
+}
+#: 95th percentile of |change| on real repeat photos across two sessions (lisa <-> zoom).
+NOISE_BANDS_ACROSS: dict[str, float] = {
+    "a_star_vs_reference": 2.354,
+    "a_star_reference_balanced": 2.719,
+    "erythema_index_vs_reference": 5.544,
+    "L_star_vs_reference": 15.52,
+    "melanin_index_vs_reference": 31.76,
+    "spot_area_fraction": 0.00653,
+    "spot_count": 13.85,
+    "tone_unevenness": 0.9924,
+    "roughness": 0.6106,
+    "pore_density": 0.1718,
+    "wrinkle_density": 0.06982,
+    "glcm_contrast": 2.44,
+    "glcm_homogeneity": 0.07625,
+}
+#: The band used for a comparison (absolute units of the metric).
+NOISE_BANDS: dict[str, float] = {
+    **_CALIBRATED_COLOUR_BANDS,
+    **{k: max(NOISE_BANDS_WITHIN.get(k, 0.0), NOISE_BANDS_ACROSS.get(k, 0.0))
+       for k in set(NOISE_BANDS_WITHIN) | set(NOISE_BANDS_ACROSS)},
+}
+_REPEAT_BASIS = ("95th percentile of |change| on real repeat photos of unchanged faces, the larger of within a "
+                 "session (lisa, zoom, London neutral/smiling) and across two sessions (lisa <-> zoom), no chart")
+_CALIBRATED_BASIS = ("95th percentile of |change| on real repeat photos within one studio-flash session (London "
+                     "neutral/smiling, 10 people); used only between two colour-calibrated photos")
 
 
 def noise_band(metric_key: str) -> float:
     """The noise band of a metric (``"a_star_mean"`` or ``"redness.a_star_mean"``), NaN if unknown.
 
-    Measured on real photos (London set, neutral vs smiling, same session, forehead; 95th
-    percentile of the absolute difference over 10 people). See ``docs/metrics.md``.
-    """
+    Measured on real repeat photos (see :data:`NOISE_BANDS` and ``docs/metrics.md``)."""
     k = metric_key.split(".")[-1]
     return float(NOISE_BANDS.get(k, float("nan")))
+
+
+def noise_band_basis(metric_key: str) -> str | None:
+    """Plain words on which repeat photos the metric's band was measured (None if unknown)."""
+    k = metric_key.split(".")[-1]
+    if k in _CALIBRATED_COLOUR_BANDS:
+        return _CALIBRATED_BASIS
+    return _REPEAT_BASIS if k in NOISE_BANDS else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,6 +275,9 @@ class MetricSet:
     scale: dict
     region: str
     maps: dict = field(default_factory=dict, repr=False, compare=False)
+    #: The reference skin of the relative colour measures: region name, its skin pixels and
+    #: colour means (``None`` values and a ``reason`` when there was none).
+    reference: dict = field(default_factory=dict)
 
     def value(self, key: str) -> float:
         """Value of ``"group.key"`` or ``"key"`` (NaN when absent)."""
@@ -205,11 +296,14 @@ class MetricSet:
             for k, m in self.groups.get(g, {}).items():
                 out[g][k] = m.json_value()
                 meta[f"{g}.{k}"] = {"unit": m.unit, "method": m.method, "reason": m.reason}
+                if k in RELATIVE_COLOUR_KEYS:
+                    meta[f"{g}.{k}"]["reference_region"] = (self.reference or {}).get("region")
         out["calibration"] = self.calibration.to_dict()
         out["skin_fraction"] = finite_or_none(self.skin_fraction)
         out["quality"] = self.quality
         out["scale"] = self.scale
         out["region"] = self.region
+        out["reference"] = dict(self.reference) if self.reference else _reference_record(None, None, None)
         out["meta"] = meta
         out["analyzer_version"] = __version__
         return out
@@ -222,15 +316,64 @@ def _scale_text(px_per_mm: float | None, texture_scale: float) -> str:
 
 
 def _m(group: str, key: str, value: float, region: str, reason: str | None = None, unit: str | None = None,
-       scale_text: str = "") -> Measurement:
+       scale_text: str = "", ref_text: str = "") -> Measurement:
     u, meth = _UNITS_METHODS[key]
-    meth = meth.replace("{scale}", scale_text or "scale as reported")
+    meth = meth.replace("{scale}", scale_text or "scale as reported").replace("{ref}", ref_text or "(none)")
     if unit is not None:
         u = unit
     v = float(value) if value is not None else float("nan")
     if not math.isfinite(v):
         return nan_measurement(key, u, meth, reason or "could not be computed", group=group, region=region)
     return Measurement(name=key, value=v, unit=u, method=meth, group=group, region=region)
+
+
+def _colour_means(crop: np.ndarray, mask: np.ndarray) -> dict:
+    """Mean linear RGB, L*, a*, EI and MI over the mask's pixels of a calibrated crop
+    (area-averaged to :data:`COLOUR_MAX_PIXELS`, as the region's colour statistics are)."""
+    h, w = crop.shape[:2]
+    cs = min(1.0, math.sqrt(COLOUR_MAX_PIXELS / max(h * w, 1)))
+    if cs < 1.0:
+        size = (max(1, round(w * cs)), max(1, round(h * cs)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
+    px = crop[mask]
+    if len(px) < 50:
+        return {}
+    lab = rgb_to_lab(px.reshape(-1, 1, 3)).reshape(-1, 3)
+    lin = np.clip(srgb_to_linear(px), 1e-4, 1)
+    return {
+        "n": int(len(px)),
+        "linear_rgb": [float(x) for x in lin.mean(axis=0)],
+        "L_star": float(lab[:, 0].mean()),
+        "a_star": float(lab[:, 1].mean()),
+        "ei": float(np.mean(100 * np.log10(lin[:, 0] / lin[:, 1]))),
+        "mi": float(np.mean(100 * np.log10(1.0 / lin[:, 0]))),
+    }
+
+
+def _canonical_skin_linear() -> np.ndarray:
+    from analyzer.color import lab_to_rgb
+
+    lab = np.array([[_CANONICAL_SKIN_LAB]], np.float32)
+    return srgb_to_linear(lab_to_rgb(lab)).reshape(3).astype(np.float64)
+
+
+def _balanced_a_star(region_lin, reference_lin) -> float:
+    """a* of the region's mean linear RGB white-balanced on the reference skin (von Kries)."""
+    from analyzer.color import linear_to_srgb
+
+    x = np.asarray(region_lin, np.float64) / np.maximum(np.asarray(reference_lin, np.float64), 1e-6)
+    x = np.clip(x * _canonical_skin_linear(), 0, 1)
+    srgb = linear_to_srgb(x.astype(np.float32)).reshape(1, 1, 3)
+    return float(rgb_to_lab(srgb.astype(np.float32)).reshape(3)[1])
+
+
+def reference_region_for(region: str, reference: str | None = None) -> str:
+    """The reference skin region of ``region``: ``reference`` when the series names one (and it is
+    not the region itself), else :data:`DEFAULT_REFERENCE_REGION`, or the chin for the forehead."""
+    if reference and reference != region:
+        return reference
+    return "chin" if region == DEFAULT_REFERENCE_REGION else DEFAULT_REFERENCE_REGION
 
 
 def _masked_gauss(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -450,6 +593,8 @@ def measure(
     keep_maps: bool = False,
     lighting_mask: np.ndarray | None = None,
     lighting: dict | None = None,
+    reference_mask: np.ndarray | None = None,
+    reference_region: str | None = None,
 ) -> MetricSet:
     """Measure every metric over the skin pixels ``mask`` of a photo.
 
@@ -481,6 +626,12 @@ def measure(
     lighting : dict, optional
         The photo-wide lighting estimate already made (:func:`lighting_from_strided`): when the
         photo given is a window of a larger frame (a region's box), the estimate is of the frame.
+    reference_mask : bool ndarray, optional
+        Skin of the reference region in the same photo (same frame as ``mask``): the relative
+        colour measures (``*_vs_reference``, ``a_star_reference_balanced``) are the region's
+        colour against it. Without it they are NaN with a reason.
+    reference_region : str, optional
+        The reference region's name, recorded in the methods and in ``reference``.
 
     Returns
     -------
@@ -523,7 +674,8 @@ def measure(
             "lighting_differs": None,
             "warnings": [reason],
         }
-        return MetricSet(groups, cal, skin_fraction, q, scale, region)
+        return MetricSet(groups, cal, skin_fraction, q, scale, region,
+                         reference=_reference_record(reference_region, None, reason))
 
     pad = measure_padding(texture_scale)
     r0, r1 = max(0, b0 - pad), min(rgb.shape[0], b1 + pad)
@@ -561,6 +713,25 @@ def measure(
     groups["pigmentation"]["melanin_index_mean"] = _m(
         "pigmentation", "melanin_index_mean", float(np.mean(100 * np.log10(1.0 / R))), region
     )
+
+    # ---- colour relative to reference skin in the same photo (no chart needed) --------------
+    ref_info, ref_reason = _reference_stats(rgb, reference_mask, reference_region, cal)
+    rt = f"'{reference_region}'" if reference_region else "(none)"
+    rel = {k: float("nan") for k in RELATIVE_COLOUR_KEYS}
+    if ref_info:
+        own_lin = [float(x) for x in lin.mean(axis=0)]
+        ei = float(np.mean(100 * np.log10(R / G)))
+        mi = float(np.mean(100 * np.log10(1.0 / R)))
+        rel = {
+            "a_star_vs_reference": am - ref_info["a_star"],
+            "a_star_reference_balanced": _balanced_a_star(own_lin, ref_info["linear_rgb"]),
+            "erythema_index_vs_reference": ei - ref_info["ei"],
+            "L_star_vs_reference": Lm - ref_info["L_star"],
+            "melanin_index_vs_reference": mi - ref_info["mi"],
+        }
+    for k, v in rel.items():
+        g = "redness" if k in METRIC_KEYS["redness"] else "pigmentation"
+        groups[g][k] = _m(g, k, v, region, ref_reason, ref_text=rt)
 
     # ---- spatial metrics at the texture scale ----------------------------------------------
     ts = min(float(texture_scale), MAX_TEXTURE_UPSAMPLE)
@@ -623,7 +794,35 @@ def measure(
     maps = {}
     if keep_maps:
         maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ss}
-    return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps)
+    groups = {g: {k: groups[g][k] for k in METRIC_KEYS[g] if k in groups[g]} for g in GROUPS}  # contract order
+    return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps,
+                     _reference_record(reference_region, ref_info, ref_reason))
+
+
+def _reference_record(name: str | None, info: dict | None, reason: str | None) -> dict:
+    rec = {"region": name, "skin_pixels": None, "linear_rgb": None, "a_star_mean": None, "L_star_mean": None,
+           "reason": reason}
+    if info:
+        rec.update(skin_pixels=info["n"], linear_rgb=[round(x, 6) for x in info["linear_rgb"]],
+                   a_star_mean=info["a_star"], L_star_mean=info["L_star"])
+    return rec
+
+
+def _reference_stats(rgb, reference_mask, reference_region, cal) -> tuple[dict | None, str | None]:
+    """Colour means of the reference skin (calibrated like the region), or (None, reason)."""
+    if reference_mask is None:
+        return None, "no reference skin region (it needs a face, or a reference region for the series)"
+    ref = np.asarray(reference_mask, bool)
+    if ref.shape != rgb.shape[:2]:
+        raise ValueError(f"reference mask shape {ref.shape} does not match the photo {rgb.shape[:2]}")
+    a0, a1, a2, a3 = mask_bbox(ref)
+    info = {}
+    if a1 > a0 and a3 > a2:
+        sub = apply_calibration(np.ascontiguousarray(rgb[a0:a1, a2:a3]), cal)
+        info = _colour_means(sub, ref[a0:a1, a2:a3])
+    if not info:
+        return None, f"too few skin pixels (< 50) in the reference region '{reference_region or 'reference'}'"
+    return info, None
 
 
 def texture_scale_for(face: Face | None) -> float:
@@ -660,6 +859,19 @@ def analysis_scale(face: Face | None) -> tuple[float, float | None, dict]:
     return ts, px_mm, basis
 
 
+def reference_skin(rgb: np.ndarray, face: Face, name: str, calibration: Calibration | None = None) -> np.ndarray:
+    """Skin pixels of the named reference region of a face (full-frame mask)."""
+    from analyzer.regions import face_region_polygons
+
+    reg = polygon_mask(face_region_polygons(face)[name], rgb.shape[:2])
+    out = np.zeros_like(reg)
+    r0, r1, c0, c1 = mask_bbox(reg)
+    if r1 > r0 and c1 > c0:
+        sub = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), calibration)
+        out[r0:r1, c0:c1] = skin_mask(sub, region=reg[r0:r1, c0:c1]) & reg[r0:r1, c0:c1]
+    return out
+
+
 def measure_photo(
     rgb: np.ndarray,
     *,
@@ -667,8 +879,12 @@ def measure_photo(
     face: Face | None = None,
     detect: bool = True,
     calibration: Calibration | None = None,
+    reference: str | None = None,
 ) -> MetricSet:
     """Metrics of one photo on its own (``python -m analyzer metrics``).
+
+    ``reference`` names the reference skin region of the relative colour measures (default
+    :func:`reference_region_for` the region); it needs a face.
 
     Detects the face (unless given or ``detect=False``), calibrates (chart search), builds the
     region and its skin mask, and normalises texture by face size: the photo is resampled so the
@@ -688,26 +904,93 @@ def measure_photo(
         skin = np.zeros_like(reg)
         skin[r0:r1, c0:c1] = skin_mask(sub, region=reg[r0:r1, c0:c1])
     ts, px_mm, basis = analysis_scale(face)
-    ms = measure(rgb, mask=skin, calibration=cal, texture_scale=ts, region=roi_label(roi) if roi is not None
-                 else ("face" if face is not None else "image"), px_per_mm=px_mm, region_mask=reg)
+    label = roi_label(roi) if roi is not None else ("face" if face is not None else "image")
+    ref_name, ref_mask = None, None
+    if face is not None:
+        ref_name = reference_region_for(label, reference)
+        ref_mask = reference_skin(rgb, face, ref_name, cal)
+    ms = measure(rgb, mask=skin, calibration=cal, texture_scale=ts, region=label, px_per_mm=px_mm, region_mask=reg,
+                 reference_mask=ref_mask, reference_region=ref_name)
     scale = dict(ms.scale)
     scale.update(basis)
     scale["region_polygon"] = np.round(poly, 1).tolist()
-    return MetricSet(ms.groups, ms.calibration, ms.skin_fraction, ms.quality, scale, ms.region, ms.maps)
+    return MetricSet(ms.groups, ms.calibration, ms.skin_fraction, ms.quality, scale, ms.region, ms.maps,
+                     ms.reference)
 
 
-def change(baseline: MetricSet, followup: MetricSet) -> dict:
-    """Follow-up minus baseline per metric.
+#: What a person is told when absolute colour can't be compared (the issue's plain words).
+CANT_TELL_LIGHTING = ("can't tell: the lighting differs and there was no colour reference; "
+                      "next time, hold the grey card by the cheek")
+CANT_TELL_NO_REFERENCE = ("can't tell: there was no colour reference in the photos, so a change of light "
+                          "can't be told from a change of skin; next time, hold the grey card by the cheek")
+CANT_TELL_ONE_REFERENCE = ("can't tell: only one of the two photos has a colour reference; "
+                           "next time, hold the grey card by the cheek in every session")
+
+
+def _resolution_reason(key: str, baseline: MetricSet, native: tuple | None) -> str | None:
+    """Why a spatial measure can't be compared across a resolution mismatch (None: it can)."""
+    if not native or native[0] is None or native[1] is None:
+        return None
+    spot = key in SPOT_SCALE_KEYS
+    analysis = baseline.scale.get("spot_px_per_mm" if spot else "px_per_mm")
+    if not analysis:
+        return None
+    eff = [min(float(n), float(analysis)) for n in native]
+    if max(eff) / max(min(eff), 1e-9) <= MAX_RESOLUTION_RATIO:
+        return None
+    lo = "baseline" if eff[0] < eff[1] else "follow-up"
+    return (f"can't tell: the {lo} photo shows the skin at {min(eff):.1f} px/mm against {max(eff):.1f} px/mm "
+            f"({'spots are' if spot else 'texture is'} measured at {float(analysis):g} px/mm), so fine detail "
+            "differs with the camera, not the skin; next time, take the photo from the same distance")
+
+
+def _verdict(key: str, delta: float | None, baseline: MetricSet, followup: MetricSet,
+             native: tuple | None) -> tuple[bool | None, str | None, float]:
+    """(within_noise, reason when it can't be told, band used) of one metric's change."""
+    band = noise_band(key)
+    if delta is None:
+        return None, "a value is missing", band
+    if key in ABSOLUTE_COLOUR_KEYS:
+        cb, cf = baseline.calibration.method, followup.calibration.method
+        if cb == "none" and cf == "none":
+            return None, (CANT_TELL_LIGHTING if followup.quality.get("lighting_differs") else CANT_TELL_NO_REFERENCE), band
+        if cb == "none" or cf == "none":
+            return None, CANT_TELL_ONE_REFERENCE, band
+    elif key in RELATIVE_COLOUR_KEYS:
+        rb, rf = (baseline.reference or {}).get("region"), (followup.reference or {}).get("region")
+        if rb != rf:
+            return None, f"can't tell: the reference skin differs ({rb} against {rf})", band
+    elif key in SPOT_SCALE_KEYS or key in TEXTURE_KEYS:
+        why = _resolution_reason(key, baseline, native)
+        if why:
+            return None, why, band
+        if bool(baseline.quality.get("blurred")) != bool(followup.quality.get("blurred")):
+            which = "baseline" if baseline.quality.get("blurred") else "follow-up"
+            return None, f"can't tell: the {which} photo is blurred in this region; next time, retake it sharp", band
+    if not math.isfinite(band):
+        return None, "no noise band measured for this measure", band
+    return bool(abs(delta) <= band), None, band
+
+
+def change(baseline: MetricSet, followup: MetricSet, *, native_px_per_mm: tuple | None = None) -> dict:
+    """Follow-up minus baseline per metric, with a verdict.
+
+    ``native_px_per_mm``: (baseline, follow-up) resolution of the skin in each photo as taken
+    (face eye distance / 63 mm); spatial measures are not compared across a larger mismatch
+    than :data:`MAX_RESOLUTION_RATIO` of their effective resolution.
 
     Returns
     -------
     dict
         Keyed like ``meta``: ``{"redness.a_star_mean": {"delta": f-b | None,
         "percent": 100*(f-b)/|b| | None, "reason": str | None, "noise_band": float | None,
-        "within_noise": bool | None}, ...}`` for every key of :data:`METRIC_KEYS`; the same
-        records are also reachable by group (``d["redness"]["a_star_mean"]``), the shape the
-        metric groups themselves have. Warnings about the comparison itself (calibration,
-        lighting) come from :func:`change_warnings`.
+        "within_noise": bool | None, "verdict": "within_noise" | "beyond_noise" | "cant_tell",
+        "verdict_reason": str | None, "noise_band_basis": str | None}, ...}`` for every key of
+        :data:`METRIC_KEYS`. ``within_noise`` is ``None`` when the change can't be told (absolute
+        colour without a colour reference in both photos, a spatial measure across a resolution
+        or blur mismatch, a missing value) and ``verdict_reason`` says why in plain words. The
+        same records are also reachable by group (``d["redness"]["a_star_mean"]``). Warnings
+        about the comparison itself come from :func:`change_warnings`.
     """
     out: dict = {}
     nested: dict = {}
@@ -724,13 +1007,62 @@ def change(baseline: MetricSet, followup: MetricSet) -> dict:
             else:
                 d = fv - bv
                 rec["delta"] = d
-                if abs(bv) > 1e-9:
+                if k in PERCENT_UNDEFINED_KEYS:
+                    rec["reason"] = "percent not meaningful: a difference to the reference skin (see delta)"
+                elif abs(bv) > 1e-9:
                     rec["percent"] = 100.0 * d / abs(bv)
                 else:
                     rec["reason"] = "percent undefined: baseline value is 0"
-            nb = noise_band(k)
+            within, why, nb = _verdict(k, rec["delta"], baseline, followup, native_px_per_mm)
+            if rec["delta"] is None:
+                why = rec["reason"]
             rec["noise_band"] = finite_or_none(nb)
-            rec["within_noise"] = None if rec["delta"] is None or not math.isfinite(nb) else bool(abs(rec["delta"]) <= nb)
+            rec["within_noise"] = within
+            rec["verdict"] = "cant_tell" if within is None else ("within_noise" if within else "beyond_noise")
+            rec["verdict_reason"] = why
+            rec["noise_band_basis"] = noise_band_basis(k) if rec["noise_band"] is not None else None
+            out[f"{g}.{k}"] = rec
+            nested.setdefault(g, {})[k] = rec
+    out.update(nested)
+    return out
+
+
+def stored_verdict(key: str, entry, delta: float | None, band: float | None,
+                   baseline_side=None, followup_side=None) -> tuple[bool | None, str | None]:
+    """(within_noise, reason it can't be told) of a stored change, for the progress table and
+    the exports. A change entry written by :func:`change` carries its verdict; other measures
+    (the concern measures, stored without one) are judged here by the same rules: absolute
+    colour (a key ending in an absolute colour name) only between two calibrated photos."""
+    if isinstance(entry, dict) and "verdict" in entry:
+        return entry.get("within_noise"), entry.get("verdict_reason")
+    if delta is None:
+        return None, "a value is missing"
+    if key.split(".")[-1] in ABSOLUTE_COLOUR_KEYS:
+        def method(side):
+            cal = (side or {}).get("calibration") if isinstance(side, dict) else None
+            return (cal or {}).get("method", "none") if isinstance(cal, dict) else (cal or "none")
+
+        cb, cf = method(baseline_side), method(followup_side)
+        if cb == "none" and cf == "none":
+            differs = ((followup_side or {}).get("quality") or {}).get("lighting_differs")
+            return None, CANT_TELL_LIGHTING if differs else CANT_TELL_NO_REFERENCE
+        if cb == "none" or cf == "none":
+            return None, CANT_TELL_ONE_REFERENCE
+    if band is None or not math.isfinite(band):
+        return None, "no noise band measured for this measure"
+    return bool(abs(delta) <= band), None
+
+
+def refused_change(reason: str) -> dict:
+    """The change of a refused comparison: every metric's entry null, with the reason."""
+    out: dict = {}
+    nested: dict = {}
+    for g in GROUPS:
+        for k in METRIC_KEYS[g]:
+            nb = noise_band(k)
+            rec = {"delta": None, "percent": None, "reason": reason, "noise_band": finite_or_none(nb),
+                   "within_noise": None, "verdict": "cant_tell", "verdict_reason": f"can't tell: {reason}",
+                   "noise_band_basis": noise_band_basis(k) if math.isfinite(nb) else None}
             out[f"{g}.{k}"] = rec
             nested.setdefault(g, {})[k] = rec
     out.update(nested)

@@ -778,16 +778,25 @@ def issue_patient_link(store, by: Principal, patient_id: int, *, days: int = DEF
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires = now + dt.timedelta(days=days)
 
+    return _record_token(store, by, patient_id, token_hash=hash_token(token), shown=token, label=label,
+                         now=now, expires=expires, detail=f"link {{id}}, {days} days")
+
+
+def _record_token(store, by: Principal, patient_id: int, *, token_hash: str, shown: str, label: str,
+                  now: dt.datetime, expires: dt.datetime, detail: str) -> IssuedLink:
+    """Store a link's or a typed code's hash for ``patient_id`` and audit it as ``link.issue``
+    (``detail`` names the new row as ``{id}``), in one transaction."""
+
     def tx(s) -> IssuedLink:
         if not isinstance(patient_id, int) or isinstance(patient_id, bool) or s.get(PatientRow, patient_id) is None:
             raise NotFound(f"patient {patient_id!r} not found")
-        row = PatientTokenRow(token_hash=hash_token(token), patient_id=patient_id, label=label,
+        row = PatientTokenRow(token_hash=token_hash, patient_id=patient_id, label=label,
                               created_at=now, expires_at=expires)
         s.add(row)
         s.flush()
         s.add(AuditRow(at=now, actor=by.actor, action="link.issue", patient_id=patient_id,
-                       detail=f"link {row.id}, {days} days"))
-        return IssuedLink(id=row.id, patient_id=patient_id, token=token, expires_at=expires, label=label)
+                       detail=detail.format(id=row.id)))
+        return IssuedLink(id=row.id, patient_id=patient_id, token=shown, expires_at=expires, label=label)
 
     return _write(store, tx)
 
@@ -806,18 +815,8 @@ def issue_patient_code(store, by: Principal, patient_id: int, *, days: int = DEF
     shown = f"{code[:5]}-{code[5:]}"
     expires = now + dt.timedelta(days=days)
 
-    def tx(s) -> IssuedLink:
-        if not isinstance(patient_id, int) or isinstance(patient_id, bool) or s.get(PatientRow, patient_id) is None:
-            raise NotFound(f"patient {patient_id!r} not found")
-        row = PatientTokenRow(token_hash=_short_code_hash(code), patient_id=patient_id, label=label,
-                              created_at=now, expires_at=expires)
-        s.add(row)
-        s.flush()
-        s.add(AuditRow(at=now, actor=by.actor, action="link.issue", patient_id=patient_id,
-                       detail=f"code {row.id}, {days} days"))
-        return IssuedLink(id=row.id, patient_id=patient_id, token=shown, expires_at=expires, label=label)
-
-    return _write(store, tx)
+    return _record_token(store, by, patient_id, token_hash=_short_code_hash(code), shown=shown, label=label,
+                         now=now, expires=expires, detail=f"code {{id}}, {days} days")
 
 
 def list_patient_links(store, by: Principal, patient_id: int) -> list[LinkInfo]:

@@ -177,7 +177,7 @@ def measure_label(key: str) -> str:
 
 #: Noise bands (absolute, the measure's unit): 95th percentile of |smiling - neutral| over the
 #: 10 London people, smiling aligned to neutral, whole-face region, eye-distance scale
-#: (``analyzer.concerns_eval.noise_floor``). A change smaller than this is re-photographing noise.
+#: (``analyzer.evaluation.concerns.noise_floor``). A change smaller than this is re-photographing noise.
 NOISE_BANDS: dict[str, float] = {
     "acne_scars.scar_count": 13.3,
     "acne_scars.scar_area": 231.0,

@@ -143,7 +143,7 @@ _UNITS_METHODS: dict[str, tuple[str, str]] = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Noise floor: measured by analyzer.metrics_eval.noise_floor() on the London set, same person
+# Noise floor: measured by analyzer.evaluation.metrics.noise_floor() on the London set, same person
 # neutral vs smiling, same session, forehead region (10 people). Value = 95th percentile of the
 # absolute difference. A change smaller than this is indistinguishable from re-photographing.
 # ---------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ the app measures what was put in.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import shutil
 from pathlib import Path
 

@@ -11,8 +11,8 @@ import streamlit as st
 
 from analyzer import auth
 from analyzer.errors import SkinProgressError
-from app_pages._common import get_store
 from ui.auth import current_user
+from ui.common import get_store
 
 store = get_store()
 user = current_user()

@@ -12,15 +12,15 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from app_pages._charts import metric_chart, metric_rows, show_cards
-from app_pages._common import (
+from ui.auth import audit, audit_once, authorized_patient_id, current_user
+from ui.charts import metric_chart, metric_rows, show_cards
+from ui.common import (
     before_after_slider,
     cached_progress_rows,
     cached_review,
     cached_status,
     get_store,
 )
-from ui.auth import audit, audit_once, authorized_patient_id, current_user
 
 store = get_store()
 pid = st.session_state.get("patient_mode_id") or st.session_state.get("patient_id")

@@ -7,7 +7,7 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.screening import validate_screening
-from app_pages._common import bump, current_patient_id, get_store, select_patient, series_label
+from ui.common import bump, current_patient_id, get_store, select_patient, series_label
 from ui.concerns import render_screening_form
 
 store = get_store()

@@ -8,9 +8,9 @@ import streamlit as st
 
 from analyzer import ANALYZER_VERSION, service
 from analyzer.concerns import concern_order
-from app_pages._charts import metric_chart, metric_rows, show_cards
-from app_pages._common import bump, cached_progress_rows, get_store, need_series, series_label
 from ui.auth import audit_once, authorized_patient_id, patient_scope
+from ui.charts import metric_chart, metric_rows, show_cards
+from ui.common import bump, cached_progress_rows, get_store, need_series, series_label
 from ui.concerns import render_concern_measures
 
 store = get_store()

@@ -10,7 +10,7 @@ from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.regions import FACE_REGIONS
 from analyzer.render import draw_polygon
-from app_pages._common import (
+from ui.common import (
     before_after_slider,
     bump,
     cached_review,

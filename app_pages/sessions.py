@@ -20,7 +20,8 @@ from analyzer.errors import SkinProgressError
 from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
-from app_pages._common import (
+from ui.auth import current_user
+from ui.common import (
     blend,
     bump,
     cached_progress_rows,
@@ -34,7 +35,6 @@ from app_pages._common import (
     show_caveat,
     small_rgb,
 )
-from ui.auth import current_user
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 try:

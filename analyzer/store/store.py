@@ -22,21 +22,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import numbers
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from analyzer.io import Photo, load_photo, to_uint8
+from analyzer.io import Photo, load_photo
 from analyzer.store import files as files_mod
 from analyzer.store import validate as v
+from analyzer.store.access import AccessRecords
+from analyzer.store.archive import PatientArchive
+from analyzer.store.convert import analysis_record as _analysis
+from analyzer.store.convert import patient_record as _patient
+from analyzer.store.convert import photo_record as _photo
+from analyzer.store.convert import series_record as _series
+from analyzer.store.convert import session_record as _session
 from analyzer.store.engine import (
     _first_line,
     default_data_dir,
@@ -46,11 +52,14 @@ from analyzer.store.engine import (
     resolve_url,
 )
 from analyzer.store.errors import Conflict, InvalidInput, NotFound, StoreError
-from analyzer.store.files import FileStore, derived_key, original_key
+from analyzer.store.files import (
+    FileStore,
+    derived_key,
+    display_jpeg,
+    original_key,
+)
 from analyzer.store.models import (
     AnalysisRow,
-    AuditRow,
-    AuthFailureRow,
     PatientRow,
     PatientTokenRow,
     PhotoRow,
@@ -61,20 +70,14 @@ from analyzer.store.models import (
 )
 from analyzer.store.records import (
     AnalysisRec,
-    AuditRec,
     Patient,
     PhotoRec,
     Series,
     SessionRec,
-    TokenRec,
-    UserRec,
 )
 
 T = TypeVar("T")
 
-#: Longest side of the display derivative, pixels.
-DISPLAY_MAX_SIDE = 2048
-DISPLAY_QUALITY = 90
 _EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "HEIF": "heic"}
 _RETRIES = 8
 
@@ -89,93 +92,6 @@ SESSION_FIELDS = (
 )
 
 
-# ---- row -> record ----------------------------------------------------------------------
-
-
-def _patient(r: PatientRow) -> Patient:
-    return Patient(
-        id=r.id, code=r.code, display_name=r.display_name, birth_year=r.birth_year,
-        fitzpatrick=r.fitzpatrick, consent_photos=bool(r.consent_photos),
-        consent_reports=bool(r.consent_reports), notes=r.notes or "", screening=r.screening,
-        is_demo=bool(r.is_demo), created_at=r.created_at,
-    )
-
-
-def _series(r: SeriesRow) -> Series:
-    return Series(
-        id=r.id, patient_id=r.patient_id, name=r.name or "", body_area=r.body_area,
-        concerns=list(r.concerns or []), baseline_session_id=r.baseline_session_id,
-        regions=list(r.regions or []), notes=r.notes or "", created_at=r.created_at,
-    )
-
-
-def _session(r: SessionRow) -> SessionRec:
-    return SessionRec(
-        id=r.id, series_id=r.series_id, date=r.date, device=r.device or "",
-        needle_depth_mm=r.needle_depth_mm, passes=r.passes, topical=r.topical or "",
-        practitioner=r.practitioner or "", notes=r.notes or "", kind=r.kind or "treatment",
-        parent_session_id=r.parent_session_id, screening=r.screening, scar_grade=r.scar_grade,
-        created_at=r.created_at,
-    )
-
-
-def _photo(r: PhotoRow) -> PhotoRec:
-    return PhotoRec(
-        id=r.id, session_id=r.session_id, view=r.view, sha256=r.sha256, filename=r.filename,
-        capture_time=r.capture_time, width=r.width, height=r.height, storage_key=r.storage_key,
-        created_at=r.created_at, format=r.format, size_bytes=r.size_bytes,
-        reference_patch=dict(r.reference_patch) if r.reference_patch else None,
-    )
-
-
-def _analysis(r: AnalysisRow) -> AnalysisRec:
-    return AnalysisRec(
-        id=r.id, photo_id=r.photo_id, baseline_photo_id=r.baseline_photo_id,
-        transform=r.transform, result=r.result, analyzer_version=r.analyzer_version,
-        region=r.region or "", created_at=r.created_at,
-    )
-
-
-def _user(r: UserRow) -> UserRec:
-    return UserRec(
-        id=r.id, username=r.username, role=r.role, password_hash=r.password_hash,
-        patient_id=r.patient_id, created_at=r.created_at, disabled=r.disabled_at is not None,
-    )
-
-
-def _token(r: PatientTokenRow) -> TokenRec:
-    return TokenRec(
-        id=r.id, token_hash=r.token_hash, patient_id=r.patient_id, created_at=r.created_at,
-        expires_at=r.expires_at, revoked_at=r.revoked_at, label=r.label or "",
-    )
-
-
-def _audit(r: AuditRow) -> AuditRec:
-    return AuditRec(
-        id=r.id, at=r.at, actor=r.actor, action=r.action, patient_id=r.patient_id,
-        detail=r.detail or "",
-    )
-
-
-def display_jpeg(rgb, *, max_side: int = DISPLAY_MAX_SIDE, quality: int = DISPLAY_QUALITY) -> bytes:
-    """The display derivative: sRGB JPEG, longest side <= ``max_side``, no EXIF/GPS/ICC.
-
-    Downscales with OpenCV's area filter on the float image (about 3x faster than Pillow's
-    Lanczos on a 12 MP photo, and alias-free for reductions).
-    """
-    import cv2
-    from PIL import Image
-
-    h, w = rgb.shape[:2]
-    scale = max_side / max(h, w)
-    if scale < 1:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    out = io.BytesIO()
-    Image.fromarray(to_uint8(rgb), mode="RGB").save(out, format="JPEG", quality=quality, optimize=True)
-    return out.getvalue()
-
-
 class _RaceConflict(Conflict):
     """A database constraint caught a clash our checks could not see (a concurrent write)."""
 
@@ -187,7 +103,7 @@ def _version_key(version: str):
     return parts
 
 
-class Store:
+class Store(AccessRecords, PatientArchive):
     """Patients' records and photos in one database plus one data folder.
 
     Parameters
@@ -963,155 +879,3 @@ class Store:
                 .where(SessionRow.series_id == series_id)))
 
         return sorted(self._read(q), key=_version_key)
-
-    # ---- portability -------------------------------------------------------------------
-    def export_patient(self, patient_id: int, out: Path | BinaryIO) -> None:
-        """Write the patient's whole record as one zip (see :mod:`analyzer.store.archive`)."""
-        from analyzer.store.archive import export_patient
-
-        export_patient(self, patient_id, out)
-
-    def import_archive(self, src: Path | BinaryIO, *, code: str | None = None) -> Patient:
-        """Import an exported patient with new ids. ``code`` renames the patient (needed
-        when the archive's code is taken here: :class:`Conflict`)."""
-        from analyzer.store.archive import import_archive
-
-        return import_archive(self, src, code=code)
-
-    # ---- access: users, patient links, audit, rate limiting ------------------------------
-    # Minimal storage primitives; the policy (hashing, expiry choice, limits) lives in
-    # analyzer.auth. Secrets are never stored: only hashes made by the caller.
-
-    def create_user(self, username: str, *, role: str, password_hash: str,
-                    patient_id: int | None = None) -> UserRec:
-        """Add a login. Usernames are unique, case-insensitive (stored lower-case). A
-        ``patient`` account must name its patient; a practitioner must not."""
-        name = v.text(username, "username", max_len=100, required=True).lower()
-        role = v.role(role)
-        pw = v.text(password_hash, "password hash", max_len=255, required=True)
-        if (role == "patient") != (patient_id is not None):
-            raise InvalidInput("a patient account needs patient_id; a practitioner account has none")
-
-        def tx(s):
-            if patient_id is not None:
-                self._get(s, PatientRow, patient_id, "patient")
-            if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
-                raise Conflict(f"username {name!r} is taken")
-            row = UserRow(username=name, role=role, password_hash=pw, patient_id=patient_id)
-            s.add(row)
-            s.flush()
-            return _user(row)
-
-        return self._write_unique(tx, f"username {name!r} is taken")
-
-    def get_user(self, username: str) -> UserRec | None:
-        name = str(username or "").strip().lower()
-        return self._read(lambda s: (lambda r: _user(r) if r else None)(
-            s.scalar(sa.select(UserRow).where(UserRow.username == name))))
-
-    def list_users(self) -> list[UserRec]:
-        return self._read(lambda s: [_user(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.username))])
-
-    def update_user(self, user_id: int, *, password_hash: str | None = None,
-                    disabled: bool | None = None) -> UserRec:
-        pw = None if password_hash is None else v.text(password_hash, "password hash", max_len=255, required=True)
-
-        def tx(s):
-            row = self._get(s, UserRow, user_id, "user")
-            if pw is not None:
-                row.password_hash = pw
-            if disabled is not None:
-                row.disabled_at = utcnow() if disabled else None
-            s.flush()
-            return _user(row)
-
-        return self._write(tx)
-
-    def delete_user(self, user_id: int) -> None:
-        def tx(s):
-            s.delete(self._get(s, UserRow, user_id, "user"))
-
-        self._write(tx)
-
-    def add_patient_token(self, patient_id: int, *, token_hash: str, expires_at: dt.datetime,
-                          label: str = "") -> TokenRec:
-        """Store the hash of a patient link token valid until ``expires_at`` (aware)."""
-        th = v.text(token_hash, "token hash", max_len=128, required=True)
-        exp = v.aware_utc(expires_at, "expiry")
-        label = v.text(label, "label")
-
-        def tx(s):
-            self._get(s, PatientRow, patient_id, "patient")
-            row = PatientTokenRow(token_hash=th, patient_id=patient_id, expires_at=exp, label=label)
-            s.add(row)
-            s.flush()
-            return _token(row)
-
-        return self._write_unique(tx, "that token already exists")
-
-    def find_patient_token(self, token_hash: str) -> TokenRec | None:
-        """The token with this hash (valid or not: check ``rec.is_valid()``), else None."""
-        return self._read(lambda s: (lambda r: _token(r) if r else None)(
-            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == str(token_hash)))))
-
-    def list_patient_tokens(self, patient_id: int) -> list[TokenRec]:
-        return self._read(lambda s: [_token(r) for r in s.scalars(
-            sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
-            .order_by(PatientTokenRow.created_at, PatientTokenRow.id))])
-
-    def revoke_patient_token(self, token_id: int) -> TokenRec:
-        def tx(s):
-            row = self._get(s, PatientTokenRow, token_id, "token")
-            if row.revoked_at is None:
-                row.revoked_at = utcnow()
-            s.flush()
-            return _token(row)
-
-        return self._write(tx)
-
-    def audit(self, actor: str, action: str, *, patient_id: int | None = None, detail: str = "") -> AuditRec:
-        """Append an audit entry (who, what, which patient). Never fails on a deleted patient."""
-        actor = v.text(actor, "actor", max_len=100, required=True)
-        action = v.text(action, "action", max_len=100, required=True)
-        detail = v.long_text(detail, "detail")
-
-        def tx(s):
-            row = AuditRow(actor=actor, action=action, patient_id=patient_id, detail=detail)
-            s.add(row)
-            s.flush()
-            return _audit(row)
-
-        return self._write(tx)
-
-    def list_audit(self, *, patient_id: int | None = None, limit: int = 200) -> list[AuditRec]:
-        """Newest first."""
-        def q(s):
-            stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
-            if patient_id is not None:
-                stmt = stmt.where(AuditRow.patient_id == patient_id)
-            return [_audit(r) for r in s.scalars(stmt)]
-
-        return self._read(q)
-
-    def record_auth_failure(self, key: str) -> None:
-        """Note one failed login / token attempt for ``key`` (username, client address...)."""
-        key = v.text(key, "rate-limit key", max_len=200, required=True)
-        self._write(lambda s: s.add(AuthFailureRow(key=key)))
-
-    def count_auth_failures(self, key: str, *, since: dt.datetime) -> int:
-        since = v.aware_utc(since, "since")
-        return self._read(lambda s: int(s.scalar(
-            sa.select(sa.func.count()).select_from(AuthFailureRow)
-            .where(AuthFailureRow.key == key, AuthFailureRow.at >= since)) or 0))
-
-    def clear_auth_failures(self, key: str | None = None, *, before: dt.datetime | None = None) -> int:
-        """Forget failures for ``key`` (after a success) and/or older than ``before``."""
-        def tx(s):
-            stmt = sa.delete(AuthFailureRow)
-            if key is not None:
-                stmt = stmt.where(AuthFailureRow.key == key)
-            if before is not None:
-                stmt = stmt.where(AuthFailureRow.at < v.aware_utc(before, "before"))
-            return s.execute(stmt).rowcount or 0
-
-        return self._write(tx)

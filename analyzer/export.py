@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer import __version__
+from analyzer.stored import SIMULATED_TAG
 
 #: The tidy columns, in order. CSV header and JSON row keys are exactly these.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -355,10 +356,6 @@ def _date_text(d: Any) -> str:
 
 def _session_simulated(session) -> bool:
     """A session whose notes carry the app's simulated tag (demo data with injected changes)."""
-    try:
-        from analyzer.service import SIMULATED_TAG
-    except Exception:  # noqa: BLE001 - the app layer is optional here
-        SIMULATED_TAG = "[simulated]"
     return SIMULATED_TAG in (getattr(session, "notes", "") or "")
 
 

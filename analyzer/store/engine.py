@@ -20,16 +20,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from analyzer.config import SQLITE_FILE_NAME, default_data_dir
 from analyzer.store.errors import InvalidInput, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
-SQLITE_FILE_NAME = "skin-progress.sqlite3"
 _BUSY_TIMEOUT_MS = 60_000
-
-
-def default_data_dir() -> Path:
-    """The data folder: ``$SKIN_PROGRESS_DATA_DIR``, else ``./data`` (absolute, from the cwd)."""
-    return Path(os.environ.get("SKIN_PROGRESS_DATA_DIR") or "data").expanduser().resolve()
 
 
 def default_database_url(data_dir: Path | None = None) -> str:

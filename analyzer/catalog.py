@@ -1,0 +1,113 @@
+"""The metric catalogue: one entry per metric, read by every output (screen, CSV, PDF, CLI).
+
+Each entry says what the metric is called (``label`` in sentences and charts,
+``report_label`` in the PDF), what it means to a patient, which way is better, its group and
+(through :func:`noise_band_of`) its session-to-session noise band. The measuring code
+(:mod:`analyzer.metrics`, :mod:`analyzer.concerns`) owns units, methods and noise bands;
+this module is the one place the rest of the project reads them from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from analyzer.errors import UsageError
+
+DEFAULT_REGION = "face"
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is named and explained to people."""
+
+    key: str  # "group.name", e.g. "redness.a_star_mean"
+    label: str  # short, for chart titles and sentences ("redness")
+    explanation: str  # one or two friendly sentences for the patient view
+    lower_is_better: bool | None = True  # None: neither direction is "better"
+
+    @property
+    def group(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[1]
+
+METRICS: dict[str, MetricInfo] = {
+    m.key: m
+    for m in [
+        MetricInfo("redness.a_star_mean", "redness",
+                   "How red the skin looks on average (the a* colour value). Lower means calmer, less red skin."),
+        MetricInfo("redness.erythema_index_mean", "erythema index",
+                   "A dermatology measure of redness from blood under the skin. Lower means less redness."),
+        MetricInfo("redness.red_area_fraction", "red area",
+                   "The share of the area that is noticeably redder than the rest. Lower means fewer red patches."),
+        MetricInfo("pigmentation.L_star_mean", "brightness",
+                   "How light the skin looks (the L* lightness value). Higher means brighter skin.",
+                   lower_is_better=False),
+        MetricInfo("pigmentation.ita_deg_mean", "skin tone angle (ITA)",
+                   "The individual typology angle: a standard number for how light or tanned skin is.",
+                   lower_is_better=None),
+        MetricInfo("pigmentation.melanin_index_mean", "pigmentation",
+                   "How much brown pigment (melanin) the skin shows. Lower means lighter, more even pigment."),
+        MetricInfo("pigmentation.spot_area_fraction", "dark-spot area",
+                   "The share of the area covered by spots darker than the surrounding skin. Lower is better."),
+        MetricInfo("pigmentation.spot_count", "dark spots",
+                   "How many distinct dark spots were found. Lower is better."),
+        MetricInfo("pigmentation.tone_unevenness", "tone unevenness",
+                   "How blotchy the skin tone is. Lower means a more even tone."),
+        MetricInfo("texture.roughness", "texture roughness",
+                   "How much fine relief (pores, lines, scars) the skin shows. Lower means smoother skin."),
+        MetricInfo("texture.pore_density", "pore density",
+                   "How many visible pores there are per unit of skin. Lower is better."),
+        MetricInfo("texture.wrinkle_density", "fine lines",
+                   "How much of the area shows fine lines and wrinkles. Lower is better."),
+        MetricInfo("texture.glcm_contrast", "texture contrast",
+                   "A texture statistic: how much neighbouring points differ. Lower means smoother skin."),
+        MetricInfo("texture.glcm_homogeneity", "texture evenness",
+                   "A texture statistic: how alike neighbouring points are. Higher means smoother skin.",
+                   lower_is_better=False),
+    ]
+}
+
+#: The metrics shown first (one per concern).
+KEY_METRICS = ("redness.a_star_mean", "pigmentation.melanin_index_mean", "texture.roughness")
+
+METRIC_GROUPS = ("redness", "pigmentation", "texture")
+
+def metric_info(key: str) -> MetricInfo:
+    """The catalogue entry of ``key`` (a fallback entry for a metric not in the catalogue)."""
+    if key in METRICS:
+        return METRICS[key]
+    from analyzer.concerns import measure_label
+
+    lab = measure_label(key)  # a concern measure ("number of scars" ...)
+    if lab != key:
+        return MetricInfo(key, lab, f"The {lab} measurement (docs/concerns.md).", None)
+    name = key.split(".", 1)[-1].replace("_", " ")
+    return MetricInfo(key, name, f"The {name} measurement.", None)
+
+def region_label(name: str) -> str:
+    """``left_cheek`` → ``Left cheek``; custom names are kept as typed."""
+    if not name:
+        return "Face"
+    if name == DEFAULT_REGION:
+        return "Face"
+    return name.replace("_", " ")[:1].upper() + name.replace("_", " ")[1:]
+
+def noise_band_of(key: str) -> float | None:
+    """The metric's repeatability (absolute units): analyzer.metrics, else analyzer.concerns
+    (the concern measures' bands); None when unknown."""
+    from analyzer.concerns import MEASURE_LABELS, NOISE_BANDS
+    from analyzer.concerns import noise_band as concern_band
+
+    if key in NOISE_BANDS or key in MEASURE_LABELS or key.count(".") > 1:  # a concern measure: its own band
+        v = concern_band(key)
+        return float(v) if math.isfinite(v) else None
+    try:
+        from analyzer.metrics import noise_band
+
+        v = noise_band(key)
+    except (ImportError, KeyError, ValueError, UsageError):
+        return None
+    return float(v) if v is not None and math.isfinite(float(v)) else None

@@ -1,0 +1,209 @@
+"""The progress rows: one row per photo, region and metric of a series, from the store.
+
+:func:`progress_table` is what the progress charts, the summary cards and the patient view
+show; :func:`rows_to_csv` writes those rows as the page's download.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from analyzer import ANALYZER_VERSION
+from analyzer.catalog import DEFAULT_REGION, KEY_METRICS, metric_info, noise_band_of, region_label
+from analyzer.stored import (
+    ALL_REGIONS,
+    caveats_from_result,
+    measurement,
+    metric_keys,
+    series_rois,
+    simulated_note,
+    treatment_text,
+)
+
+
+def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
+    """The tidy long table behind the progress charts: one row per photo, region and metric.
+
+    Columns: patient, series_id, session_id, session_index, session_date (ISO), session_kind,
+    is_baseline, treatment, simulated (text or None), photo_id, view, region, metric (``group.name``),
+    group, label, value, unit, baseline_value, change, percent, noise_band, noise_band_percent,
+    beyond_noise, reason, caveats (comma-separated caveat kinds of the follow-up photo: lighting,
+    blur, highlights, shadows, calibration, alignment...). ``value`` is None (never 0) when not computable; ``reason`` says why.
+
+    Only stored analyses of ``analyzer_version`` are used, so a chart never mixes methods.
+    """
+    series = store.get_series(series_id)
+    patient = store.get_patient(series.patient_id)
+    sessions = sorted(store.list_sessions(series_id), key=lambda s: (s.date, s.id))
+    index = {s.id: i + 1 for i, s in enumerate(sessions)}
+    by_id = {s.id: s for s in sessions}
+    photos = {}
+    for s in sessions:
+        for p in store.list_photos(s.id):
+            photos[p.id] = p
+    wanted = set(series_rois(series))
+    rows: list[dict] = []
+    nb_cache: dict[str, float | None] = {}
+    for a in store.analyses_for_series(series_id, analyzer_version=analyzer_version):
+        p = photos.get(a.photo_id)
+        if p is None or a.region != ALL_REGIONS:
+            continue
+        s = by_id[p.session_id]
+        res = a.result or {}
+        is_base = bool(res.get("is_baseline")) or (a.baseline_photo_id == a.photo_id)
+        align_ok = (res.get("alignment") or {}).get("ok") is not False
+        caveat_kinds = ",".join(sorted({c.kind for c in caveats_from_result(res)})) if not is_base else ""
+        for region, part in (res.get("regions") or {}).items():
+            if region not in wanted:
+                continue
+            bl_side = part.get("baseline")
+            fu_side = bl_side if is_base else part.get("followup")
+            refused = not align_ok or fu_side is None
+            for key in metric_keys(bl_side) or metric_keys(fu_side):
+                info = metric_info(key)
+                bv, unit, breason = measurement(bl_side, key)
+                if refused:
+                    v = None
+                    reason = part.get("reason") or res.get("reason") or "alignment refused"
+                else:
+                    v, unit2, reason = measurement(fu_side, key)
+                    unit = unit or unit2
+                if key not in nb_cache:
+                    nb_cache[key] = noise_band_of(key)
+                nb = nb_cache[key]
+                chg = pct = None
+                if v is not None and bv is not None:
+                    chg = 0.0 if is_base else v - bv
+                    pct = 0.0 if is_base else (100.0 * chg / abs(bv) if bv != 0 else None)
+                nbp = (100.0 * nb / abs(bv)) if (nb is not None and bv not in (None, 0)) else None
+                beyond = None if (chg is None or nb is None or is_base) else abs(chg) > nb
+                rows.append({
+                    "patient": patient.code,
+                    "series_id": series.id,
+                    "session_id": s.id,
+                    "session_index": index[s.id],
+                    "session_date": s.date.isoformat(),
+                    "session_kind": s.kind,
+                    "is_baseline": is_base,
+                    "treatment": treatment_text(s),
+                    "simulated": simulated_note(s),
+                    "photo_id": p.id,
+                    "view": p.view,
+                    "region": region,
+                    "metric": key,
+                    "group": info.group,
+                    "label": info.label,
+                    "value": v,
+                    "unit": unit,
+                    "baseline_value": bv,
+                    "change": chg,
+                    "percent": pct,
+                    "noise_band": nb,
+                    "noise_band_percent": nbp,
+                    "beyond_noise": beyond,
+                    "reason": reason,
+                    "caveats": caveat_kinds,
+                })
+    rows.sort(key=lambda r: (r["view"], r["region"], r["metric"], r["session_date"], r["session_id"], r["photo_id"]))
+    return rows
+
+@dataclass(frozen=True)
+class SummaryCard:
+    """One plain-language sentence about one metric in one region."""
+
+    metric: str
+    region: str
+    view: str
+    sentence: str
+    percent: float | None
+    noise_band_percent: float | None
+    beyond_noise: bool | None
+    improved: bool | None
+    simulated: bool = False
+    caution: str | None = None
+
+def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] = KEY_METRICS,
+                  view: str | None = None, regions: Iterable[str] | None = None) -> list[SummaryCard]:
+    """Plain-language summaries: the latest measured session against the first, per metric and region.
+
+    Example: ``Left cheek redness down 18% since the first session, beyond the 4% noise band.``
+    """
+    rows = [r for r in rows if view is None or r["view"] == view]
+    want_regions = None if regions is None else set(regions)
+    cards: list[SummaryCard] = []
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if r["metric"] in set(metrics) and (want_regions is None or r["region"] in want_regions):
+            groups.setdefault((r["view"], r["region"], r["metric"]), []).append(r)
+    order = {m: i for i, m in enumerate(metrics)}
+    for (v, region, key), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != DEFAULT_REGION,
+                                                                      kv[0][1], order.get(kv[0][2], 99))):
+        info = metric_info(key)
+        subject = f"{region_label(region)} {info.label}"
+        follow = [r for r in rs if not r["is_baseline"]]
+        measured = [r for r in follow if r["percent"] is not None]
+        if not follow:
+            cards.append(SummaryCard(key, region, v, f"{subject}: baseline measured; no follow-up session yet.",
+                                     None, None, None, None))
+            continue
+        if not measured:
+            why = next((r["reason"] for r in follow if r["reason"]), "could not be measured")
+            cards.append(SummaryCard(key, region, v, f"{subject}: no follow-up value yet ({why}).",
+                                     None, None, None, None))
+            continue
+        last = max(measured, key=lambda r: (r["session_date"], r["session_id"]))
+        pct = float(last["percent"])
+        direction = "down" if pct < 0 else "up"
+        nbp = last["noise_band_percent"]
+        beyond = last["beyond_noise"]
+        since = "since the first session"
+        if abs(pct) < 0.5:
+            text = f"{subject} unchanged {since}"
+        else:
+            text = f"{subject} {direction} {abs(pct):.0f}% {since}"
+        if nbp is None:
+            text += " (its noise band is not measured yet, so treat this as indicative)"
+        elif beyond:
+            text += f", beyond the {nbp:.0f}% noise band"
+        else:
+            text += f", within the {nbp:.0f}% noise band: not a measurable change yet"
+        kinds = set(filter(None, str(last.get("caveats") or "").split(",")))
+        caution = None
+        if "lighting" in kinds:
+            caution = "the lighting of that photo differs from the baseline's, so part of this may be lighting"
+        elif "highlights" in kinds or "shadows" in kinds:
+            caution = "part of that photo is over- or underexposed"
+        elif "blur" in kinds and info.group == "texture":
+            caution = "that photo is blurred, which makes texture read low"
+        if caution:
+            text += f" ({caution})"
+        improved = None
+        if info.lower_is_better is not None and beyond:
+            improved = (pct < 0) == info.lower_is_better
+        sim = last["simulated"] is not None
+        if sim:
+            text += " (simulated change in demo photos)"
+        cards.append(SummaryCard(key, region, v, text + ".", pct, nbp, beyond, improved, sim, caution))
+    return cards
+
+PROGRESS_COLUMNS = (
+    "patient", "session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region",
+    "metric", "label", "value", "unit", "baseline_value", "change", "percent", "noise_band",
+    "noise_band_percent", "beyond_noise", "reason", "caveats",
+)
+
+def rows_to_csv(rows: Iterable[Mapping[str, Any]], *, columns: Iterable[str] = PROGRESS_COLUMNS) -> str:
+    """The progress table as CSV text (empty cell, never 0, for a value that could not be computed)."""
+    import csv
+    import io
+
+    cols = list(columns)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r.get(c), float) else r.get(c))
+                    for c in cols])
+    return buf.getvalue()

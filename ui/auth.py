@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from analyzer import auth
-from analyzer.auth import AccessDenied, AuthError, PatientScope, Principal
+from analyzer.auth import AccessDenied, AuthError, Principal
 from analyzer.errors import SkinProgressError
+from analyzer.service.scope import PatientScope, scope
 
 User = Principal
 
@@ -249,7 +250,7 @@ def _consume_access_param(store, now: dt.datetime) -> None:
 def _pin_state(store, p: Principal) -> None:
     """Make the app's own selection keys agree with the principal (nothing planted survives)."""
     ss = st.session_state
-    sc = auth.scope(store, p)
+    sc = scope(store, p)
     if p.is_patient:
         ss["patient_id"] = p.patient_id
         ss["patient_mode_id"] = p.patient_id
@@ -484,7 +485,7 @@ def patient_scope(store) -> PatientScope:
     if p is None:
         st.error("Not signed in.")
         st.stop()
-    return auth.scope(store, p)
+    return scope(store, p)
 
 
 def authorized_patient_id(store, patient_id) -> int:

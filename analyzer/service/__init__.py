@@ -67,6 +67,7 @@ from analyzer.service.patients import (
     remove_region,
 )
 from analyzer.service.review import ReviewImages, review_images
+from analyzer.service.scope import PatientScope, scope
 from analyzer.stored import (
     ALL_REGIONS,
     SIMULATED_TAG,
@@ -84,14 +85,14 @@ from analyzer.stored import (
 
 __all__ = [
     "ALL_REGIONS", "DEFAULT_REGION", "KEY_METRICS", "METRICS", "METRIC_GROUPS", "PROGRESS_COLUMNS",
-    "REPO_DIR", "SAMPLE_DIR", "SETTINGS_FILE", "SIMULATED_TAG", "Caveat", "MetricInfo", "PhotoAnalysis",
+    "REPO_DIR", "SAMPLE_DIR", "SETTINGS_FILE", "SIMULATED_TAG", "Caveat", "MetricInfo", "PatientScope", "PhotoAnalysis",
     "Progress", "Remedy", "ReviewImages", "StoreLocation", "SummaryCard", "add_photos", "add_region",
     "add_session_with_photos", "analyze_photo", "analyze_series", "analyze_session", "baseline_session",
     "caveats_from_result", "create_patient_with_series", "demo_dir", "demo_patient", "ensure_demo",
     "load_manifest", "measured_concerns", "metric_info", "noise_band_of", "open_store",
     "patient_report_pdf", "pending_photos", "progress_table", "read_settings", "reference_roi",
     "region_label", "region_outlines", "region_to_roi", "region_to_roi_name", "remove_region",
-    "review_images", "rows_to_csv", "series_rois", "series_status", "session_label",
+    "review_images", "scope", "rows_to_csv", "series_rois", "series_status", "session_label",
     "set_reference_patch", "simulated_note", "store_location", "summary_cards", "treatment_text",
     "write_settings",
 ]

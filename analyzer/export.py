@@ -35,6 +35,9 @@ from typing import Any
 
 from analyzer import __version__
 from analyzer.stored import SIMULATED_TAG
+from analyzer.stored import date_text as _date_text
+from analyzer.stored import num as _num
+from analyzer.stored import ordered_sessions as _ordered_sessions
 
 #: The tidy columns, in order. CSV header and JSON row keys are exactly these.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -96,17 +99,6 @@ class AnalysisEntry:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _num(x: Any) -> float | None:
-    """A finite float, or None (NaN, inf, None, non-numbers)."""
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _measurement_fields(m: Any) -> dict:
@@ -346,32 +338,9 @@ def tidy_rows(
 # --------------------------------------------------------------------------- store
 
 
-def _date_text(d: Any) -> str:
-    if d is None:
-        return ""
-    if hasattr(d, "isoformat"):
-        return d.isoformat()[:10] if not isinstance(d, datetime) else d.date().isoformat()
-    return str(d)
-
-
 def _session_simulated(session) -> bool:
     """A session whose notes carry the app's simulated tag (demo data with injected changes)."""
     return SIMULATED_TAG in (getattr(session, "notes", "") or "")
-
-
-def _ordered_sessions(store, series_id) -> list:
-    """The series' sessions, baseline first (the one marked, else the earliest), then by date."""
-    sessions = sorted(store.list_sessions(series_id), key=lambda s: (_date_text(s.date), s.id))
-    base = None
-    finder = getattr(store, "baseline_session", None)
-    if finder is not None:
-        try:
-            base = finder(series_id)
-        except Exception:  # noqa: BLE001 - fall back to the earliest session
-            base = None
-    if base is not None:
-        sessions = [s for s in sessions if s.id == base.id] + [s for s in sessions if s.id != base.id]
-    return sessions
 
 
 def entries_from_store(store, series_id, *, analyzer_version: str = __version__) -> list[AnalysisEntry]:

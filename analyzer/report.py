@@ -31,7 +31,8 @@ import numpy as np
 
 from analyzer import __version__
 from analyzer.errors import UsageError
-from analyzer.export import _num  # one reading of a stored number: finite float or None
+from analyzer.manifest import read_manifest
+from analyzer.stored import num as _num  # one reading of a stored number: finite float or None
 
 # --------------------------------------------------------------------------- data
 
@@ -804,7 +805,9 @@ def _view_images(view, baseline_rgb, latest_rgb, transform, polygon, b_label, l_
 
 def report_data_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> ReportData:
     """Collect a series' :class:`ReportData` from the store (default series: the newest)."""
-    from analyzer.export import _date_text, _ordered_sessions, rows_from_store
+    from analyzer.export import rows_from_store
+    from analyzer.stored import date_text as _date_text
+    from analyzer.stored import ordered_sessions as _ordered_sessions
 
     patient = store.get_patient(patient_id)
     if series_id is None:
@@ -936,8 +939,6 @@ def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | 
         ))
     failures = tuple(f"FAILED {f['file']}: {f['error']}" for f in doc.get("failures") or [])
     code = patient_code or (rows[0]["patient_code"] if rows else folder.name)
-    from analyzer.batch import read_manifest
-
     manifest, _ = read_manifest(folder) if folder.is_dir() else ({}, [])
     return ReportData(
         patient_code=code,

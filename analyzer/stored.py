@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -222,3 +223,32 @@ def metric_keys(side: Mapping[str, Any] | None) -> list[str]:
         if isinstance(g, Mapping):
             keys.extend(f"{group}.{k}" for k in g)
     return keys
+
+
+def num(x: Any) -> float | None:
+    """A finite float, or None (NaN, inf, None, non-numbers)."""
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def date_text(d: Any) -> str:
+    if d is None:
+        return ""
+    if hasattr(d, "isoformat"):
+        return d.isoformat()[:10] if not isinstance(d, dt.datetime) else d.date().isoformat()
+    return str(d)
+
+
+def ordered_sessions(store, series_id) -> list:
+    """The series' sessions, baseline first (:func:`baseline_session`: the one marked, else the
+    earliest), then by date."""
+    sessions = sorted(store.list_sessions(series_id), key=lambda s: (date_text(s.date), s.id))
+    base = baseline_session(store, series_id)
+    if base is not None:
+        sessions = [s for s in sessions if s.id == base.id] + [s for s in sessions if s.id != base.id]
+    return sessions

@@ -3,65 +3,18 @@ patients, and analysed."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from analyzer.catalog import DEFAULT_REGION
 from analyzer.config import demo_dir
-from analyzer.errors import PhotoError
+from analyzer.manifest import load_manifest, session_date, session_photos, simulated_text
 from analyzer.service.analysis import Progress, analyze_series
 from analyzer.stored import (
     SIMULATED_TAG,
     region_to_roi_name,
 )
 
-
-def load_manifest(sample_dir: str | os.PathLike | None = None) -> dict:
-    """``sample_images/series.json`` as a dict (raises PhotoError with one line when unusable)."""
-    d = Path(sample_dir) if sample_dir else demo_dir()
-    p = d / "series.json"
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except OSError:
-        raise PhotoError(f"{p}: the demo manifest is missing") from None
-    except ValueError as exc:
-        raise PhotoError(f"{p}: the demo manifest is not valid JSON ({exc})") from None
-
-def _date(v) -> dt.date:
-    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
-
-def _simulated_text(sess: Mapping[str, Any]) -> str | None:
-    """The words describing a session's simulated change in the manifest, or None for real photos."""
-    sim = sess.get("simulated")
-    if not sim:
-        return None
-    note = str(sess.get("note") or "")
-    if note.upper().startswith("SIMULATED"):
-        note = note.split(":", 1)[-1].strip()
-    if note:
-        return note
-    if isinstance(sim, str):
-        return sim
-    if isinstance(sim, Mapping):
-        return ", ".join(f"{k} {v}" for k, v in sim.items())
-    return "simulated change"
-
-def _manifest_photos(sess: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(view, relative path) pairs of a manifest session (``{"front": "x.jpg"}`` or a list)."""
-    ph = sess.get("photos") or {}
-    if isinstance(ph, Mapping):
-        return [(str(v), str(f)) for v, f in ph.items()]
-    out = []
-    for item in ph:
-        if isinstance(item, str):
-            out.append(("front", item))
-        else:
-            out.append((str(item.get("view") or "front"), str(item.get("file") or item.get("path"))))
-    return out
 
 def demo_patient(store):
     """The demo patient, or None."""
@@ -109,19 +62,19 @@ def ensure_demo(store, *, sample_dir: str | os.PathLike | None = None, progress:
     if regions:
         specs = [({"kind": "named", "name": r} if isinstance(r, str) else dict(r)) for r in regions]
         store.set_regions(series.id, [s for s in specs if region_to_roi_name(s) != DEFAULT_REGION])
-    n_photos = sum(len(_manifest_photos(s)) for s in sessions) or 1
+    n_photos = sum(len(session_photos(s)) for s in sessions) or 1
     done = 0
     first_id = None
     baseline_id = None
     for s in sessions:
         tr = s.get("treatment") or {}
-        sim = _simulated_text(s)
+        sim = simulated_text(s)
         notes = str(s.get("notes") or "")
         if sim:
             notes = (notes + "\n" if notes else "") + f"{SIMULATED_TAG} {sim}"
         rec = store.add_session(
             series.id,
-            date=_date(s["date"]),
+            date=session_date(s["date"]),
             device=tr.get("device") or "",
             needle_depth_mm=tr.get("needle_depth_mm"),
             passes=tr.get("passes"),
@@ -134,7 +87,7 @@ def ensure_demo(store, *, sample_dir: str | os.PathLike | None = None, progress:
             first_id = rec.id
         if s.get("baseline"):
             baseline_id = baseline_id or rec.id
-        for view, rel in _manifest_photos(s):
+        for view, rel in session_photos(s):
             path = d / rel
             if progress:
                 progress(0.3 * done / n_photos, f"Adding demo photo {rel}")

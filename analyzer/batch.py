@@ -15,7 +15,6 @@ status is 1. The outputs are ``DIR/results.csv``, ``DIR/results.json`` (tidy row
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import multiprocessing
 import os
@@ -669,51 +668,12 @@ def write_batch_outputs(result: BatchResult, out_dir: str | os.PathLike) -> dict
 # --------------------------------------------------------------------------- CLI
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``batch`` subcommand's arguments."""
-    parser.add_argument("folder", metavar="FOLDER", help="one subfolder per session (2026-01-15/front.jpg ...)")
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: FOLDER-analysis beside FOLDER)")
-    parser.add_argument("--workers", metavar="N", type=int, default=None,
-                        help=f"worker processes (default: all cores, {default_workers()} here)")
-    parser.add_argument("--roi", metavar="X,Y,W,H", help="region on the baseline photos (default: the face area)")
-    parser.add_argument("--patient", metavar="CODE", help="patient code for the rows and report (default: folder name)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run_batch_command(args: argparse.Namespace) -> int:
-    """Run ``batch``: 0 when every photo was analysed, 1 when any failed (listed on stderr)."""
-    res = run_batch(
-        args.folder,
-        out_dir=args.out,
-        workers=args.workers,
-        roi=args.roi,
-        progress=not args.no_progress,
-        patient_code=getattr(args, "patient", None),
-    )
-    n_ok = len(res.photos)
-    per = res.seconds / max(1, n_ok + len(res.failures))
-    print(
-        f"analysed {n_ok} photo(s) in {len(res.sessions)} session(s) with {res.workers} worker(s) "
-        f"in {res.seconds:.1f} s ({per:.2f} s per photo); {len(res.failures)} failed"
-    )
-    for k in ("csv", "json", "pdf"):
-        if k in res.outputs:
-            print(f"wrote {res.outputs[k]}")
-    for n in res.notes:
-        print(f"note: {n}", file=sys.stderr)
-    for f in res.failures:
-        print(f.line(), file=sys.stderr)
-    return 1 if res.failures else 0
-
-
 __all__ = [
     "PHOTO_SUFFIXES",
     "BatchFailure",
     "BatchPhoto",
     "BatchResult",
     "BatchSession",
-    "add_batch_arguments",
     "discover_sessions",
     "run_batch",
-    "run_batch_command",
 ]

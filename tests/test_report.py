@@ -188,7 +188,7 @@ def test_build_report_plain_data_with_missing_values_and_no_latest_image():
 
 
 def test_latin1_fallback_without_dejavu(monkeypatch):
-    import analyzer.report as report
+    import analyzer.report.pdf as report
 
     monkeypatch.setattr(report, "_find_font", lambda: None)
     rows = [_row(0, "redness.a_star_mean", 12.0, band=0.5), _row(1, "redness.a_star_mean", 11.0, change=-1.0,

@@ -116,9 +116,11 @@ def _summary_metrics(d: dict, indent: str = "  ") -> list[str]:
             unit = (meta.get(f"{group}.{k}") or {}).get("unit", "")
             parts.append(f"{k}={_fmt(v)}{(' ' + unit) if unit and unit not in ('1', '') else ''}")
         lines.append(f"{indent}{group}: " + ", ".join(parts))
-    cal = d.get("calibration") or {}
-    lines.append(f"{indent}calibration: {cal.get('method', 'none')}"
-                 + (f" (residual dE2000 {_fmt(cal.get('residual_delta_e'))})" if cal.get("method") != "none" else ""))
+    from analyzer.stored import calibration_of
+
+    cal = calibration_of(d)
+    lines.append(f"{indent}calibration: {cal.method}"
+                 + (f" (residual dE2000 {_fmt(cal.residual_delta_e)})" if cal.method != "none" else ""))
     warnings = (d.get("quality") or {}).get("warnings") or []
     for w in warnings:
         lines.append(f"{indent}warning: {w}")

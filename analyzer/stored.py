@@ -252,3 +252,12 @@ def ordered_sessions(store, series_id) -> list:
     if base is not None:
         sessions = [s for s in sessions if s.id == base.id] + [s for s in sessions if s.id != base.id]
     return sessions
+
+
+def calibration_of(side: Mapping[str, Any] | None):
+    """The :class:`analyzer.calibrate.Calibration` a stored metrics side was measured with, read
+    by the calibration's own reader (``Calibration.from_dict``); ``none`` when there is none."""
+    from analyzer.calibrate import Calibration
+
+    cal = (side or {}).get("calibration")
+    return Calibration.from_dict(cal if isinstance(cal, Mapping) else None)

@@ -304,7 +304,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument("batch_json", nargs="?", metavar="FROM_BATCH_JSON",
                         help="a batch run's results.json (instead of the database)")
-    parser.add_argument("--database-url", metavar="URL", help="database URL (default: the store's default)")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="database URL (default: as the app: $SKIN_PROGRESS_DATABASE_URL, else the data "
+                             "folder's settings.json, else SQLite in the data folder)")
     parser.add_argument("--data-dir", metavar="DIR", help="the store's photo folder")
     parser.add_argument("--patient", metavar="CODE", help="patient code")
     parser.add_argument("--series", metavar="ID", type=int, help="series id (default: the patient's newest)")
@@ -343,9 +345,13 @@ def run_report_command(args: argparse.Namespace) -> int:
     else:
         if not args.patient:
             raise UsageError("report needs FROM_BATCH_JSON or --patient CODE")
+        from analyzer.config import store_location
         from analyzer.store import Store
 
-        store = Store(url=args.database_url, data_dir=args.data_dir)
+        # The app's chain: --database-url, then SKIN_PROGRESS_DATABASE_URL, then the data
+        # folder's settings.json (the Settings page), then SQLite in the data folder.
+        loc = store_location(url=args.database_url, data_dir=args.data_dir)
+        store = Store(url=loc.database_url, data_dir=loc.data_dir)
         patient = _find_patient(store, args.patient)
         data = report_data_from_store(store, patient.id, args.series)
     pdf = build_report(data)

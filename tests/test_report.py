@@ -215,6 +215,26 @@ def test_report_cli_from_store(report_store, tmp_path, capsys):
     assert err.count("error: ") == 2 and "Traceback" not in err
 
 
+def test_report_cli_reads_the_data_folders_settings_like_the_app(report_store, tmp_path, monkeypatch):
+    """``report --data-dir DIR`` opens the database the Settings page chose (DIR/settings.json),
+    as the app does, not an empty SQLite file in DIR."""
+    from analyzer import config
+    from analyzer.cli import main
+
+    store, _, ser = report_store
+    monkeypatch.delenv("SKIN_PROGRESS_DATABASE_URL", raising=False)
+    settings = config.write_settings(store.data_dir, database_url=store.url)
+    try:
+        assert config.store_location(data_dir=store.data_dir).source == "settings file"
+        out = tmp_path / "from-settings.pdf"
+        assert main(["report", "--data-dir", str(store.data_dir), "--patient", "P-REP-7",
+                     "--series", str(ser.id), "--out", str(out)]) == 0
+        assert "P-REP-7" in PdfReader(out).pages[0].extract_text()
+        assert not (store.data_dir / config.SQLITE_FILE_NAME).exists()  # no empty database made
+    finally:
+        settings.unlink()
+
+
 def test_view_first_photographed_later_uses_its_own_baseline():
     """A view first taken at session 2: its baseline row is session 2, and changes are against it."""
     rows = [

@@ -30,9 +30,11 @@ def region_to_roi(spec: Mapping[str, Any]):
     """A stored region dict → ``(name, ROI | None)``.
 
     ``{"kind": "named", "name": "left_cheek"}``, ``{"kind": "rect", "name": .., "x", "y", "w", "h"}``,
-    ``{"kind": "face"}`` (the whole face area).
+    ``{"kind": "polygon", "name": .., "points": [[x, y], ...]}``, ``{"kind": "face"}`` (the whole
+    face area): every kind the store accepts (analyzer.store.validate.REGION_KINDS). Anything
+    else raises :class:`UsageError` with one line.
     """
-    from analyzer.regions import FACE_REGIONS, NamedROI, RectROI
+    from analyzer.regions import FACE_REGIONS, NamedROI, PolygonROI, RectROI
 
     kind = spec.get("kind", "named")
     if kind == "face":
@@ -50,10 +52,21 @@ def region_to_roi(spec: Mapping[str, Any]):
             raise UsageError("a rectangle needs x, y ≥ 0 and a width and height above 0")
         name = str(spec.get("name") or f"rect {x:g},{y:g} {w:g}x{h:g}")
         return name, RectROI(x, y, w, h)
-    raise UsageError(f"unknown region kind {kind!r}; allowed: face, named, rect")
+    if kind == "polygon":
+        try:
+            points = tuple((float(x), float(y)) for x, y in spec.get("points") or ())
+        except (TypeError, ValueError):
+            raise UsageError("a polygon needs points [[x, y], ...]") from None
+        if len(points) < 3:
+            raise UsageError("a polygon needs at least 3 points [[x, y], ...]")
+        if any(x < 0 or y < 0 for x, y in points):
+            raise UsageError("a polygon's points need x, y ≥ 0")
+        return str(spec.get("name") or "polygon"), PolygonROI(points)
+    raise UsageError(f"unknown region kind {kind!r}; allowed: face, named, rect, polygon")
 
 def series_rois(series) -> dict[str, Any]:
-    """The regions a series is measured on, name → ROI (``None`` = whole face). Always has ``face``."""
+    """The regions a series is measured on, name → ROI (``None`` = whole face). Always has ``face``.
+    A stored region that can't be measured is not here: :func:`unusable_regions` reports it."""
     rois: dict[str, Any] = {DEFAULT_REGION: None}
     for spec in series.regions or []:
         try:
@@ -62,6 +75,19 @@ def series_rois(series) -> dict[str, Any]:
             continue
         rois[name] = roi
     return rois
+
+
+def unusable_regions(series) -> dict[str, str]:
+    """The series' stored regions that can't be measured, name → one-line reason (an unknown face
+    region name, a malformed shape). They are reported with the analysis, never skipped silently."""
+    out: dict[str, str] = {}
+    for spec in series.regions or []:
+        try:
+            region_to_roi(spec)
+        except (UsageError, KeyError, TypeError, ValueError) as exc:
+            out[str(spec.get("name") or spec.get("kind") or "region")] = str(exc) or type(exc).__name__
+    return out
+
 
 def region_to_roi_name(spec: Mapping[str, Any]) -> str:
     try:

@@ -26,6 +26,7 @@ from analyzer.stored import (
     simulated_note,
     stored_patches,
     stored_regions,
+    unusable_regions,
 )
 
 #: Progress callback: fraction done in [0, 1] and a short text.
@@ -322,7 +323,7 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
         computed = True
         sim = simulated_note(sess)
         concerns = measured_concerns(series.concerns)
-        failed: dict[str, str] = {}
+        failed: dict[str, str] = unusable_regions(series)  # reported, never skipped silently
         patch_errors: dict[str, str] = {}
         if bphoto.id == p.id:
             photo = cache.photo(p.id)

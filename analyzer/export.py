@@ -11,7 +11,10 @@ Columns (:data:`TIDY_COLUMNS`):
 unit, method, reason, change, percent, noise_band, alignment_ok, calibration_method,
 simulated, analyzer_version``
 
-* ``metric`` is ``group.key`` (``redness.a_star_mean``); its name carries its parameters.
+* ``session_index`` numbers the sessions as the app does: 1 is the baseline session, then 2, 3...
+* ``metric`` is ``group.key`` (``redness.a_star_mean``); its name carries its parameters. The
+  series' concern measures (``acne_scars.*``, ``redness.cheeks_nose.*``...) come with the
+  general metrics, as on the progress page.
 * ``value`` is empty in CSV / ``null`` in JSON when it could not be computed, and ``reason``
   then says why. It is never 0 for "could not compute".
 * ``change`` and ``percent`` are the follow-up minus the baseline measured over the same
@@ -78,7 +81,8 @@ class AnalysisEntry:
     session_date : str
         ISO date of the session (``2026-01-15``) or the session's name when it has no date.
     session_index : int
-        0 for the baseline session, then 1, 2... in treatment order.
+        0 for the baseline session, then 1, 2... in treatment order. The rows number sessions
+        as the app does: ``session_index`` = this + 1 (1 is the baseline session).
     view : str
         The photo's view (``front``, ``left45``...).
     result : dict
@@ -118,6 +122,14 @@ def _measurement_fields(m: Any) -> dict:
     return {"value": _num(m), "unit": "", "method": "", "reason": None}
 
 
+def _groups() -> tuple[str, ...]:
+    """The general metric groups, then the concerns' groups (analyzer.concerns.CONCERNS), as the
+    app's progress rows read them (stored.metric_keys)."""
+    from analyzer.concerns import CONCERNS
+
+    return tuple(dict.fromkeys((*METRIC_GROUPS, *CONCERNS)))
+
+
 def _metric_items(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
     """``(group, key, measurement)`` for every measured metric in a MetricSet dict."""
     out: list[tuple[str, str, Any]] = []
@@ -125,7 +137,7 @@ def _metric_items(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, Any
         return out
     groups = metrics.get("groups") if isinstance(metrics.get("groups"), Mapping) else metrics
     meta = metrics.get("meta") if isinstance(metrics.get("meta"), Mapping) else {}
-    for group in METRIC_GROUPS:
+    for group in _groups():
         g = groups.get(group)
         if not isinstance(g, Mapping):
             continue
@@ -312,7 +324,7 @@ def tidy_rows(
                         "patient_code": patient_code,
                         "series": series,
                         "session_date": e.session_date,
-                        "session_index": int(e.session_index),
+                        "session_index": int(e.session_index) + 1,  # the app's numbering: 1 = baseline
                         "view": e.view,
                         "region": region,
                         "group": group,

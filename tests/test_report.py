@@ -125,8 +125,8 @@ def test_store_rows_mark_simulated_session_only(report_store):
 
     store, pat, _ = report_store
     rows = rows_from_store(store, pat.id)
-    assert {r["simulated"] for r in rows if r["session_index"] == 0} == {False}
-    assert {r["simulated"] for r in rows if r["session_index"] == 1} == {True}
+    assert {r["simulated"] for r in rows if r["session_index"] == 1} == {False}
+    assert {r["simulated"] for r in rows if r["session_index"] == 2} == {True}
 
 
 # --------------------------------------------------------------------------- plain data

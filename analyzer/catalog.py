@@ -24,6 +24,7 @@ class MetricInfo:
     label: str  # short, for chart titles and sentences ("redness")
     explanation: str  # one or two friendly sentences for the patient view
     lower_is_better: bool | None = True  # None: neither direction is "better"
+    report_label: str = ""  # the PDF report's name ("Redness: mean a*"); "" = the key
 
     @property
     def group(self) -> str:
@@ -33,40 +34,59 @@ class MetricInfo:
     def name(self) -> str:
         return self.key.split(".", 1)[1]
 
+    @property
+    def noise_band(self) -> float | None:
+        """Session-to-session repeatability in the metric's own unit (None when unknown)."""
+        return noise_band_of(self.key)
+
 METRICS: dict[str, MetricInfo] = {
     m.key: m
     for m in [
         MetricInfo("redness.a_star_mean", "redness",
-                   "How red the skin looks on average (the a* colour value). Lower means calmer, less red skin."),
+                   "How red the skin looks on average (the a* colour value). Lower means calmer, less red skin.",
+                   report_label="Redness: mean a*"),
         MetricInfo("redness.erythema_index_mean", "erythema index",
-                   "A dermatology measure of redness from blood under the skin. Lower means less redness."),
+                   "A dermatology measure of redness from blood under the skin. Lower means less redness.",
+                   report_label="Redness: erythema index"),
         MetricInfo("redness.red_area_fraction", "red area",
-                   "The share of the area that is noticeably redder than the rest. Lower means fewer red patches."),
+                   "The share of the area that is noticeably redder than the rest. Lower means fewer red patches.",
+                   report_label="Redness: red area share"),
         MetricInfo("pigmentation.L_star_mean", "brightness",
                    "How light the skin looks (the L* lightness value). Higher means brighter skin.",
-                   lower_is_better=False),
+                   lower_is_better=False,
+                   report_label="Lightness: mean L*"),
         MetricInfo("pigmentation.ita_deg_mean", "skin tone angle (ITA)",
                    "The individual typology angle: a standard number for how light or tanned skin is.",
-                   lower_is_better=None),
+                   lower_is_better=None,
+                   report_label="Skin tone angle (ITA)"),
         MetricInfo("pigmentation.melanin_index_mean", "pigmentation",
-                   "How much brown pigment (melanin) the skin shows. Lower means lighter, more even pigment."),
+                   "How much brown pigment (melanin) the skin shows. Lower means lighter, more even pigment.",
+                   report_label="Pigment: melanin index"),
         MetricInfo("pigmentation.spot_area_fraction", "dark-spot area",
-                   "The share of the area covered by spots darker than the surrounding skin. Lower is better."),
+                   "The share of the area covered by spots darker than the surrounding skin. Lower is better.",
+                   report_label="Dark spots: area share"),
         MetricInfo("pigmentation.spot_count", "dark spots",
-                   "How many distinct dark spots were found. Lower is better."),
+                   "How many distinct dark spots were found. Lower is better.",
+                   report_label="Dark spots: count"),
         MetricInfo("pigmentation.tone_unevenness", "tone unevenness",
-                   "How blotchy the skin tone is. Lower means a more even tone."),
+                   "How blotchy the skin tone is. Lower means a more even tone.",
+                   report_label="Tone unevenness"),
         MetricInfo("texture.roughness", "texture roughness",
-                   "How much fine relief (pores, lines, scars) the skin shows. Lower means smoother skin."),
+                   "How much fine relief (pores, lines, scars) the skin shows. Lower means smoother skin.",
+                   report_label="Texture: roughness"),
         MetricInfo("texture.pore_density", "pore density",
-                   "How many visible pores there are per unit of skin. Lower is better."),
+                   "How many visible pores there are per unit of skin. Lower is better.",
+                   report_label="Texture: pore density"),
         MetricInfo("texture.wrinkle_density", "fine lines",
-                   "How much of the area shows fine lines and wrinkles. Lower is better."),
+                   "How much of the area shows fine lines and wrinkles. Lower is better.",
+                   report_label="Texture: fine-line density"),
         MetricInfo("texture.glcm_contrast", "texture contrast",
-                   "A texture statistic: how much neighbouring points differ. Lower means smoother skin."),
+                   "A texture statistic: how much neighbouring points differ. Lower means smoother skin.",
+                   report_label="Texture: GLCM contrast"),
         MetricInfo("texture.glcm_homogeneity", "texture evenness",
                    "A texture statistic: how alike neighbouring points are. Higher means smoother skin.",
-                   lower_is_better=False),
+                   lower_is_better=False,
+                   report_label="Texture: GLCM homogeneity"),
     ]
 }
 

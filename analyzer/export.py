@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer import __version__
+from analyzer.catalog import METRIC_GROUPS, noise_band_of
 from analyzer.stored import SIMULATED_TAG
 from analyzer.stored import date_text as _date_text
 from analyzer.stored import num as _num
@@ -65,8 +66,6 @@ TIDY_COLUMNS: tuple[str, ...] = (
     "analyzer_version",
 )
 
-#: The measured metric groups, in display order (the pipeline contract's fixed keys).
-METRIC_GROUPS: tuple[str, ...] = ("redness", "pigmentation", "texture")
 
 #: The JSON document's format tag.
 JSON_FORMAT = "skin-progress-tidy/1"
@@ -199,15 +198,9 @@ def _lookup_change(change: Mapping[str, Any] | None, group: str, key: str) -> di
 
 
 def _noise_band(metric: str) -> float | None:
-    """The metric's noise band from :func:`analyzer.metrics.noise_band`, when available."""
-    try:
-        from analyzer.metrics import noise_band
-    except Exception:  # noqa: BLE001 - metrics module not available: no band
-        return None
-    try:
-        return _num(noise_band(metric))
-    except Exception:  # noqa: BLE001 - unknown metric: no band
-        return None
+    """The metric's noise band from the catalogue (analyzer.catalog: the general metrics' and
+    the concern measures' bands, as the progress page shows them)."""
+    return noise_band_of(metric)
 
 
 def calibration_method(metrics: Mapping[str, Any] | None) -> str:

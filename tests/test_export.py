@@ -185,6 +185,7 @@ def test_csv_rows_match_the_progress_page(tmp_path, lisa_paths):
     for r in csv_rows:  # the same numbers, not only the same names
         s = by_key[tuple(r[k] for k in key)]
         assert (r["value"] is None) == (s["value"] is None)
+        assert r["noise_band"] == s["noise_band"]  # one table per metric: the same band
         if r["value"] is not None:
             assert r["value"] == pytest.approx(s["value"], rel=1e-6)
     store.close()

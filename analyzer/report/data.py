@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from analyzer import __version__
+from analyzer.catalog import METRICS
 
 # --------------------------------------------------------------------------- data
 
@@ -93,22 +94,9 @@ class ReportData:
 
 
 #: Plain names of the contract's metrics (others print as their key).
-METRIC_LABELS: dict[str, str] = {
-    "redness.a_star_mean": "Redness: mean a*",
-    "redness.erythema_index_mean": "Redness: erythema index",
-    "redness.red_area_fraction": "Redness: red area share",
-    "pigmentation.L_star_mean": "Lightness: mean L*",
-    "pigmentation.ita_deg_mean": "Skin tone angle (ITA)",
-    "pigmentation.melanin_index_mean": "Pigment: melanin index",
-    "pigmentation.spot_area_fraction": "Dark spots: area share",
-    "pigmentation.spot_count": "Dark spots: count",
-    "pigmentation.tone_unevenness": "Tone unevenness",
-    "texture.roughness": "Texture: roughness",
-    "texture.pore_density": "Texture: pore density",
-    "texture.wrinkle_density": "Texture: fine-line density",
-    "texture.glcm_contrast": "Texture: GLCM contrast",
-    "texture.glcm_homogeneity": "Texture: GLCM homogeneity",
-}
+#: The PDF's names of the contract's metrics (others print as their key): the catalogue's
+#: report_label (analyzer.catalog, the one table per metric).
+METRIC_LABELS: dict[str, str] = {k: m.report_label for k, m in METRICS.items() if m.report_label}
 
 #: The metrics the plain-language summary talks about (when measured).
 SUMMARY_METRICS = (

@@ -38,7 +38,8 @@ from typing import Any
 
 from analyzer import __version__
 from analyzer.catalog import METRIC_GROUPS, noise_band_of
-from analyzer.stored import SIMULATED_TAG
+from analyzer.stored import SIMULATED_TAG, calibration_of
+from analyzer.stored import change_of as _change_of
 from analyzer.stored import date_text as _date_text
 from analyzer.stored import num as _num
 from analyzer.stored import ordered_sessions as _ordered_sessions
@@ -159,44 +160,6 @@ def _change_from_sides(baseline: Mapping | None, group: str, key: str, value: fl
     return {**ch, "change": delta, "percent": (100.0 * delta / abs(b)) if b != 0 else None}
 
 
-def _lookup_change(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
-    """``change, percent, noise_band`` for one metric from a change dict.
-
-    Accepts ``{"redness": {"a_star_mean": {...}}}`` or ``{"redness.a_star_mean": {...}}``; the
-    per-metric entry may name its fields ``change``/``delta``/``abs``, ``percent``/``pct``/
-    ``relative_percent`` and ``noise_band``/``noise``.
-    """
-    empty = {"change": None, "percent": None, "noise_band": None}
-    if not change:
-        return empty
-    entry = None
-    g = change.get(group)
-    if isinstance(g, Mapping) and key in g:
-        entry = g[key]
-    elif f"{group}.{key}" in change:
-        entry = change[f"{group}.{key}"]
-    elif key in change and not isinstance(change.get(key), Mapping | None):
-        entry = change[key]
-    elif isinstance(change.get(key), Mapping):
-        entry = change[key]
-    if entry is None:
-        return empty
-    if not isinstance(entry, Mapping):
-        return {"change": _num(entry), "percent": None, "noise_band": None}
-
-    def first(*names):
-        for n in names:
-            if n in entry:
-                return _num(entry[n])
-        return None
-
-    return {
-        "change": first("change", "delta", "abs", "absolute", "difference"),
-        "percent": first("percent", "pct", "relative_percent", "percent_change", "relative"),
-        "noise_band": first("noise_band", "noise", "band"),
-    }
-
-
 def _noise_band(metric: str) -> float | None:
     """The metric's noise band from the catalogue (analyzer.catalog: the general metrics' and
     the concern measures' bands, as the progress page shows them)."""
@@ -204,22 +167,11 @@ def _noise_band(metric: str) -> float | None:
 
 
 def calibration_method(metrics: Mapping[str, Any] | None) -> str:
-    """The colour calibration a MetricSet dict says was used (``none`` when not calibrated)."""
+    """The colour calibration a stored metrics side was measured with (``none`` when not
+    calibrated; empty when the side was not measured): read by :func:`stored.calibration_of`."""
     if not metrics:
         return ""
-    cal = metrics.get("calibration")
-    if cal is None:
-        return "none"
-    if isinstance(cal, str):
-        return cal
-    if isinstance(cal, Mapping):
-        for k in ("method", "name", "kind"):
-            if cal.get(k):
-                return str(cal[k])
-        if cal.get("applied") is False or cal.get("used") is False:
-            return "none"
-    return str(cal)
-
+    return calibration_of(metrics).method
 
 def _is_simulated(result: Mapping[str, Any], part: Mapping[str, Any] | None) -> bool:
     for d in (result, part or {}, result.get("meta") or {}, (part or {}).get("meta") or {}):
@@ -308,7 +260,7 @@ def tidy_rows(
                     f["value"] = None
                     f["reason"] = missing_reason or "not measured"
                 name = f"{group}.{key}"
-                ch = _lookup_change(change, group, key)
+                ch = _change_of(change, group, key)
                 if not e.is_baseline and ch["change"] is None and f["value"] is not None:
                     ch = _change_from_sides(part.get("baseline"), group, key, f["value"], ch)
                 band = ch["noise_band"] if ch["noise_band"] is not None else _noise_band(name)

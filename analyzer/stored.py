@@ -188,9 +188,8 @@ def caveats_from_result(result: Mapping[str, Any] | None) -> list[Caveat]:
     if q.get("lighting_differs") and not any(c.kind == "lighting" for c in out):
         out.append(Caveat("lighting", "The lighting differs from the baseline photo.", "retake"))
     cal = side.get("calibration") or {}
-    if isinstance(cal, Mapping) and not any(c.kind == "calibration" for c in out):
-        found = cal.get("chart_found", cal.get("found", cal.get("ok")))
-        if found is False or cal.get("method") in ("none", "uncalibrated"):
+    if isinstance(cal, Mapping) and cal and not any(c.kind == "calibration" for c in out):
+        if calibration_of(side).method == "none":
             out.append(Caveat("calibration",
                               "No colour chart found: colours are compared without calibration.",
                               "mark_reference"))
@@ -287,3 +286,19 @@ def calibration_of(side: Mapping[str, Any] | None):
 
     cal = (side or {}).get("calibration")
     return Calibration.from_dict(cal if isinstance(cal, Mapping) else None)
+
+
+def change_of(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
+    """``change, percent, noise_band`` of one metric in a stored ``change`` dict, as
+    ``Comparison.to_dict()`` writes it: ``{"group": {"key": {"delta", "percent", "noise_band"}}}``
+    (and the same entries flat under ``"group.key"``). Nones when the metric has no entry."""
+    entry = None
+    if isinstance(change, Mapping):
+        g = change.get(group)
+        entry = g.get(key) if isinstance(g, Mapping) else None
+        if entry is None:
+            entry = change.get(f"{group}.{key}")
+    if not isinstance(entry, Mapping):
+        return {"change": None, "percent": None, "noise_band": None}
+    return {"change": num(entry.get("delta")), "percent": num(entry.get("percent")),
+            "noise_band": num(entry.get("noise_band"))}

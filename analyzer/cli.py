@@ -23,9 +23,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer import __version__
 from analyzer.errors import SkinProgressError, UsageError
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 
 class _Parser(argparse.ArgumentParser):
@@ -313,7 +317,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="PDF", required=True, help="where to write the PDF")
 
 
-def _find_patient(store, code: str):
+def _find_patient(store: Store, code: str):
     for name in ("get_patient_by_code", "find_patient", "patient_by_code"):
         fn = getattr(store, name, None)
         if fn is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer import ANALYZER_VERSION
 from analyzer.catalog import DEFAULT_REGION, KEY_METRICS, metric_info, noise_band_of, region_label
@@ -22,8 +22,11 @@ from analyzer.stored import (
     treatment_text,
 )
 
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
-def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
+
+def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
     """The tidy long table behind the progress charts: one row per photo, region and metric.
 
     Columns: patient, series_id, session_id, session_index, session_date (ISO), session_kind,

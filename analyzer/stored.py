@@ -16,10 +16,13 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from analyzer.catalog import DEFAULT_REGION, METRIC_GROUPS
 from analyzer.errors import UsageError
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 SIMULATED_TAG = "[simulated]"
 
@@ -127,7 +130,7 @@ def session_label(session, index: int | None = None, *, baseline_id: int | None 
         bits.append("simulated")
     return " · ".join(bits)
 
-def baseline_session(store, series_id: int):
+def baseline_session(store: Store, series_id: int):
     """The series' baseline session: the one marked, else the earliest; None when there is none."""
     b = store.baseline_session(series_id)
     if b is not None:
@@ -269,7 +272,7 @@ def date_text(d: Any) -> str:
     return str(d)
 
 
-def ordered_sessions(store, series_id) -> list:
+def ordered_sessions(store: Store, series_id) -> list:
     """The series' sessions, baseline first (:func:`baseline_session`: the one marked, else the
     earliest), then by date."""
     sessions = sorted(store.list_sessions(series_id), key=lambda s: (date_text(s.date), s.id))

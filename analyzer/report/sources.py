@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from analyzer.errors import UsageError
 from analyzer.manifest import read_manifest
 from analyzer.report.data import ReportData, ViewImages
 from analyzer.report.pdf import build_report
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 # --------------------------------------------------------------------------- sources
 
@@ -68,7 +71,7 @@ def _view_images(view, baseline_rgb, latest_rgb, transform, polygon, b_label, l_
     return ViewImages(view, b_small, l_small, p, b_label, l_label, alignment, note)
 
 
-def report_data_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> ReportData:
+def report_data_from_store(store: Store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> ReportData:
     """Collect a series' :class:`ReportData` from the store (default series: the newest)."""
     from analyzer.export import rows_from_store
     from analyzer.stored import date_text as _date_text
@@ -150,7 +153,7 @@ def _region_polygon(result: Mapping[str, Any] | None):
     return arr if arr.ndim == 2 and arr.shape[1] == 2 and len(arr) >= 3 else None
 
 
-def report_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
+def report_from_store(store: Store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
     """The PDF report of a patient's series from the store (default series: the newest)."""
     return build_report(report_data_from_store(store, patient_id, series_id, analyzer_version=analyzer_version))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer.catalog import DEFAULT_REGION
 from analyzer.config import demo_dir
@@ -15,15 +16,18 @@ from analyzer.stored import (
     region_to_roi_name,
 )
 
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
-def demo_patient(store):
+
+def demo_patient(store: Store):
     """The demo patient, or None."""
     for p in store.list_patients():
         if p.is_demo:
             return p
     return None
 
-def ensure_demo(store, *, sample_dir: str | os.PathLike | None = None, progress: Progress | None = None,
+def ensure_demo(store: Store, *, sample_dir: str | os.PathLike | None = None, progress: Progress | None = None,
                 analyze: bool = True):
     """Seed the demo patient from ``sample_images/series.json`` when the database has no patients.
 

@@ -4,6 +4,7 @@ review page's overlays and heat maps)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from analyzer.catalog import DEFAULT_REGION
 from analyzer.stored import (
     ALL_REGIONS,
 )
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ def _resize(rgb: np.ndarray, s: float) -> np.ndarray:
     h, w = rgb.shape[:2]
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
-def review_images(store, photo_id: int, *, region: str = DEFAULT_REGION, max_side: int = 900,
+def review_images(store: Store, photo_id: int, *, region: str = DEFAULT_REGION, max_side: int = 900,
                   with_maps: bool = True, analyzer_version: str = ANALYZER_VERSION) -> ReviewImages:
     """Rebuild the aligned follow-up and the change maps of a photo from its stored analysis.
 

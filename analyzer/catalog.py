@@ -16,6 +16,7 @@ from analyzer.errors import UsageError
 
 DEFAULT_REGION = "face"
 
+
 @dataclass(frozen=True)
 class MetricInfo:
     """How a metric is named and explained to people."""
@@ -38,6 +39,7 @@ class MetricInfo:
     def noise_band(self) -> float | None:
         """Session-to-session repeatability in the metric's own unit (None when unknown)."""
         return noise_band_of(self.key)
+
 
 METRICS: dict[str, MetricInfo] = {
     m.key: m
@@ -95,6 +97,7 @@ KEY_METRICS = ("redness.a_star_mean", "pigmentation.melanin_index_mean", "textur
 
 METRIC_GROUPS = ("redness", "pigmentation", "texture")
 
+
 def metric_info(key: str) -> MetricInfo:
     """The catalogue entry of ``key`` (a fallback entry for a metric not in the catalogue)."""
     if key in METRICS:
@@ -107,6 +110,7 @@ def metric_info(key: str) -> MetricInfo:
     name = key.split(".", 1)[-1].replace("_", " ")
     return MetricInfo(key, name, f"The {name} measurement.", None)
 
+
 def region_label(name: str) -> str:
     """``left_cheek`` → ``Left cheek``; custom names are kept as typed."""
     if not name:
@@ -114,6 +118,7 @@ def region_label(name: str) -> str:
     if name == DEFAULT_REGION:
         return "Face"
     return name.replace("_", " ")[:1].upper() + name.replace("_", " ")[1:]
+
 
 def noise_band_of(key: str) -> float | None:
     """The metric's repeatability (absolute units): analyzer.metrics, else analyzer.concerns

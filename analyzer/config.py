@@ -24,9 +24,11 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 #: Where the demo patient comes from (override with SKIN_PROGRESS_SAMPLE_DIR).
 SAMPLE_DIR = REPO_DIR / "sample_images"
 
+
 def demo_dir() -> Path:
     """The demo folder: ``$SKIN_PROGRESS_SAMPLE_DIR``, else ``sample_images/`` in the repository."""
     return Path(os.environ.get("SKIN_PROGRESS_SAMPLE_DIR") or SAMPLE_DIR)
+
 
 SETTINGS_FILE = "settings.json"
 SQLITE_FILE_NAME = "skin-progress.sqlite3"
@@ -46,6 +48,7 @@ def read_settings(data_dir: str | os.PathLike) -> dict:
     except (OSError, ValueError):
         return {}
 
+
 def write_settings(data_dir: str | os.PathLike, **values: Any) -> Path:
     """Merge ``values`` into the settings file in the data folder (``None`` removes a key)."""
     d = Path(data_dir)
@@ -62,6 +65,7 @@ def write_settings(data_dir: str | os.PathLike, **values: Any) -> Path:
     tmp.replace(p)
     return p
 
+
 @dataclass(frozen=True)
 class StoreLocation:
     """Where the data lives, and which setting chose it."""
@@ -69,6 +73,7 @@ class StoreLocation:
     data_dir: Path
     database_url: str
     source: Literal["environment", "settings file", "default", "argument"]
+
 
 def store_location(*, url: str | None = None, data_dir: str | os.PathLike | None = None) -> StoreLocation:
     """Resolve the data folder and database URL the app will use.

@@ -173,6 +173,7 @@ def calibration_method(metrics: Mapping[str, Any] | None) -> str:
         return ""
     return calibration_of(metrics).method
 
+
 def _is_simulated(result: Mapping[str, Any], part: Mapping[str, Any] | None) -> bool:
     for d in (result, part or {}, result.get("meta") or {}, (part or {}).get("meta") or {}):
         if isinstance(d, Mapping) and bool(d.get("simulated")):

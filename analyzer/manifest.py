@@ -73,8 +73,10 @@ def load_manifest(sample_dir: str | os.PathLike | None = None) -> dict:
     except ValueError as exc:
         raise PhotoError(f"{p}: the demo manifest is not valid JSON ({exc})") from None
 
+
 def session_date(v) -> dt.date:
     return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
+
 
 def simulated_text(sess: Mapping[str, Any]) -> str | None:
     """The words describing a session's simulated change in the manifest, or None for real photos."""
@@ -91,6 +93,7 @@ def simulated_text(sess: Mapping[str, Any]) -> str | None:
     if isinstance(sim, Mapping):
         return ", ".join(f"{k} {v}" for k, v in sim.items())
     return "simulated change"
+
 
 def session_photos(sess: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(view, relative path) pairs of a manifest session (``{"front": "x.jpg"}`` or a list)."""

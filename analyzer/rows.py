@@ -112,6 +112,7 @@ def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANAL
     rows.sort(key=lambda r: (r["view"], r["region"], r["metric"], r["session_date"], r["session_id"], r["photo_id"]))
     return rows
 
+
 @dataclass(frozen=True)
 class SummaryCard:
     """One plain-language sentence about one metric in one region."""
@@ -126,6 +127,7 @@ class SummaryCard:
     improved: bool | None
     simulated: bool = False
     caution: str | None = None
+
 
 def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] = KEY_METRICS,
                   view: str | None = None, regions: Iterable[str] | None = None) -> list[SummaryCard]:
@@ -191,11 +193,13 @@ def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] =
         cards.append(SummaryCard(key, region, v, text + ".", pct, nbp, beyond, improved, sim, caution))
     return cards
 
+
 PROGRESS_COLUMNS = (
     "patient", "session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region",
     "metric", "label", "value", "unit", "baseline_value", "change", "percent", "noise_band",
     "noise_band_percent", "beyond_noise", "reason", "caveats",
 )
+
 
 def rows_to_csv(rows: Iterable[Mapping[str, Any]], *, columns: Iterable[str] = PROGRESS_COLUMNS) -> str:
     """The progress table as CSV text (empty cell, never 0, for a value that could not be computed)."""

@@ -29,6 +29,7 @@ SIMULATED_TAG = "[simulated]"
 #: The store's region key for a photo's analysis: one record per photo holds every region.
 ALL_REGIONS = ""
 
+
 def region_to_roi(spec: Mapping[str, Any]):
     """A stored region dict → ``(name, ROI | None)``.
 
@@ -67,6 +68,7 @@ def region_to_roi(spec: Mapping[str, Any]):
         return str(spec.get("name") or "polygon"), PolygonROI(points)
     raise UsageError(f"unknown region kind {kind!r}; allowed: face, named, rect, polygon")
 
+
 def series_rois(series) -> dict[str, Any]:
     """The regions a series is measured on, name → ROI (``None`` = whole face). Always has ``face``.
     A stored region that can't be measured is not here: :func:`unusable_regions` reports it."""
@@ -98,6 +100,7 @@ def region_to_roi_name(spec: Mapping[str, Any]) -> str:
     except (UsageError, KeyError, TypeError, ValueError):
         return str(spec.get("name", ""))
 
+
 def simulated_note(session) -> str | None:
     """The simulated change recorded on a session (demo data), or None for real photos."""
     notes = session.notes or ""
@@ -105,6 +108,7 @@ def simulated_note(session) -> str | None:
     if i < 0:
         return None
     return notes[i + len(SIMULATED_TAG):].strip(" :\n") or "simulated change"
+
 
 def treatment_text(session) -> str:
     """One line with the session's treatment parameters (empty for a baseline visit with none)."""
@@ -121,6 +125,7 @@ def treatment_text(session) -> str:
         parts.append(f"by {session.practitioner}")
     return ", ".join(parts)
 
+
 def session_label(session, index: int | None = None, *, baseline_id: int | None = None) -> str:
     """``Session 2 · 2026-02-01 · treatment`` (+ ``baseline`` / ``simulated``)."""
     bits = [f"Session {index}" if index is not None else "Session", session.date.isoformat(), session.kind]
@@ -130,6 +135,7 @@ def session_label(session, index: int | None = None, *, baseline_id: int | None 
         bits.append("simulated")
     return " · ".join(bits)
 
+
 def baseline_session(store: Store, series_id: int):
     """The series' baseline session: the one marked, else the earliest; None when there is none."""
     b = store.baseline_session(series_id)
@@ -138,7 +144,9 @@ def baseline_session(store: Store, series_id: int):
     sessions = store.list_sessions(series_id)
     return min(sessions, key=lambda s: (s.date, s.id)) if sessions else None
 
+
 Remedy = Literal["retake", "mark_reference", "upload_baseline", "none"]
+
 
 @dataclass(frozen=True)
 class Caveat:
@@ -158,6 +166,7 @@ class Caveat:
             "none": "",
         }[self.remedy]
 
+
 def _classify(msg: str) -> tuple[str, Remedy]:
     m = msg.lower()
     if "chart" in m or "calibrat" in m or "reference patch" in m:
@@ -173,6 +182,7 @@ def _classify(msg: str) -> tuple[str, Remedy]:
     if "face" in m:
         return "face", "retake"
     return "other", "retake"
+
 
 def caveats_from_result(result: Mapping[str, Any] | None) -> list[Caveat]:
     """The plain-words caveats of one stored analysis result (the follow-up side)."""
@@ -203,16 +213,19 @@ def caveats_from_result(result: Mapping[str, Any] | None) -> list[Caveat]:
             uniq.append(c)
     return uniq
 
+
 def stored_regions(a) -> set[str]:
     if a is None:
         return set()
     res = a.result or {}
     return set((res.get("regions") or {}).keys()) | set((res.get("failed_regions") or {}).keys())
 
+
 def stored_patches(stored) -> tuple[dict | None, dict | None]:
     """The reference patches a stored analysis was computed with (None, None before they existed)."""
     rp = (stored.result or {}).get("reference_patches") or {}
     return rp.get("baseline"), rp.get("followup")
+
 
 def measurement(side: Mapping[str, Any] | None, key: str) -> tuple[float | None, str, str | None]:
     """(value or None, unit, reason) of ``group.name`` in a metrics dict.
@@ -239,6 +252,7 @@ def measurement(side: Mapping[str, Any] | None, key: str) -> tuple[float | None,
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
         return None, unit, reason or "could not be computed"
     return float(v), unit, None
+
 
 def metric_keys(side: Mapping[str, Any] | None) -> list[str]:
     """``group.key`` of every metric in a stored side: the general groups, then the concern groups

@@ -189,7 +189,6 @@ def concern_order(concerns: Iterable[str], metric_keys: Iterable[str] | None = N
     return [k for k in out if k in ps] + [k for k in present if k not in set(out)]
 
 
-
 def measure_comparison(
     comparison,
     concerns: Iterable[str],

@@ -32,6 +32,7 @@ from analyzer.stored import (
 #: Progress callback: fraction done in [0, 1] and a short text.
 Progress = Callable[[float, str], None]
 
+
 @dataclass(frozen=True)
 class PhotoAnalysis:
     """The outcome of analysing one photo (all regions of its series)."""
@@ -53,14 +54,17 @@ class PhotoAnalysis:
     def ok(self) -> bool:
         return self.baseline_photo_id is not None and self.aligned is not False
 
+
 def _transform_list(alignment) -> list | None:
     m = getattr(alignment, "matrix", None)
     if m is None:
         return None
     return np.asarray(m, dtype=float).round(8).tolist()
 
+
 def _strip_regions(d: dict) -> dict:
     return {k: v for k, v in d.items() if k != "regions"}
+
 
 class _PhotoCache:
     """Loaded photos and detected faces within one analysis run (baselines are reused)."""
@@ -81,6 +85,7 @@ class _PhotoCache:
 
             self.faces[pid] = detect_face(self.photo(pid).rgb)
         return self.faces[pid]
+
 
 def _baseline_self_result(results: Mapping[str, Any], photo, *, failed: Mapping[str, str]) -> dict:
     """The stored result for a baseline photo measured on its own (it is its own reference).
@@ -112,6 +117,7 @@ def _baseline_self_result(results: Mapping[str, Any], photo, *, failed: Mapping[
         "analyzer_version": ANALYZER_VERSION,
     }
 
+
 def measured_concerns(concerns: Iterable[str]) -> list[str]:
     """The series' concerns that have a measure of their own (analyzer.concerns.CONCERNS), in order."""
     from analyzer.concerns import CONCERNS, normalize_concern
@@ -126,6 +132,7 @@ def measured_concerns(concerns: Iterable[str]) -> list[str]:
             out.append(n)
     return out
 
+
 def _merge_metrics(side: dict | None, extra: Mapping[str, Any]) -> None:
     """Merge ``analyzer.concerns.to_metrics_dict`` output into a stored metrics dict, group by
     group (the ``redness`` concern adds ``cheeks_nose.*`` keys next to the general redness keys)."""
@@ -137,6 +144,7 @@ def _merge_metrics(side: dict | None, extra: Mapping[str, Any]) -> None:
             cur = side[g] = {}
         cur.update(d)
 
+
 def _with_grade(measures: dict, grade: int | None) -> dict:
     """The baseline side of a comparison carries the *baseline* session's scar grade."""
     key = "acne_scars.clinician_grade"
@@ -146,6 +154,7 @@ def _with_grade(measures: dict, grade: int | None) -> dict:
     import dataclasses
 
     return {**measures, key: dataclasses.replace(m, value=float(grade), reason=None)}
+
 
 def _concerns_of_comparison(res: dict, comp, concerns: list[str], *, face, scar_grade, base_grade) -> None:
     """Concern measures of a follow-up and its baseline over the same skin, into ``res``."""
@@ -159,6 +168,7 @@ def _concerns_of_comparison(res: dict, comp, concerns: list[str], *, face, scar_
         _merge_metrics(part.get("baseline"), to_metrics_dict(_with_grade(got["baseline"], base_grade)))
         if got.get("followup") is not None:
             _merge_metrics(part.get("followup"), to_metrics_dict(got["followup"]))
+
 
 def _concerns_of_baseline(res: dict, results: Mapping[str, Any], photo, concerns: list[str], *, face,
                           scar_grade) -> None:
@@ -180,6 +190,7 @@ def _concerns_of_baseline(res: dict, results: Mapping[str, Any], photo, concerns
         m = measure_concerns(concerns, rgb, mask=mask, scale=sc, face=face, scar_grade=scar_grade, region=name)
         _merge_metrics(part.get("baseline"), to_metrics_dict(m))
 
+
 def reference_roi(patch: Mapping[str, Any] | None):
     """A stored reference patch ``{"x", "y", "w", "h"}`` → :class:`analyzer.regions.RectROI` (None → None)."""
     if not patch:
@@ -187,6 +198,7 @@ def reference_roi(patch: Mapping[str, Any] | None):
     from analyzer.regions import RectROI
 
     return RectROI(*(float(patch[k]) for k in ("x", "y", "w", "h")))
+
 
 def _patch_dict(roi) -> dict | None:
     """A RectROI, an (x, y, w, h) tuple or a dict → the stored form; None stays None."""
@@ -200,12 +212,14 @@ def _patch_dict(roi) -> dict | None:
         return dict(zip(("x", "y", "w", "h"), roi, strict=True))
     raise UsageError("a reference patch is a rectangle x, y, w, h in photo pixels (RectROI)")
 
+
 def _patches_of(bphoto, photo) -> tuple[dict | None, dict | None]:
     """(baseline's, this photo's) reference patch as stored; the baseline measured on its own
     uses only its own."""
     if bphoto.id == photo.id:
         return photo.reference_patch, None
     return bphoto.reference_patch, photo.reference_patch
+
 
 def _usable_reference(photo, patch, side: str, errors: dict[str, str]):
     """The photo's marked patch as an ROI, or None (with the one-line reason in ``errors[side]``)
@@ -221,6 +235,7 @@ def _usable_reference(photo, patch, side: str, errors: dict[str, str]):
         errors[side] = str(exc)
         return None
     return roi
+
 
 def set_reference_patch(store, photo_id: int, roi, *, user=None, analyze: bool = True,
                         progress: Progress | None = None) -> list[PhotoAnalysis]:
@@ -289,6 +304,7 @@ def set_reference_patch(store, photo_id: int, roi, *, user=None, analyze: bool =
         for s in sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id)):
             ids.extend(p.id for p in store.list_photos(s.id) if p.view == rec.view and p.id != photo_id)
     return _analyze_photos(store, ids, progress=progress, force=False, version=ANALYZER_VERSION)
+
 
 def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCache | None = None,
                   version: str = ANALYZER_VERSION) -> PhotoAnalysis:
@@ -370,6 +386,7 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
         stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
     return _photo_analysis(p, sess.id, bphoto.id, stored, computed)
 
+
 def _photo_analysis(p, session_id: int, bpid: int | None, stored, computed: bool) -> PhotoAnalysis:
     res = (stored.result if stored is not None else None) or {}
     caveats = caveats_from_result(res) if stored is not None else []
@@ -391,9 +408,11 @@ def _photo_analysis(p, session_id: int, bpid: int | None, stored, computed: bool
     return PhotoAnalysis(p.id, session_id, p.view, p.filename, bpid, regions, aligned, tuple(caveats), computed,
                          method if isinstance(method, str) else None)
 
+
 def _session_order(store, session_id: int) -> list[int]:
     """The session's photo ids, baseline session's photos first when it is the baseline."""
     return [p.id for p in store.list_photos(session_id)]
+
 
 def analyze_session(store, session_id: int, *, progress: Progress | None = None, force: bool = False,
                     version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
@@ -404,6 +423,7 @@ def analyze_session(store, session_id: int, *, progress: Progress | None = None,
     return _analyze_photos(store, _session_order(store, session_id), progress=progress, force=force,
                            version=version)
 
+
 def analyze_series(store, series_id: int, *, progress: Progress | None = None, force: bool = False,
                    version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
     """Analyse every photo of every session of a series (stored results are reused)."""
@@ -411,6 +431,7 @@ def analyze_series(store, series_id: int, *, progress: Progress | None = None, f
     for s in sorted(store.list_sessions(series_id), key=lambda s: (s.date, s.id)):
         ids.extend(_session_order(store, s.id))
     return _analyze_photos(store, ids, progress=progress, force=force, version=version)
+
 
 def _analyze_photos(store, ids: list[int], *, progress, force, version) -> list[PhotoAnalysis]:
     cache = _PhotoCache(store)
@@ -425,6 +446,7 @@ def _analyze_photos(store, ids: list[int], *, progress, force, version) -> list[
         progress(1.0, f"Analysed {len(ids)} photo{'s' if len(ids) != 1 else ''}")
     return out
 
+
 def series_status(store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
     """What is stored for each photo of the series, without computing anything."""
     base = baseline_session(store, series_id)
@@ -438,6 +460,7 @@ def series_status(store, series_id: int, *, version: str = ANALYZER_VERSION) -> 
             stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
             out.append(_photo_analysis(p, s.id, bviews.get(p.view), stored, False))
     return out
+
 
 def region_outlines(store, series_id: int, view: str, *,
                     analyzer_version: str = ANALYZER_VERSION) -> dict[str, np.ndarray]:
@@ -458,6 +481,7 @@ def region_outlines(store, series_id: int, view: str, *,
         if poly:
             out[name] = np.asarray(poly, float)
     return out
+
 
 def pending_photos(store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[int]:
     """Photos of the series that have a baseline to compare with but no up-to-date analysis."""

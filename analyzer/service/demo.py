@@ -27,6 +27,7 @@ def demo_patient(store: Store):
             return p
     return None
 
+
 def ensure_demo(store: Store, *, sample_dir: str | os.PathLike | None = None, progress: Progress | None = None,
                 analyze: bool = True):
     """Seed the demo patient from ``sample_images/series.json`` when the database has no patients.

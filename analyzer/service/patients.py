@@ -25,6 +25,7 @@ def open_store(*, url: str | None = None, data_dir: str | os.PathLike | None = N
     loc.data_dir.mkdir(parents=True, exist_ok=True)
     return Store(url=loc.database_url, data_dir=loc.data_dir)
 
+
 def add_region(store, series_id: int, spec: Mapping[str, Any]) -> str:
     """Add (or replace, by name) a region of the series; returns its name. Nothing is analysed here."""
     name, _ = region_to_roi(spec)
@@ -35,10 +36,12 @@ def add_region(store, series_id: int, spec: Mapping[str, Any]) -> str:
     store.set_regions(series_id, keep + [dict(spec, name=name)])
     return name
 
+
 def remove_region(store, series_id: int, name: str) -> None:
     """Stop measuring a region (its stored analyses stay in the database)."""
     series = store.get_series(series_id)
     store.set_regions(series_id, [r for r in (series.regions or []) if region_to_roi_name(r) != name])
+
 
 def create_patient_with_series(store, *, code: str, display_name: str, body_area: str = "face",
                                concerns: Iterable[str] = (), series_name: str = "", **patient_fields):
@@ -60,6 +63,7 @@ def create_patient_with_series(store, *, code: str, display_name: str, body_area
         raise
     return patient, series
 
+
 def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tuple[str, bytes, str]] = (),
                             **session_fields):
     """Add a session, then its photos ``(view, data, filename)``.
@@ -74,6 +78,7 @@ def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tup
     added, errors = add_photos(store, rec.id, photos)
     return rec, added, errors
 
+
 def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]]):
     """Store uploaded photos ``(view, data, filename)``: returns (added records, one-line errors)."""
     from analyzer.store import StoreError
@@ -85,6 +90,7 @@ def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]])
         except (PhotoError, StoreError) as exc:
             errors.append(str(exc))
     return added, errors
+
 
 def patient_report_pdf(store, patient_id: int, series_id: int, *,
                        analyzer_version: str = ANALYZER_VERSION) -> bytes:

@@ -33,6 +33,7 @@ class ReviewImages:
     reason: str | None = None
     scale: float = 1.0  # display pixels per baseline pixel
 
+
 def _resize(rgb: np.ndarray, s: float) -> np.ndarray:
     import cv2
 
@@ -40,6 +41,7 @@ def _resize(rgb: np.ndarray, s: float) -> np.ndarray:
         return rgb
     h, w = rgb.shape[:2]
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
 
 def review_images(store: Store, photo_id: int, *, region: str = DEFAULT_REGION, max_side: int = 900,
                   with_maps: bool = True, analyzer_version: str = ANALYZER_VERSION) -> ReviewImages:
@@ -114,6 +116,7 @@ def review_images(store: Store, photo_id: int, *, region: str = DEFAULT_REGION, 
                 maps[k] = _resize_nan(full, s)
     return ReviewImages(photo_id, bpid, region, _resize(base.rgb, s), small_warp, polygon, maps,
                         True, None, s)
+
 
 def _resize_nan(v: np.ndarray, s: float) -> np.ndarray:
     """Reduce a map with NaN holes (nearest neighbour keeps NaN edges crisp and values unmixed)."""

@@ -22,16 +22,28 @@ st.set_page_config(page_title="skin-progress", page_icon=":material/face:", layo
 
 try:
     store = get_store(from_app=True)
-except SkinProgressError as exc:  # a database URL that can't be opened: say so, offer the way back
+except SkinProgressError:  # a database that can't be opened: nobody is signed in yet, so say only that
+    # No host, port, database name or folder here, and nothing that changes the server's settings
+    # without proof of being its administrator: the setup code (docs/access.md), when one is set.
     loc = service.store_location()
-    st.error(f"The database can't be opened: {exc}")
-    st.markdown(f"Database chosen by **{loc.source}**. Data folder: `{loc.data_dir}`.")
-    if loc.source == "settings file":
-        def _reset() -> None:
-            service.write_settings(loc.data_dir, database_url=None)
-            st.cache_resource.clear()
+    st.error("The database can't be opened, so nobody can sign in right now. Please tell the administrator.")
+    st.caption("Administrator: correct the database URL (SKIN_PROGRESS_DATABASE_URL, or the settings file in "
+               "the data folder) and reload this page.")
+    from ui.auth import access_config
 
-        st.button("Use the embedded SQLite database in the data folder instead", key="db_reset", on_click=_reset)
+    setup_code = access_config().setup_code
+    if loc.source == "settings file" and setup_code:
+        import hmac
+
+        with st.form("db_reset_form"):
+            code = st.text_input("Setup code", type="password", key="db_reset_code")
+            reset = st.form_submit_button("Use the embedded SQLite database in the data folder instead")
+        if reset:
+            if hmac.compare_digest(str(code).encode(), setup_code.encode()):
+                service.write_settings(loc.data_dir, database_url=None)
+                st.cache_resource.clear()
+                st.rerun()
+            st.error("That is not the setup code.")
     st.stop()
 
 # First run: an empty database gets the demo patient (embedded SQLite, no set-up).
@@ -48,7 +60,9 @@ if not st.session_state.get("_demo_checked"):
             status.update(label="Demo patient ready", state="complete", expanded=False)
     st.session_state["_demo_checked"] = True
 
-user = require_user(store)  # renders the sign-in screen and stops until someone is signed in
+# The pages' addresses: a bookmarked page shows the sign-in screen, then that page once signed in.
+PAGE_PATHS = ("patients", "sessions", "review", "progress", "patient_view", "access", "settings")
+user = require_user(store, page_paths=PAGE_PATHS)  # the sign-in screen, stopping until someone is signed in
 patient_mode = user.patient_id if user.is_patient else st.session_state.get("patient_mode_id")
 if patient_mode is not None:
     # Read-only patient view: nothing else is reachable from the navigation.
@@ -60,7 +74,11 @@ else:
             st.Page("app_pages/patients.py", title="Patients", icon=":material/group:"),
             st.Page("app_pages/sessions.py", title="Series & sessions", icon=":material/event:"),
             st.Page("app_pages/review.py", title="Review", icon=":material/compare:"),
-            st.Page("app_pages/progress.py", title="Progress", icon=":material/show_chart:", default=True),
+            st.Page("app_pages/progress.py", title="Progress", icon=":material/show_chart:", default=True,
+                    url_path="home"),
+            # The default page is served at the root; its bookmarked address /progress opens it too.
+            st.Page("app_pages/progress.py", title="Progress", url_path="progress", visibility="hidden"),
+            st.Page("app_pages/capture_guide.py", title="Capture guide", icon=":material/photo_camera:"),
         ],
         "Patient": [st.Page("app_pages/patient_view.py", title="Patient view", icon=":material/person:")],
     }

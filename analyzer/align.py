@@ -29,22 +29,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from analyzer.errors import UsageError
-from analyzer.face import Face, detect_faces, main_face
+from analyzer.face import SAME_PERSON_MAX_DISTANCE, Face, detect_faces, face_descriptor, main_face
 from analyzer.results import finite_or_none
 
 #: Long side of the reduced images used for detection, features and ECC.
 WORK_SIDE = 1280
-#: Face-descriptor distance above which two faces are taken as different people.
-#: Measured on the shared photos: same person <= 0.45 (lisa vs zoom, across sessions),
-#: different people >= 0.63 (london set); dlib's own threshold is 0.6.
-SAME_PERSON_MAX_DISTANCE = 0.55
 #: Minimum fraction of the baseline region covered by the warped follow-up.
 MIN_OVERLAP = 0.5
 #: Minimum ECC correlation (locally normalised grey, region) for an accepted alignment.
@@ -237,29 +232,9 @@ def _prepare(rgb: np.ndarray, label: str) -> _Work:
 # --------------------------------------------------------------------------- faces
 
 
-@lru_cache(maxsize=1)
-def _face_recognizer():
-    import dlib
-    import face_recognition_models as frm
-
-    return dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-
-
 def _face_descriptor(w: _Work, face: Face) -> np.ndarray:
     """dlib 128-D face descriptor; ``face`` in work coordinates."""
-    import dlib
-
-    from analyzer.face import _lock
-
-    x, y, bw, bh = face.box
-    rect = dlib.rectangle(round(x), round(y), round(x + bw), round(y + bh))
-    # Face orders landmarks by image side; dlib's 5-point model order is
-    # (right-side eye outer, inner, left-side eye outer, inner, nose).
-    pts = face.landmarks[[2, 3, 0, 1, 4]]
-    shape = dlib.full_object_detection(rect, [dlib.point(round(px), round(py)) for px, py in pts])
-    with _lock:
-        d = _face_recognizer().compute_face_descriptor(w.rgb8, shape)
-    return np.asarray(d, dtype=np.float64)
+    return face_descriptor(w.rgb8, face)
 
 
 def _face_to_work(face: Face, S: np.ndarray) -> Face:

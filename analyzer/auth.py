@@ -83,6 +83,13 @@ DEFAULT_MAX_AGE = dt.timedelta(hours=12)
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,99}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,128}$")  # >= 22 url-safe chars = >= 128 bits
+#: A short code a patient can type (``K7QMX-R2PTA``): 10 characters without look-alikes (no I, L,
+#: O, 0, 1), about 49 bits. Guessing is held back by the same rate limits as links (``codes:*``
+#: for all codes together: about 30 tries an hour, then waits), and it expires like a link.
+SHORT_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+SHORT_CODE_LENGTH = 10
+SHORT_CODE_LABEL = "typed code"
+_SHORT = re.compile(rf"^[{SHORT_CODE_ALPHABET}]{{{SHORT_CODE_LENGTH}}}$")
 _ACTION = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
 
 
@@ -532,6 +539,16 @@ def extract_token(text: str) -> str:
     return m.group(1) if m else "".join(t.split())
 
 
+def normalize_short_code(text: str) -> str | None:
+    """``k7qmx r2pta`` / ``K7QMX-R2PTA`` → ``K7QMXR2PTA``; None if it is not a short code."""
+    t = re.sub(r"[\s-]", "", str(text or "")).upper()
+    return t if _SHORT.match(t) else None
+
+
+def _short_code_hash(code: str) -> str:
+    return hash_token("code:" + code)  # its own namespace: never equal to a link token's hash
+
+
 @dataclass(frozen=True)
 class IssuedLink:
     """A new patient link. ``token`` exists only here: show it once, it is not stored."""
@@ -593,6 +610,34 @@ def issue_patient_link(store, by: Principal, patient_id: int, *, days: int = DEF
         s.add(AuditRow(at=now, actor=by.actor, action="link.issue", patient_id=patient_id,
                        detail=f"link {row.id}, {days} days"))
         return IssuedLink(id=row.id, patient_id=patient_id, token=token, expires_at=expires, label=label)
+
+    return _write(store, tx)
+
+
+def issue_patient_code(store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
+                       label: str = "", now: dt.datetime | None = None) -> IssuedLink:
+    """A short code the patient can type (``K7QMX-R2PTA``), valid ``days`` days; listed, revoked,
+    rate-limited and audited like a link (its label starts with ``typed code``). ``token`` holds
+    the code as shown; only its hash is kept."""
+    _require_practitioner(by)
+    now = _now(now)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_LINK_DAYS:
+        raise AccountError(f"a link lasts 1 to {MAX_LINK_DAYS} days")
+    label = (SHORT_CODE_LABEL + (f" · {str(label).strip()}" if str(label or "").strip() else ""))[:200]
+    code = "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
+    shown = f"{code[:5]}-{code[5:]}"
+    expires = now + dt.timedelta(days=days)
+
+    def tx(s) -> IssuedLink:
+        if not isinstance(patient_id, int) or isinstance(patient_id, bool) or s.get(PatientRow, patient_id) is None:
+            raise NotFound(f"patient {patient_id!r} not found")
+        row = PatientTokenRow(token_hash=_short_code_hash(code), patient_id=patient_id, label=label,
+                              created_at=now, expires_at=expires)
+        s.add(row)
+        s.flush()
+        s.add(AuditRow(at=now, actor=by.actor, action="link.issue", patient_id=patient_id,
+                       detail=f"code {row.id}, {days} days"))
+        return IssuedLink(id=row.id, patient_id=patient_id, token=shown, expires_at=expires, label=label)
 
     return _write(store, tx)
 
@@ -660,9 +705,13 @@ def redeem_patient_link(store, token: str, *, session_key: str = "",
     now = _now(now)
     keys = code_keys(session_key)
     check_rate(store, keys, now=now)
+    short = normalize_short_code(token)
     token = extract_token(token)
     row = None
-    if _TOKEN.match(token):
+    if short is not None:
+        sh = _short_code_hash(short)
+        row = _read(store, lambda s: _valid_token_row(s, sh, now))
+    elif _TOKEN.match(token):
         th = hash_token(token)
         row = _read(store, lambda s: _valid_token_row(s, th, now))
     if row is None:

@@ -112,12 +112,10 @@ def metric_info(key: str) -> MetricInfo:
 
 
 def region_label(name: str) -> str:
-    """``left_cheek`` → ``Left cheek``; custom names are kept as typed."""
-    if not name:
-        return "Face"
-    if name == DEFAULT_REGION:
-        return "Face"
-    return name.replace("_", " ")[:1].upper() + name.replace("_", " ")[1:]
+    """``left_cheek`` (image left) → ``Patient's right cheek`` (analyzer.regions.region_label)."""
+    from analyzer.regions import region_label as _label
+
+    return "Face" if name == DEFAULT_REGION else _label(name)
 
 
 def noise_band_of(key: str) -> float | None:

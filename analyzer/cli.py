@@ -202,7 +202,9 @@ def _write_compare_outputs(comp, out_dir: Path) -> list[str]:
         from analyzer.render import heatmap
 
         for key, m in comp.maps().items():
-            rgb = heatmap(m, background=comp.baseline_rgb, kind=key.removeprefix("delta_"))
+            # red = more of the concern, as in the app: darker skin (more pigment) is red on the L* map
+            sign = -1.0 if key == "delta_L_star" else 1.0
+            rgb = heatmap(sign * m, background=comp.baseline_rgb, kind=key.removeprefix("delta_"))
             save_png(rgb.astype(np.float32), out_dir / f"change_{key}.png")
             written.append(f"change_{key}.png")
     (out_dir / "compare.json").write_text(dumps(comp.to_dict()))

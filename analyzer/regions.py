@@ -177,6 +177,26 @@ def face_area_polygon(face: Face, *, n_points: int = 48) -> np.ndarray:
     return _to_image(uv, mid, u, v, d, nv)
 
 
+#: Left/right named by the patient's side: the regions' left/right are image sides (above),
+#: and the cheek on the image's left is the patient's right cheek.
+_SIDED = {"left_cheek": "Patient's right cheek", "right_cheek": "Patient's left cheek"}
+
+
+def region_label(name: str) -> str:
+    """A region as a person says it: ``forehead`` → ``Forehead``, ``face`` → ``Face``,
+    ``left_cheek`` (image left) → ``Patient's right cheek``; custom names are kept as typed.
+
+    >>> region_label("left_cheek"), region_label("chin"), region_label("")
+    ("Patient's right cheek", 'Chin', 'Face')
+    """
+    if not name or name == "face":
+        return "Face"
+    if name in _SIDED:
+        return _SIDED[name]
+    text = str(name).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def roi_label(roi: ROI | None) -> str:
     """Short text naming a region (for reports and the ``region`` field)."""
     if roi is None:

@@ -229,7 +229,8 @@ def flags(screening: Mapping[str, Any] | None, *, on: _dt.date | None = None) ->
     screening : mapping or None
         A checklist (validated here). ``None`` or ``{}`` gives no warnings.
     on : date, optional
-        The session date: dated items then say how long ago they were.
+        The session date: dated items then say how long ago they were, and an item dated after
+        it (an intake's later Botox, say) is not a flag of this session.
 
     Examples
     --------
@@ -247,6 +248,8 @@ def flags(screening: Mapping[str, Any] | None, *, on: _dt.date | None = None) ->
         text = item.label
         if k in s["dates"]:
             when = _dt.date.fromisoformat(s["dates"][k])
+            if on is not None and when > on:
+                continue  # it happened after this session
             text += f" (on {when.isoformat()}"
             if on is not None:
                 days = (on - when).days

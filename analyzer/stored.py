@@ -145,7 +145,7 @@ def baseline_session(store: Store, series_id: int):
     return min(sessions, key=lambda s: (s.date, s.id)) if sessions else None
 
 
-Remedy = Literal["retake", "mark_reference", "upload_baseline", "none"]
+Remedy = Literal["retake", "mark_reference", "upload_baseline", "check_patient", "none"]
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,8 @@ class Caveat:
             "mark_reference": "Retake with the colour chart in frame, or mark a neutral reference patch "
                               "(grey card, white headband) on the photo.",
             "upload_baseline": "Upload a photo of this view to the baseline session.",
+            "check_patient": "This looks like another person: check the patient. If the photo belongs to "
+                             "someone else, delete it here and upload it to the right patient.",
             "none": "",
         }[self.remedy]
 
@@ -192,7 +194,12 @@ def caveats_from_result(result: Mapping[str, Any] | None) -> list[Caveat]:
     al = result.get("alignment") or {}
     if al and al.get("ok") is False:
         reason = al.get("reason") or result.get("reason") or "the photos could not be matched"
-        out.append(Caveat("alignment", f"Alignment refused: {reason}. This photo is left out of the charts.", "retake"))
+        if "different person" in str(reason).lower():  # align.py's identity check
+            out.append(Caveat("identity", "This looks like another person than in the baseline photo. "
+                              "This photo is left out of the charts.", "check_patient"))
+        else:
+            out.append(Caveat("alignment", f"Alignment refused: {reason}. This photo is left out of the charts.",
+                              "retake"))
     side = result.get("followup") or result.get("baseline") or {}
     q = side.get("quality") or {}
     for w in q.get("warnings") or []:

@@ -12,7 +12,7 @@ import streamlit as st
 from analyzer import auth
 from analyzer.errors import SkinProgressError
 from ui.auth import current_user
-from ui.common import get_store
+from ui.common import confirm_button, current_patient_id, get_store, md_escape
 
 store = get_store()
 user = current_user()
@@ -34,13 +34,17 @@ def _when(t) -> str:
 st.subheader("Patient links")
 st.caption("A link (or its code) lets one patient see their own progress and report, read-only, until it "
            "expires or you revoke it. Send it to the patient only; anyone holding it sees that patient's page.")
+# One patient picker: the sidebar's (the patient open on every practitioner page).
+pid = current_patient_id()
+demo_ids = {p.id for p in patients if p.is_demo}
 if not patients:
     st.info("No patients yet.")
+elif pid not in labels:
+    st.info("Choose a patient in the sidebar to see and make their links.")
+elif pid in demo_ids:
+    st.info("The demo patient is sample data with simulated changes: it takes no patient links.")
 else:
-    cur = st.session_state.get("patient_id")
-    ids = list(labels)
-    pid = st.selectbox("Patient", ids, index=ids.index(cur) if cur in ids else 0,
-                       format_func=lambda i: labels[i], key="acc_patient")
+    st.markdown(f"Links of **{md_escape(labels[pid])}** (choose another patient in the sidebar).")
     with st.form("acc_new_link", clear_on_submit=True):
         c1, c2 = st.columns([1, 2])
         days = c1.number_input("Valid for (days)", min_value=1, max_value=auth.MAX_LINK_DAYS,
@@ -50,6 +54,7 @@ else:
     if make:
         try:
             link = auth.issue_patient_link(store, user, pid, days=int(days), label=label)
+            short = auth.issue_patient_code(store, user, pid, days=int(days), label=label)
         except SkinProgressError as exc:
             st.error(str(exc))
         else:
@@ -57,21 +62,29 @@ else:
             st.success(f"Link for {codes[pid]} created, valid until {_when(link.expires_at)}. "
                        "Copy it now: it is shown only this once.")
             st.code(link.url(base) if base else link.query, language=None)
-            st.caption("Code to type instead of the link:")
-            st.code(link.token, language=None)
+            st.caption("Or a short code the patient can type on the sign-in page (same expiry; capitals or "
+                       "not, the dash is optional):")
+            st.code(short.token, language=None)
     links = auth.list_patient_links(store, user, pid)
     for li in links:
         c1, c2 = st.columns([5, 1])
         state = li.state()
         badge = {"active": ":green-badge[active]", "expired": ":gray-badge[expired]",
                  "revoked": ":red-badge[revoked]"}[state]
-        c1.markdown(f"Link {li.id} {badge} · made {_when(li.created_at)} · expires {_when(li.expires_at)}"
+        kind = "Code" if li.label.startswith(auth.SHORT_CODE_LABEL) else "Link"
+        c1.markdown(f"{kind} {li.id} {badge} · made {_when(li.created_at)} · expires {_when(li.expires_at)}"
                     f" · last used {_when(li.last_used_at)}" + (f" · {li.label}" if li.label else ""))
-        if state == "active" and c2.button("Revoke", key=f"acc_revoke_{li.id}"):
-            auth.revoke_patient_link(store, user, li.id)
-            st.rerun()
+        if state == "active":
+            with c2:
+                if confirm_button(f"acc_revoke_{li.id}", "Revoke",
+                                  f"Revoke {kind.lower()} {li.id}? The patient holding it loses access at once.",
+                                  yes="Yes, revoke"):
+                    auth.revoke_patient_link(store, user, li.id)
+                    st.rerun()
     if any(li.state() == "active" for li in links):
-        if st.button("Revoke all links of this patient", key="acc_revoke_all"):
+        if confirm_button("acc_revoke_all", "Revoke all links of this patient",
+                          f"Revoke every active link of {labels[pid]}? Each holder loses access at once.",
+                          yes="Yes, revoke all"):
             n = auth.revoke_all_links(store, user, pid)
             st.toast(f"{n} links revoked")
             st.rerun()
@@ -105,7 +118,10 @@ with st.expander("Add a practitioner account"):
         except SkinProgressError as exc:
             st.error(str(exc))
         else:
-            st.success(f"Account {acc.username} added.")
+            st.session_state["_acc_added"] = f"Account {acc.username} added."
+            st.rerun()  # the list above shows it
+    if msg := st.session_state.pop("_acc_added", None):
+        st.success(msg)
 
 if user.via == "local":
     with st.expander("Change my password"):
@@ -126,8 +142,10 @@ if user.via == "local":
 st.subheader("Audit log")
 st.caption("Who viewed or exported which patient, and when (sign-ins, links and accounts too). "
            "Entries name patients by code here; the log itself stores only numeric ids.")
-flt = st.selectbox("Patient", [None, *labels], format_func=lambda i: "all patients" if i is None else labels[i],
-                   key="acc_audit_patient")
+scope_opts = ["all"] + (["one"] if pid in labels else [])
+scope = st.radio("Entries of", scope_opts, horizontal=True, key="acc_audit_scope",
+                 format_func=lambda o: "all patients" if o == "all" else f"{labels[pid]} only")
+flt = pid if scope == "one" else None
 entries = auth.list_audit(store, user, patient_id=flt, limit=500)
 if entries:
     st.dataframe(pd.DataFrame([{

@@ -13,7 +13,7 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from ui.auth import audit, audit_once, authorized_patient_id, current_user
-from ui.charts import metric_chart, metric_rows, show_cards
+from ui.charts import metric_chart, metric_rows, show_cards, show_metric_chart
 from ui.common import (
     before_after_slider,
     cached_progress_rows,
@@ -93,15 +93,22 @@ st.caption("Each chart shows the value at every session (top) and the change sin
 for m in service.KEY_METRICS:
     info = service.metric_info(m)
     mr = metric_rows(rows, view=view, region=region, metric=m)
-    ch = metric_chart(mr, m, height=180)
+    ch = metric_chart(mr, m, height=180, plain=True)
     if ch is None:
         continue
     st.markdown(f"**{info.label[:1].upper() + info.label[1:]}**: {info.explanation}")
-    st.vega_lite_chart(ch, width="stretch")
+    show_metric_chart(ch)
 
 # ---- report
 st.subheader("Your report")
-if st.button("Prepare my report (PDF)", key="pv_report"):
+no_report = service.consent_problem(patient, "reports")
+if no_report:  # no report without the patient's consent to reports
+    if _user is not None and _user.is_patient:
+        st.info("No report can be made: your consent to reports is not on file. If you would like one, "
+                "ask your practitioner.")
+    else:
+        st.info(no_report)
+elif st.button("Prepare my report (PDF)", key="pv_report"):
     try:
         with st.spinner("Preparing the report…"):
             st.session_state["pv_pdf"] = (patient.id, series.id,

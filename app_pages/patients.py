@@ -7,11 +7,83 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.screening import validate_screening
-from ui.common import bump, current_patient_id, get_store, select_patient, series_label
+from ui.auth import audit
+from ui.common import (
+    bump,
+    concern_text,
+    confirm_button,
+    current_patient_id,
+    get_store,
+    select_patient,
+    series_label,
+)
 from ui.concerns import render_screening_form
 
 store = get_store()
 st.title("Patients")
+SKIN_TYPES = ["I", "II", "III", "IV", "V", "VI"]
+
+
+def edit_patient(p) -> None:
+    """Details, consents and intake screening of the open patient, editable; its series and the
+    patient can be deleted (each after a question)."""
+    k = f"ep{p.id}_"
+    with st.expander(f"Edit patient: {p.display_name} ({p.code})",
+                     expanded=st.session_state.get("_ep_open") == p.id):
+        with st.form(f"edit_patient_{p.id}", clear_on_submit=False):
+            c1, c2 = st.columns(2)
+            code = c1.text_input("Patient code", value=p.code, key=k + "code")
+            name = c2.text_input("Display name", value=p.display_name, key=k + "name")
+            c3, c4 = st.columns(2)
+            birth = c3.number_input("Birth year (0 = not given)", min_value=0, max_value=2100,
+                                    value=int(p.birth_year or 0), step=1, key=k + "birth")
+            fitz = c4.selectbox("Fitzpatrick skin type", [None, 1, 2, 3, 4, 5, 6],
+                                index=[None, 1, 2, 3, 4, 5, 6].index(p.fitzpatrick), key=k + "fitz",
+                                format_func=lambda v: "not given" if v is None else SKIN_TYPES[v - 1])
+            cp = st.checkbox("Consents to photos being stored", value=p.consent_photos, key=k + "cp")
+            cr = st.checkbox("Consents to reports", value=p.consent_reports, key=k + "cr")
+            notes = st.text_area("Notes", value=p.notes, key=k + "notes")
+            with st.expander("Intake screening (contraindications)", expanded=False):
+                raw = render_screening_form(k + "scr", context="intake", initial=p.screening)
+            save = st.form_submit_button("Save changes", type="primary")
+        if save:
+            st.session_state["_ep_open"] = p.id
+            try:
+                screening = validate_screening(raw)
+                store.update_patient(p.id, code=(code or "").strip(), display_name=(name or "").strip(),
+                                     birth_year=birth or None, fitzpatrick=fitz, consent_photos=cp,
+                                     consent_reports=cr, notes=notes, screening=screening)
+            except SkinProgressError as exc:
+                st.error(str(exc))
+            else:
+                audit(store, "edit.patient", p.id, "details and consents")
+                bump()
+                for key in [x for x in st.session_state if str(x).startswith(k)]:
+                    del st.session_state[key]
+                st.session_state["_ep_msg"] = "Changes saved."
+                st.rerun()
+        if msg := st.session_state.pop("_ep_msg", None):
+            st.success(msg)
+        for ser in store.list_series(p.id):
+            n = len(store.list_sessions(ser.id))
+            if confirm_button(f"del_series_{ser.id}", f"Delete the series “{series_label(ser)}”",
+                              f"Delete the series “{series_label(ser)}” with its {n} session(s), their photos "
+                              "and measurements? This can't be undone."):
+                store.delete_series(ser.id)
+                audit(store, "delete.series", p.id, f"series {ser.id}")
+                bump()
+                select_patient(p.id)
+                st.rerun()
+        if confirm_button(f"del_patient_{p.id}", f"Delete {p.display_name} ({p.code})",
+                          f"Delete {p.display_name} ({p.code}) with every series, session, photo, measurement "
+                          "and patient link? This can't be undone."):
+            store.delete_patient(p.id)
+            audit(store, "delete.patient", p.id, "")
+            bump()
+            select_patient(None)
+            st.toast(f"{p.display_name} ({p.code}) deleted.")
+            st.rerun()
+
 
 CONCERNS = ["redness", "pigmentation", "texture", "acne scars", "fine lines", "pores"]
 try:  # the store's own list, when it has one
@@ -37,7 +109,7 @@ for p in patients[:100]:
         if p.birth_year:
             facts.append(f"born {p.birth_year}")
         if p.fitzpatrick:
-            facts.append(f"Fitzpatrick {['I', 'II', 'III', 'IV', 'V', 'VI'][p.fitzpatrick - 1]}")
+            facts.append(f"Fitzpatrick {SKIN_TYPES[p.fitzpatrick - 1]}")
         facts.append("photo consent" if p.consent_photos else "no photo consent")
         c1.caption(" · ".join(facts))
         if c2.button("Open", key=f"open_{p.id}", width="stretch"):
@@ -51,7 +123,9 @@ for p in patients[:100]:
 
 st.divider()
 with st.expander("New patient", expanded=not patients and not search):
-    with st.form("new_patient", clear_on_submit=True):
+    # Not cleared on submit: after an error (a missing date, a taken code) everything typed stays;
+    # after a success the fields are emptied below, before the next run draws them.
+    with st.form("new_patient", clear_on_submit=False):
         c1, c2 = st.columns(2)
         code = c1.text_input("Patient code", key="np_code", help="Letters, digits, . _ - (e.g. P-0042)")
         name = c2.text_input("Display name", key="np_name")
@@ -68,7 +142,7 @@ with st.expander("New patient", expanded=not patients and not search):
                                  key="np_area")
         series_name = c6.text_input("Series name", value="Microneedling", key="np_series")
         concerns = st.multiselect("Concerns", CONCERNS, default=[c for c in ("redness", "texture") if c in CONCERNS],
-                                  key="np_concerns")
+                                  key="np_concerns", format_func=concern_text)
         notes = st.text_area("Notes", key="np_notes")
         with st.expander("Intake screening (contraindications)", expanded=False):
             raw_screening = render_screening_form("np_scr", context="intake")
@@ -85,18 +159,30 @@ with st.expander("New patient", expanded=not patients and not search):
         else:
             bump()
             select_patient(patient.id, series.id)
-            st.success(f"Created {patient.display_name} ({patient.code}) with the series “{series_label(series)}”.")
-            st.page_link("app_pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
+            for k in [k for k in st.session_state if str(k).startswith(("np_", "FormSubmitter:new_patient"))]:
+                del st.session_state[k]  # an empty form for the next patient
+            st.session_state["_np_created"] = (f"Created {patient.display_name} ({patient.code}) with the series "
+                                              f"“{series_label(series)}”.")
+            st.rerun()  # the list above shows the new patient
+created = st.session_state.pop("_np_created", None)
+if created:
+    st.success(created)
+    st.page_link("app_pages/sessions.py", label="Add the first session and photos", icon=":material/event:")
 
 pid = current_patient_id()
 if pid is not None:
     p = store.get_patient(pid)
+    edit_patient(p)
+if pid is not None and p.is_demo:
+    st.caption("The demo patient is sample data with simulated changes: it takes no new series and no patient "
+               "links. Create a real patient above.")
+elif pid is not None:
     with st.expander(f"New series for {p.display_name}"):
-        with st.form("new_series", clear_on_submit=True):
+        with st.form("new_series", clear_on_submit=False):  # kept after an error, emptied after a success
             body_area = st.selectbox("Body area", ["face", "neck", "decolletage", "hands", "abdomen", "back", "scalp"],
                                      key="ns_area")
             series_name = st.text_input("Series name", key="ns_name")
-            concerns = st.multiselect("Concerns", CONCERNS, key="ns_concerns")
+            concerns = st.multiselect("Concerns", CONCERNS, key="ns_concerns", format_func=concern_text)
             ok = st.form_submit_button("Create series")
         if ok:
             try:
@@ -106,4 +192,9 @@ if pid is not None:
             else:
                 bump()
                 select_patient(pid, s.id)
-                st.success(f"Series “{series_label(s)}” created.")
+                for k in [k for k in st.session_state if str(k).startswith("ns_")]:
+                    del st.session_state[k]
+                st.session_state["_ns_created"] = f"Series “{series_label(s)}” created."
+                st.rerun()  # the sidebar's series list shows it
+    if msg := st.session_state.pop("_ns_created", None):
+        st.success(msg)

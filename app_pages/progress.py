@@ -9,8 +9,15 @@ import streamlit as st
 from analyzer import ANALYZER_VERSION, service
 from analyzer.concerns import concern_order
 from ui.auth import audit_once, authorized_patient_id, patient_scope
-from ui.charts import metric_chart, metric_rows, show_cards
-from ui.common import bump, cached_progress_rows, get_store, need_series, series_label
+from ui.charts import metric_chart, metric_rows, show_cards, show_metric_chart
+from ui.common import (
+    bump,
+    cached_progress_rows,
+    concerns_text,
+    get_store,
+    need_series,
+    series_label,
+)
 from ui.concerns import render_concern_measures
 
 store = get_store()
@@ -46,10 +53,9 @@ region = c2.selectbox("Region", regions, key="pg_region", format_func=service.re
 default_metrics = [m for m in service.KEY_METRICS if m in metrics]
 chosen = c3.multiselect("Metrics", metrics, default=default_metrics, key="pg_metrics",
                         format_func=lambda m: service.metric_info(m).label,
-                        help="Each metric's full name (group.key) is in the table below.")
+                        help="The CSV below names each metric by its full key.")
 
-concerns_text = ", ".join(series.concerns) or "none recorded"
-st.caption(f"Concerns of this series: {concerns_text}. Their own measures come first, then the general metrics.")
+st.caption(f"Concerns of this series: {concerns_text(series.concerns)}. Their own measures come first, then the general metrics.")
 render_concern_measures(rows, series.concerns, region=region, view=view)
 
 st.subheader("Summary")
@@ -64,17 +70,32 @@ for m in chosen:
     if ch is None:
         st.caption(f"{service.metric_info(m).label}: nothing measured.")
         continue
-    st.vega_lite_chart(ch, width="stretch")
+    show_metric_chart(ch)
     missing = [r for r in mr if r["value"] is None]
     for r in missing:
         st.caption(f"Session {r['session_index']} ({r['session_date']}): no value, {r['reason']}.")
 
 st.subheader("Table")
-cols = ["session_index", "session_date", "session_kind", "treatment", "simulated", "view", "region", "metric",
-        "value", "unit", "change", "percent", "noise_band", "noise_band_percent", "beyond_noise", "reason",
-        "caveats"]
-table = [{k: r[k] for k in cols} for r in rows if r["view"] == view and r["region"] == region
-         and (not chosen or r["metric"] in chosen)]
+
+
+def _num(v, fmt: str = ".3g") -> str:
+    return "—" if v is None or v != v else format(v, fmt)
+
+
+def _yes(v) -> str:
+    return "—" if v is None else ("yes" if v else "no")
+
+
+# Plain headers and words (the CSV below keeps the tidy column names and metric keys).
+table = [{
+    "Session": r["session_index"], "Date": r["session_date"], "Kind": r["session_kind"],
+    "Treatment": r["treatment"] or "—", "Simulated": r["simulated"] or "",
+    "View": r["view"], "Region": service.region_label(r["region"]),
+    "Measure": service.metric_info(r["metric"]).label, "Value": _num(r["value"]), "Unit": r["unit"] or "",
+    "Change": _num(r["change"], "+.3g"), "Change (%)": _num(r["percent"], "+.1f"),
+    "Noise band (%)": _num(r["noise_band_percent"], ".0f"), "Beyond noise": _yes(r["beyond_noise"]),
+    "Note": r["reason"] or "", "Photo caveats": (r["caveats"] or "").replace(",", ", "),
+} for r in rows if r["view"] == view and r["region"] == region and (not chosen or r["metric"] in chosen)]
 st.dataframe(table, hide_index=True, width="stretch", key="pg_table")
 # The clinic's CSV: the tidy schema of analyzer.export (same as batch exports), read through the
 # signed-in user's scope, which checks the patient and audits the download as export.csv. Built on
@@ -84,4 +105,13 @@ _sid = series.id
 st.download_button("Download the full table (CSV)", data=lambda: _scope.csv_export(_sid),
                    file_name=f"{patient.code}-series{series.id}-progress.csv", mime="text/csv", key="pg_csv",
                    help="Tidy table (patient, session, view, region, metric, value, unit …), as in batch exports.")
+# The patient's PDF report, here too (not only through the patient view): built on click through
+# the user's scope (checked and audited as export.report), refused without report consent.
+_no_report = service.consent_problem(patient, "reports")
+if _no_report:
+    st.caption(_no_report)
+else:
+    st.download_button("Download the patient report (PDF)", data=lambda: _scope.report_pdf(patient.id, _sid),
+                       file_name=f"{patient.code}-progress-report.pdf", mime="application/pdf", key="pg_pdf",
+                       help="The same report the patient gets from their own page.")
 st.caption(f"Analyzer version {ANALYZER_VERSION}: only results of this version are charted.")

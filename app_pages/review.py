@@ -67,7 +67,7 @@ with st.expander("Regions of interest (chosen on the baseline)", expanded=False)
         x0, y0 = spec["x"] * k, spec["y"] * k
         rect = [[x0, y0], [x0 + spec["w"] * k, y0], [x0 + spec["w"] * k, y0 + spec["h"] * k], [x0, y0 + spec["h"] * k]]
         preview = draw_polygon(preview, rect, colour=(1.0, 0.55, 0.0))
-    st.image(preview, width=420, clamp=True,
+    st.container(width=420).image(preview, width="stretch", clamp=True,
              caption="Baseline: regions measured (green)" + (", new rectangle (orange)" if spec["kind"] == "rect" else "")
              + ". Pixel coordinates are those of the original photo " + f"({bp.width}×{bp.height}).")
     if st.button("Add region and measure it on every session", key="roi_add", type="primary"):
@@ -155,9 +155,10 @@ with t_maps:
         st.info("No change maps for this region.")
     else:
         cols = st.columns(3)
-        for k, (title, legend, jpg) in enumerate(r["maps"]):
+        for k, (title, legend, jpg, bar) in enumerate(r["maps"]):
             with cols[k % 3]:
                 st.image(jpg, caption=f"{title}: {legend}", width="stretch")
+                st.html(bar)  # the fixed scale: what each colour means
         st.caption("Colours use a fixed scale in every session, so the same colour means the same change.")
 
 # The other analysed photos of this series: ready before the practitioner switches to them.

@@ -11,42 +11,51 @@ practitioner: "Colour reference" under the photo."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import streamlit as st
 
 from analyzer import service
 from analyzer.concerns import normalize_concern
+from analyzer.conditions import differences, differences_text
 from analyzer.errors import SkinProgressError
 from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
-from ui.auth import current_user
+from analyzer.views import missing_views, required_views, view_choices, view_label
+from ui.auth import audit, current_user
+from ui.capture import (
+    conditions_input,
+    ghost_assets,
+    ghost_capture,
+    record_conditions,
+    review_pending,
+    show_kept_check,
+    stage,
+)
+from ui.capture.guide import guide_markdown
 from ui.common import (
-    blend,
     bump,
     cached_progress_rows,
     cached_status,
-    decode_rgb,
+    concerns_text,
+    confirm_button,
     display_bytes,
+    drawable_photo_spec,
     get_store,
-    ghost_camera,
     need_series,
+    patch_from_selection,
     series_label,
     show_caveat,
     small_rgb,
 )
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
-try:
-    from analyzer.store import STANDARD_VIEWS
-except ImportError:  # pragma: no cover
-    STANDARD_VIEWS = ("front", "left45", "right45")
-
 store = get_store()
 patient, series = need_series(store)
 st.title("Series & sessions")
 st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)} · {series.body_area} · "
-           f"concerns: {', '.join(series.concerns) or '—'}")
+           f"concerns: {concerns_text(series.concerns)}")
 
 sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)
@@ -54,6 +63,10 @@ base_id = base.id if base else None
 status = {a.photo_id: a for a in cached_status(series.id)}
 treats_scars = "acne_scars" in {normalize_concern(c) for c in series.concerns}
 with_recovery = {s.parent_session_id for s in sessions if s.kind == "recovery" and s.parent_session_id}
+# The views each session needs: the baseline session's (else front, left 45°, right 45°).
+photos_by_session = {s.id: [p.view for p in store.list_photos(s.id)] for s in sessions}
+required = required_views(photos_by_session.get(base_id, []))
+base_photos = {p.view: p for p in store.list_photos(base_id)} if base_id is not None else {}
 
 
 def show_recovery(treatment_id: int) -> None:
@@ -114,11 +127,23 @@ def colour_reference(p, session_id: int) -> None:
         st.caption("No reference patch marked.")
     side = max(8, min(p.width, p.height) // 10)
     dflt = cur or {"x": 0, "y": 0, "w": side, "h": side}
+    keys = {k: f"ref_{k}_{p.id}" for k in "xywh"}
+    if st.toggle("Draw the patch on the photo", key=f"ref_draw_{p.id}",
+                 help="Drag a box over the grey card or white headband; the numbers below follow it."):
+        ev = st.vega_lite_chart(drawable_photo_spec(small_rgb(p.id, 640), (p.width, p.height)), on_select="rerun",
+                                selection_mode="patch", key=f"ref_canvas_{p.id}", width="stretch")
+        drawn = patch_from_selection(ev, (p.width, p.height))
+        if drawn and st.session_state.get(f"ref_drawn_{p.id}") != drawn:  # a new box: into the numbers
+            st.session_state[f"ref_drawn_{p.id}"] = drawn
+            for k in "xywh":
+                st.session_state[keys[k]] = drawn[k]
+    for k in "xywh":  # the numbers start from the stored patch (or a default square)
+        st.session_state.setdefault(keys[k], int(dflt[k]))
     c1, c2, c3, c4 = st.columns(4)
-    x = c1.number_input("X", min_value=0, max_value=p.width - 1, value=int(dflt["x"]), step=1, key=f"ref_x_{p.id}")
-    y = c2.number_input("Y", min_value=0, max_value=p.height - 1, value=int(dflt["y"]), step=1, key=f"ref_y_{p.id}")
-    w = c3.number_input("W", min_value=1, max_value=p.width, value=int(dflt["w"]), step=1, key=f"ref_w_{p.id}")
-    h = c4.number_input("H", min_value=1, max_value=p.height, value=int(dflt["h"]), step=1, key=f"ref_h_{p.id}")
+    x = c1.number_input("X", min_value=0, max_value=p.width - 1, step=1, key=keys["x"])
+    y = c2.number_input("Y", min_value=0, max_value=p.height - 1, step=1, key=keys["y"])
+    w = c3.number_input("W", min_value=1, max_value=p.width, step=1, key=keys["w"])
+    h = c4.number_input("H", min_value=1, max_value=p.height, step=1, key=keys["h"])
     preview = draw_rectangle(small_rgb(p.id, 640), (x, y, w, h), photo_size=(p.width, p.height), max_side=640)
     st.image(preview, caption="Reference patch (magenta outline)", width=320, clamp=True)
     b1, b2 = st.columns(2)
@@ -192,10 +217,28 @@ for i, s in enumerate(sessions, start=1):
                         st.success(st.session_state.pop("ref_msg")[1])
                     if p.id in status:
                         show_analysis(status[p.id], key="tl")
+                    bp = base_photos.get(p.view)
+                    diff = differences_text(differences(p.capture_conditions, bp.capture_conditions)) if (
+                        bp is not None and bp.id != p.id) else None
+                    if diff:
+                        st.warning(diff, icon=":material/tune:")
+                    show_kept_check(p)
                     with st.expander("Colour reference", expanded=st.session_state.get("open_ref_photo") == p.id):
                         colour_reference(p, s.id)
+                    if confirm_button(f"del_photo_{p.id}", "Delete this photo",
+                                      f"Delete the {p.view} photo “{p.filename}” of {label}? Its measurements "
+                                      "go with it. This can't be undone."):
+                        store.delete_photo(p.id)
+                        audit(store, "delete.photo", patient.id, f"photo {p.id}")
+                        bump()
+                        st.session_state["open_session_id"] = s.id
+                        st.toast(f"Photo “{p.filename}” deleted.")
+                        st.rerun()
         else:
             st.caption("No photos yet.")
+        missing = missing_views(required, [p.view for p in photos])
+        if missing:
+            st.caption("Views still missing: " + ", ".join(view_label(v) for v in missing) + ".")
         recovery_of = s.id if s.id in with_recovery else (s.parent_session_id if s.kind == "recovery" else None)
         if recovery_of is not None:
             show_recovery(recovery_of)
@@ -209,10 +252,20 @@ for i, s in enumerate(sessions, start=1):
                 if a.caveats:
                     show_analysis(a)
             st.rerun()
+        followers = [t for t in sessions if t.parent_session_id == s.id]
+        also = f" and its {len(followers)} recovery visit(s)" if followers else ""
+        if confirm_button(f"del_session_{s.id}", "Delete this session",
+                          f"Delete {label}{also}, with {len(photos)} photo(s) and their measurements? "
+                          "This can't be undone."):
+            store.delete_session(s.id)
+            audit(store, "delete.session", patient.id, f"session {s.id}")
+            bump()
+            st.toast(f"{label} deleted.")
+            st.rerun()
 
 # ------------------------------------------------------------------ add a session
 st.subheader("Add a session")
-with st.form("add_session", clear_on_submit=True):
+with st.form("add_session", clear_on_submit=False):  # kept after an error, emptied after a success
     c1, c2, c3 = st.columns(3)
     date = c1.date_input("Date", value=dt.date.today(), key="as_date")
     kind = c2.selectbox("Kind", ["treatment", "recovery"], key="as_kind",
@@ -246,6 +299,13 @@ if add_ok:
     if kind == "recovery":
         earlier = [s for s in treatments if s.date <= date]
         parent = parent_pick if parent_pick is not None else (earlier[-1].id if earlier else None)
+    # A dated item after this session's date (the intake's "recent Botox" of a later day, pre-filled
+    # above) did not happen before this session: it is not carried onto it.
+    later = {k for k, d in (raw_screening.get("dates") or {}).items() if d is not None and d > date}
+    if later:
+        raw_screening = {**raw_screening,
+                         "answers": {k: (v and k not in later) for k, v in raw_screening["answers"].items()},
+                         "dates": {k: d for k, d in raw_screening["dates"].items() if k not in later}}
     try:
         screening = validate_screening(raw_screening)  # a one-line UsageError: nothing is stored then
         rec, _, _ = service.add_session_with_photos(
@@ -259,12 +319,19 @@ if add_ok:
         st.session_state["open_session_id"] = rec.id
         st.session_state["upload_session_id"] = rec.id
         st.session_state["up_session"] = rec.id  # upload to the new session next
-        st.success(f"Session of {rec.date.isoformat()} added. Upload its photos below.")
+        for k in [k for k in st.session_state if str(k).startswith("as_")]:
+            del st.session_state[k]
+        st.toast(f"Session of {rec.date.isoformat()} added. Upload its photos below.")
         st.rerun()
 
 # ------------------------------------------------------------------ photos
 if sessions:
     st.subheader("Photos")
+    if not any(photos_by_session.values()):  # the first upload of a new series: the guide first
+        with st.expander("Capture guide: read before the first photos of this series", expanded=True):
+            st.markdown(guide_markdown(required))
+            st.page_link("app_pages/capture_guide.py", label="Open the printable capture guide",
+                         icon=":material/print:")
     ids = [s.id for s in sessions]
     labels = {s.id: service.session_label(s, i, baseline_id=base_id) for i, s in enumerate(sessions, start=1)}
     want = st.session_state.get("upload_session_id")
@@ -273,22 +340,39 @@ if sessions:
     if st.session_state.get("up_session") not in ids:
         st.session_state["up_session"] = want
     sid = st.selectbox("Session", ids, key="up_session", format_func=lambda i: labels[i])
-    views = list(STANDARD_VIEWS)
-    view = st.selectbox("View", views, key="up_view",
-                        help="One photo per view and session. Several files: they are given the views in order "
-                             "(front, left45, right45) unless you pick one view for a single file.")
+    no_consent = service.consent_problem(patient, "photos")
+    if no_consent:  # nothing can be uploaded: say why and how to change it, once, in plain words
+        st.warning(no_consent, icon=":material/no_photography:")
+        st.page_link("app_pages/patients.py", label="Edit the patient on the Patients page", icon=":material/group:")
+        st.stop()
+    views = view_choices(v for ps in photos_by_session.values() for v in ps)
+    view = st.selectbox("View", views, key="up_view", format_func=view_label,
+                        help="One photo per view and session. Several files: a file whose name says its view "
+                             "(…front…, …left45…, …right45…) gets that view; the others get this view first, "
+                             "then the remaining views in order. Each photo's view is shown after the upload.")
     if st.session_state.pop("_reset_replace", False):
         st.session_state["up_replace"] = False
     replace = st.checkbox("Replace the existing photo of this view (retake)", key="up_replace")
+    last_cond = next((p.capture_conditions for s_ in reversed(sessions) for p in store.list_photos(s_.id)
+                      if p.capture_conditions), None)
+    conditions = conditions_input(last_cond)
+    base_photo = base_photos.get(view)
+    cond_note = differences_text(differences(conditions, base_photo.capture_conditions)) if (
+        base_photo is not None and sid != base_id) else None
     tab_files, tab_cam = st.tabs(["Upload files (desktop)", "Camera (tablet)"])
 
+    def _page_words(msg: str) -> str:
+        """An error names the session as this page does (Session 4 · date), not by its record id."""
+        return re.sub(rf"\bsession {sid}\b", labels[sid], msg)
+
     def store_and_analyse(items: list[tuple[str, bytes, str]]) -> None:
-        added, errors = [], []
-        for v, data, name in items:
-            try:
-                added.append(store.add_photo(sid, view=v, data=data, filename=name, replace=replace))
-            except SkinProgressError as exc:
-                errors.append(str(exc))
+        try:
+            added, errors = service.add_photos(store, sid, items, replace=replace)
+        except SkinProgressError as exc:  # no photo consent: nothing stored
+            st.error(_page_words(str(exc)))
+            return
+        errors = [_page_words(e) for e in errors]
+        record_conditions(store, added, conditions)
         if not added:
             for e in errors:
                 st.error(e)
@@ -303,17 +387,42 @@ if sessions:
         st.session_state["_reset_replace"] = True
         st.rerun()
 
+    def keep_passed(session_id: int) -> None:
+        """Keep the uploads that passed the check before keeping (the others wait below)."""
+        from ui.capture import PENDING_KEY
+
+        pending = st.session_state.get(PENDING_KEY) or []
+        ok = [p for p in pending if p["ok"] and p["source"] == "upload" and p["session_id"] == session_id]
+        if ok:
+            st.session_state[PENDING_KEY] = [p for p in pending if p not in ok]
+            store_and_analyse([(p["view"], p["data"], p["filename"]) for p in ok])
+
     last = st.session_state.pop("last_upload", None)
     if last:
         for e in last["errors"]:
             st.error(e)
         done = [a for a in cached_status(series.id) if a.photo_id in set(last["ids"])]
-        st.success(f"{len(done)} photo{'s' if len(done) != 1 else ''} stored and analysed.")
+        good = [a for a in done if a.ok]
+        other = [a for a in done if not a.ok]
+        if good:
+            st.success(f"{len(good)} photo{'s' if len(good) != 1 else ''} stored and analysed.")
+        if other:  # never green: these are not in the charts
+            st.warning(f"{len(other)} photo{'s' if len(other) != 1 else ''} stored but left out of the charts: "
+                       "see below.")
         for a in done:
             c1, c2 = st.columns([1, 2])
-            c1.image(display_bytes(a.photo_id), caption=f"{a.view} · {a.filename}", width=220)
+            c1.image(display_bytes(a.photo_id), caption=f"{a.view} · {a.filename}", width="stretch")
             with c2:
                 show_analysis(a, key="up")
+                if not a.ok and confirm_button(f"del_up_{a.photo_id}", "Delete this photo",
+                                               f"Delete the {a.view} photo “{a.filename}”? This can't be undone."):
+                    store.delete_photo(a.photo_id)
+                    audit(store, "delete.photo", patient.id, f"photo {a.photo_id}")
+                    bump()
+                    st.toast(f"Photo “{a.filename}” deleted.")
+                    st.rerun()
+                elif not a.ok:  # keep the outcome on screen while the question is asked
+                    st.session_state["last_upload"] = last
 
     with tab_files:
         nonce = st.session_state.get("uploader_nonce", 0)
@@ -326,38 +435,41 @@ if sessions:
             if not files:
                 st.error("Choose one or more photo files first.")
             else:
-                if len(files) == 1:
-                    items = [(view, files[0].getvalue(), files[0].name)]
-                else:
-                    order = [view] + [v for v in views if v != view]
-                    if len(files) > len(order):
-                        st.error(f"{len(files)} files but only {len(order)} views: upload one file per view.")
-                        files = files[: len(order)]
-                    items = [(order[k], f.getvalue(), f.name) for k, f in enumerate(files)]
-                store_and_analyse(items)
+                if len(files) > len(views):
+                    st.error(f"{len(files)} files but only {len(views)} views: upload one file per view.")
+                    files = files[: len(views)]
+                given = service.assign_views([f.name for f in files], view, views)
+                items = [(v, f.getvalue(), f.name) for v, f in zip(given, files, strict=True)]
+                # The check before keeping: photos that pass are kept at once, the others wait
+                # for "Keep" / "Retake" below with the one thing to fix.
+                with st.spinner("Checking the photos against the baseline…"):
+                    stage(store, sid, items, source="upload")
+                keep_passed(sid)
 
     with tab_cam:
-        bphoto = None
-        if base is not None:
-            bphoto = next((p for p in store.list_photos(base.id) if p.view == view), None)
-        opacity = st.slider("Ghost of the baseline (opacity)", 0.0, 1.0, 0.35, 0.05, key="ghost_opacity",
-                            help="Match the pose to the baseline: line up the face with its ghost.")
-        ghost = decode_rgb(display_bytes(bphoto.id)) if bphoto is not None else None
-        if ghost is None:
-            st.caption(f"No baseline {view} photo yet: nothing to line up with.")
-        with st.expander("Live framing guide (camera with the baseline ghost)", expanded=False):
-            ghost_camera(ghost, opacity)
-        shot = st.camera_input("Take the photo", key=f"camera_{nonce}")
-        if shot is not None:
-            data = shot.getvalue()
-            if ghost is not None:
-                try:
-                    cam = decode_rgb(data)
-                    g = decode_rgb(display_bytes(bphoto.id), size=(cam.shape[1], cam.shape[0]))
-                    st.image(blend(cam, g, opacity), caption="Your shot with the baseline ghost", width=420)
-                except Exception:  # noqa: BLE001 - a preview only; the store checks the file properly
-                    pass
-            if st.button("Use this photo", key="use_camera", type="primary"):
-                stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-                store_and_analyse([(view, data, f"camera-{view}-{stamp}.jpg")])
-                st.session_state["uploader_nonce"] = nonce + 1
+        from analyzer.service.prekeep import baseline_measure, baseline_photo_for
+
+        bphoto = baseline_photo_for(store, sid, view)
+        assets = None
+        if bphoto is not None:
+            bface = baseline_measure(store, bphoto).face  # cached: also makes the first check quicker
+            assets = ghost_assets(display_bytes(bphoto.id),
+                                  tuple(map(float, bface.box)) if bface is not None else None,
+                                  tuple((float(x), float(y)) for x, y in (bface.left_eye, bface.right_eye))
+                                  if bface is not None else None, (bphoto.width, bphoto.height))
+        else:
+            st.caption(f"No baseline {view} photo to line up with: this photo is checked on its own.")
+        st.caption("Line the face up with the ghost of the baseline and its outline, then take the photo: it is "
+                   "taken at the camera's full resolution and checked before it is kept.")
+        shot = ghost_capture(assets, key="ghost_capture")
+        if shot is not None and shot["nonce"] != st.session_state.get("_ghost_nonce"):
+            st.session_state["_ghost_nonce"] = shot["nonce"]
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            ext = "png" if shot.get("mime") == "image/png" else "jpg"
+            with st.spinner("Checking the photo against the baseline…"):
+                stage(store, sid, [(view, shot["data"], f"camera-{view}-{stamp}.{ext}")], source="camera",
+                      shot_at_ms=shot.get("shot_at_ms"),
+                      meta={k: shot.get(k) for k in ("width", "height", "method", "track_width", "track_height",
+                                                     "capture_ms", "mime")})
+
+    review_pending(store_and_analyse, session_id=sid, note=cond_note)

@@ -42,10 +42,13 @@ if save:
             from analyzer.store.engine import resolve_url
 
             resolve_url(url)  # one-line error for an unusable URL; nothing is written then
+            with st.spinner("Testing the connection…"):
+                what = service.check_database(url, loc.data_dir)  # an unreachable database is not saved
         path = service.write_settings(loc.data_dir, database_url=url or None)
     except (SkinProgressError, OSError) as exc:
-        st.error(str(exc))
+        st.error(f"Not saved: {exc}")
     else:
-        st.success(f"Saved to {path}. The app uses it from the next start (or now, after a reload).")
+        tested = f" Connection tested: {what}." if url else ""
+        st.success(f"Saved to {path}.{tested} The app uses it from the next start (or now, after a reload).")
         st.cache_data.clear()
         st.cache_resource.clear()

@@ -319,20 +319,26 @@ def test_access_page_issues_and_revokes_links_and_shows_the_audit_log(clinic, mo
     at = sign_in(AppTest.from_file(admin, default_timeout=60).run())
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Access"]
-    at.selectbox(key="acc_patient").select(ids["P-B"]["patient"])
+    at.session_state["patient_id"] = ids["P-B"]["patient"]  # the one patient picker: the sidebar's
+    at.run()
     at.number_input(key="acc_days").set_value(7)
     next(b for b in at.button if b.label == "Create a link").click().run()
     assert not at.exception, at.exception
-    token = at.code[-1].value
-    assert "?access=" + token in at.code[0].value
+    token = at.code[0].value.split("?access=")[1]
+    short = at.code[-1].value  # the short code to type: same patient, same expiry
+    assert len(short) == 11 and short[5] == "-"
+    assert auth.redeem_patient_link(store, short.lower().replace("-", " ")).patient_id == ids["P-B"]["patient"]
     pb = auth.redeem_patient_link(store, token)
     assert pb.patient_id == ids["P-B"]["patient"]
-    link = auth.list_patient_links(store, auth.authenticate(store, "anna", PW), ids["P-B"]["patient"])[0]
-    assert (link.expires_at - link.created_at) == dt.timedelta(days=7)
+    links = auth.list_patient_links(store, auth.authenticate(store, "anna", PW), ids["P-B"]["patient"])
+    link = next(x for x in links if not x.label.startswith(auth.SHORT_CODE_LABEL))
+    assert all((x.expires_at - x.created_at) == dt.timedelta(days=7) for x in links) and len(links) == 2
     # the token is not shown again
     at.run()
-    assert token not in texts(at)
-    next(b for b in at.button if b.label == "Revoke").click().run()
+    assert token not in texts(at) and short not in texts(at)
+    at.button(key=f"acc_revoke_{link.id}_ask").click().run()
+    auth.validate_principal(store, pb)  # not yet: revoking asks first
+    at.button(key=f"acc_revoke_{link.id}_yes").click().run()
     with pytest.raises(auth.AccessDenied):
         auth.validate_principal(store, pb)
     # the audit log lists the link's life, by patient code

@@ -148,7 +148,8 @@ def test_duplicate_patient_code_is_one_line_error(data):
 # ------------------------------------------------------------------ sessions and uploads
 def _new_patient(d):
     s = store_of(d)
-    p, ser = service.create_patient_with_series(s, code="P-7", display_name="Upload Test")
+    p, ser = service.create_patient_with_series(s, code="P-7", display_name="Upload Test", consent_photos=True,
+                                                consent_reports=True)
     return p, ser
 
 
@@ -180,6 +181,11 @@ def test_add_session_and_upload_two_photos(data):
     at.button(key="FormSubmitter:add_session-Add session").click().run()
     at.file_uploader[0].set_value(("later.jpg", photos["later"], "image/jpeg"))
     at.button(key="FormSubmitter:upload_form-Upload and analyse").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # checked before it is kept: taken farther away than the baseline, so it waits with the fix
+    assert not s.list_photos(sorted(s.list_sessions(ser.id), key=lambda x: x.date)[1].id)
+    assert any("closer" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.button(key="prekeep_keep_0_later.jpg").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("stored and analysed" in x.value for x in at.success)
     sessions = sorted(s.list_sessions(ser.id), key=lambda x: x.date)
@@ -261,22 +267,22 @@ def test_progress_charts_cards_and_metric_switch(data):
     at = new_app().run()
     assert [t.value for t in at.title] == ["Progress"]
     n = len(charts(at))
-    assert n == len(service.KEY_METRICS)
+    assert n == 2 * len(service.KEY_METRICS)  # per metric: its value, and its change with the noise band
     body = texts(at)
     assert "since the first session" in body
     assert "simulated" in body
     at.multiselect(key="pg_metrics").set_value(["redness.a_star_mean"]).run()
-    assert not at.exception and len(charts(at)) == 1
+    assert not at.exception and len(charts(at)) == 2
     at.selectbox(key="pg_region").set_value("forehead").run()
-    assert not at.exception and len(charts(at)) == 1
+    assert not at.exception and len(charts(at)) == 2
     # the demo series' concerns (redness, texture) lead: redness has measures of its own (cheeks and
     # nose), texture only general metrics; then the summary, the charts and the table
     heads = [h.value for h in at.subheader]
     assert heads == ["Redness and rosacea", "Texture", "Summary", "Charts", "Table"], heads
     first = at.dataframe[0].value
-    lead = list(dict.fromkeys(first["measure"]))[:2]  # its own cheeks-and-nose measures first
+    lead = list(dict.fromkeys(first["Measure"]))[:2]  # its own cheeks-and-nose measures first
     assert lead == ["red area on cheeks and nose", "redness (a*) on cheeks and nose"], lead
-    assert set(first["region"]) == {"forehead"}
+    assert set(first["Region"]) == {"Forehead"}
 
 
 # ------------------------------------------------------------------ patient view
@@ -353,8 +359,22 @@ def test_unusable_database_url_is_one_line_and_recoverable(env, monkeypatch):
     at = new_app().run()
     assert not at.exception
     assert len(at.error) == 1 and "\n" not in at.error[0].value
-    at.button[0].click().run()  # back to the embedded SQLite database
-    assert not at.exception and not at.error
+    # before anyone signs in: no host, port or database name, and nothing that rewrites the settings
+    shown = texts(at)
+    assert "127.0.0.1" not in shown and "none" not in shown.split() and ":1" not in shown
+    assert not at.button and not at.text_input
+    assert service.read_settings(d) != {}
+    # the administrator, with the setup code, goes back to the embedded SQLite database
+    monkeypatch.setenv("SKIN_PROGRESS_SETUP_CODE", "long setup code 42")
+    at = new_app().run()
+    at.text_input(key="db_reset_code").input("wrong")
+    at.button(key="FormSubmitter:db_reset_form-Use the embedded SQLite database in the data folder instead").click()
+    at.run()
+    assert service.read_settings(d) != {} and "not the setup code" in texts(at)
+    at.text_input(key="db_reset_code").input("long setup code 42")
+    at.button(key="FormSubmitter:db_reset_form-Use the embedded SQLite database in the data folder instead").click()
+    at.run()
+    assert not at.exception
     assert service.read_settings(d) == {}
     assert [t.value for t in at.title] == ["Progress"]
 
@@ -391,7 +411,7 @@ def test_acne_scar_series_progress_leads_with_acne_scar_measures(data):
     s = store_of(data)
     photos = small_photos()
     p, ser = service.create_patient_with_series(s, code="SCAR-1", display_name="Scar Series",
-                                                concerns=["acne_scars", "redness"])
+                                                concerns=["acne_scars", "redness"], consent_photos=True)
     for day, key, grade in ((dt.date(2026, 1, 10), "baseline", 3), (dt.date(2026, 2, 10), "later", 2)):
         service.add_session_with_photos(s, ser.id, date=day, photos=[("front", photos[key], f"{key}.jpg")],
                                         scar_grade=grade)
@@ -411,9 +431,9 @@ def test_acne_scar_series_progress_leads_with_acne_scar_measures(data):
     assert heads[:2] == ["Acne scars", "Redness and rosacea"], heads  # before the summary and charts
     assert heads.index("Acne scars") < heads.index("Summary") < heads.index("Charts")
     table = at.dataframe[0].value  # the first table on the page: the acne-scar measures
-    assert list(table["measure"])[:2] == ["number of scars", "number of scars"]
-    assert "clinician's scar grade (Goodman & Baron 1-4)" in set(table["measure"])
-    assert set(table["measure"]) <= {"number of scars", "scar area (shaded part)", "share of skin with scars",
+    assert list(table["Measure"])[:2] == ["number of scars", "number of scars"]
+    assert "clinician's scar grade (Goodman & Baron 1-4)" in set(table["Measure"])
+    assert set(table["Measure"]) <= {"number of scars", "scar area (shaded part)", "share of skin with scars",
                                      "clinician's scar grade (Goodman & Baron 1-4)"}
     assert at.multiselect(key="pg_metrics").options[0].startswith("number of scars")
 

@@ -486,7 +486,7 @@ def test_csv_export_is_the_series_own_patient_when_ids_differ(store):
 def test_report_pdf_contains_no_gps_and_is_audited(store):
     from pypdf import PdfReader
 
-    p = store.create_patient("P-A", "Alice Alpha")
+    p = store.create_patient("P-A", "Alice Alpha", consent_photos=True, consent_reports=True)
     s = store.create_series(p.id, body_area="face", concerns=["redness"])
     se = store.add_session(s.id, date=dt.date(2026, 1, 1))
     store.add_photo(se.id, view="front", data=gps_jpeg(3, (800, 600)), filename="a.jpg")

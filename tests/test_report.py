@@ -79,25 +79,32 @@ def store_pdf(report_store):
 
 def test_pdf_opens_with_expected_pages_and_text(store_pdf):
     reader = PdfReader(io.BytesIO(store_pdf))
-    # cover, view images, 2 chart pages (14 metrics, 8 a page), values table, summary + methods
-    assert len(reader.pages) == 6
+    # cover + summary; the view's photos, then charts (14 metrics), the values table and the
+    # methods flow on without half-empty pages (issue 18: a page was two-thirds empty)
+    assert len(reader.pages) == 5
     pages = [p.extract_text() for p in reader.pages]
     cover = pages[0]
     for s in ("Skin progress report", "P-REP-7", "Zoë Müller", "face", "Spring series", "2026-01-15",
-              "2026-02-12", __version__, "SIMULATED"):
+              "2026-02-12", __version__, "SIMULATED", "Summary"):
         assert s in cover, s
-    assert "View: front" in pages[1] and "Baseline 2026-01-15" in pages[1] and "2026-02-12 (aligned)" in pages[1]
-    assert "Alignment: accepted" in pages[1] and "could not be aligned" not in pages[1]
-    charts = pages[2] + pages[3]
+    assert "Photos: front view" in pages[1] and "Baseline 2026-01-15" in pages[1] and "2026-02-12 (aligned)" in pages[1]
+    assert "lined up with the baseline photo" in pages[1] and "could not be" not in pages[1]
+    text = "\n".join(pages)
     for label in METRIC_LABELS.values():
-        assert label in charts, label
-    assert "simulated" in charts
-    assert "Values: front, face" in pages[4] and "Change" in pages[4]
-    assert "2026-02-12 (simulated)" in pages[4] and "2026-01-15 (simulated)" not in pages[4]
-    last = pages[5]
-    for s in ("Summary", "Methods and caveats", "Colour calibration: not used", "Alignment: accepted",
+        assert label in text, label
+    assert "simulated" in text
+    assert "Values: front view, Face" in text and "Change" in text
+    assert "2026-02-12 (simulated)" in text and "2026-01-15 (simulated)" not in text
+    last = pages[-1]
+    for s in ("Methods and caveats", "Colour calibration: not used", "lined up with the baseline photo",
               f"Analyzer version {__version__}", "not a medical diagnosis"):
         assert s in last, s
+    # plain words for the patient: no alignment jargon, no raw keys, no None/nan
+    for word in ("homography", "confidence", "residual", "ecc", "None", "nan"):
+        assert word not in text, word
+    import re
+
+    assert not re.search(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b", text), re.findall(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b", text)
 
 
 def test_pdf_images_are_reencoded_without_exif_or_gps(store_pdf):
@@ -206,7 +213,7 @@ def test_report_cli_from_store(report_store, tmp_path, capsys):
     out = tmp_path / "r.pdf"
     assert main(["report", *args, "--patient", "P-REP-7", "--series", str(ser.id), "--out", str(out)]) == 0
     reader = PdfReader(out)
-    assert "P-REP-7" in reader.pages[0].extract_text() and len(reader.pages) == 6
+    assert "P-REP-7" in reader.pages[0].extract_text() and len(reader.pages) == 5
     assert main(["report", *args, "--patient", "NOPE", "--out", str(out)]) == 2
     assert "NOPE" in capsys.readouterr().err
     assert main(["report", *args, "--patient", "P-REP-7", "--out", str(tmp_path / "r.txt")]) == 2
@@ -247,7 +254,7 @@ def test_view_first_photographed_later_uses_its_own_baseline():
     assert "1.00" in left and "lower" in left and "11%" in left
     pdf = build_report(ReportData(patient_code="P", rows=tuple(rows)))
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-    assert "Values: left45, face" in text and "−1.00" in text
+    assert "Values: left45 view, Face" in text and "−1.00" in text
 
 
 def test_report_before_any_analysis_says_so():
@@ -257,7 +264,7 @@ def test_report_before_any_analysis_says_so():
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert "No photo of this series has been analysed yet." in text
     assert "not used (no colour chart" not in text
-    assert len(reader.pages) == 3  # cover, the view's images, summary + methods
+    assert len(reader.pages) == 2  # cover and summary; the view's images and the methods
 
 
 def test_long_series_table_fits_the_page():

@@ -194,18 +194,25 @@ def _row(**kw):
     return r
 
 
+def test_sided_regions_are_named_by_the_patients_side():
+    # left_cheek is the image's left (analyzer.regions), which is the patient's right cheek
+    assert service.region_label("left_cheek") == "Patient's right cheek"
+    assert service.region_label("right_cheek") == "Patient's left cheek"
+    assert service.region_label("forehead") == "Forehead" and service.region_label("my patch") == "My patch"
+
+
 def test_summary_sentences():
     base = _row(is_baseline=True, session_date="2026-01-01", session_id=1, percent=0.0, beyond_noise=None)
     cards = service.summary_cards([base, _row()])
     assert [c.sentence for c in cards] == [
-        "Left cheek redness down 18% since the first session, beyond the 4% noise band."]
+        "Patient's right cheek redness down 18% since the first session, beyond the 4% noise band."]
     assert cards[0].improved is True
     inside = service.summary_cards([base, _row(percent=2.4, beyond_noise=False)])[0]
-    assert inside.sentence == ("Left cheek redness up 2% since the first session, within the 4% noise band: "
+    assert inside.sentence == ("Patient's right cheek redness up 2% since the first session, within the 4% noise band: "
                                "not a measurable change yet.")
     assert inside.improved is None
     lit = service.summary_cards([base, _row(caveats="calibration,lighting")])[0]
-    assert lit.sentence == ("Left cheek redness down 18% since the first session, beyond the 4% noise band "
+    assert lit.sentence == ("Patient's right cheek redness down 18% since the first session, beyond the 4% noise band "
                             "(the lighting of that photo differs from the baseline's, so part of this may be "
                             "lighting).")
     assert service.summary_cards([base, _row(caveats="calibration")])[0].caution is None
@@ -222,8 +229,13 @@ def test_caveats_in_plain_words():
     res = {"alignment": {"ok": False, "reason": "a different person"}, "followup": None,
            "baseline": {"quality": {"warnings": []}, "calibration": {"method": "none"}}}
     cav = service.caveats_from_result(res)
-    assert cav[0].kind == "alignment" and "a different person" in cav[0].message
-    assert cav[0].remedy == "retake"
+    # another person's photo: not "retake with the same pose" but "check the patient" (issue 18)
+    assert cav[0].kind == "identity" and "another person" in cav[0].message
+    assert cav[0].remedy == "check_patient" and "check the patient" in cav[0].remedy_text
+    assert "same pose" not in cav[0].remedy_text
+    res["alignment"]["reason"] = "not enough matching points between the photos"
+    cav = service.caveats_from_result(res)
+    assert cav[0].kind == "alignment" and cav[0].remedy == "retake"
     res = {"alignment": {"ok": True}, "followup": {
         "quality": {"warnings": ["photo is blurred", "clipped highlights on 3% of the skin"], "lighting_differs": True},
         "calibration": {"method": "none"}}}

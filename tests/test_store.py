@@ -262,7 +262,7 @@ def test_bad_input_creates_no_rows_and_no_files(store):
 def test_messages_name_allowed_values(store):
     _, s = make_series(store)
     sess = store.add_session(s.id, date=D(2024, 1, 1))
-    with pytest.raises(InvalidInput, match="front, left45, right45 or 'closeup:<name>'"):
+    with pytest.raises(InvalidInput, match="front, left45, right45, left90, right90 or 'closeup:<name>'"):
         store.add_photo(sess.id, view="back", data=png_bytes(), filename="a.png")
     with pytest.raises(InvalidInput, match="treatment, recovery"):
         store.add_session(s.id, date=D(2024, 1, 1), kind="x")

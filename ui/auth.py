@@ -270,11 +270,13 @@ def _pin_state(store, p: Principal) -> None:
             ss["series_id"] = own[0].id if own else None
 
 
-def require_user(store, *, stop: bool = True) -> Principal | None:
+def require_user(store, *, stop: bool = True, page_paths: tuple[str, ...] = ()) -> Principal | None:
     """The gate. Returns the signed-in principal (practitioner, patient or demo).
 
     Otherwise renders the sign-in screen and calls ``st.stop()`` (or returns None with
     ``stop=False``). Call it first, before any page or widget that shows patient data.
+    ``page_paths``: the app's page addresses (``review``...). A bookmarked page then shows the
+    sign-in screen (not "Page not found"), and after signing in the person is on that page.
     """
     now = auth.utcnow()
     cfg = access_config()
@@ -335,8 +337,12 @@ def require_user(store, *, stop: bool = True) -> Principal | None:
     # The sign-in screen is the only page of a hidden navigation: whatever page the address
     # names, nothing else runs. (Calling st.navigation on this run also takes Streamlit out of
     # its "pages/ folder" mode, in which pages/*.py would be served without app.py.)
-    st.navigation([st.Page(lambda: _sign_in_screen(store, cfg, now), title="Sign in",
-                           url_path="sign-in", default=True)], position="hidden").run()
+    def screen() -> None:
+        _sign_in_screen(store, cfg, now)
+
+    st.navigation([st.Page(screen, title="Sign in", url_path="sign-in", default=True)]
+                  + [st.Page(screen, title="Sign in", url_path=u) for u in page_paths if u and u != "sign-in"],
+                  position="hidden").run()
     st.stop()
     return None  # pragma: no cover - st.stop raises
 
@@ -462,7 +468,8 @@ def _start_session(p, now: dt.datetime) -> None:
 
 
 def _code_form(store, now: dt.datetime) -> None:
-    st.caption("Patients: paste the code or the whole link your practitioner gave you.")
+    st.caption("Patients: type the short code (like K7QMX-R2PTA) or paste the whole link your practitioner "
+               "gave you.")
     with st.form("_auth_code", clear_on_submit=True):
         code = st.text_input("Access code", type="password", key="_auth_code_input")
         ok = st.form_submit_button("Open my progress")

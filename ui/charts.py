@@ -20,7 +20,7 @@ def metric_rows(rows: list[dict], *, view: str, region: str, metric: str) -> lis
     return out
 
 
-def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | None:
+def metric_chart(rows: list[dict], metric: str, *, height: int = 220, plain: bool = False) -> dict | None:
     """Vega-Lite spec: absolute value (top) and change from baseline in % with the noise band
     (bottom, grey). Dotted rules mark the treatment sessions; simulated sessions are triangles.
 
@@ -31,6 +31,8 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
         return None
     info = service.metric_info(metric)
     unit = next((r["unit"] for r in rows if r["unit"]), "")
+    if plain:  # the patient's view: no "CIELAB a* (D65)" or "MI units", the measure's own name
+        unit = ""
     keep = ("session", "session_date", "session_kind", "treatment", "value", "percent", "status", "reason",
             "simulated")
     values = [{k: (r.get(k) if r.get(k) is not None or k not in ("reason", "simulated", "treatment") else "")
@@ -42,7 +44,8 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
                        "range": ["square", "circle", "triangle-up"]}}
     tip = [{"field": "session", "type": "nominal", "title": "Session"},
            {"field": "treatment", "type": "nominal", "title": "Treatment"},
-           {"field": "value", "type": "quantitative", "title": f"{info.label} ({unit})", "format": ".3g"},
+           {"field": "value", "type": "quantitative", "title": f"{info.label} ({unit})" if unit else info.label,
+            "format": ".3g"},
            {"field": "percent", "type": "quantitative", "title": "Change from baseline (%)", "format": "+.1f"},
            {"field": "status", "type": "nominal", "title": "Status"},
            {"field": "simulated", "type": "nominal", "title": "Simulated change"},
@@ -59,7 +62,11 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
              "encoding": {"x": x, "y": y, "shape": shape, "tooltip": tip}},
         ]
 
-    nbp = next((r["noise_band_percent"] for r in rows if r["noise_band_percent"] is not None), None)
+    # The noise band of the latest measured session, as the summary card says it (one figure).
+    nbp = next((r["noise_band_percent"] for r in reversed(rows) if r["noise_band_percent"] is not None
+                and r.get("percent") is not None), None)
+    if nbp is None:
+        nbp = next((r["noise_band_percent"] for r in rows if r["noise_band_percent"] is not None), None)
     bottom_layers = [treat]
     if nbp is not None:
         bottom_layers.append({"data": {"values": [{"lo": -nbp, "hi": nbp}]},
@@ -69,18 +76,41 @@ def metric_chart(rows: list[dict], metric: str, *, height: int = 220) -> dict | 
     bottom_layers.append({"data": {"values": [{"z": 0}]}, "mark": {"type": "rule", "color": "#555"},
                           "encoding": {"y": {"field": "z", "type": "quantitative"}}})
     bottom_layers += series("percent", "#d62728", "% from baseline", True)
-    band_txt = f"noise band ±{nbp:.1f}% (grey)" if nbp is not None else "noise band not measured yet"
+    band_txt = f"grey band: noise, ±{nbp:.0f} %" if nbp is not None else "noise band not measured yet"
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "data": {"values": values},
         "vconcat": [
-            {"title": f"{info.label}: absolute value", "height": height, "width": "container",
-             "layer": [treat, *series("value", "#1f77b4", unit or "value", False)]},
-            {"title": f"{info.label}: change from baseline, {band_txt}", "height": height, "width": "container",
+            {"title": {"text": _cap(info.label), "subtitle": "value at each session"}, "height": height,
+             "width": "container",
+             "layer": [treat, *series("value", "#1f77b4", unit or info.label, False)]},
+            {"title": {"text": _cap(info.label), "subtitle": f"change from baseline ({band_txt})"},
+             "height": height, "width": "container",
              "layer": bottom_layers},
         ],
         "resolve": {"scale": {"x": "shared"}},
     }
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def show_metric_chart(spec: dict, *, key: str | None = None) -> None:
+    """Draw a metric_chart spec at the width of its column, on a phone as on a wide screen.
+
+    Vega-Lite sizes a concatenated chart ("vconcat") at a fixed width whatever "container" says,
+    so each part is drawn as its own chart; both use the same data, hence the same session axis.
+    The status legend goes under the plot, so the plot keeps the column's width.
+    """
+    parts = spec.get("vconcat") or [spec]
+    base = {k: v for k, v in spec.items() if k not in ("vconcat", "resolve")}
+    for i, part in enumerate(parts):
+        one = {**base, **part, "width": "container", "autosize": {"type": "fit-x", "contains": "padding"},
+               "config": {"legend": {"orient": "bottom", "direction": "horizontal"},
+                          "title": {"anchor": "start", "subtitleFontSize": 11},
+                          "axisY": {"titleFontSize": 10}}}
+        st.vega_lite_chart(one, width="stretch", key=None if key is None else f"{key}_{i}")
 
 
 def show_cards(cards: list[service.SummaryCard], *, columns: int = 3) -> None:

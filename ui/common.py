@@ -82,11 +82,32 @@ def cached_progress_rows(series_id: int) -> list[dict]:
     return progress_rows(_location_key(), series_id, ANALYZER_VERSION, revision())
 
 
+#: map key -> (title, legend, render kind, sign, (blue end, red end), unit). Red always means
+#: "more of the concern": redder, darker (more pigment), rougher. The pigmentation map shows
+#: −ΔL*, so that a darker patch is red (ΔL* itself is negative when skin darkens).
 MAP_NAMES = {
-    "delta_a_star": ("Redness change (Δa*)", "red = redder, blue = less red", "a_star"),
-    "delta_L_star": ("Pigmentation change (ΔL*)", "red = lighter, blue = darker", "L_star"),
-    "delta_roughness": ("Texture change (Δ roughness)", "red = rougher, blue = smoother", "roughness"),
+    "delta_a_star": ("Redness change (Δa*)", "red = redder, blue = less red", "a_star", 1.0,
+                     ("less red", "redder"), "a*"),
+    "delta_L_star": ("Pigmentation change (−ΔL*)", "red = darker (more pigment), blue = lighter", "L_star", -1.0,
+                     ("lighter", "darker"), "L*"),
+    "delta_roughness": ("Texture change (Δ roughness)", "red = rougher, blue = smoother", "roughness", 1.0,
+                        ("smoother", "rougher"), "L* RMS"),
 }
+
+
+def colour_bar_html(kind: str, ends: tuple[str, str], unit: str) -> str:
+    """A colour bar under a change map: the fixed scale (analyzer.render.DEFAULT_LIMITS) with
+    what each end means. Fits any column width."""
+    from analyzer.render import DEFAULT_LIMITS, _diverging
+
+    lim = DEFAULT_LIMITS.get(kind, 1.0)
+    stops = ", ".join("rgb({},{},{}) {}%".format(*(int(255 * c) for c in _diverging(np.float32(t))), int(50 + 50 * t))
+                      for t in (-1.0, -0.5, 0.0, 0.5, 1.0))
+    return (f'<div style="font-size:0.8rem;line-height:1.2;margin:-0.4rem 0 0.6rem 0;">'
+            f'<div style="height:10px;border:1px solid #999;background:linear-gradient(to right, {stops});"></div>'
+            f'<div style="display:flex;justify-content:space-between;">'
+            f'<span>−{lim:g} {unit} ({ends[0]})</span><span>0</span><span>+{lim:g} {unit} ({ends[1]})</span>'
+            f'</div></div>')
 
 
 @st.cache_resource(show_spinner=False, max_entries=48)  # shared, not copied: never mutate the dict
@@ -109,11 +130,11 @@ def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev:
     for key, arr in r.maps.items():
         if not isinstance(arr, np.ndarray) or arr.ndim != 2:
             continue
-        title, legend, kind = MAP_NAMES.get(key, (key, "", key))
-        img = heatmap(arr, background=r.baseline_rgb, kind=kind)
+        title, legend, kind, sign, ends, unit = MAP_NAMES.get(key, (key, "", key, 1.0, ("−", "+"), ""))
+        img = heatmap(sign * arr, background=r.baseline_rgb, kind=kind)
         if outline is not None:
             img = draw_polygon(img, outline)
-        out["maps"].append((title, legend, jpeg_bytes(img)))
+        out["maps"].append((title, legend, jpeg_bytes(img), colour_bar_html(kind, ends, unit)))
     return out
 
 
@@ -198,16 +219,19 @@ def select_patient(patient_id: int | None, series_id: int | None = None) -> None
 
 
 def default_selection(store) -> None:
-    """On a fresh browser session: open the demo patient (else the newest patient)."""
+    """On a fresh browser session: open the demo patient when it is the only kind there is;
+    among real patients nobody is pre-selected (the practitioner picks one)."""
     if "patient_id" in st.session_state:
         return
     pats = store.list_patients()
     if not pats:
         select_patient(None)
         return
-    demo = next((p for p in pats if p.is_demo), None)
-    pick = demo or max(pats, key=lambda p: p.id)
-    select_patient(pick.id)
+    real = [p for p in pats if not p.is_demo]
+    if real:  # a clinic's own patients: nobody is opened unasked (the demo neither)
+        select_patient(None)
+        return
+    select_patient(pats[0].id)  # demo only: open the demo patient
 
 
 def context_sidebar(store) -> None:
@@ -301,29 +325,74 @@ def decode_rgb(data: bytes, size: tuple[int, int] | None = None) -> np.ndarray:
 
 def before_after_slider(before_jpg: bytes, after_jpg: bytes, size: tuple[int, int], *, height: int = 520,
                         start: int = 50, labels: tuple[str, str] = ("Before", "After")) -> None:
-    """A drag slider revealing ``after`` over ``before`` (JPEGs of the same frame; size = (w, h))."""
+    """A drag slider: ``before`` on the left of the bar, ``after`` on the right (JPEGs of the same
+    aligned frame; size = (w, h)).
+
+    Both pictures fill the same box, whose width is that of the column (at most the width that
+    gives ``height`` pixels of height) and whose height follows from the photo's proportions, so
+    on a phone both halves are the same face at the same scale. The after picture is clipped
+    (CSS clip-path), never resized, as the bar moves.
+    """
     w, h = size
-    disp_h = height
-    disp_w = int(round(w * disp_h / h))
+    max_w = int(round(w * height / h))
+    img = "position:absolute;top:0;left:0;width:100%;height:100%;display:block;"
     html = f"""
-<div id="ba" style="position:relative;width:{disp_w}px;height:{disp_h}px;max-width:100%;user-select:none;
-     font-family:sans-serif;">
-  <img src="{data_url(before_jpg)}" style="position:absolute;top:0;left:0;width:{disp_w}px;height:{disp_h}px;">
-  <div id="clip" style="position:absolute;top:0;left:0;height:{disp_h}px;width:{start}%;overflow:hidden;">
-    <img src="{data_url(after_jpg)}" style="width:{disp_w}px;height:{disp_h}px;max-width:none;">
-  </div>
-  <div id="bar" style="position:absolute;top:0;left:{start}%;width:3px;height:{disp_h}px;background:#fff;
+<style>html,body{{margin:0;padding:0;}}</style>
+<div id="ba" style="position:relative;width:100%;max-width:{max_w}px;aspect-ratio:{w}/{h};user-select:none;
+     font-family:sans-serif;overflow:hidden;">
+  <img id="before" alt="{labels[0]}" src="{data_url(before_jpg)}" style="{img}">
+  <img id="after" alt="{labels[1]}" src="{data_url(after_jpg)}" style="{img}clip-path:inset(0 0 0 {start}%);">
+  <div id="bar" style="position:absolute;top:0;left:{start}%;width:3px;height:100%;background:#fff;
        box-shadow:0 0 4px #000;"></div>
-  <span style="position:absolute;top:6px;right:8px;color:#fff;text-shadow:0 0 3px #000">{labels[0]}</span>
-  <span style="position:absolute;top:6px;left:8px;color:#fff;text-shadow:0 0 3px #000">{labels[1]}</span>
+  <span style="position:absolute;top:6px;left:8px;color:#fff;text-shadow:0 0 3px #000">{labels[0]}</span>
+  <span style="position:absolute;top:6px;right:8px;color:#fff;text-shadow:0 0 3px #000">{labels[1]}</span>
   <input id="rng" type="range" min="0" max="100" value="{start}" aria-label="before/after position"
-     style="position:absolute;bottom:4px;left:5%;width:90%;">
+     style="position:absolute;bottom:4px;left:5%;width:90%;margin:0;">
 </div>
 <script>
-const r=document.getElementById('rng'), c=document.getElementById('clip'), b=document.getElementById('bar');
-r.addEventListener('input', e => {{ c.style.width=r.value+'%'; b.style.left=r.value+'%'; }});
+const r=document.getElementById('rng'), a=document.getElementById('after'), b=document.getElementById('bar');
+r.addEventListener('input', e => {{ a.style.clipPath='inset(0 0 0 '+r.value+'%)'; b.style.left=r.value+'%'; }});
 </script>"""
-    st.iframe(html, height=disp_h + 10)
+    st.iframe(html, height="content")
+
+
+def drawable_photo_spec(rgb: np.ndarray, size: tuple[int, int], *, name: str = "patch") -> dict:
+    """Vega-Lite spec showing a photo on axes in the photo's own pixels (size = (w, h) of the
+    original), with a box selection ``name``: dragging a box on the photo returns its pixel
+    coordinates (``patch_from_selection``). The chart takes its column's width."""
+    w, h = size
+    height = int(min(520, max(220, 420 * h / max(w, 1))))
+    return {
+        "data": {"values": [{"x": 0, "y": 0, "x2": w, "y2": h, "url": data_url(rgb)}]},
+        "width": "container", "height": height,
+        "params": [{"name": name, "select": {"type": "interval", "encodings": ["x", "y"]}}],
+        "mark": {"type": "image", "aspect": False},
+        "encoding": {
+            "x": {"field": "x", "type": "quantitative", "title": None,
+                  "scale": {"domain": [0, w], "nice": False, "zero": False}},
+            "x2": {"field": "x2"},
+            "y": {"field": "y", "type": "quantitative", "title": None,
+                  "scale": {"domain": [h, 0], "nice": False, "zero": False}},
+            "y2": {"field": "y2"},
+            "url": {"field": "url", "type": "nominal"},
+        },
+    }
+
+
+def patch_from_selection(selection, size: tuple[int, int], *, name: str = "patch") -> dict | None:
+    """The drawn box of a ``drawable_photo_spec`` chart as ``{"x", "y", "w", "h"}`` in whole photo
+    pixels, clipped to the photo; None when nothing (or a box under 2 px) is drawn."""
+    try:
+        box = (selection or {}).get("selection", {}).get(name) or {}
+        xs, ys = sorted(float(v) for v in box["x"]), sorted(float(v) for v in box["y"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    w, h = size
+    x0, x1 = max(0, int(round(xs[0]))), min(w, int(round(xs[1])))
+    y0, y1 = max(0, int(round(ys[0]))), min(h, int(round(ys[1])))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0}
 
 
 def ghost_camera(ghost_rgb: np.ndarray | None, opacity: float, *, height: int = 420) -> None:
@@ -351,6 +420,46 @@ navigator.mediaDevices && navigator.mediaDevices.getUserMedia({{video:{{facingMo
 def data_location_caption(store) -> None:
     loc = service.store_location()
     st.sidebar.caption(f"Data: `{loc.data_dir.resolve()}` · {store.describe()}")
+
+
+def concern_text(name: str) -> str:
+    """A concern as a person says it ("Acne scars", not acne_scars)."""
+    from analyzer.concerns import CONCERN_LABELS, normalize_concern
+
+    try:
+        key = normalize_concern(name)
+    except Exception:  # noqa: BLE001 - a label only
+        key = str(name)
+    label = CONCERN_LABELS.get(key) or str(name).replace("_", " ")
+    return label[:1].upper() + label[1:]
+
+
+def concerns_text(names) -> str:
+    return ", ".join(concern_text(c) for c in names) or "none recorded"
+
+
+def confirm_button(key: str, label: str, question: str, *, yes: str = "Yes, delete",
+                   help: str | None = None) -> bool:
+    """A button that asks first: ``label`` shows ``question`` with "yes" and "Cancel";
+    True only in the run where "yes" was clicked. One question open at a time per browser session."""
+    state = "_confirm_pending"
+
+    def ask() -> None:
+        st.session_state[state] = key
+
+    def cancel() -> None:
+        st.session_state.pop(state, None)
+
+    if st.session_state.get(state) != key:
+        st.button(label, key=f"{key}_ask", on_click=ask, help=help)
+        return False
+    st.warning(question, icon=":material/help:")
+    row = st.container(horizontal=True)
+    ok = row.button(yes, key=f"{key}_yes", type="primary")
+    row.button("Cancel", key=f"{key}_no", on_click=cancel)
+    if ok:
+        cancel()  # asked and answered: the next run shows the plain button again
+    return ok
 
 
 def md_escape(text: str) -> str:

@@ -25,7 +25,6 @@ import streamlit as st
 
 from analyzer.concerns import (
     CONCERN_LABELS,
-    CONCERN_MEASURES,
     concern_order,
     measure_label,
     normalize_concern,
@@ -141,6 +140,12 @@ def _fmt(v: Any) -> str:
     return f"{f:.3g}" if abs(f) < 1000 else f"{f:,.0f}"
 
 
+def _region_text(name) -> str:
+    from analyzer.service import region_label  # ui may use the use-case layer
+
+    return region_label(name) if name else "—"
+
+
 def _measure_label(key: str) -> str:
     lab = measure_label(key)
     if lab != key:
@@ -186,14 +191,16 @@ def render_concern_measures(rows: Iterable[Mapping[str, Any]], concerns: Sequenc
             for r in sorted((r for r in rows if r["metric"] == k),
                             key=lambda r: (r.get("session_index") or 0, str(r.get("session_date")))):
                 out.append({
-                    "measure": r.get("label") if (r.get("label") and k.split(".")[0] not in CONCERN_MEASURES)
-                    else _measure_label(k),
-                    "session": r.get("session_index"),
-                    "date": r.get("session_date"),
-                    "region": r.get("region"),
-                    "value": _fmt(r.get("value")),
-                    "unit": r.get("unit") or "",
-                    "note": ("SIMULATED " if r.get("simulated") else "") + (r.get("reason") or "" if r.get("value") is None else ""),
+                    # a concern's own measure by its label; a general metric by the label the charts
+                    # use (never a second name for the same redness: "Redness and rosacea: a star mean")
+                    "Measure": (measure_label(k) if measure_label(k) != k
+                                else r.get("label") or _measure_label(k)),
+                    "Session": r.get("session_index"),
+                    "Date": r.get("session_date"),
+                    "Region": _region_text(r.get("region")),
+                    "Value": _fmt(r.get("value")),
+                    "Unit": r.get("unit") or "",
+                    "Note": ("SIMULATED " if r.get("simulated") else "") + (r.get("reason") or "" if r.get("value") is None else ""),
                 })
         return out
 

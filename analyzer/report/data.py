@@ -110,4 +110,16 @@ SUMMARY_METRICS = (
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
+    """A measure's plain name; a concern's own measure by its label (never a raw key)."""
+    if metric in METRIC_LABELS:
+        return METRIC_LABELS[metric]
+    from analyzer.concerns import measure_label
+
+    lab = measure_label(metric)
+    if lab != metric:
+        return lab[:1].upper() + lab[1:]
+    return metric.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+
+
+
+

@@ -53,6 +53,20 @@ def _signed(v: Any, nd: int = 2, suffix: str = "") -> str:
     return f"{'+' if x > 0 else '−' if x < 0 else '±'}{_fmt(abs(x), nd)}{suffix}"
 
 
+def _room(pdf, need_mm: float) -> None:
+    """A new page only when less than ``need_mm`` is left on this one (no 2/3-empty pages)."""
+    if pdf.get_y() + need_mm > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    else:
+        pdf.ln(4)
+
+
+def _where(view: str, region: str) -> str:
+    from analyzer.regions import region_label
+
+    return f"{view} view, {region_label(region)}"
+
+
 # --------------------------------------------------------------------------- row helpers
 
 
@@ -151,7 +165,7 @@ def summary_lines(rows: Sequence[Mapping[str, Any]], *, max_lines: int = 8) -> l
             base = _base_of(ser)
             last = ser[-1]
             label = metric_label(m)
-            where = f"{view}, {region}" if len(_views(rows)) > 1 or region != "face" else view
+            where = _where(view, region) if len(_views(rows)) > 1 or region != "face" else f"{view} view"
             c = _change_of(last, base)
             if c is None:
                 why = last.get("reason") or "could not be measured"
@@ -283,7 +297,7 @@ def _para(pdf, text: str, size: float = 10, h: float = 5) -> None:
 
 def _cover(pdf, data: ReportData, sim: bool) -> None:
     pdf.add_page()
-    pdf.set_y(40)
+    pdf.set_y(22)
     pdf.set_font(pdf._family, "B", 24)
     pdf.cell(0, 14, pdf._t("Skin progress report"), new_x="LMARGIN", new_y="NEXT", align="L")
     if sim:
@@ -291,7 +305,7 @@ def _cover(pdf, data: ReportData, sim: bool) -> None:
         pdf.set_font(pdf._family, "B", 14)
         pdf.cell(0, 9, pdf._t("SIMULATED changes: not a real treatment result"), new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.set_text_color(0)
-    pdf.ln(6)
+    pdf.ln(3)
     dates = list(data.dates)
     items = [
         ("Patient code", data.patient_code),
@@ -307,11 +321,11 @@ def _cover(pdf, data: ReportData, sim: bool) -> None:
         ("Analyzer version", data.analyzer_version),
     ]
     for k, v in items:
-        pdf.set_font(pdf._family, "B", 11)
-        pdf.cell(45, 8, pdf._t(k))
-        pdf.set_font(pdf._family, "", 11)
-        pdf.multi_cell(0, 8, pdf._t(str(v)), new_x="LMARGIN", new_y="NEXT", align="L")
-    pdf.ln(10)
+        pdf.set_font(pdf._family, "B", 10)
+        pdf.cell(45, 6, pdf._t(k))
+        pdf.set_font(pdf._family, "", 10)
+        pdf.multi_cell(0, 6, pdf._t(str(v)), new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.ln(4)
     _para(
         pdf,
         "This report compares photos taken at each session with the first (baseline) session. "
@@ -322,8 +336,9 @@ def _cover(pdf, data: ReportData, sim: bool) -> None:
 
 
 def _view_page(pdf, v: ViewImages, sim: bool) -> None:
-    pdf.add_page()
-    _heading(pdf, f"View: {v.view}")
+    w_full = (pdf.w - pdf.l_margin - pdf.r_margin - 6) / 2
+    _room(pdf, min(150, v.baseline.shape[0] / v.baseline.shape[1] * w_full) + 40)
+    _heading(pdf, f"Photos: {v.view} view")
     if sim:
         pdf.set_text_color(200, 0, 0)
         _para(pdf, "Simulated: the follow-up values contain an injected change.", 9)
@@ -364,20 +379,15 @@ def _view_page(pdf, v: ViewImages, sim: bool) -> None:
 
 
 def _alignment_text(a: Mapping[str, Any]) -> str:
-    ok = a.get("ok")
-    parts = [f"Alignment: {'accepted' if ok else 'refused'}"]
-    if a.get("method"):
-        parts.append(f"method {a['method']}")
-    if _num(a.get("confidence")) is not None:
-        parts.append(f"confidence {_fmt(a['confidence'])}")
-    if _num(a.get("residual_px")) is not None:
-        parts.append(f"residual {_fmt(a['residual_px'], 1)} px")
-    if _num(a.get("overlap")) is not None:
-        parts.append(f"overlap {_fmt(100 * float(a['overlap']), 0)}%")
-    text = ", ".join(parts)
-    if not ok and a.get("reason"):
-        text += f" ({a['reason']})"
-    return text + "."
+    """In plain words for the patient (the method, confidence and residual stay in the CSV)."""
+    if a.get("ok"):
+        return "The latest photo was lined up with the baseline photo, so the same skin is compared."
+    reason = str(a.get("reason") or "").lower()
+    if "different person" in reason:
+        why = "it looks like another person"
+    else:
+        why = "the pose, distance or light differ too much"
+    return f"The latest photo could not be lined up with the baseline photo ({why}), so it has no values."
 
 
 def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: list[tuple[int, str]],
@@ -390,8 +400,15 @@ def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: lis
     sim_pts = {int(r["session_index"]) for r in ser if r.get("simulated")}
     title = metric_label(metric) + (f" [{unit}]" if unit else "")
     pdf.set_font(pdf._family, "B", 8)
+    room = w - (19 if sim else 0)
+    if pdf.get_string_width(pdf._t(title)) > room:  # the unit goes first, then the title is cut
+        title = metric_label(metric)
+        while len(title) > 4 and pdf.get_string_width(pdf._t(title + "…")) > room:
+            title = title[:-1]
+        if title != metric_label(metric):
+            title += "…" if pdf._unicode else "..."
     pdf.set_xy(x, y)
-    pdf.cell(w, 4, pdf._t(title))
+    pdf.cell(room, 4, pdf._t(title))
     if sim:
         pdf.set_text_color(200, 0, 0)
         pdf.set_xy(x + w - 18, y)
@@ -467,8 +484,8 @@ def _charts(pdf, rows, view: str, region: str, sessions, sim: bool) -> None:
     metrics = _metrics(rows, view, region)
     if not metrics:
         return
-    pdf.add_page()
-    _heading(pdf, f"Progress charts: {view}, {region}")
+    _room(pdf, 90)
+    _heading(pdf, f"Progress charts: {_where(view, region)}")
     _para(pdf, "Change from baseline per session, in each measure's own unit. The shaded band is the "
                "noise band: the variation seen between two photos of unchanged skin. A point inside it "
                "is not a measurable change." + (" Red points: sessions with a simulated change." if sim else ""),
@@ -500,7 +517,7 @@ def _table(pdf, rows, view: str, sessions) -> None:
         shown = sessions if len(sessions) <= 5 else [sessions[0]] + sessions[-4:]
         if pdf.get_y() > pdf.h - 60:
             pdf.add_page()
-        _heading(pdf, f"Values: {view}, {region}", 12)
+        _heading(pdf, f"Values: {_where(view, region)}", 12)
         sim_sessions = {int(r["session_index"]) for r in rows
                         if r.get("view") == view and r.get("region") == region and r.get("simulated")}
         head = (["Measure", "Unit"] + [d + (" (simulated)" if i in sim_sessions else "") for i, d in shown]
@@ -550,13 +567,17 @@ def _heading_style():
     return FontFace(emphasis="BOLD", fill_color=(225, 230, 240))
 
 
-def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
-    pdf.add_page()
+def _summary(pdf, data: ReportData, rows) -> None:
+    """The plain-language summary, right after the cover (what a patient reads first)."""
+    _room(pdf, 40)
     _heading(pdf, "Summary")
     lines = list(data.summary) or summary_lines(rows)
     for ln_ in lines:
         _para(pdf, "• " + ln_ if pdf._unicode else "- " + ln_, 10)
-    pdf.ln(4)
+
+
+def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
+    _room(pdf, 70)
     _heading(pdf, "Methods and caveats")
     cals = sorted({str(r.get("calibration_method") or "") for r in rows} - {""})
     if not rows:
@@ -624,6 +645,7 @@ def build_report(data: ReportData) -> bytes:
     pdf.footer_text = f"{data.patient_code} · skin progress report · analyzer {data.analyzer_version}" + (
         " · SIMULATED" if sim else "")
     _cover(pdf, data, sim)
+    _summary(pdf, data, rows)
     view_names = [v.view for v in data.views] + [v for v in _views(rows) if v not in {x.view for x in data.views}]
     images = {v.view: v for v in data.views}
     for view in view_names:
@@ -633,7 +655,7 @@ def build_report(data: ReportData) -> bytes:
         if region is None:
             continue
         _charts(pdf, rows, view, region, sessions, sim)
-        pdf.add_page()
+        _room(pdf, 60)
         _table(pdf, rows, view, sessions)
     _methods(pdf, data, rows, sim)
     return bytes(pdf.output())

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from analyzer import __version__
+from analyzer.consent import require_consent
 from analyzer.errors import UsageError
 from analyzer.manifest import read_manifest
 from analyzer.report.data import ReportData, ViewImages
@@ -153,8 +154,12 @@ def _region_polygon(result: Mapping[str, Any] | None):
     return arr if arr.ndim == 2 and arr.shape[1] == 2 and len(arr) >= 3 else None
 
 
-def report_from_store(store: Store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
-    """The PDF report of a patient's series from the store (default series: the newest)."""
+def report_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
+    """The PDF report of a patient's series from the store (default series: the newest).
+
+    Refused (one-line UsageError) when the patient gave no consent to reports.
+    """
+    require_consent(store, patient_id, "reports")
     return build_report(report_data_from_store(store, patient_id, series_id, analyzer_version=analyzer_version))
 
 

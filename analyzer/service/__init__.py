@@ -42,6 +42,10 @@ from analyzer.config import (
     store_location,
     write_settings,
 )
+from analyzer.consent import (
+    consent_problem,  # noqa: E402
+    require_consent,  # noqa: E402
+)
 from analyzer.rows import PROGRESS_COLUMNS, SummaryCard, progress_table, rows_to_csv, summary_cards
 from analyzer.service.analysis import (
     PhotoAnalysis,
@@ -61,6 +65,8 @@ from analyzer.service.patients import (
     add_photos,
     add_region,
     add_session_with_photos,
+    assign_views,  # noqa: E402
+    check_database,  # noqa: E402
     create_patient_with_series,
     open_store,
     patient_report_pdf,
@@ -84,6 +90,10 @@ from analyzer.stored import (
 )
 
 __all__ = [
+    "require_consent",
+    "consent_problem",
+    "check_database",
+    "assign_views",
     "ALL_REGIONS", "DEFAULT_REGION", "KEY_METRICS", "METRICS", "METRIC_GROUPS", "PROGRESS_COLUMNS",
     "REPO_DIR", "SAMPLE_DIR", "SETTINGS_FILE", "SIMULATED_TAG", "Caveat", "MetricInfo", "PatientScope", "PhotoAnalysis",
     "Progress", "Remedy", "ReviewImages", "StoreLocation", "SummaryCard", "add_photos", "add_region",

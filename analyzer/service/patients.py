@@ -4,12 +4,14 @@ sessions and photos, choose the regions a series is measured on, the PDF report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from analyzer import ANALYZER_VERSION
 from analyzer.catalog import DEFAULT_REGION
 from analyzer.config import store_location
+from analyzer.consent import require_consent
 from analyzer.errors import PhotoError, UsageError
 from analyzer.stored import (
     region_to_roi,
@@ -24,6 +26,19 @@ def open_store(*, url: str | None = None, data_dir: str | os.PathLike | None = N
     loc = store_location(url=url, data_dir=data_dir)
     loc.data_dir.mkdir(parents=True, exist_ok=True)
     return Store(url=loc.database_url, data_dir=loc.data_dir)
+
+
+def check_database(url: str, data_dir: str | os.PathLike) -> str:
+    """Open the database at ``url`` as the app would (connect, bring its tables up to date) and
+    close it again: a URL is saved only once this works. Returns its description (no password);
+    raises a one-line SkinProgressError when it can't be opened."""
+    from analyzer.store import Store
+
+    st = Store(url=url, data_dir=Path(data_dir))
+    try:
+        return st.describe()
+    finally:
+        st.close()
 
 
 def add_region(store, series_id: int, spec: Mapping[str, Any]) -> str:
@@ -64,14 +79,22 @@ def create_patient_with_series(store, *, code: str, display_name: str, body_area
     return patient, series
 
 
+def _patient_of_session(store, session_id: int) -> int:
+    return store.get_series(store.get_session(session_id).series_id).patient_id
+
+
 def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tuple[str, bytes, str]] = (),
                             **session_fields):
     """Add a session, then its photos ``(view, data, filename)``.
 
     Returns ``(session, added photo records, errors)``. A photo that can't be used is reported
     in ``errors`` (one line each) and nothing is stored for it; the session itself is kept.
-    The first session of a series becomes its baseline.
+    The first session of a series becomes its baseline. Photos of a patient without photo
+    consent are refused before anything is stored (UsageError).
     """
+    photos = list(photos)
+    if photos:
+        require_consent(store, store.get_series(series_id).patient_id, "photos")
     rec = store.add_session(series_id, date=date, **session_fields)
     if store.get_series(series_id).baseline_session_id is None:
         store.set_baseline_session(series_id, rec.id)
@@ -79,14 +102,45 @@ def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tup
     return rec, added, errors
 
 
-def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]]):
-    """Store uploaded photos ``(view, data, filename)``: returns (added records, one-line errors)."""
+def assign_views(filenames: Sequence[str], chosen: str, views: Sequence[str]) -> list[str]:
+    """The view of each uploaded file, in order. One file: ``chosen``. Several: a file whose name
+    names a view ("…left45…") gets it; the others get ``chosen`` first, then the remaining
+    ``views`` in their order.
+
+    >>> assign_views(["a.jpg", "b.jpg"], "left45", ["front", "left45", "right45"])
+    ['left45', 'front']
+    >>> assign_views(["x_right45.jpg", "y.jpg"], "front", ["front", "left45", "right45"])
+    ['right45', 'front']
+    """
+    if len(filenames) == 1:
+        return [chosen]
+    named: list[str | None] = []
+    for name in filenames:
+        low = name.lower()
+        hit = next((v for v in sorted(views, key=len, reverse=True) if v.lower() in low), None)
+        named.append(hit if hit not in named else None)
+    free = [v for v in [chosen, *views] if v not in named]
+    free = list(dict.fromkeys(free))
+    out = []
+    for n in named:
+        out.append(n if n is not None else (free.pop(0) if free else chosen))
+    return out
+
+
+def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]], *, replace: bool = False):
+    """Store uploaded photos ``(view, data, filename)``: returns (added records, one-line errors).
+
+    Refused as a whole (UsageError, nothing stored) when the patient gave no photo consent.
+    """
     from analyzer.store import StoreError
 
+    photos = list(photos)
+    if photos:
+        require_consent(store, _patient_of_session(store, session_id), "photos")
     added, errors = [], []
     for view, data, filename in photos:
         try:
-            added.append(store.add_photo(session_id, view=view, data=data, filename=filename))
+            added.append(store.add_photo(session_id, view=view, data=data, filename=filename, replace=replace))
         except (PhotoError, StoreError) as exc:
             errors.append(str(exc))
     return added, errors
@@ -100,4 +154,5 @@ def patient_report_pdf(store, patient_id: int, series_id: int, *,
     series = store.get_series(series_id)
     if series.patient_id != patient_id:
         raise UsageError("that series belongs to another patient")
+    require_consent(store, patient_id, "reports")
     return report_from_store(store, patient_id, series_id, analyzer_version=analyzer_version)

@@ -98,6 +98,10 @@ def build_manifest(store, patient_id: int) -> tuple[dict, dict[str, str]]:
             })
             if r.reference_patch:  # only when marked: archives without one read as before
                 photo_items[-1]["reference_patch"] = dict(r.reference_patch)
+            if r.capture_conditions:
+                photo_items[-1]["capture_conditions"] = dict(r.capture_conditions)
+            if r.prekeep_check:
+                photo_items[-1]["prekeep_check"] = dict(r.prekeep_check)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -249,6 +253,25 @@ def _read_photo(zf: zipfile.ZipFile, name: Any) -> tuple[str, bytes]:
     return m.group(1), data
 
 
+def _capture_conditions(value: Any, ref: int) -> dict | None:
+    from analyzer.conditions import conditions_from
+    from analyzer.errors import UsageError
+
+    try:
+        c = conditions_from(value)
+    except UsageError as exc:
+        raise InvalidInput(f"archive: photo {ref}: {exc}") from None
+    return c.to_dict() if c is not None else None
+
+
+def _prekeep_check(value: Any, ref: int) -> dict | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and isinstance(value.get("ok"), bool) and isinstance(value.get("verdict"), str)):
+        raise InvalidInput(f"archive: photo {ref}: the check before keeping is not readable")
+    return dict(value)
+
+
 def _reference_patch(value: Any, ref: int, width: int, height: int) -> dict | None:
     """A photo's marked reference patch (absent in archives written before schema 0003)."""
     try:
@@ -334,6 +357,8 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
             size_bytes=size, capture_time=_dt(it.get("capture_time"), "capture time", aware=False),
             width=width, height=height,
             reference_patch=_reference_patch(it.get("reference_patch"), ref, width, height),
+            capture_conditions=_capture_conditions(it.get("capture_conditions"), ref),
+            prekeep_check=_prekeep_check(it.get("prekeep_check"), ref),
             storage_key=original_key(sha, it["file"].rsplit(".", 1)[-1]),
             created_at=_dt(it.get("created_at"), "photo created_at", aware=True),
             _file=it["file"],

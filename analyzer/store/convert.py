@@ -57,6 +57,8 @@ def photo_record(r: PhotoRow) -> PhotoRec:
         capture_time=r.capture_time, width=r.width, height=r.height, storage_key=r.storage_key,
         created_at=r.created_at, format=r.format, size_bytes=r.size_bytes,
         reference_patch=dict(r.reference_patch) if r.reference_patch else None,
+        capture_conditions=dict(r.capture_conditions) if r.capture_conditions else None,
+        prekeep_check=dict(r.prekeep_check) if r.prekeep_check else None,
     )
 
 

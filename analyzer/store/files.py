@@ -32,6 +32,8 @@ from analyzer.store.errors import StoreError
 #: Longest side of the display derivative, pixels.
 DISPLAY_MAX_SIDE = 2048
 DISPLAY_QUALITY = 90
+#: File extension of an original upload, by the format Pillow reads.
+EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "HEIF": "heic"}
 
 #: Test hook: called with a stage name at each step of an upload (``tmp-written``,
 #: ``original-durable``, ``derived-durable``, ``before-commit``, ``committed``). Tests set it

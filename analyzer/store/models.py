@@ -132,6 +132,10 @@ class PhotoRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # 0003: a neutral patch marked on the photo, {"x", "y", "w", "h"} in its upright pixels
     reference_patch: Mapped[Any | None] = mapped_column(sa.JSON)
+    # 0004: how the photo was taken (analyzer.conditions), or NULL
+    capture_conditions: Mapped[Any | None] = mapped_column(sa.JSON)
+    # 0004: the verdict of the check before keeping (analyzer.precheck), or NULL
+    prekeep_check: Mapped[Any | None] = mapped_column(sa.JSON)
 
 
 class AnalysisRow(Base):

@@ -77,6 +77,12 @@ class PhotoRec:
     #: A neutral patch marked on the photo (grey card, white headband) for colour calibration:
     #: ``{"x", "y", "w", "h"}`` in the photo's own upright pixels, or None.
     reference_patch: dict | None = None
+    #: How the photo was taken (light source, polarised, make-up, colour reference), see
+    #: :mod:`analyzer.conditions`; None when not recorded.
+    capture_conditions: dict | None = None
+    #: The check before keeping when the photo was kept (see :mod:`analyzer.precheck`): ``ok``,
+    #: ``verdict``, ``failed`` [{name, fix}]; None when not checked.
+    prekeep_check: dict | None = None
 
 
 @dataclass(frozen=True)

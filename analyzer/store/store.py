@@ -52,6 +52,7 @@ from analyzer.store.engine import (
     resolve_url,
 )
 from analyzer.store.errors import Conflict, InvalidInput, NotFound, StoreError
+from analyzer.store.files import EXTENSIONS as _EXT
 from analyzer.store.files import (
     FileStore,
     derived_key,
@@ -78,7 +79,6 @@ from analyzer.store.records import (
 
 T = TypeVar("T")
 
-_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "HEIF": "heic"}
 _RETRIES = 8
 
 PATIENT_FIELDS = (
@@ -714,6 +714,44 @@ class Store(AccessRecords, PatientArchive):
             s.execute(sa.delete(AnalysisRow).where(sa.or_(
                 AnalysisRow.photo_id == row.id, AnalysisRow.baseline_photo_id == row.id)))
             row.reference_patch = new
+            s.flush()
+            return _photo(row)
+
+        return self._write(tx)
+
+
+    def set_capture_conditions(self, photo_id: int, conditions) -> PhotoRec:
+        """Record how the photo was taken (see :mod:`analyzer.conditions`; ``None`` clears).
+        Invalid conditions raise :class:`InvalidInput`; nothing is written. The numbers don't
+        depend on them, so no analysis is dropped."""
+        from analyzer.conditions import conditions_from
+        from analyzer.errors import UsageError
+
+        try:
+            c = conditions_from(conditions)
+        except UsageError as exc:
+            raise InvalidInput(str(exc)) from None
+        new = c.to_dict() if c is not None else None
+
+        def tx(s):
+            row = self._get(s, PhotoRow, photo_id, "photo")
+            row.capture_conditions = new
+            s.flush()
+            return _photo(row)
+
+        return self._write(tx)
+
+
+    def set_prekeep_check(self, photo_id: int, check: dict | None) -> PhotoRec:
+        """Record the verdict of the check before keeping (``analyzer.precheck.Precheck.summary()``,
+        a small JSON-able dict; ``None`` clears). Not an analysis: nothing is dropped."""
+        if check is not None and not (isinstance(check, dict) and isinstance(check.get("ok"), bool)
+                                      and isinstance(check.get("verdict"), str)):
+            raise InvalidInput("the check before keeping must be a dict with ok and verdict")
+
+        def tx(s):
+            row = self._get(s, PhotoRow, photo_id, "photo")
+            row.prekeep_check = dict(check) if check is not None else None
             s.flush()
             return _photo(row)
 

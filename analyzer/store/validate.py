@@ -12,7 +12,7 @@ from typing import Any
 
 from analyzer.store.errors import InvalidInput
 
-STANDARD_VIEWS = ("front", "left45", "right45")
+STANDARD_VIEWS = ("front", "left45", "right45", "left90", "right90")
 CLOSEUP_PREFIX = "closeup:"
 SESSION_KINDS = ("treatment", "recovery")
 ROLES = ("practitioner", "patient")

@@ -99,7 +99,9 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
 def _write(store, fn: Callable[[Any], T]) -> T:
     factory = store.session_factory(write=True)
     with factory() as s, s.begin():
-        return fn(s)
+        out = fn(s)
+    store.check_database_file()  # written to a deleted database file: not acknowledged
+    return out
 
 
 def _read(store, fn: Callable[[Any], T]) -> T:
@@ -187,6 +189,8 @@ POLICIES: dict[str, RatePolicy] = {
     "codes": RatePolicy(30, dt.timedelta(hours=1), dt.timedelta(seconds=2), dt.timedelta(minutes=5)),
     # all passwords together (password spraying across usernames)
     "logins": RatePolicy(50, dt.timedelta(hours=1), dt.timedelta(seconds=2), dt.timedelta(minutes=5)),
+    # the first-account setup code (one per installation): 5 free, then 5 s, 10 s ... up to 15 min
+    "setup": RatePolicy(5, dt.timedelta(hours=1), dt.timedelta(seconds=5), dt.timedelta(minutes=15)),
 }
 _KEEP = max(p.window for p in POLICIES.values())
 
@@ -241,6 +245,50 @@ def record_failure(store, keys: Iterable[str], *, now: dt.datetime | None = None
             s.add(AuthFailureRow(key=key, at=now))
 
     _write(store, tx)
+
+
+_LIMITER_LOCK = 7031507
+
+
+def _reserve_in(s, store, keys: list[str], now: dt.datetime) -> list[int]:
+    """Check and count one attempt in the same transaction: raise :class:`RateLimited` if any
+    key is locked, else record a failure for every key *before* the secret is checked (removed
+    again by :func:`_release_in` when it was right). Concurrent attempts queue on the write lock
+    (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so 40 simultaneous guesses are
+    counted one after the other: the free ones are checked, the rest wait."""
+    if store.backend == "postgresql":
+        s.execute(sa.text(f"SELECT pg_advisory_xact_lock({_LIMITER_LOCK})"))
+    wait = max((retry_after_in(s, k, now) for k in keys), default=0.0)
+    if wait > 0:
+        raise RateLimited(wait)
+    s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.at < now - max(_KEEP, dt.timedelta(days=1))))
+    rows = [AuthFailureRow(key=k, at=now) for k in keys]
+    s.add_all(rows)
+    s.flush()
+    return [r.id for r in rows]
+
+
+def _reserve(store, keys: Iterable[str], now: dt.datetime) -> list[int]:
+    keys = list(keys)
+    return _write(store, lambda s: _reserve_in(s, store, keys, now))
+
+
+def _release_in(s, ids: list[int]) -> None:
+    if ids:
+        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.id.in_(ids)))
+
+
+def check_setup_code(store, given: str, expected: str, *, session_key: str = "",
+                     now: dt.datetime | None = None) -> None:
+    """Check the first-account setup code through the rate limiter (5 free tries per hour for
+    the installation and per browser session, then waits). Raises :class:`RateLimited` or
+    :class:`InvalidCredentials`; compares in constant time."""
+    now = _now(now)
+    keys = ["setup:*"] + ([_key("session", session_key)] if session_key else [])
+    ids = _reserve(store, keys, now)
+    if not hmac.compare_digest(str(given or "").encode(), str(expected or "").encode()):
+        raise InvalidCredentials("wrong setup code")
+    _write(store, lambda s: _release_in(s, ids))
 
 
 def clear_failures(store, keys: Iterable[str]) -> None:
@@ -319,9 +367,13 @@ def _lock_first(s, store) -> None:
         s.execute(sa.text("SELECT pg_advisory_xact_lock(7031506)"))
 
 
+def _pw_stamp(password_hash: str) -> str:
+    return hashlib.sha256(str(password_hash).encode()).hexdigest()[:32]
+
+
 def _principal_of(row: UserRow, now: dt.datetime) -> Principal:
     return Principal(role=row.role, via="local", name=row.username, signed_in_at=now,
-                     user_id=row.id, patient_id=row.patient_id)
+                     user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash))
 
 
 def create_first_practitioner(store, username: str, password: str, confirm: str, *,
@@ -418,23 +470,32 @@ def set_account_disabled(store, by: Principal, user_id: int, disabled: bool, *,
 
 
 def change_password(store, by: Principal, old: str, new: str, confirm: str, *,
-                    now: dt.datetime | None = None) -> None:
-    """A signed-in local user changes their own password (the old one is checked)."""
+                    session_key: str = "", now: dt.datetime | None = None) -> Principal:
+    """A signed-in local user changes their own password (the old one is checked through the
+    same rate limiter as a sign-in). Every other session of the account ends; the returned
+    principal replaces ``by`` in the session that made the change."""
     if by is None or by.via != "local" or by.user_id is None:
         raise AccessDenied("only a local account has a password here")
     now = _now(now)
     row = _read(store, lambda s: s.get(UserRow, by.user_id))
-    if row is None or not verify_password(row.password_hash, old):
-        raise InvalidCredentials("the current password is wrong")
+    if row is None:
+        raise AccessDenied("this account is no longer active")
     check_new_password(new, confirm, username=row.username)
+    ids = _reserve(store, login_keys(row.username, session_key), now)
+    if not verify_password(row.password_hash, str(old)):
+        raise InvalidCredentials("the current password is wrong")
     pw_hash = hash_password(new)
 
-    def tx(s):
+    def tx(s) -> Principal:
+        _release_in(s, ids)
+        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key == login_keys(row.username)[0]))
         r = s.get(UserRow, by.user_id)
         r.password_hash = pw_hash
         s.add(AuditRow(at=now, actor=by.actor, action="account.password", detail=f"user {r.id}"))
+        s.flush()
+        return Principal(**{**by.__dict__, "pw_stamp": _pw_stamp(pw_hash)})
 
-    _write(store, tx)
+    return _write(store, tx)
 
 
 def authenticate(store, username: str, password: str, *, session_key: str = "",
@@ -447,7 +508,7 @@ def authenticate(store, username: str, password: str, *, session_key: str = "",
     now = _now(now)
     raw = str(username or "").strip().lower()
     keys = login_keys(raw, session_key)
-    check_rate(store, keys, now=now)
+    ids = _reserve(store, keys, now)  # checked and counted at once (raises RateLimited)
     row = None
     if _USERNAME.match(raw):
         row = _read(store, lambda s: s.scalar(sa.select(UserRow).where(UserRow.username == raw)))
@@ -457,8 +518,7 @@ def authenticate(store, username: str, password: str, *, session_key: str = "",
     else:
         ok = verify_password(row.password_hash, str(password))
     if not ok or row is None or row.disabled_at is not None:
-        record_failure(store, keys, now=now)
-
+        # the failure was counted by _reserve
         def bump(s):
             if row is not None:
                 r = s.get(UserRow, row.id)
@@ -479,6 +539,7 @@ def authenticate(store, username: str, password: str, *, session_key: str = "",
         r.locked_until = None
         if new_hash:
             r.password_hash = new_hash
+        _release_in(s, ids)
         s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(keys[:1])))
         s.add(AuditRow(at=now, actor=f"local:{r.username}", action="sign_in", patient_id=r.patient_id,
                        detail=""))
@@ -507,7 +568,7 @@ def oidc_principal(claims: Mapping[str, Any], *, allowed_emails: Iterable[str] =
 
     The provider proves who someone is, not that they work at the clinic: the e-mail must be
     in ``allowed_emails`` or its domain in ``allowed_domains``; with neither configured nobody
-    is let in (fail closed). An ``email_verified: false`` claim is refused.
+    is let in (fail closed). Only ``email_verified: true`` (a JSON boolean) is taken.
     """
     emails = {e.strip().lower() for e in allowed_emails if e and e.strip()}
     domains = {d.strip().lower().lstrip("@") for d in allowed_domains if d and d.strip()}
@@ -517,7 +578,7 @@ def oidc_principal(claims: Mapping[str, Any], *, allowed_emails: Iterable[str] =
                            "allowed yet (see docs/access.md)")
     if not email or "@" not in email:
         raise AccessDenied("the sign-in provider did not give an e-mail address")
-    if claims.get("email_verified") is False:
+    if claims.get("email_verified") is not True:  # only a real boolean true (not "false", 0, absent)
         raise AccessDenied("the sign-in provider says this e-mail address is not verified")
     if email not in emails and email.rsplit("@", 1)[1] not in domains:
         raise AccessDenied(f"{email} is not a practitioner account of this clinic")
@@ -704,7 +765,7 @@ def redeem_patient_link(store, token: str, *, session_key: str = "",
     """
     now = _now(now)
     keys = code_keys(session_key)
-    check_rate(store, keys, now=now)
+    ids = _reserve(store, keys, now)  # checked and counted at once (raises RateLimited)
     short = normalize_short_code(token)
     token = extract_token(token)
     row = None
@@ -715,11 +776,11 @@ def redeem_patient_link(store, token: str, *, session_key: str = "",
         th = hash_token(token)
         row = _read(store, lambda s: _valid_token_row(s, th, now))
     if row is None:
-        record_failure(store, keys, now=now)
         _write(store, lambda s: s.add(AuditRow(at=now, actor="unknown", action="link.failed", detail="")))
         raise InvalidCredentials(_BAD_CODE)
 
     def tx(s) -> Principal:
+        _release_in(s, ids)
         r = s.get(PatientTokenRow, row.id)
         r.last_used_at = now
         s.add(AuditRow(at=now, actor=f"link:{r.id}", action="sign_in.link", patient_id=r.patient_id,
@@ -767,6 +828,8 @@ def validate_principal(store, principal: Principal, *, now: dt.datetime | None =
         if (row is None or row.disabled_at is not None or row.role != principal.role
                 or row.username != principal.name or row.patient_id != principal.patient_id):
             raise AccessDenied("this account is no longer active")
+        if principal.pw_stamp is None or not hmac.compare_digest(principal.pw_stamp, _pw_stamp(row.password_hash)):
+            raise AccessDenied("the password of this account was changed: sign in again")
         return principal
     if principal.via == "oidc":
         if principal.role != "practitioner":

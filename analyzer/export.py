@@ -395,6 +395,30 @@ def rows_for_series(store, series_id, *, analyzer_version: str = __version__) ->
 # --------------------------------------------------------------------------- writers
 
 
+#: A text cell starting with one of these is read as a formula by spreadsheets (OWASP "CSV
+#: injection"): ``=``, ``+``, ``-``, ``@``, tab, carriage return.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(v: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula (the OWASP rule): text starting with
+    ``= + - @``, tab or CR gets a leading ``'`` (shown by spreadsheets as the text itself).
+    Text already starting with ``'`` gets one more, so :func:`csv_untext` restores it exactly.
+    Numbers are written as numbers (a negative change stays ``-1.5``). A carriage return
+    inside text becomes a newline (which the writer quotes; a bare CR would split the row)."""
+    if not isinstance(v, str):
+        return v
+    v = v.replace("\r\n", "\n").replace("\r", "\n")
+    if v and (v[0] in FORMULA_TRIGGERS or v[0] in "'\n"):
+        return "'" + v
+    return v
+
+
+def csv_untext(v: str) -> str:
+    """The text :func:`csv_text` neutralised."""
+    return v[1:] if v.startswith("'") else v
+
+
 def _csv_cell(v: Any) -> Any:
     if v is None:
         return ""
@@ -402,7 +426,9 @@ def _csv_cell(v: Any) -> Any:
         return "true" if v else "false"
     if isinstance(v, float):
         return repr(v) if math.isfinite(v) else ""
-    return v
+    if isinstance(v, int):
+        return v
+    return csv_text(str(v))
 
 
 def rows_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -458,9 +484,9 @@ def parse_csv_rows(text: str) -> list[dict]:
             elif k in ("alignment_ok", "simulated"):
                 row[k] = None if v == "" else v == "true"
             elif k == "reason":
-                row[k] = v or None
+                row[k] = csv_untext(v) or None
             else:
-                row[k] = v
+                row[k] = csv_untext(v)
         out.append(row)
     return out
 

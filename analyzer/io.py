@@ -40,6 +40,31 @@ DEFAULT_MAX_BYTES = int(os.environ.get("SKIN_PROGRESS_MAX_BYTES", 60 * 1024 * 10
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "MPO")
 _FORMAT_HELP = "JPEG, PNG, WebP, TIFF or HEIC"
+# The Pillow plug-ins tried (an MPO comes through the JPEG one).
+_OPENERS = ["JPEG", "PNG", "WEBP", "TIFF", "HEIF"]
+#: Smallest side, pixels, and the longest ratio of the sides, of a usable photo.
+MIN_SIDE = 8
+MAX_ASPECT = 20
+
+# Formats Pillow could read but we refuse before any decoder runs (named in the message). Only
+# the _OPENERS plug-ins are ever tried: EPS (which runs Ghostscript), BMP, GIF...
+# are never opened.
+_REFUSED_MAGIC = (
+    (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"%!PS", "EPS/PostScript"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"), (b"\x00\x00\x01\x00", "ICO"), (b"\x00\x00\x02\x00", "CUR"),
+    (b"DDS ", "DDS"), (b"qoif", "QOI"), (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"), (b"\x01\xda", "SGI"), (b"Image type:", "IM"),
+    (b"8BPS", "PSD"), (b"%PDF", "PDF"), (b"\x0a\x05\x01", "PCX"),
+    (b"P1", "PBM/PPM"), (b"P2", "PBM/PPM"), (b"P3", "PBM/PPM"), (b"P4", "PBM/PPM"),
+    (b"P5", "PBM/PPM"), (b"P6", "PBM/PPM"), (b"P7", "PAM"), (b"Pf", "PFM"), (b"PF", "PFM"),
+)
+
+
+def _refused_format(data: bytes) -> str | None:
+    for magic, name in _REFUSED_MAGIC:
+        if data.startswith(magic):
+            return name
+    return None
 
 _EXIF_IFD = 0x8769
 _TAG_DATETIME_ORIGINAL = 0x9003
@@ -182,6 +207,8 @@ def _high_bit_to_rgb(img: Image.Image) -> Image.Image:
     arr = np.asarray(img)
     if img.mode == "F":
         a = arr.astype(np.float64)
+        if not np.isfinite(a).any():
+            raise PhotoError("image has no finite pixel values (every pixel is NaN or infinite)")
         scale = 1.0 if np.nanmax(a) <= 1.0 else (255.0 if np.nanmax(a) <= 255.0 else 65535.0)
         a8 = np.clip(np.nan_to_num(a / scale) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     else:
@@ -262,8 +289,12 @@ def load_photo(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            # Only the supported plug-ins are tried: no other decoder ever sees the bytes.
+            img = Image.open(io.BytesIO(data), formats=_OPENERS)
     except UnidentifiedImageError:
+        other = _refused_format(data)
+        if other:
+            raise PhotoError(f"{label}: {other} files are not accepted; use {_FORMAT_HELP}") from None
         raise PhotoError(f"{label}: not an image file, or not a supported format ({_FORMAT_HELP})") from None
     except Exception as exc:  # noqa: BLE001 - never let a decoder exception escape
         raise PhotoError(f"{label}: can't be opened as a photo ({type(exc).__name__})") from None
@@ -272,6 +303,9 @@ def load_photo(
     w, h = img.size
     if w <= 0 or h <= 0:
         raise PhotoError(f"{label}: image has no pixels")
+    if min(w, h) < MIN_SIDE or max(w, h) > MAX_ASPECT * min(w, h):
+        raise PhotoError(f"{label}: a {w}×{h} image is not a photo (each side needs at least {MIN_SIDE} "
+                         f"pixels, and the long side at most {MAX_ASPECT} times the short one)")
     if w * h > max_pixels:
         raise PhotoError(
             f"{label}: image is too large ({w}×{h} = {w * h / 1e6:.1f} megapixels; "
@@ -283,8 +317,9 @@ def load_photo(
             orientation = int(img.getexif().get(_TAG_ORIENTATION, 1) or 1)
         except Exception:
             orientation = 1
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)  # multi-page TIFF / MPO: the first frame is the photo
+        # Multi-frame files (multi-page TIFF, MPO, animated WebP): the first frame is the photo.
+        # It is the current frame after open; asking for n_frames would walk every frame
+        # (80,000 tiny TIFF pages took 30 s), so the other frames are never looked at.
         img.load()
         source_mode = img.mode
         upright = ImageOps.exif_transpose(img)
@@ -295,8 +330,8 @@ def load_photo(
             upright.info["icc_profile"] = img.info["icc_profile"]
         rgb_img, icc_converted = _to_srgb(upright, label)
         arr = np.asarray(rgb_img, dtype=np.uint8)
-    except PhotoError:
-        raise
+    except PhotoError as exc:
+        raise PhotoError(f"{label}: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         msg = str(exc).lower()
         if "truncated" in msg or "broken" in msg or "premature" in msg or "incomplete" in msg:

@@ -92,6 +92,9 @@ class Principal:
     patient_id: int | None = None
     token_id: int | None = None
     token_hash: str | None = None
+    #: Local accounts: a fingerprint of the password hash at sign-in. A password change
+    #: changes it, which ends every other session of the account (validate_principal).
+    pw_stamp: str | None = None
 
     @property
     def is_practitioner(self) -> bool:
@@ -120,6 +123,7 @@ class Principal:
             "role": self.role, "via": self.via, "name": self.name,
             "signed_in_at": self.signed_in_at.isoformat(), "user_id": self.user_id,
             "patient_id": self.patient_id, "token_id": self.token_id, "token_hash": self.token_hash,
+            "pw_stamp": self.pw_stamp,
         }
 
     @classmethod
@@ -130,7 +134,8 @@ class Principal:
         at = dt.datetime.fromisoformat(d["signed_in_at"])
         return cls(role=role, via=via, name=str(d["name"]), signed_in_at=as_utc(at),
                    user_id=d.get("user_id"), patient_id=d.get("patient_id"),
-                   token_id=d.get("token_id"), token_hash=d.get("token_hash"))
+                   token_id=d.get("token_id"), token_hash=d.get("token_hash"),
+                   pw_stamp=d.get("pw_stamp"))
 
 
 #: Backwards-friendly name used by the UI layer (``require_user(store) -> User``).

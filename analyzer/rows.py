@@ -206,11 +206,14 @@ def rows_to_csv(rows: Iterable[Mapping[str, Any]], *, columns: Iterable[str] = P
     import csv
     import io
 
+    from analyzer.export import csv_text  # text cells neutralised against formula injection (OWASP)
+
     cols = list(columns)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r.get(c), float) else r.get(c))
+        w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r.get(c), float)
+                                                 else csv_text(r[c]) if isinstance(r[c], str) else r[c])
                     for c in cols])
     return buf.getvalue()

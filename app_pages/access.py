@@ -11,7 +11,7 @@ import streamlit as st
 
 from analyzer import auth
 from analyzer.errors import SkinProgressError
-from ui.auth import current_user
+from ui.auth import current_user, keep_signed_in, session_key
 from ui.common import confirm_button, current_patient_id, get_store, md_escape
 
 store = get_store()
@@ -132,11 +132,12 @@ if user.via == "local":
             ch = st.form_submit_button("Change password")
         if ch:
             try:
-                auth.change_password(store, user, old, new, new2)
+                p2 = auth.change_password(store, user, old, new, new2, session_key=session_key())
             except SkinProgressError as exc:
                 st.error(str(exc))
             else:
-                st.success("Password changed.")
+                keep_signed_in(p2)  # this session goes on; every other session of the account ends
+                st.success("Password changed. Your other sessions are signed out.")
 
 # ---- audit log ------------------------------------------------------------------------------
 st.subheader("Audit log")

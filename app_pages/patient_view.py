@@ -20,6 +20,7 @@ from ui.common import (
     cached_review,
     cached_status,
     get_store,
+    md_escape,
 )
 
 store = get_store()
@@ -47,7 +48,7 @@ with st.sidebar:
         st.session_state.pop("pv_pdf", None)
         st.rerun()
 
-st.title(f"Your progress, {patient.display_name}")
+st.title(f"Your progress, {md_escape(patient.display_name)}")
 all_series = store.list_series(patient.id)
 if not all_series:
     st.info("No treatment series yet.")

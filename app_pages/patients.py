@@ -14,6 +14,7 @@ from ui.common import (
     confirm_button,
     current_patient_id,
     get_store,
+    md_escape,
     select_patient,
     series_label,
 )
@@ -103,7 +104,7 @@ for p in patients[:100]:
         c1, c2, c3 = st.columns([5, 1.2, 1.4])
         badge = " · :orange-badge[demo, simulated changes]" if p.is_demo else ""
         current = " · :green-badge[open]" if p.id == current_patient_id() else ""
-        c1.markdown(f"**{p.display_name}** · `{p.code}`{badge}{current}")
+        c1.markdown(f"**{md_escape(p.display_name)}** · `{p.code}`{badge}{current}")
         n = len(store.list_series(p.id))
         facts = [f"{n} series"]
         if p.birth_year:
@@ -161,8 +162,8 @@ with st.expander("New patient", expanded=not patients and not search):
             select_patient(patient.id, series.id)
             for k in [k for k in st.session_state if str(k).startswith(("np_", "FormSubmitter:new_patient"))]:
                 del st.session_state[k]  # an empty form for the next patient
-            st.session_state["_np_created"] = (f"Created {patient.display_name} ({patient.code}) with the series "
-                                              f"“{series_label(series)}”.")
+            st.session_state["_np_created"] = (f"Created {md_escape(patient.display_name)} ({patient.code}) with the series "
+                                              f"“{md_escape(series_label(series))}”.")
             st.rerun()  # the list above shows the new patient
 created = st.session_state.pop("_np_created", None)
 if created:
@@ -177,7 +178,7 @@ if pid is not None and p.is_demo:
     st.caption("The demo patient is sample data with simulated changes: it takes no new series and no patient "
                "links. Create a real patient above.")
 elif pid is not None:
-    with st.expander(f"New series for {p.display_name}"):
+    with st.expander(f"New series for {md_escape(p.display_name)}"):
         with st.form("new_series", clear_on_submit=False):  # kept after an error, emptied after a success
             body_area = st.selectbox("Body area", ["face", "neck", "decolletage", "hands", "abdomen", "back", "scalp"],
                                      key="ns_area")
@@ -194,7 +195,7 @@ elif pid is not None:
                 select_patient(pid, s.id)
                 for k in [k for k in st.session_state if str(k).startswith("ns_")]:
                     del st.session_state[k]
-                st.session_state["_ns_created"] = f"Series “{series_label(s)}” created."
+                st.session_state["_ns_created"] = f"Series “{md_escape(series_label(s))}” created."
                 st.rerun()  # the sidebar's series list shows it
     if msg := st.session_state.pop("_ns_created", None):
         st.success(msg)

@@ -15,6 +15,7 @@ from ui.common import (
     cached_progress_rows,
     concerns_text,
     get_store,
+    md_escape,
     need_series,
     series_label,
 )
@@ -26,7 +27,7 @@ authorized_patient_id(store, patient.id)  # demo mode: demo patients only
 audit_once(store, "view.progress", patient.id, f"series {series.id}")
 st.title("Progress")
 demo = " · :orange-badge[demo patient: sessions 3-4 carry simulated changes]" if patient.is_demo else ""
-st.markdown(f"**{patient.display_name}** · `{patient.code}` · {series_label(series)}{demo}")
+st.markdown(f"**{md_escape(patient.display_name)}** · `{patient.code}` · {md_escape(series_label(series))}{demo}")
 
 rows = cached_progress_rows(series.id)
 if not rows:

@@ -10,6 +10,7 @@ from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.regions import FACE_REGIONS
 from analyzer.render import draw_polygon
+from ui.auth import audit_once
 from ui.common import (
     before_after_slider,
     bump,
@@ -17,6 +18,7 @@ from ui.common import (
     cached_status,
     display_bytes,
     get_store,
+    md_escape,
     need_series,
     prefetch_reviews,
     series_label,
@@ -26,8 +28,9 @@ from ui.common import (
 
 store = get_store()
 patient, series = need_series(store)
+audit_once(store, "view.review", patient.id, f"series {series.id}")  # the patient's photos are shown here
 st.title("Review")
-st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)}")
+st.caption(f"{md_escape(patient.display_name)} · `{patient.code}` · {md_escape(series_label(series))}")
 
 sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)

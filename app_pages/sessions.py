@@ -23,7 +23,7 @@ from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
 from analyzer.views import missing_views, required_views, view_choices, view_label
-from ui.auth import audit, current_user
+from ui.auth import audit, audit_once, current_user
 from ui.capture import (
     conditions_input,
     ghost_assets,
@@ -43,6 +43,7 @@ from ui.common import (
     display_bytes,
     drawable_photo_spec,
     get_store,
+    md_escape,
     need_series,
     patch_from_selection,
     series_label,
@@ -53,9 +54,10 @@ from ui.concerns import render_recovery_chart, render_screening_flags, render_sc
 
 store = get_store()
 patient, series = need_series(store)
+audit_once(store, "view.sessions", patient.id, f"series {series.id}")  # the patient's photos are shown here
 st.title("Series & sessions")
-st.caption(f"{patient.display_name} · `{patient.code}` · {series_label(series)} · {series.body_area} · "
-           f"concerns: {concerns_text(series.concerns)}")
+st.caption(f"{md_escape(patient.display_name)} · `{patient.code}` · {md_escape(series_label(series))} · "
+           f"{md_escape(series.body_area)} · concerns: {concerns_text(series.concerns)}")
 
 sessions = sorted(store.list_sessions(series.id), key=lambda s: (s.date, s.id))
 base = service.baseline_session(store, series.id)
@@ -203,7 +205,7 @@ for i, s in enumerate(sessions, start=1):
         if s.scar_grade is not None:
             st.markdown(f"**Acne-scar grade (Goodman & Baron):** {s.scar_grade}")
         if s.notes and not sim:
-            st.caption(s.notes)
+            st.caption(md_escape(s.notes))
         if sim:
             st.markdown(f":orange-badge[simulated] {sim}")
         photos = store.list_photos(s.id)
@@ -375,7 +377,7 @@ if sessions:
         record_conditions(store, added, conditions)
         if not added:
             for e in errors:
-                st.error(e)
+                st.error(md_escape(e))  # names the uploaded file: shown as text
             return
         bump()
         results = run_analysis(sid)
@@ -400,7 +402,7 @@ if sessions:
     last = st.session_state.pop("last_upload", None)
     if last:
         for e in last["errors"]:
-            st.error(e)
+            st.error(md_escape(e))
         done = [a for a in cached_status(series.id) if a.photo_id in set(last["ids"])]
         good = [a for a in done if a.ok]
         other = [a for a in done if not a.ok]

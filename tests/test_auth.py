@@ -151,8 +151,8 @@ def test_change_password_and_disable_account_ends_sessions(store):
     ben = auth.authenticate(store, "ben", PW, now=T0)
     new = "another long secret"
     with pytest.raises(InvalidCredentials):
-        auth.change_password(store, ben, "wrong old pw", new, new)
-    auth.change_password(store, ben, PW, new, new)
+        auth.change_password(store, ben, "wrong old pw", new, new, now=T0)
+    auth.change_password(store, ben, PW, new, new, now=T0)
     with pytest.raises(InvalidCredentials):
         auth.authenticate(store, "ben", PW, now=T0)
     ben = auth.authenticate(store, "ben", new, now=T0)
@@ -410,7 +410,8 @@ def test_oidc_needs_an_allow_list():
     assert p.is_practitioner and p.via == "oidc" and p.name == "dr.who@clinic.example"
     assert auth.oidc_principal(claims, allowed_emails=["dr.who@clinic.example"], now=T0).is_practitioner
     with pytest.raises(AccessDenied, match="not a practitioner"):
-        auth.oidc_principal({"email": "x@gmail.com"}, allowed_domains=["clinic.example"], now=T0)
+        auth.oidc_principal({"email": "x@gmail.com", "email_verified": True}, allowed_domains=["clinic.example"],
+                            now=T0)
     with pytest.raises(AccessDenied, match="not verified"):
         auth.oidc_principal({**claims, "email_verified": False}, allowed_domains=["clinic.example"])
     with pytest.raises(AccessDenied, match="e-mail"):

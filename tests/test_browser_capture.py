@@ -57,7 +57,8 @@ def setup(tmp_path_factory):
     write_y4m(rgb8, y4m)
     ensure_practitioner(data)
     store = service.open_store(data_dir=data)
-    pat, ser = service.create_patient_with_series(store, code="CAM-001", display_name="Camera Test")
+    pat, ser = service.create_patient_with_series(store, code="CAM-001", display_name="Camera Test",
+                                                   consent_photos=True)
     base, _, _ = service.add_session_with_photos(store, ser.id, date=dt.date(2026, 1, 10),
                                                  photos=[("front", src.read_bytes(), "baseline-30cm.jpg")])
     later, _, _ = service.add_session_with_photos(store, ser.id, date=dt.date(2026, 2, 10))
@@ -125,6 +126,11 @@ def test_capture_through_the_component_at_full_resolution(setup, server, page, c
     wait_idle(page)
     goto_page(page, "Series & sessions")
     no_exception(page)
+    # nobody is pre-selected among real patients: choose the patient in the sidebar
+    if "Choose or create a patient first" in page.inner_text("body"):
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="Camera Test (CAM-001)").click()
+        wait_idle(page)
     assert "Camera Test" in page.inner_text("body")
     page.get_by_role("tab", name="Camera (tablet)").click()
 

@@ -42,7 +42,8 @@ def test_capture_guide_page(data):  # noqa: F811 - the fixture of tests.test_app
 
 def test_first_upload_of_new_series_shows_guide_then_checks_before_keeping(data):  # noqa: F811
     s = store_of(data)
-    p, ser = service.create_patient_with_series(s, code="CAP-1", display_name="Capture Test")
+    p, ser = service.create_patient_with_series(s, code="CAP-1", display_name="Capture Test",
+                                                consent_photos=True)
     base, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10))
     at = _open_sessions(data, p, ser)
     # no photo in the series yet: the guide is open above the upload
@@ -79,7 +80,8 @@ def test_first_upload_of_new_series_shows_guide_then_checks_before_keeping(data)
 
 def test_conditions_recorded_and_a_difference_is_said(data):  # noqa: F811
     s = store_of(data)
-    p, ser = service.create_patient_with_series(s, code="CAP-2", display_name="Conditions Test")
+    p, ser = service.create_patient_with_series(s, code="CAP-2", display_name="Conditions Test",
+                                                consent_photos=True)
     z30 = photo_path("faces/zoom/30cm.jpg").read_bytes()
     base, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10),
                                                  photos=[("front", z30, "base.jpg")])
@@ -103,7 +105,8 @@ def test_conditions_recorded_and_a_difference_is_said(data):  # noqa: F811
 
 def test_kept_photo_that_failed_keeps_its_caveat(data):  # noqa: F811
     s = store_of(data)
-    p, ser = service.create_patient_with_series(s, code="CAP-3", display_name="Keep Anyway")
+    p, ser = service.create_patient_with_series(s, code="CAP-3", display_name="Keep Anyway",
+                                                consent_photos=True)
     z30 = photo_path("faces/zoom/30cm.jpg").read_bytes()
     service.add_session_with_photos(s, ser.id, date=dt.date(2026, 1, 10), photos=[("front", z30, "base.jpg")])
     later, _, _ = service.add_session_with_photos(s, ser.id, date=dt.date(2026, 2, 10))

@@ -24,7 +24,7 @@ def _engine(url):
 
 
 def test_revisions_are_a_single_line():
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
 
 
 def test_empty_database_to_head_matches_models(empty_db_url, data_dir):
@@ -32,7 +32,7 @@ def test_empty_database_to_head_matches_models(empty_db_url, data_dir):
     eng = _engine(empty_db_url)
     assert current_revision(eng) is None
     store = Store(empty_db_url, data_dir=data_dir)
-    assert current_revision(eng) == "0004"
+    assert current_revision(eng) == head_revision()
     assert set(sa.inspect(eng).get_table_names()) == TABLES
     # The ORM models and the migrations describe the same schema.
     with eng.connect() as conn:
@@ -42,7 +42,7 @@ def test_empty_database_to_head_matches_models(empty_db_url, data_dir):
     store.close()
     Store(empty_db_url, data_dir=data_dir).close()
     migrate(u)
-    assert current_revision(eng) == "0004"
+    assert current_revision(eng) == head_revision()
     eng.dispose()
 
 
@@ -97,7 +97,7 @@ def test_upgrade_from_0001_keeps_every_row(empty_db_url, data_dir):
     _insert_0001_data(empty_db_url)
 
     store = Store(empty_db_url, data_dir=data_dir)  # opening upgrades to head
-    assert current_revision(eng) == "0004"
+    assert current_revision(eng) == head_revision()
     a, b = store.list_patients()
     assert (a.code, a.display_name, a.birth_year, a.fitzpatrick, a.consent_photos, a.screening) == (
         "P-0001", "Anna", 1980, 3, True, None)
@@ -135,7 +135,7 @@ def test_upgrade_from_0001_keeps_every_row(empty_db_url, data_dir):
         assert c.execute(sa.text("SELECT concern FROM series")).scalars().all() == ["stretch_marks"]
     assert "users" not in sa.inspect(eng).get_table_names()
     migrate(u)
-    assert current_revision(eng) == "0004"
+    assert current_revision(eng) == head_revision()
     eng.dispose()
 
 

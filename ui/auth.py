@@ -27,6 +27,7 @@ import hmac
 import importlib.util
 import json
 import os
+import re
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -350,6 +351,11 @@ def require_user(store, *, stop: bool = True, page_paths: tuple[str, ...] = ()) 
 # ---- screens -------------------------------------------------------------------------------------
 
 
+def md_escape(text: str) -> str:
+    """User text shown as text inside markdown (same rule as ui.common.md_escape)."""
+    return re.sub(r"([\\`*_{}\[\]<>#|~$!()])", r"\\\1", str(text))
+
+
 def _sidebar(store, p: Principal) -> None:
     sb = st.sidebar
     if p.is_demo:
@@ -361,7 +367,7 @@ def _sidebar(store, p: Principal) -> None:
             st.session_state.pop(_STATE, None)
             st.rerun()
         return
-    who = "Patient (read-only)" if p.is_patient else f"Signed in as **{p.name}**"
+    who = "Patient (read-only)" if p.is_patient else f"Signed in as **{md_escape(p.name)}**"
     sb.caption(who)
     if sb.button("Sign out", key="_auth_signout", icon=":material/logout:"):
         sign_out(store)
@@ -426,9 +432,12 @@ def _first_account_form(store, cfg: AccessConfig, now: dt.datetime) -> None:
             st.rerun()
     if not ok:
         return
-    if cfg.setup_code and not hmac.compare_digest(str(code).encode(), cfg.setup_code.encode()):
-        st.error("wrong setup code")
-        return
+    if cfg.setup_code:
+        try:  # through the rate limiter, like a password
+            auth.check_setup_code(store, str(code), cfg.setup_code, session_key=_session_key(), now=now)
+        except AuthError as exc:
+            st.error(str(exc))
+            return
     try:
         p = auth.create_first_practitioner(store, username, pw, pw2, now=now)
     except SkinProgressError as exc:
@@ -465,6 +474,16 @@ def _start_session(p, now: dt.datetime) -> None:
         st.session_state[_SID] = sid
     _save(p, now)
     st.rerun()
+
+
+def session_key() -> str:
+    """This browser session's rate-limit key (see :func:`analyzer.auth.login_keys`)."""
+    return _session_key()
+
+
+def keep_signed_in(p: Principal) -> None:
+    """Replace this session's principal (after a password change made a new one)."""
+    _save(p, auth.utcnow())
 
 
 def _code_form(store, now: dt.datetime) -> None:

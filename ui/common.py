@@ -111,9 +111,10 @@ def colour_bar_html(kind: str, ends: tuple[str, str], unit: str) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=48)  # shared, not copied: never mutate the dict
-def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev: int) -> dict:
+def _review(loc: tuple[str, str], photo_id: int, sha256: str, region: str, version: str, rev: int) -> dict:
     """Everything the review needs to show, ready to display (JPEG bytes, uint8 arrays):
-    computed once per photo, region and data revision, so a revisit costs no image work."""
+    computed once per photo (its id *and* content hash), region and data revision, so a revisit
+    costs no image work and a retaken photo is never shown with another's pictures."""
     from analyzer.render import draw_polygon, heatmap
 
     r = service.review_images(get_store(), photo_id, region=region, analyzer_version=version)
@@ -140,7 +141,7 @@ def _review(loc: tuple[str, str], photo_id: int, region: str, version: str, rev:
 
 def cached_review(photo_id: int, region: str) -> dict:
     """Display assets of a photo's review (see ``_review``); raises LookupError if not analysed."""
-    return _review(_location_key(), photo_id, region, ANALYZER_VERSION, revision())
+    return _review(_location_key(), photo_id, _sha_of(photo_id), region, ANALYZER_VERSION, revision())
 
 
 def prefetch_reviews(photo_ids: list[int], region: str) -> None:
@@ -156,24 +157,38 @@ def prefetch_reviews(photo_ids: list[int], region: str) -> None:
         return
     st.session_state["_prefetched"] = args
 
+    shas = {}  # content hashes read here, in the script's thread, not in the background one
+    for pid in photo_ids:
+        try:
+            shas[pid] = _sha_of(pid)
+        except Exception:  # noqa: BLE001 - prefetch only: a photo just deleted is skipped
+            pass
+
     def work() -> None:
-        for pid in photo_ids:
+        for pid, sha in shas.items():
             try:
-                _review(args[0], pid, region, ANALYZER_VERSION, args[4])
+                _review(args[0], pid, sha, region, ANALYZER_VERSION, args[4])
             except Exception:  # noqa: BLE001 - prefetch only
                 pass
 
     threading.Thread(target=work, name="review-prefetch", daemon=True).start()
 
 
+def _sha_of(photo_id: int) -> str:
+    """The photo's content hash: what every picture cache is keyed by (never the id alone)."""
+    return get_store().get_photo(photo_id).sha256
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
-def _display_bytes(loc: tuple[str, str], photo_id: int) -> bytes:
-    return get_store().photo_display_bytes(photo_id)
+def _display_bytes(loc: tuple[str, str], sha256: str, _photo_id: int) -> bytes:
+    # Keyed by content (``_photo_id`` is not part of the key): a photo id that pointed at
+    # other bytes before (a retake, a deleted patient) can never bring back the old picture.
+    return get_store().photo_display_bytes(_photo_id)
 
 
 def display_bytes(photo_id: int) -> bytes:
-    """The photo's display JPEG (no metadata), cached by id."""
-    return _display_bytes(_location_key(), photo_id)
+    """The photo's display JPEG (no metadata), cached by its content hash."""
+    return _display_bytes(_location_key(), _sha_of(photo_id), photo_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -182,15 +197,15 @@ def _status(loc: tuple[str, str], series_id: int, version: str, rev: int):
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)  # shared, read-only
-def _small_rgb(loc: tuple[str, str], photo_id: int, max_side: int) -> np.ndarray:
-    img = Image.open(io.BytesIO(_display_bytes(loc, photo_id))).convert("RGB")
+def _small_rgb(loc: tuple[str, str], sha256: str, max_side: int, _photo_id: int) -> np.ndarray:
+    img = Image.open(io.BytesIO(_display_bytes(loc, sha256, _photo_id))).convert("RGB")
     img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return np.asarray(img, np.float32) / 255.0
 
 
 def small_rgb(photo_id: int, max_side: int = 480) -> np.ndarray:
-    """A reduced float RGB copy of a photo for previews (cached by id)."""
-    return _small_rgb(_location_key(), photo_id, max_side)
+    """A reduced float RGB copy of a photo for previews (cached by its content hash)."""
+    return _small_rgb(_location_key(), _sha_of(photo_id), max_side, photo_id)
 
 
 def cached_status(series_id: int):
@@ -286,7 +301,7 @@ def need_series(store):
         st.stop()
     patient = store.get_patient(pid)
     if sid is None:
-        st.info(f"{patient.display_name} has no treatment series yet.")
+        st.info(f"{md_escape(patient.display_name)} has no treatment series yet.")
         st.page_link("app_pages/patients.py", label="Create a series on the Patients page", icon=":material/group:")
         st.stop()
     return patient, store.get_series(sid)

@@ -364,8 +364,18 @@ def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCa
             for name, roi in rois.items():
                 if roi is not None and type(roi).__name__ == "NamedROI" and bface is None:
                     failed[name] = "no face found on the baseline photo, so a named region can't be placed"
-                else:
-                    ok_rois[name] = roi
+                    continue
+                if roi is not None:
+                    from analyzer.regions import roi_polygon
+
+                    try:  # one region that can't be placed on this baseline is reported on that region only
+                        roi_polygon(roi, face=bface, shape=bl.rgb.shape[:2])
+                    except UsageError:
+                        h, w = bl.rgb.shape[:2]
+                        failed[name] = (f"the region lies outside the baseline photo ({w}x{h} px, retaken "
+                                        "smaller?): mark it again on the baseline")
+                        continue
+                ok_rois[name] = roi
             comp = compare(bl, fu, rois=ok_rois or {DEFAULT_REGION: None}, baseline_face=bface,
                            followup_face=cache.face(p.id), keep_aligned=bool(concerns),
                            baseline_reference=bref, followup_reference=fref)

@@ -34,7 +34,7 @@ def check_database(url: str, data_dir: str | os.PathLike) -> str:
     raises a one-line SkinProgressError when it can't be opened."""
     from analyzer.store import Store
 
-    st = Store(url=url, data_dir=Path(data_dir))
+    st = Store(url=url, data_dir=Path(data_dir), new_database_ok=True)  # chosen on purpose
     try:
         return st.describe()
     finally:

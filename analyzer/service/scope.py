@@ -115,7 +115,11 @@ class PatientScope:
         """The original upload: practitioners only."""
         if not may_see_originals(self.principal):
             raise AccessDenied("original photos are for practitioners only")
-        return self.store.photo_original_bytes(self.check_photo(photo_id))
+        rec = self._photo(photo_id)  # authorized
+        pid = self._series_patient(self._session_series(rec.session_id))
+        data = self.store.photo_original_bytes(rec.id)
+        self.audit("read.original", pid, detail=f"photo {photo_id}")  # every read is on record
+        return data
 
     def progress_table(self, series_id: Any, **kw) -> list[dict]:
         return progress_table(self.store, self.check_series(series_id), **kw)

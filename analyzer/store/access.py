@@ -8,6 +8,7 @@ store's transactions ``_read`` / ``_write`` / ``_write_unique`` and ``_get``).
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 
 import sqlalchemy as sa
 
@@ -43,21 +44,22 @@ class AccessRecords:
         pw = v.text(password_hash, "password hash", max_len=255, required=True)
         if (role == "patient") != (patient_id is not None):
             raise InvalidInput("a patient account needs patient_id; a practitioner account has none")
+        patient_id = v.opt_row_id(patient_id, "patient")
 
         def tx(s):
             if patient_id is not None:
                 self._get(s, PatientRow, patient_id, "patient")
             if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
-                raise Conflict(f"username {name!r} is taken")
+                raise Conflict(f"username {v.show(name)} is taken")
             row = UserRow(username=name, role=role, password_hash=pw, patient_id=patient_id)
             s.add(row)
             s.flush()
             return _user(row)
 
-        return self._write_unique(tx, f"username {name!r} is taken")
+        return self._write_unique(tx, f"username {v.show(name)} is taken")
 
     def get_user(self, username: str) -> UserRec | None:
-        name = str(username or "").strip().lower()
+        name = v.text(username, "username", max_len=100).lower()
         return self._read(lambda s: (lambda r: _user(r) if r else None)(
             s.scalar(sa.select(UserRow).where(UserRow.username == name))))
 
@@ -103,8 +105,9 @@ class AccessRecords:
 
     def find_patient_token(self, token_hash: str) -> TokenRec | None:
         """The token with this hash (valid or not: check ``rec.is_valid()``), else None."""
+        th = v.text(token_hash, "token hash", max_len=128)
         return self._read(lambda s: (lambda r: _token(r) if r else None)(
-            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == str(token_hash)))))
+            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == th))))
 
     def list_patient_tokens(self, patient_id: int) -> list[TokenRec]:
         return self._read(lambda s: [_token(r) for r in s.scalars(
@@ -126,6 +129,11 @@ class AccessRecords:
         actor = v.text(actor, "actor", max_len=100, required=True)
         action = v.text(action, "action", max_len=100, required=True)
         detail = v.long_text(detail, "detail")
+        if patient_id is not None:  # a plain number (the patient may be gone), in range
+            if isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral) \
+                    or not 1 <= int(patient_id) <= v.MAX_ID:
+                raise InvalidInput(f"audit patient id {v.show(patient_id)} is not an id")
+            patient_id = int(patient_id)
 
         def tx(s):
             row = AuditRow(actor=actor, action=action, patient_id=patient_id, detail=detail)
@@ -137,6 +145,12 @@ class AccessRecords:
 
     def list_audit(self, *, patient_id: int | None = None, limit: int = 200) -> list[AuditRec]:
         """Newest first."""
+        if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral)
+                                       or not 1 <= int(patient_id) <= v.MAX_ID):
+            return []  # no entry can name it
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or not 1 <= limit <= 100_000:
+            raise InvalidInput(f"limit must be a whole number from 1 to 100000, not {v.show(limit)}")
+
         def q(s):
             stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
             if patient_id is not None:
@@ -152,12 +166,18 @@ class AccessRecords:
 
     def count_auth_failures(self, key: str, *, since: dt.datetime) -> int:
         since = v.aware_utc(since, "since")
+        key = v.text(key, "rate-limit key", max_len=200)
         return self._read(lambda s: int(s.scalar(
             sa.select(sa.func.count()).select_from(AuthFailureRow)
             .where(AuthFailureRow.key == key, AuthFailureRow.at >= since)) or 0))
 
     def clear_auth_failures(self, key: str | None = None, *, before: dt.datetime | None = None) -> int:
         """Forget failures for ``key`` (after a success) and/or older than ``before``."""
+        if key is not None:
+            key = v.text(key, "rate-limit key", max_len=200)
+        if before is not None:
+            before = v.aware_utc(before, "before")
+
         def tx(s):
             stmt = sa.delete(AuthFailureRow)
             if key is not None:

@@ -38,6 +38,7 @@ from analyzer.io import DEFAULT_MAX_BYTES, load_photo
 from analyzer.store import validate as v
 from analyzer.store.convert import patient_record as _patient
 from analyzer.store.errors import Conflict, InvalidInput, StoreError
+from analyzer.store.files import EXTENSIONS as _EXT
 from analyzer.store.files import derived_key, display_jpeg, original_key
 from analyzer.store.models import AnalysisRow, PatientRow, PhotoRow, SeriesRow, SessionRow
 
@@ -53,16 +54,22 @@ def _iso(t: dt.datetime | dt.date | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
+#: Years an archive's dates may name (a photo, a session, a record's creation).
+_YEARS = (1900, 2200)
+
+
 def _dt(value: Any, what: str, *, aware: bool) -> dt.datetime | None:
     if value is None:
         return None
+    shown = repr(value)[:60]
     try:
         t = dt.datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"archive: {what} {value!r} is not a date and time") from None
-    if aware:
-        return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-    return t.replace(tzinfo=None)
+        t = (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)) if aware else t.replace(tzinfo=None)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"archive: {what} {shown} is not a date and time") from None
+    if not _YEARS[0] <= t.year <= _YEARS[1]:
+        raise InvalidInput(f"archive: {what} {shown} is not a possible date")
+    return t
 
 
 # ---- export ------------------------------------------------------------------------------
@@ -198,7 +205,7 @@ def _refs(items: list, what: str) -> dict[int, dict]:
 def _ref(value, table: dict, what: str, *, optional: bool = False):
     if value is None and optional:
         return None
-    if value not in table:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in table:
         raise InvalidInput(f"archive: {what} refers to a missing entry ({value!r})")
     return value
 
@@ -212,7 +219,48 @@ def _open_archive(src) -> zipfile.ZipFile:
         raise InvalidInput("not a patient archive (not a readable zip file)") from None
 
 
+#: Zip-bomb caps: the archive's files together may expand to at most this many bytes, and a
+#: photo entry (photos are already compressed) to at most _MAX_RATIO times its stored size.
+MAX_EXPANDED_BYTES = int(os.environ.get("SKIN_PROGRESS_MAX_ARCHIVE_BYTES", 8 * 2**30))
+
+
+_MAX_RATIO = 20
+
+
+_RATIO_FLOOR = 1 * 2**20  # smaller entries may compress as they like
+
+
+_MAX_ENTRIES = 100_000
+
+
+def _check_entries(zf: zipfile.ZipFile) -> None:
+    """Refuse, before anything is read: duplicate names, encrypted entries, compressions other
+    than stored/deflate, and zip bombs (total expanded size, compression ratio)."""
+    infos = zf.infolist()
+    if len(infos) > _MAX_ENTRIES:
+        raise InvalidInput(f"archive has too many entries ({len(infos)})")
+    names: set[str] = set()
+    total = 0
+    for zi in infos:
+        if zi.filename in names:
+            raise InvalidInput(f"archive has two entries named {zi.filename[:80]!r}")
+        names.add(zi.filename)
+        if zi.flag_bits & 0x1:
+            raise InvalidInput(f"archive entry {zi.filename[:80]!r} is encrypted; export it again without a password")
+        if zi.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InvalidInput(f"archive entry {zi.filename[:80]!r} uses an unsupported compression "
+                               f"(method {zi.compress_type}); only stored and deflate are read")
+        total += zi.file_size
+        if zi.filename != _MANIFEST and zi.file_size > _RATIO_FLOOR and zi.file_size > _MAX_RATIO * max(zi.compress_size, 1):
+            raise InvalidInput(f"archive entry {zi.filename[:80]!r} expands {zi.file_size / max(zi.compress_size, 1):.0f} "
+                               "times its stored size: refused (zip bomb)")
+    if total > MAX_EXPANDED_BYTES:
+        raise InvalidInput(f"archive expands to {total / 2**30:.1f} GiB; the limit is "
+                           f"{MAX_EXPANDED_BYTES / 2**30:.0f} GiB")
+
+
 def _read_manifest(zf: zipfile.ZipFile) -> dict:
+    _check_entries(zf)
     try:
         info = zf.getinfo(_MANIFEST)
     except KeyError:
@@ -221,7 +269,8 @@ def _read_manifest(zf: zipfile.ZipFile) -> dict:
         raise InvalidInput("archive manifest is too large")
     try:
         manifest = json.loads(zf.read(info).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError):
+    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError, RecursionError,
+            RuntimeError, NotImplementedError):
         raise InvalidInput("archive manifest is damaged (not valid JSON)") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InvalidInput("not a skin-progress patient archive")
@@ -246,7 +295,7 @@ def _read_photo(zf: zipfile.ZipFile, name: Any) -> tuple[str, bytes]:
         raise InvalidInput(f"archive: photo file {name} is too large")
     try:
         data = zf.read(zi)
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
         raise InvalidInput(f"archive: photo file {name} is damaged") from None
     if hashlib.sha256(data).hexdigest() != m.group(1):
         raise InvalidInput(f"archive: photo file {name} is damaged (checksum mismatch)")
@@ -269,7 +318,7 @@ def _prekeep_check(value: Any, ref: int) -> dict | None:
         return None
     if not (isinstance(value, dict) and isinstance(value.get("ok"), bool) and isinstance(value.get("verdict"), str)):
         raise InvalidInput(f"archive: photo {ref}: the check before keeping is not readable")
-    return dict(value)
+    return v.json_value(dict(value), f"archive: photo {ref}: the check before keeping")
 
 
 def _reference_patch(value: Any, ref: int, width: int, height: int) -> dict | None:
@@ -302,6 +351,9 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
         "notes", "screening", "is_demo")})
     if code is not None:
         pvals["code"] = v.patient_code(code)
+    # An imported patient is a real patient: an archive can't make anyone a demo patient (demo
+    # patients are readable without sign-in while the app runs in demo mode).
+    pvals["is_demo"] = False
     pvals["created_at"] = _dt(pm.get("created_at"), "patient created_at", aware=True)
 
     series = _refs(manifest["series"], "series")
@@ -319,7 +371,11 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
             notes=v.long_text(it.get("notes"), "notes"),
             created_at=_dt(it.get("created_at"), "series created_at", aware=True),
         )
-        _ref(it.get("baseline_session"), sessions, "a series baseline", optional=True)
+        base = _ref(it.get("baseline_session"), sessions, "a series baseline", optional=True)
+        if base is not None and sessions[base].get("series") != ref:
+            raise InvalidInput(f"archive: series {ref} takes its baseline from another series")
+        if base is not None and sessions[base].get("kind", "treatment") != "treatment":
+            raise InvalidInput(f"archive: series {ref}: a recovery session can't be the baseline")
     for ref, it in sessions.items():
         _ref(it.get("series"), series, "a session")
         vals = store._session_values({k: it.get(k) for k in (
@@ -331,10 +387,24 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
             raise InvalidInput(f"archive: session {ref} kind and parent don't match")
         if parent is not None and sessions[parent].get("series") != it.get("series"):
             raise InvalidInput(f"archive: session {ref} follows a session of another series")
+        if not _YEARS[0] <= vals["date"].year <= _YEARS[1]:
+            raise InvalidInput(f"archive: session {ref} date {vals['date'].isoformat()} is not a possible date")
         session_vals[ref] = vals
+    for ref, it in sessions.items():  # the store's recovery rule: 0-7 days after a treatment session
+        parent = it.get("parent_session")
+        if parent is None:
+            continue
+        if sessions[parent].get("kind", "treatment") != "treatment":
+            raise InvalidInput(f"archive: session {ref}: a recovery session must follow a treatment session")
+        days = (session_vals[ref]["date"] - session_vals[parent]["date"]).days
+        if not 0 <= days <= v.RECOVERY_MAX_DAYS:
+            raise InvalidInput(f"archive: session {ref}: recovery photos are taken 0-{v.RECOVERY_MAX_DAYS} "
+                               f"days after the session, not {days}")
     for ref, it in photos.items():
         _ref(it.get("session"), sessions, "a photo")
         fname = v.filename(it.get("filename"))
+        if not isinstance(it.get("file"), str):
+            raise InvalidInput(f"archive: photo {ref} names no file")
         if it.get("file") in files_seen:
             sha, size = files_seen[it["file"]]
         else:
@@ -359,7 +429,8 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
             reference_patch=_reference_patch(it.get("reference_patch"), ref, width, height),
             capture_conditions=_capture_conditions(it.get("capture_conditions"), ref),
             prekeep_check=_prekeep_check(it.get("prekeep_check"), ref),
-            storage_key=original_key(sha, it["file"].rsplit(".", 1)[-1]),
+            # The stored name follows the decoded format, never the archive's file name.
+            storage_key=original_key(sha, _EXT.get(fmt, "bin")),
             created_at=_dt(it.get("created_at"), "photo created_at", aware=True),
             _file=it["file"],
         )
@@ -375,12 +446,13 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
             raise InvalidInput("archive: bad analysis entry")
         _ref(it.get("photo"), photos, "an analysis")
         _ref(it.get("baseline_photo"), photos, "an analysis baseline", optional=True)
+        result, transform = v.imported_analysis(it.get("result"), it.get("transform"),
+                                                f"archive: analysis of photo {it['photo']}")
         vals = dict(
             photo=it["photo"], baseline_photo=it.get("baseline_photo"),
             analyzer_version=v.analyzer_version(it.get("analyzer_version")),
             region=v.region_name(it.get("region")),
-            transform=v.json_value(it.get("transform"), "transform", kind=(list, dict)),
-            result=v.json_value(it.get("result"), "analysis result", kind=dict, allow_none=False),
+            transform=transform, result=result,
             created_at=_dt(it.get("created_at"), "analysis created_at", aware=True),
         )
         key = (vals["photo"], vals["analyzer_version"], vals["region"])

@@ -134,11 +134,23 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def migrate(u: URL, revision: str = "head") -> None:
+def _holds_photos(photo_store: Path | None) -> bool:
+    """True if the folder has at least one file (stops at the first one found)."""
+    if photo_store is None or not photo_store.is_dir():
+        return False
+    return any(p.is_file() for p in photo_store.rglob("*"))
+
+
+def migrate(u: URL, revision: str = "head", *, photo_store: Path | None = None) -> None:
     """Upgrade the database at ``u`` to ``revision`` in one transaction.
 
     Safe when several processes open the same database at once: SQLite serialises on
     ``BEGIN IMMEDIATE``, PostgreSQL on a transaction-level advisory lock.
+
+    With ``photo_store`` (the data folder's ``photos/``): a database with no schema at all
+    beside a photo store that holds photos is refused (:class:`StoreError` naming both), never
+    silently started empty: the database is lost or the wrong one was chosen, and an empty one
+    would make every stored photo look like stray files.
     """
     from alembic import command
 
@@ -147,6 +159,11 @@ def migrate(u: URL, revision: str = "head") -> None:
         with engine.begin() as conn:
             if u.get_backend_name() == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(7031505)"))
+            if photo_store is not None and _no_schema(conn) and _holds_photos(photo_store):
+                raise StoreError(
+                    f"the database is missing or empty ({describe_url(u)}) but the photo store "
+                    f"{photo_store} holds photos: restore the database from a backup or choose the "
+                    "right one; nothing was created")
             _refuse_unknown_revision(conn)
             command.upgrade(alembic_config(conn), revision)
             if u.get_backend_name() == "sqlite":
@@ -155,10 +172,19 @@ def migrate(u: URL, revision: str = "head") -> None:
                     raise StoreError(f"migration left {len(bad)} broken references; nothing was changed")
     except StoreError:
         raise
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:  # unreachable server, locked, or not a database (a corrupt file)
         raise StoreError(f"can't open the database ({describe_url(u)}): {_first_line(exc)}") from None
     finally:
         engine.dispose()
+
+
+def _no_schema(conn) -> bool:
+    """No table of ours and no Alembic version: a brand-new (or lost) database."""
+    from alembic.runtime.migration import MigrationContext
+
+    if MigrationContext.configure(conn).get_current_revision() is not None:
+        return False
+    return "patients" not in sa.inspect(conn).get_table_names()
 
 
 def _refuse_unknown_revision(conn) -> None:

@@ -51,12 +51,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: SQLite hands out ids with AUTOINCREMENT: an id is never reused after a delete (migration 0004).
+_AUTOINC = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
 
 
 class PatientRow(Base):
     __tablename__ = "patients"
+    __table_args__ = _AUTOINC
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -74,6 +79,7 @@ class PatientRow(Base):
 
 class SeriesRow(Base):
     __tablename__ = "series"
+    __table_args__ = _AUTOINC
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(
@@ -94,6 +100,7 @@ class SeriesRow(Base):
 
 class SessionRow(Base):
     __tablename__ = "sessions"
+    __table_args__ = _AUTOINC
 
     id: Mapped[int] = mapped_column(primary_key=True)
     series_id: Mapped[int] = mapped_column(sa.ForeignKey("series.id", ondelete="CASCADE"), index=True)
@@ -116,7 +123,7 @@ class SessionRow(Base):
 
 class PhotoRow(Base):
     __tablename__ = "photos"
-    __table_args__ = (sa.UniqueConstraint("session_id", "view", name="uq_photos_session_view"),)
+    __table_args__ = (sa.UniqueConstraint("session_id", "view", name="uq_photos_session_view"), _AUTOINC)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
@@ -142,6 +149,7 @@ class AnalysisRow(Base):
     __tablename__ = "analyses"
     __table_args__ = (
         sa.UniqueConstraint("photo_id", "analyzer_version", "region", name="uq_analyses_key"),
+        _AUTOINC,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +171,7 @@ class UserRow(Base):
     __tablename__ = "users"
     __table_args__ = (
         sa.CheckConstraint("role IN ('practitioner', 'patient')", name="role"),
+        _AUTOINC,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -180,6 +189,7 @@ class UserRow(Base):
 
 class PatientTokenRow(Base):
     __tablename__ = "patient_tokens"
+    __table_args__ = _AUTOINC
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
@@ -195,6 +205,7 @@ class AuditRow(Base):
     """Who did what. ``patient_id`` is a plain number (no foreign key): the trail outlives the patient."""
 
     __tablename__ = "audit_log"
+    __table_args__ = _AUTOINC
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -208,6 +219,7 @@ class AuthFailureRow(Base):
     """One failed login or token attempt, keyed by username / client / token prefix (rate limiting)."""
 
     __tablename__ = "auth_failures"
+    __table_args__ = _AUTOINC
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(200), index=True)

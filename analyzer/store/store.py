@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import numbers
 import random
 import time
 from collections.abc import Callable
@@ -59,6 +58,7 @@ from analyzer.store.files import (
     display_jpeg,
     original_key,
 )
+from analyzer.store.housekeeping import Housekeeping
 from analyzer.store.models import (
     AnalysisRow,
     PatientRow,
@@ -103,7 +103,7 @@ def _version_key(version: str):
     return parts
 
 
-class Store(AccessRecords, PatientArchive):
+class Store(AccessRecords, PatientArchive, Housekeeping):
     """Patients' records and photos in one database plus one data folder.
 
     Parameters
@@ -120,13 +120,27 @@ class Store(AccessRecords, PatientArchive):
     opened.
     """
 
-    def __init__(self, url: str | None = None, data_dir: Path | None = None):
+    def __init__(self, url: str | None = None, data_dir: Path | None = None, *, new_database_ok: bool = False):
         self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
         self._url = resolve_url(url, self.data_dir)
         self.url = self._url.render_as_string(hide_password=True)
         self.backend = self._url.get_backend_name()
         self.files = FileStore(self.data_dir)
-        migrate(self._url)
+        db_file = Path(self._url.database) if self.backend == "sqlite" else None
+        existed = db_file is not None and db_file.exists()
+        try:
+            # A database with no schema beside photos is refused unless the caller chose it on
+            # purpose (new_database_ok: the Settings page saving a new database URL).
+            migrate(self._url, photo_store=None if new_database_ok else self.files.root / "photos")
+        except StoreError:
+            if db_file is not None and not existed:  # don't leave the empty file we just made
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+            raise
+        #: The SQLite file's identity (device, inode): a write is acknowledged only while the
+        #: file it went to is still the database file (see :meth:`check_database_file`).
+        self._db_file = db_file
+        self._db_identity = self._file_identity()
         self.engine = make_engine(self._url)
         write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -156,6 +170,28 @@ class Store(AccessRecords, PatientArchive):
         """
         return self._write_sessions if write else self._read_sessions
 
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self._db_file is None:
+            return None
+        try:
+            st = self._db_file.stat()
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+
+    def check_database_file(self) -> None:
+        """Raise :class:`StoreError` if the SQLite database file was deleted or replaced since
+        the store opened it: what was just written went to a file nobody will read again, so
+        it is not acknowledged. (No-op on PostgreSQL.)"""
+        if self._db_file is None:
+            return
+        if self._file_identity() != self._db_identity:
+            raise StoreError(
+                f"the database file {self._db_file} was deleted or replaced while in use: the last "
+                "change was not saved; restore the file and restart the app")
+
     def _is_transient(self, exc: BaseException) -> bool:
         orig = getattr(exc, "orig", None)
         if self.backend == "sqlite":
@@ -167,7 +203,7 @@ class Store(AccessRecords, PatientArchive):
         try:
             with self._read_sessions() as s:
                 return fn(s)
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:
             raise StoreError(f"database error ({self.describe()}): {_first_line(exc)}") from None
 
     def _write(self, fn: Callable[[OrmSession], T]) -> T:
@@ -175,7 +211,9 @@ class Store(AccessRecords, PatientArchive):
         for attempt in range(_RETRIES):
             try:
                 with self._write_sessions() as s, s.begin():
-                    return fn(s)
+                    out = fn(s)
+                self.check_database_file()  # committed to a deleted file: not acknowledged
+                return out
             except sa.exc.IntegrityError:
                 # A unique key or reference clashed with a change committed at the same moment
                 # (our own checks run first, so this is a race): nothing was written.
@@ -190,9 +228,7 @@ class Store(AccessRecords, PatientArchive):
 
     @staticmethod
     def _get(s: OrmSession, model, id_: Any, what: str):
-        if isinstance(id_, bool) or not isinstance(id_, numbers.Integral):
-            raise NotFound(f"{what} {id_!r} not found")
-        id_ = int(id_)
+        id_ = v.row_id(id_, what)  # NotFound for anything but an id in range
         row = s.get(model, id_)
         if row is None:
             raise NotFound(f"{what} {id_} not found")
@@ -261,7 +297,7 @@ class Store(AccessRecords, PatientArchive):
 
     def list_patients(self, search: str = "") -> list[Patient]:
         """Patients whose code or display name contains ``search`` (case-insensitive), by code."""
-        search = (search or "").strip().lower()
+        search = v.text(search, "search", max_len=200).lower()
 
         def q(s: OrmSession):
             stmt = sa.select(PatientRow).order_by(PatientRow.code, PatientRow.id)
@@ -280,9 +316,10 @@ class Store(AccessRecords, PatientArchive):
 
     def get_patient_by_code(self, code: str) -> Patient:
         def q(s):
-            row = s.scalar(sa.select(PatientRow).where(sa.func.lower(PatientRow.code) == str(code).strip().lower()))
+            want = v.text(code, "patient code", max_len=64).lower()
+            row = s.scalar(sa.select(PatientRow).where(sa.func.lower(PatientRow.code) == want))
             if row is None:
-                raise NotFound(f"patient {code!r} not found")
+                raise NotFound(f"patient {v.show(code)} not found")
             return _patient(row)
 
         return self._read(q)
@@ -451,7 +488,7 @@ class Store(AccessRecords, PatientArchive):
             "screening": lambda x: v.json_value(x, "screening"),
             "scar_grade": v.scar_grade,
             "kind": v.session_kind,
-            "parent_session_id": lambda x: x,
+            "parent_session_id": lambda x: v.opt_row_id(x, "parent session"),
         }
         bad = sorted(set(fields) - set(checks))
         if bad:
@@ -775,64 +812,6 @@ class Store(AccessRecords, PatientArchive):
 
         self._remove_files_of(self._write(tx))
 
-    def _remove_files_of(self, shas: list[str]) -> list[str]:
-        """Remove the original and derived files of each sha256 that no photo row uses."""
-        if not shas:
-            return []
-        removed: list[str] = []
-        with self.files.exclusive_lock():
-            used = set(self._read(lambda s: list(s.scalars(
-                sa.select(PhotoRow.sha256).where(PhotoRow.sha256.in_(set(shas)))))))
-            for sha in sorted(set(shas) - used):
-                folder = self.files.root / "photos" / sha[:2] / sha[2:4]
-                keys = [f"photos/{sha[:2]}/{sha[2:4]}/{p.name}" for p in folder.glob(f"{sha}.*")]
-                keys.append(derived_key(sha))
-                for key in keys:
-                    if self.files.remove(key):
-                        removed.append(key)
-            self.files.sync_removals(removed)
-            self.files.prune_empty_dirs(removed)
-        return removed
-
-    def collect_garbage(self, *, grace_seconds: float = 60.0) -> list[str]:
-        """Remove stray files: originals and derivatives no photo row uses, and temporary
-        files left by a crash. Files younger than ``grace_seconds`` are kept (a writer on
-        another machine sharing the folder may be about to commit). Returns the removed
-        keys (relative paths), sorted."""
-        removed: list[str] = []
-        with self.files.exclusive_lock():
-            keys = set(self._read(lambda s: list(s.scalars(sa.select(PhotoRow.storage_key)))))
-            shas = {k.rsplit("/", 1)[-1].split(".", 1)[0] for k in keys}
-            for rel, path, mtime in self.files.scan():
-                if self.files.age(mtime) < grace_seconds:
-                    continue
-                if self.files.is_tmp(rel):
-                    stray = True
-                elif rel.startswith("photos/"):
-                    stray = rel not in keys
-                else:
-                    stray = path.name.split(".", 1)[0] not in shas
-                if stray:
-                    try:
-                        path.unlink()
-                        removed.append(rel)
-                    except FileNotFoundError:
-                        pass
-            self.files.sync_removals([r for r in removed if not self.files.is_tmp(r)])
-            self.files.prune_empty_dirs(removed)
-        return sorted(removed)
-
-    def verify_files(self) -> list[str]:
-        """Problems with stored files: one line per photo row whose original is missing or
-        whose checksum is wrong. Empty when consistent."""
-        problems = []
-        for key, sha in self._read(lambda s: list(s.execute(sa.select(PhotoRow.storage_key, PhotoRow.sha256)))):
-            p = self.files.path(key)
-            if not p.is_file():
-                problems.append(f"{key}: missing")
-            elif hashlib.sha256(p.read_bytes()).hexdigest() != sha:
-                problems.append(f"{key}: checksum mismatch")
-        return problems
 
     # ---- analyses ----------------------------------------------------------------------
     def save_analysis(
@@ -850,6 +829,8 @@ class Store(AccessRecords, PatientArchive):
         must be JSON without NaN (use null)."""
         version = v.analyzer_version(analyzer_version)
         region = v.region_name(region)
+        photo_id = v.row_id(photo_id, "photo")
+        baseline_photo_id = v.opt_row_id(baseline_photo_id, "baseline photo")
         result = v.json_value(result, "analysis result", kind=dict, allow_none=False)
         transform = v.json_value(transform, "transform", kind=(list, dict))
 
@@ -881,6 +862,10 @@ class Store(AccessRecords, PatientArchive):
             .where(SessionRow.id == photo.session_id))
 
     def get_analysis(self, photo_id: int, *, analyzer_version: str, region: str = "") -> AnalysisRec | None:
+        photo_id = v.row_id(photo_id, "photo")
+        analyzer_version = v.analyzer_version(analyzer_version)
+        region = v.region_name(region)
+
         def q(s):
             row = s.scalar(sa.select(AnalysisRow).where(
                 AnalysisRow.photo_id == photo_id, AnalysisRow.analyzer_version == analyzer_version,
@@ -892,6 +877,8 @@ class Store(AccessRecords, PatientArchive):
     def analyses_for_series(self, series_id: int, *, analyzer_version: str) -> list[AnalysisRec]:
         """Every analysis of one analyzer version for the series' photos, ordered by
         session date, session id, view, region. Never mixes versions."""
+
+        analyzer_version = v.analyzer_version(analyzer_version)
 
         def q(s):
             self._get(s, SeriesRow, series_id, "series")

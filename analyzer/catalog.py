@@ -53,6 +53,26 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("redness.red_area_fraction", "red area",
                    "The share of the area that is noticeably redder than the rest. Lower means fewer red patches.",
                    report_label="Redness: red area share"),
+        MetricInfo("redness.a_star_reference_balanced", "redness against untreated skin",
+                   "How red the skin looks next to untreated skin in the same photo (the forehead, unless "
+                   "another area was chosen), so a change of light cancels out. Lower means less red.",
+                   report_label="Redness against untreated skin"),
+        MetricInfo("redness.a_star_vs_reference", "redness difference to untreated skin",
+                   "The a* redness of this area minus that of untreated skin in the same photo. Lower means "
+                   "less red than the untreated skin.",
+                   report_label="Redness: a* minus untreated skin"),
+        MetricInfo("redness.erythema_index_vs_reference", "erythema index against untreated skin",
+                   "The erythema index of this area minus that of untreated skin in the same photo. Lower "
+                   "means less redness.",
+                   report_label="Redness: EI minus untreated skin"),
+        MetricInfo("pigmentation.L_star_vs_reference", "brightness against untreated skin",
+                   "How light this area is compared with untreated skin in the same photo. Higher means "
+                   "brighter.", lower_is_better=False,
+                   report_label="Lightness: L* minus untreated skin"),
+        MetricInfo("pigmentation.melanin_index_vs_reference", "pigmentation against untreated skin",
+                   "The melanin index of this area minus that of untreated skin in the same photo. Lower "
+                   "means lighter pigment.",
+                   report_label="Pigment: MI minus untreated skin"),
         MetricInfo("pigmentation.L_star_mean", "brightness",
                    "How light the skin looks (the L* lightness value). Higher means brighter skin.",
                    lower_is_better=False,
@@ -93,7 +113,10 @@ METRICS: dict[str, MetricInfo] = {
 }
 
 #: The metrics shown first (one per concern).
-KEY_METRICS = ("redness.a_star_mean", "pigmentation.melanin_index_mean", "texture.roughness")
+#: Redness against untreated skin in the same photo leads: it needs no colour chart, so it can be
+#: compared across sessions where the absolute a* (next, hollow and grey without a chart) can't.
+KEY_METRICS = ("redness.a_star_reference_balanced", "redness.a_star_mean", "pigmentation.melanin_index_mean",
+               "texture.roughness")
 
 METRIC_GROUPS = ("redness", "pigmentation", "texture")
 
@@ -134,3 +157,15 @@ def noise_band_of(key: str) -> float | None:
     except (ImportError, KeyError, ValueError, UsageError):
         return None
     return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
+def noise_band_basis(key: str) -> str | None:
+    """Plain words on the repeat photos a metric's band was measured on (None when unknown)."""
+    from analyzer.concerns import MEASURE_LABELS, NOISE_BANDS
+
+    if key in NOISE_BANDS or key in MEASURE_LABELS or key.count(".") > 1:
+        return ("95th percentile of |change| on real repeat photos within one studio-flash session "
+                "(London neutral/smiling; docs/concerns.md)") if key in NOISE_BANDS else None
+    from analyzer.metrics import noise_band_basis as metric_basis
+
+    return metric_basis(key)

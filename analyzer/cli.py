@@ -245,11 +245,19 @@ def _cmd_compare(args) -> int:
             print("follow-up (aligned, same region):")
             print("\n".join(_summary_metrics(d["followup"])))
             print("change (follow-up minus baseline):")
+            reasons: dict[str, int] = {}
             for key, c in (d["change"] or {}).items():
                 if "." not in key:  # the same changes, grouped: printed once
                     continue
                 pct = c.get("percent")
-                print(f"  {key}: {_fmt(c.get('delta'))}" + (f" ({pct:+.1f}%)" if pct is not None else ""))
+                verdict = {True: "within noise", False: "beyond noise"}.get(c.get("within_noise"), "")
+                if c.get("within_noise") is None and c.get("verdict_reason"):
+                    n = reasons.setdefault(c["verdict_reason"], len(reasons) + 1)
+                    verdict = f"can't tell ({n})"
+                print(f"  {key}: {_fmt(c.get('delta'))}" + (f" ({pct:+.1f}%)" if pct is not None else "")
+                      + (f"  [{verdict}]" if verdict else ""))
+            for why, n in reasons.items():
+                print(f"  ({n}) {why}")
         else:
             print(f"follow-up not measured: {d['reason']}")
         if out_dir is not None:

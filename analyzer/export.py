@@ -9,7 +9,7 @@ Columns (:data:`TIDY_COLUMNS`):
 
 ``patient_code, series, session_date, session_index, view, region, group, metric, value,
 unit, method, reason, change, percent, noise_band, alignment_ok, calibration_method,
-simulated, analyzer_version``
+simulated, analyzer_version, within_noise, verdict_reason``
 
 * ``session_index`` numbers the sessions as the app does: 1 is the baseline session, then 2, 3...
 * ``metric`` is ``group.key`` (``redness.a_star_mean``); its name carries its parameters. The
@@ -21,6 +21,10 @@ simulated, analyzer_version``
   pixels (empty on the baseline session). ``noise_band`` is the session-to-session noise
   of that metric in its own unit (a change inside it is not a measurable change).
 * ``simulated`` is true when the photo carries an injected (simulated) change.
+* ``within_noise`` is true/false when the change could be told apart from re-photographing
+  noise, empty (null) when it can't be told, and ``verdict_reason`` then says why in plain words
+  (absolute colour without a colour reference in both photos, a resolution or blur mismatch, a
+  refused alignment). Never "improved" or "worse" where it can't be told.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ TIDY_COLUMNS: tuple[str, ...] = (
     "calibration_method",
     "simulated",
     "analyzer_version",
+    "within_noise",
+    "verdict_reason",
 )
 
 
@@ -265,6 +271,14 @@ def tidy_rows(
                 if not e.is_baseline and ch["change"] is None and f["value"] is not None:
                     ch = _change_from_sides(part.get("baseline"), group, key, f["value"], ch)
                 band = ch["noise_band"] if ch["noise_band"] is not None else _noise_band(name)
+                within, why = None, None
+                if not e.is_baseline:
+                    from analyzer.verdict import stored_verdict
+
+                    within, why = stored_verdict(name, ch.get("entry"), ch["change"], band, part.get("baseline"),
+                                                 metrics)
+                    if ch["change"] is None:
+                        why = (f["reason"] or missing_reason or why) if f["value"] is None else why
                 rows.append(
                     {
                         "patient_code": patient_code,
@@ -286,6 +300,8 @@ def tidy_rows(
                         "calibration_method": cal,
                         "simulated": bool(simulated),
                         "analyzer_version": str(f.get("version") or version),
+                        "within_noise": within,
+                        "verdict_reason": why,
                     }
                 )
     order = {g: i for i, g in enumerate(METRIC_GROUPS)}
@@ -481,9 +497,9 @@ def parse_csv_rows(text: str) -> list[dict]:
                 row[k] = float(v) if v != "" else None
             elif k == "session_index":
                 row[k] = int(v)
-            elif k in ("alignment_ok", "simulated"):
+            elif k in ("alignment_ok", "simulated", "within_noise"):
                 row[k] = None if v == "" else v == "true"
-            elif k == "reason":
+            elif k in ("reason", "verdict_reason"):
                 row[k] = csv_untext(v) or None
             else:
                 row[k] = csv_untext(v)

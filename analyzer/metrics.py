@@ -31,6 +31,26 @@ from analyzer import __version__
 from analyzer.calibrate import NO_CALIBRATION, Calibration, apply_calibration, calibrate
 from analyzer.color import delta_e_2000, rgb_to_lab, srgb_to_linear
 from analyzer.face import Face, detect_face
+from analyzer.metric_defs import (  # noqa: F401 - the definitions, re-exported
+    _CALIBRATED_BASIS,
+    _CALIBRATED_COLOUR_BANDS,
+    _CANONICAL_SKIN_LAB,
+    _REPEAT_BASIS,
+    ABSOLUTE_COLOUR_KEYS,
+    DEFAULT_REFERENCE_REGION,
+    GROUPS,
+    MAX_RESOLUTION_RATIO,
+    METRIC_KEYS,
+    NOISE_BANDS,
+    NOISE_BANDS_ACROSS,
+    NOISE_BANDS_WITHIN,
+    PERCENT_UNDEFINED_KEYS,
+    RELATIVE_COLOUR_KEYS,
+    SPOT_SCALE_KEYS,
+    TEXTURE_KEYS,
+    noise_band,
+    noise_band_basis,
+)
 from analyzer.regions import ROI, mask_bbox, polygon_mask, roi_label, roi_polygon, skin_mask
 from analyzer.results import Measurement, finite_or_none, nan_measurement
 
@@ -38,10 +58,10 @@ __all__ = [
     "MetricSet",
     "measure",
     "measure_photo",
-    "change",
-    "change_warnings",
     "change_maps",
     "noise_band",
+    "noise_band_basis",
+    "reference_region_for",
     "texture_scale_for",
     "METRIC_KEYS",
     "NOISE_BANDS",
@@ -97,21 +117,6 @@ _GLCM_HP_SIGMA = 8.0  # high-pass before the GLCM: 4 mm
 _GLCM_LEVELS = 32  # 1 L* per level of high-passed L*, centred
 _BLUR_THRESHOLD = 0.15  # variance of Laplacian of L* at analysis scale below this: blurred
 
-GROUPS = ("redness", "pigmentation", "texture")
-
-#: The fixed JSON keys per group.
-METRIC_KEYS: dict[str, tuple[str, ...]] = {
-    "redness": ("a_star_mean", "erythema_index_mean", "red_area_fraction"),
-    "pigmentation": (
-        "L_star_mean",
-        "ita_deg_mean",
-        "melanin_index_mean",
-        "spot_area_fraction",
-        "spot_count",
-        "tone_unevenness",
-    ),
-    "texture": ("roughness", "pore_density", "wrinkle_density", "glcm_contrast", "glcm_homogeneity"),
-}
 
 _UNITS_METHODS: dict[str, tuple[str, str]] = {
     "a_star_mean": ("CIELAB a* (D65)", "mean a* over skin pixels, cv2 RGB->Lab on float sRGB"),
@@ -140,39 +145,18 @@ _UNITS_METHODS: dict[str, tuple[str, str]] = {
     ),
     "glcm_contrast": ("GLCM contrast (levels^2)", "Haralick contrast of high-passed L* (minus Gaussian sigma 8 px; 1 L*/level, 32 levels), d=2 px, 4 angles; {scale}"),
     "glcm_homogeneity": ("GLCM homogeneity (0-1)", "Haralick homogeneity (inverse difference moment), same GLCM; {scale}"),
+    "a_star_vs_reference": ("CIELAB a* difference", "mean a* over the region's skin minus mean a* over the "
+                            "reference skin region {ref} in the same photo"),
+    "a_star_reference_balanced": ("CIELAB a* (reference-balanced)", "a* of the region's mean linear RGB divided "
+                                  "channel by channel by the reference skin's {ref} mean linear RGB, times a "
+                                  "canonical skin colour (Lab 65, 12, 16): von Kries white balance on the reference skin"),
+    "erythema_index_vs_reference": ("EI units", "mean EI = 100*log10(R/G) (linearised sRGB) over the region's skin "
+                                    "minus the same over the reference skin region {ref}"),
+    "L_star_vs_reference": ("CIELAB L* difference", "mean L* over the region's skin minus mean L* over the "
+                            "reference skin region {ref}"),
+    "melanin_index_vs_reference": ("MI units", "mean MI = 100*log10(1/R) (linearised sRGB) over the region's skin "
+                                   "minus the same over the reference skin region {ref}"),
 }
-
-# ---------------------------------------------------------------------------------------------
-# Noise floor: measured by analyzer.evaluation.metrics.noise_floor() on the London set, same person
-# neutral vs smiling, same session, forehead region (10 people). Value = 95th percentile of the
-# absolute difference. A change smaller than this is indistinguishable from re-photographing.
-# ---------------------------------------------------------------------------------------------
-NOISE_BANDS: dict[str, float] = {
-    "a_star_mean": 0.8142,
-    "erythema_index_mean": 1.502,
-    "red_area_fraction": 0.1438,
-    "L_star_mean": 3.839,
-    "ita_deg_mean": 10.44,
-    "melanin_index_mean": 8.932,
-    "spot_area_fraction": 0.000903,
-    "spot_count": 3.55,
-    "tone_unevenness": 0.1997,
-    "roughness": 0.07984,
-    "pore_density": 0.2147,
-    "wrinkle_density": 0.01854,
-    "glcm_contrast": 0.8904,
-    "glcm_homogeneity": 0.04491,
-}
-
-
-def noise_band(metric_key: str) -> float:
-    """The noise band of a metric (``"a_star_mean"`` or ``"redness.a_star_mean"``), NaN if unknown.
-
-    Measured on real photos (London set, neutral vs smiling, same session, forehead; 95th
-    percentile of the absolute difference over 10 people). See ``docs/metrics.md``.
-    """
-    k = metric_key.split(".")[-1]
-    return float(NOISE_BANDS.get(k, float("nan")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,6 +171,9 @@ class MetricSet:
     scale: dict
     region: str
     maps: dict = field(default_factory=dict, repr=False, compare=False)
+    #: The reference skin of the relative colour measures: region name, its skin pixels and
+    #: colour means (``None`` values and a ``reason`` when there was none).
+    reference: dict = field(default_factory=dict)
 
     def value(self, key: str) -> float:
         """Value of ``"group.key"`` or ``"key"`` (NaN when absent)."""
@@ -205,11 +192,14 @@ class MetricSet:
             for k, m in self.groups.get(g, {}).items():
                 out[g][k] = m.json_value()
                 meta[f"{g}.{k}"] = {"unit": m.unit, "method": m.method, "reason": m.reason}
+                if k in RELATIVE_COLOUR_KEYS:
+                    meta[f"{g}.{k}"]["reference_region"] = (self.reference or {}).get("region")
         out["calibration"] = self.calibration.to_dict()
         out["skin_fraction"] = finite_or_none(self.skin_fraction)
         out["quality"] = self.quality
         out["scale"] = self.scale
         out["region"] = self.region
+        out["reference"] = dict(self.reference) if self.reference else _reference_record(None, None, None)
         out["meta"] = meta
         out["analyzer_version"] = __version__
         return out
@@ -222,15 +212,64 @@ def _scale_text(px_per_mm: float | None, texture_scale: float) -> str:
 
 
 def _m(group: str, key: str, value: float, region: str, reason: str | None = None, unit: str | None = None,
-       scale_text: str = "") -> Measurement:
+       scale_text: str = "", ref_text: str = "") -> Measurement:
     u, meth = _UNITS_METHODS[key]
-    meth = meth.replace("{scale}", scale_text or "scale as reported")
+    meth = meth.replace("{scale}", scale_text or "scale as reported").replace("{ref}", ref_text or "(none)")
     if unit is not None:
         u = unit
     v = float(value) if value is not None else float("nan")
     if not math.isfinite(v):
         return nan_measurement(key, u, meth, reason or "could not be computed", group=group, region=region)
     return Measurement(name=key, value=v, unit=u, method=meth, group=group, region=region)
+
+
+def _colour_means(crop: np.ndarray, mask: np.ndarray) -> dict:
+    """Mean linear RGB, L*, a*, EI and MI over the mask's pixels of a calibrated crop
+    (area-averaged to :data:`COLOUR_MAX_PIXELS`, as the region's colour statistics are)."""
+    h, w = crop.shape[:2]
+    cs = min(1.0, math.sqrt(COLOUR_MAX_PIXELS / max(h * w, 1)))
+    if cs < 1.0:
+        size = (max(1, round(w * cs)), max(1, round(h * cs)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.999
+    px = crop[mask]
+    if len(px) < 50:
+        return {}
+    lab = rgb_to_lab(px.reshape(-1, 1, 3)).reshape(-1, 3)
+    lin = np.clip(srgb_to_linear(px), 1e-4, 1)
+    return {
+        "n": int(len(px)),
+        "linear_rgb": [float(x) for x in lin.mean(axis=0)],
+        "L_star": float(lab[:, 0].mean()),
+        "a_star": float(lab[:, 1].mean()),
+        "ei": float(np.mean(100 * np.log10(lin[:, 0] / lin[:, 1]))),
+        "mi": float(np.mean(100 * np.log10(1.0 / lin[:, 0]))),
+    }
+
+
+def _canonical_skin_linear() -> np.ndarray:
+    from analyzer.color import lab_to_rgb
+
+    lab = np.array([[_CANONICAL_SKIN_LAB]], np.float32)
+    return srgb_to_linear(lab_to_rgb(lab)).reshape(3).astype(np.float64)
+
+
+def _balanced_a_star(region_lin, reference_lin) -> float:
+    """a* of the region's mean linear RGB white-balanced on the reference skin (von Kries)."""
+    from analyzer.color import linear_to_srgb
+
+    x = np.asarray(region_lin, np.float64) / np.maximum(np.asarray(reference_lin, np.float64), 1e-6)
+    x = np.clip(x * _canonical_skin_linear(), 0, 1)
+    srgb = linear_to_srgb(x.astype(np.float32)).reshape(1, 1, 3)
+    return float(rgb_to_lab(srgb.astype(np.float32)).reshape(3)[1])
+
+
+def reference_region_for(region: str, reference: str | None = None) -> str:
+    """The reference skin region of ``region``: ``reference`` when the series names one (and it is
+    not the region itself), else :data:`DEFAULT_REFERENCE_REGION`, or the chin for the forehead."""
+    if reference and reference != region:
+        return reference
+    return "chin" if region == DEFAULT_REFERENCE_REGION else DEFAULT_REFERENCE_REGION
 
 
 def _masked_gauss(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -450,6 +489,8 @@ def measure(
     keep_maps: bool = False,
     lighting_mask: np.ndarray | None = None,
     lighting: dict | None = None,
+    reference_mask: np.ndarray | None = None,
+    reference_region: str | None = None,
 ) -> MetricSet:
     """Measure every metric over the skin pixels ``mask`` of a photo.
 
@@ -481,6 +522,12 @@ def measure(
     lighting : dict, optional
         The photo-wide lighting estimate already made (:func:`lighting_from_strided`): when the
         photo given is a window of a larger frame (a region's box), the estimate is of the frame.
+    reference_mask : bool ndarray, optional
+        Skin of the reference region in the same photo (same frame as ``mask``): the relative
+        colour measures (``*_vs_reference``, ``a_star_reference_balanced``) are the region's
+        colour against it. Without it they are NaN with a reason.
+    reference_region : str, optional
+        The reference region's name, recorded in the methods and in ``reference``.
 
     Returns
     -------
@@ -523,7 +570,8 @@ def measure(
             "lighting_differs": None,
             "warnings": [reason],
         }
-        return MetricSet(groups, cal, skin_fraction, q, scale, region)
+        return MetricSet(groups, cal, skin_fraction, q, scale, region,
+                         reference=_reference_record(reference_region, None, reason))
 
     pad = measure_padding(texture_scale)
     r0, r1 = max(0, b0 - pad), min(rgb.shape[0], b1 + pad)
@@ -561,6 +609,25 @@ def measure(
     groups["pigmentation"]["melanin_index_mean"] = _m(
         "pigmentation", "melanin_index_mean", float(np.mean(100 * np.log10(1.0 / R))), region
     )
+
+    # ---- colour relative to reference skin in the same photo (no chart needed) --------------
+    ref_info, ref_reason = _reference_stats(rgb, reference_mask, reference_region, cal)
+    rt = f"'{reference_region}'" if reference_region else "(none)"
+    rel = {k: float("nan") for k in RELATIVE_COLOUR_KEYS}
+    if ref_info:
+        own_lin = [float(x) for x in lin.mean(axis=0)]
+        ei = float(np.mean(100 * np.log10(R / G)))
+        mi = float(np.mean(100 * np.log10(1.0 / R)))
+        rel = {
+            "a_star_vs_reference": am - ref_info["a_star"],
+            "a_star_reference_balanced": _balanced_a_star(own_lin, ref_info["linear_rgb"]),
+            "erythema_index_vs_reference": ei - ref_info["ei"],
+            "L_star_vs_reference": Lm - ref_info["L_star"],
+            "melanin_index_vs_reference": mi - ref_info["mi"],
+        }
+    for k, v in rel.items():
+        g = "redness" if k in METRIC_KEYS["redness"] else "pigmentation"
+        groups[g][k] = _m(g, k, v, region, ref_reason, ref_text=rt)
 
     # ---- spatial metrics at the texture scale ----------------------------------------------
     ts = min(float(texture_scale), MAX_TEXTURE_UPSAMPLE)
@@ -623,7 +690,35 @@ def measure(
     maps = {}
     if keep_maps:
         maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ss}
-    return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps)
+    groups = {g: {k: groups[g][k] for k in METRIC_KEYS[g] if k in groups[g]} for g in GROUPS}  # contract order
+    return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps,
+                     _reference_record(reference_region, ref_info, ref_reason))
+
+
+def _reference_record(name: str | None, info: dict | None, reason: str | None) -> dict:
+    rec = {"region": name, "skin_pixels": None, "linear_rgb": None, "a_star_mean": None, "L_star_mean": None,
+           "reason": reason}
+    if info:
+        rec.update(skin_pixels=info["n"], linear_rgb=[round(x, 6) for x in info["linear_rgb"]],
+                   a_star_mean=info["a_star"], L_star_mean=info["L_star"])
+    return rec
+
+
+def _reference_stats(rgb, reference_mask, reference_region, cal) -> tuple[dict | None, str | None]:
+    """Colour means of the reference skin (calibrated like the region), or (None, reason)."""
+    if reference_mask is None:
+        return None, "no reference skin region (it needs a face, or a reference region for the series)"
+    ref = np.asarray(reference_mask, bool)
+    if ref.shape != rgb.shape[:2]:
+        raise ValueError(f"reference mask shape {ref.shape} does not match the photo {rgb.shape[:2]}")
+    a0, a1, a2, a3 = mask_bbox(ref)
+    info = {}
+    if a1 > a0 and a3 > a2:
+        sub = apply_calibration(np.ascontiguousarray(rgb[a0:a1, a2:a3]), cal)
+        info = _colour_means(sub, ref[a0:a1, a2:a3])
+    if not info:
+        return None, f"too few skin pixels (< 50) in the reference region '{reference_region or 'reference'}'"
+    return info, None
 
 
 def texture_scale_for(face: Face | None) -> float:
@@ -660,6 +755,19 @@ def analysis_scale(face: Face | None) -> tuple[float, float | None, dict]:
     return ts, px_mm, basis
 
 
+def reference_skin(rgb: np.ndarray, face: Face, name: str, calibration: Calibration | None = None) -> np.ndarray:
+    """Skin pixels of the named reference region of a face (full-frame mask)."""
+    from analyzer.regions import face_region_polygons
+
+    reg = polygon_mask(face_region_polygons(face)[name], rgb.shape[:2])
+    out = np.zeros_like(reg)
+    r0, r1, c0, c1 = mask_bbox(reg)
+    if r1 > r0 and c1 > c0:
+        sub = apply_calibration(np.ascontiguousarray(rgb[r0:r1, c0:c1]), calibration)
+        out[r0:r1, c0:c1] = skin_mask(sub, region=reg[r0:r1, c0:c1]) & reg[r0:r1, c0:c1]
+    return out
+
+
 def measure_photo(
     rgb: np.ndarray,
     *,
@@ -667,8 +775,12 @@ def measure_photo(
     face: Face | None = None,
     detect: bool = True,
     calibration: Calibration | None = None,
+    reference: str | None = None,
 ) -> MetricSet:
     """Metrics of one photo on its own (``python -m analyzer metrics``).
+
+    ``reference`` names the reference skin region of the relative colour measures (default
+    :func:`reference_region_for` the region); it needs a face.
 
     Detects the face (unless given or ``detect=False``), calibrates (chart search), builds the
     region and its skin mask, and normalises texture by face size: the photo is resampled so the
@@ -688,68 +800,18 @@ def measure_photo(
         skin = np.zeros_like(reg)
         skin[r0:r1, c0:c1] = skin_mask(sub, region=reg[r0:r1, c0:c1])
     ts, px_mm, basis = analysis_scale(face)
-    ms = measure(rgb, mask=skin, calibration=cal, texture_scale=ts, region=roi_label(roi) if roi is not None
-                 else ("face" if face is not None else "image"), px_per_mm=px_mm, region_mask=reg)
+    label = roi_label(roi) if roi is not None else ("face" if face is not None else "image")
+    ref_name, ref_mask = None, None
+    if face is not None:
+        ref_name = reference_region_for(label, reference)
+        ref_mask = reference_skin(rgb, face, ref_name, cal)
+    ms = measure(rgb, mask=skin, calibration=cal, texture_scale=ts, region=label, px_per_mm=px_mm, region_mask=reg,
+                 reference_mask=ref_mask, reference_region=ref_name)
     scale = dict(ms.scale)
     scale.update(basis)
     scale["region_polygon"] = np.round(poly, 1).tolist()
-    return MetricSet(ms.groups, ms.calibration, ms.skin_fraction, ms.quality, scale, ms.region, ms.maps)
-
-
-def change(baseline: MetricSet, followup: MetricSet) -> dict:
-    """Follow-up minus baseline per metric.
-
-    Returns
-    -------
-    dict
-        Keyed like ``meta``: ``{"redness.a_star_mean": {"delta": f-b | None,
-        "percent": 100*(f-b)/|b| | None, "reason": str | None, "noise_band": float | None,
-        "within_noise": bool | None}, ...}`` for every key of :data:`METRIC_KEYS`; the same
-        records are also reachable by group (``d["redness"]["a_star_mean"]``), the shape the
-        metric groups themselves have. Warnings about the comparison itself (calibration,
-        lighting) come from :func:`change_warnings`.
-    """
-    out: dict = {}
-    nested: dict = {}
-    for g in GROUPS:
-        for k in METRIC_KEYS[g]:
-            b = baseline.groups.get(g, {}).get(k)
-            f = followup.groups.get(g, {}).get(k)
-            bv = float("nan") if b is None else float(b.value)
-            fv = float("nan") if f is None else float(f.value)
-            rec: dict = {"delta": None, "percent": None, "reason": None}
-            if not (math.isfinite(bv) and math.isfinite(fv)):
-                why = "; ".join(r for r in ((b.reason if b else None), (f.reason if f else None)) if r)
-                rec["reason"] = "baseline or follow-up value missing" + (f": {why}" if why else "")
-            else:
-                d = fv - bv
-                rec["delta"] = d
-                if abs(bv) > 1e-9:
-                    rec["percent"] = 100.0 * d / abs(bv)
-                else:
-                    rec["reason"] = "percent undefined: baseline value is 0"
-            nb = noise_band(k)
-            rec["noise_band"] = finite_or_none(nb)
-            rec["within_noise"] = None if rec["delta"] is None or not math.isfinite(nb) else bool(abs(rec["delta"]) <= nb)
-            out[f"{g}.{k}"] = rec
-            nested.setdefault(g, {})[k] = rec
-    out.update(nested)
-    return out
-
-
-def change_warnings(baseline: MetricSet, followup: MetricSet) -> list[str]:
-    """Plain-words warnings about a comparison: calibration missing or different, lighting."""
-    warnings = []
-    if baseline.calibration.method != followup.calibration.method:
-        warnings.append(
-            f"Calibration differs (baseline {baseline.calibration.method}, follow-up {followup.calibration.method}): "
-            "colour changes may be partly lighting."
-        )
-    elif baseline.calibration.method == "none":
-        warnings.append("Neither photo is colour-calibrated: changes across sessions may be lighting.")
-    if followup.quality.get("lighting_differs"):
-        warnings.append("The follow-up's lighting differs from the baseline's.")
-    return warnings
+    return MetricSet(ms.groups, ms.calibration, ms.skin_fraction, ms.quality, scale, ms.region, ms.maps,
+                     ms.reference)
 
 
 def change_maps(

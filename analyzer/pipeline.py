@@ -21,17 +21,28 @@ from analyzer.calibrate import calibrate, calibrate_pair, reference_patch_lab
 from analyzer.face import Face
 from analyzer.io import Photo
 from analyzer.metrics import (
+    EYE_DISTANCE_MM,
     MetricSet,
     analysis_scale,
-    change,
     change_maps,
     lighting_from_strided,
     lighting_stride,
     measure,
     measure_padding,
     measure_photo,
+    reference_region_for,
 )
-from analyzer.regions import ROI, face_area_polygon, mask_bbox, polygon_mask, roi_polygon, skin_mask
+from analyzer.regions import (
+    ROI,
+    NamedROI,
+    face_area_polygon,
+    face_region_polygons,
+    mask_bbox,
+    polygon_mask,
+    roi_polygon,
+    skin_mask,
+)
+from analyzer.verdict import change, refused_change
 
 DEFAULT_REGION = "face"
 
@@ -219,6 +230,7 @@ def compare(
     baseline_quality: dict | None = None,
     baseline_reference: ROI | None = None,
     followup_reference: ROI | None = None,
+    reference_region: str | None = None,
 ) -> Comparison:
     """Align ``followup`` to ``baseline`` and measure both over the same skin.
 
@@ -237,6 +249,10 @@ def compare(
         A neutral reference patch marked on each photo, in that photo's own upright pixels
         (the same grey card or white object in both): ``"reference-patch"`` calibration when
         no ColorChecker is found. Without a chart or a patch, calibration is ``"none"``.
+    reference_region : str, optional
+        The series' reference skin region (one of the named face regions, untreated) for the
+        relative colour measures; default :func:`analyzer.metrics.reference_region_for` each
+        region (the forehead; the chin for the forehead). Needs a face on the baseline.
 
     Returns
     -------
@@ -269,14 +285,31 @@ def compare(
     # Texture at the face-normalised scale of the baseline (the follow-up is in its frame).
     ts, px_mm, basis = analysis_scale(baseline_face)
     polygons = {name: roi_polygon(roi, face=baseline_face, shape=shape) for name, roi in rois.items()}
+    # The reference skin of each region's relative colour measures (same photo, untreated skin).
+    ref_names: dict[str, str | None] = {}
+    ref_polys: dict[str, np.ndarray] = {}
+    if baseline_face is not None:
+        named = face_region_polygons(baseline_face)
+        for name, roi in rois.items():
+            label = roi.name if isinstance(roi, NamedROI) else name
+            ref = reference_region_for(label, reference_region)
+            ref_names[name] = ref if ref in named else None
+            if ref in named:
+                ref_polys[ref] = named[ref]
+    native = None
+    if baseline_face is not None and followup_face is not None:
+        native = (baseline_face.eye_distance / EYE_DISTANCE_MM, followup_face.eye_distance / EYE_DISTANCE_MM)
     regions: dict[str, RegionResult] = {}
     if not alignment.ok:
         reason = f"alignment refused: {alignment.reason}"
         for name, polygon in polygons.items():
             region_mask = polygon_mask(polygon, shape)
+            ref = ref_names.get(name)
+            ref_mask = None if ref is None else _skin_in_region(baseline.rgb, polygon_mask(ref_polys[ref], shape))
             b = measure(baseline.rgb, mask=_skin_in_region(baseline.rgb, region_mask), calibration=cal_b,
-                        region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=region_mask)
-            regions[name] = RegionResult(name, polygon, _with_basis(b, basis), None, None, reason)
+                        region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=region_mask,
+                        reference_mask=ref_mask, reference_region=ref)
+            regions[name] = RegionResult(name, polygon, _with_basis(b, basis), None, refused_change(reason), reason)
     else:
         # Lighting is judged on the same scene pixels in both photos: covered by the warp, not
         # the face; from a strided warp of the whole frame (the estimate's own sampling).
@@ -291,23 +324,32 @@ def compare(
         # The follow-up is warped only over the regions' box and the context measure() reads
         # around it: the numbers are those of the full warp, without a full-frame copy.
         masks = {name: polygon_mask(polygon, shape) for name, polygon in polygons.items()}
-        window = _window(masks.values(), measure_padding(ts), shape)
+        ref_masks = {ref: polygon_mask(poly, shape) for ref, poly in ref_polys.items()}
+        window = _window([*masks.values(), *ref_masks.values()], measure_padding(ts), shape)
         if window is None:  # regions entirely outside the frame: measured as empty
             window = (0, 1, 0, 1)
         r0, r1, c0, c1 = window
         base_w = baseline.rgb[r0:r1, c0:c1]
         warped_w, valid_w = warp_to_baseline(followup.rgb, alignment, shape, box=window)
+        ref_common = {}
+        for ref, m in ref_masks.items():
+            cov = m[r0:r1, c0:c1] & valid_w
+            ref_common[ref] = _skin_in_region(base_w, cov) & _skin_in_region(warped_w, cov)
         for name, polygon in polygons.items():
             # The same pixels in both photos: region ∩ skin in both ∩ covered by the warp.
             covered = masks[name][r0:r1, c0:c1] & valid_w
             common = _skin_in_region(base_w, covered) & _skin_in_region(warped_w, covered)
+            ref = ref_names.get(name)
+            ref_mask = None if ref is None else ref_common[ref]
             b = measure(base_w, mask=common, calibration=cal_b, region=name,
-                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting=light_b)
+                        texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting=light_b,
+                        reference_mask=ref_mask, reference_region=ref)
             f = measure(warped_w, mask=common, calibration=cal_f, region=name,
                         texture_scale=ts, px_per_mm=px_mm, region_mask=covered, lighting=light_f,
-                        baseline_quality=b.quality if baseline_quality is None else baseline_quality)
+                        baseline_quality=b.quality if baseline_quality is None else baseline_quality,
+                        reference_mask=ref_mask, reference_region=ref)
             regions[name] = RegionResult(name, polygon, _with_basis(b, basis), _with_basis(f, basis),
-                                         change(b, f), None)
+                                         change(b, f, native_px_per_mm=native), None)
         del warped_w, valid_w
 
     return Comparison(

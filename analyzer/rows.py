@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from analyzer import ANALYZER_VERSION
-from analyzer.catalog import DEFAULT_REGION, KEY_METRICS, metric_info, noise_band_of, region_label
+from analyzer.catalog import (
+    DEFAULT_REGION,
+    KEY_METRICS,
+    metric_info,
+    noise_band_basis,
+    noise_band_of,
+    region_label,
+)
 from analyzer.stored import (
     ALL_REGIONS,
     caveats_from_result,
@@ -23,20 +30,27 @@ from analyzer.stored import (
 )
 
 if TYPE_CHECKING:
-    from analyzer.store import Store
+    pass
 
 
-def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
+def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
     """The tidy long table behind the progress charts: one row per photo, region and metric.
 
     Columns: patient, series_id, session_id, session_index, session_date (ISO), session_kind,
     is_baseline, treatment, simulated (text or None), photo_id, view, region, metric (``group.name``),
     group, label, value, unit, baseline_value, change, percent, noise_band, noise_band_percent,
     beyond_noise, reason, caveats (comma-separated caveat kinds of the follow-up photo: lighting,
-    blur, highlights, shadows, calibration, alignment...). ``value`` is None (never 0) when not computable; ``reason`` says why.
+    blur, highlights, shadows, calibration, alignment...), verdict (``baseline``, ``within_noise``,
+    ``beyond_noise``, ``cant_tell``, ``missing``), verdict_reason (plain words when it can't be told:
+    absolute colour without a colour reference, a resolution or blur mismatch, a refused alignment),
+    noise_band_basis (which repeat photos the band comes from). ``value`` is None (never 0) when not
+    computable; ``reason`` says why. ``beyond_noise`` is None whenever the verdict is not a comparison.
 
     Only stored analyses of ``analyzer_version`` are used, so a chart never mixes methods.
     """
+    from analyzer.metrics import PERCENT_UNDEFINED_KEYS
+    from analyzer.verdict import stored_verdict
+
     series = store.get_series(series_id)
     patient = store.get_patient(series.patient_id)
     sessions = sorted(store.list_sessions(series_id), key=lambda s: (s.date, s.id))
@@ -76,12 +90,25 @@ def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANAL
                 if key not in nb_cache:
                     nb_cache[key] = noise_band_of(key)
                 nb = nb_cache[key]
+                entry = None if (is_base or not isinstance(part.get("change"), Mapping)) else part["change"].get(key)
+                if isinstance(entry, Mapping) and entry.get("noise_band") is not None:
+                    nb = float(entry["noise_band"])  # the band the verdict was made with
+                no_pct = key.split(".")[-1] in PERCENT_UNDEFINED_KEYS
                 chg = pct = None
                 if v is not None and bv is not None:
                     chg = 0.0 if is_base else v - bv
-                    pct = 0.0 if is_base else (100.0 * chg / abs(bv) if bv != 0 else None)
-                nbp = (100.0 * nb / abs(bv)) if (nb is not None and bv not in (None, 0)) else None
-                beyond = None if (chg is None or nb is None or is_base) else abs(chg) > nb
+                    pct = None if no_pct else (0.0 if is_base else (100.0 * chg / abs(bv) if bv != 0 else None))
+                nbp = (100.0 * nb / abs(bv)) if (nb is not None and bv not in (None, 0) and not no_pct) else None
+                beyond, verdict_reason = None, None
+                if is_base:
+                    verdict = "baseline"
+                elif chg is None:
+                    verdict, verdict_reason = "missing", reason
+                else:
+                    within, verdict_reason = stored_verdict(key, dict(entry) if isinstance(entry, Mapping) else None,
+                                                            chg, nb, bl_side, fu_side)
+                    beyond = None if within is None else not within
+                    verdict = "cant_tell" if within is None else ("within_noise" if within else "beyond_noise")
                 rows.append({
                     "patient": patient.code,
                     "series_id": series.id,
@@ -108,6 +135,10 @@ def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANAL
                     "beyond_noise": beyond,
                     "reason": reason,
                     "caveats": caveat_kinds,
+                    "verdict": verdict,
+                    "verdict_reason": verdict_reason,
+                    "noise_band_basis": (entry.get("noise_band_basis") if isinstance(entry, Mapping) else None)
+                    or (noise_band_basis(key) if nb is not None else None),
                 })
     rows.sort(key=lambda r: (r["view"], r["region"], r["metric"], r["session_date"], r["session_id"], r["photo_id"]))
     return rows
@@ -127,6 +158,8 @@ class SummaryCard:
     improved: bool | None
     simulated: bool = False
     caution: str | None = None
+    #: "within_noise", "beyond_noise" or "cant_tell" (then ``beyond_noise`` and ``improved`` are None)
+    verdict: str | None = None
 
 
 def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] = KEY_METRICS,
@@ -143,12 +176,22 @@ def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] =
         if r["metric"] in set(metrics) and (want_regions is None or r["region"] in want_regions):
             groups.setdefault((r["view"], r["region"], r["metric"]), []).append(r)
     order = {m: i for i, m in enumerate(metrics)}
+
+    def latest(rs):
+        m = [r for r in rs if not r["is_baseline"] and r.get("change") is not None]
+        return max(m, key=lambda r: (r["session_date"], r["session_id"])) if m else None
+
+    def cant_tell(rs) -> bool:  # the comparable measures lead
+        last = latest(rs)
+        return last is not None and last.get("verdict") == "cant_tell"
+
     for (v, region, key), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != DEFAULT_REGION,
-                                                                      kv[0][1], order.get(kv[0][2], 99))):
+                                                                      kv[0][1], cant_tell(kv[1]),
+                                                                      order.get(kv[0][2], 99))):
         info = metric_info(key)
         subject = f"{region_label(region)} {info.label}"
         follow = [r for r in rs if not r["is_baseline"]]
-        measured = [r for r in follow if r["percent"] is not None]
+        measured = [r for r in follow if r["percent"] is not None or r.get("change") is not None]
         if not follow:
             cards.append(SummaryCard(key, region, v, f"{subject}: baseline measured; no follow-up session yet.",
                                      None, None, None, None))
@@ -159,24 +202,46 @@ def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] =
                                      None, None, None, None))
             continue
         last = max(measured, key=lambda r: (r["session_date"], r["session_id"]))
-        pct = float(last["percent"])
-        direction = "down" if pct < 0 else "up"
-        nbp = last["noise_band_percent"]
-        beyond = last["beyond_noise"]
+        sim = last["simulated"] is not None
         since = "since the first session"
-        if abs(pct) < 0.5:
+        if last.get("verdict") == "cant_tell":
+            why = str(last.get("verdict_reason") or "can't tell")
+            why = why[len("can't tell: "):] if why.startswith("can't tell: ") else why
+            text = f"{subject}: can't tell {since}: {why}"
+            if sim:
+                text += " (simulated change in demo photos)"
+            cards.append(SummaryCard(key, region, v, text + ".", None, None, None, None, sim, None, "cant_tell"))
+            continue
+        pct = None if last["percent"] is None else float(last["percent"])
+        chg = float(last["change"]) if last.get("change") is not None else 0.0
+        signed = pct if pct is not None else chg
+        direction = "down" if signed < 0 else "up"
+        nbp = last["noise_band_percent"]
+        nb = last.get("noise_band")
+        beyond = last["beyond_noise"]
+        unit = last.get("unit") or ""
+        if pct is not None and abs(pct) < 0.5 or pct is None and chg == 0.0:
             text = f"{subject} unchanged {since}"
-        else:
+        elif pct is not None:
             text = f"{subject} {direction} {abs(pct):.0f}% {since}"
-        if nbp is None:
+        else:
+            text = f"{subject} {direction} {abs(chg):.2g} ({unit}) {since}"
+        if nbp is None and (pct is not None or nb is None):
             text += " (its noise band is not measured yet, so treat this as indicative)"
+        elif pct is None:
+            text += (f", beyond the ±{nb:.2g} noise band" if beyond
+                     else f", within the ±{nb:.2g} noise band: not a measurable change yet")
         elif beyond:
             text += f", beyond the {nbp:.0f}% noise band"
         else:
             text += f", within the {nbp:.0f}% noise band: not a measurable change yet"
         kinds = set(filter(None, str(last.get("caveats") or "").split(",")))
         caution = None
-        if "lighting" in kinds:
+        from analyzer.metrics import RELATIVE_COLOUR_KEYS
+
+        if "lighting" in kinds and key.split(".")[-1] in RELATIVE_COLOUR_KEYS:
+            caution = None  # relative to skin in the same photo: the light's colour and exposure cancel
+        elif "lighting" in kinds:
             caution = "the lighting of that photo differs from the baseline's, so part of this may be lighting"
         elif "highlights" in kinds or "shadows" in kinds:
             caution = "part of that photo is over- or underexposed"
@@ -186,11 +251,11 @@ def summary_cards(rows: Iterable[Mapping[str, Any]], *, metrics: Iterable[str] =
             text += f" ({caution})"
         improved = None
         if info.lower_is_better is not None and beyond:
-            improved = (pct < 0) == info.lower_is_better
-        sim = last["simulated"] is not None
+            improved = (signed < 0) == info.lower_is_better
         if sim:
             text += " (simulated change in demo photos)"
-        cards.append(SummaryCard(key, region, v, text + ".", pct, nbp, beyond, improved, sim, caution))
+        verdict = None if beyond is None else ("beyond_noise" if beyond else "within_noise")
+        cards.append(SummaryCard(key, region, v, text + ".", pct, nbp, beyond, improved, sim, caution, verdict))
     return cards
 
 

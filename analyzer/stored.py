@@ -315,7 +315,8 @@ def calibration_of(side: Mapping[str, Any] | None):
 def change_of(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
     """``change, percent, noise_band`` of one metric in a stored ``change`` dict, as
     ``Comparison.to_dict()`` writes it: ``{"group": {"key": {"delta", "percent", "noise_band"}}}``
-    (and the same entries flat under ``"group.key"``). Nones when the metric has no entry."""
+    (and the same entries flat under ``"group.key"``), with the whole ``entry`` (the verdict
+    reads it). Nones when the metric has no entry."""
     entry = None
     if isinstance(change, Mapping):
         g = change.get(group)
@@ -323,6 +324,6 @@ def change_of(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
         if entry is None:
             entry = change.get(f"{group}.{key}")
     if not isinstance(entry, Mapping):
-        return {"change": None, "percent": None, "noise_band": None}
+        return {"change": None, "percent": None, "noise_band": None, "entry": None}
     return {"change": num(entry.get("delta")), "percent": num(entry.get("percent")),
-            "noise_band": num(entry.get("noise_band"))}
+            "noise_band": num(entry.get("noise_band")), "entry": dict(entry)}

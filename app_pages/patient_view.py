@@ -90,7 +90,10 @@ show_cards(service.summary_cards(rows, view=view, regions=[region]))
 st.subheader("Your charts")
 st.caption("Each chart shows the value at every session (top) and the change since your first session in % "
            "(bottom). The grey band is the noise band: a change inside it is no bigger than what re-taking the "
-           "same photo gives, so it is not a real change yet. Dotted lines mark treatment sessions.")
+           "same photo gives, so it is not a real change yet. A hollow grey point means we can't tell whether the "
+           "skin changed (for example the light differed and there was no colour reference). Dotted lines mark "
+           "treatment sessions. The noise bands come from repeat photos of unchanged faces, taken in one session "
+           "and across two sessions.")
 for m in service.KEY_METRICS:
     info = service.metric_info(m)
     mr = metric_rows(rows, view=view, region=region, metric=m)
@@ -99,6 +102,8 @@ for m in service.KEY_METRICS:
         continue
     st.markdown(f"**{info.label[:1].upper() + info.label[1:]}**: {info.explanation}")
     show_metric_chart(ch)
+    for r in (r for r in mr if r.get("verdict") == "cant_tell" and r["value"] is not None):
+        st.caption(f"Session {r['session_index']} ({r['session_date']}), hollow grey point: {r['verdict_reason']}.")
 
 # ---- report
 st.subheader("Your report")

@@ -75,6 +75,11 @@ for m in chosen:
     missing = [r for r in mr if r["value"] is None]
     for r in missing:
         st.caption(f"Session {r['session_index']} ({r['session_date']}): no value, {r['reason']}.")
+    for r in (r for r in mr if r.get("verdict") == "cant_tell" and r["value"] is not None):
+        st.caption(f"Session {r['session_index']} ({r['session_date']}), hollow grey point: {r['verdict_reason']}.")
+    basis = next((r["noise_band_basis"] for r in mr if r.get("noise_band_basis")), None)
+    if basis:
+        st.caption(f"Noise band used: {basis}.")
 
 st.subheader("Table")
 
@@ -94,8 +99,9 @@ table = [{
     "View": r["view"], "Region": service.region_label(r["region"]),
     "Measure": service.metric_info(r["metric"]).label, "Value": _num(r["value"]), "Unit": r["unit"] or "",
     "Change": _num(r["change"], "+.3g"), "Change (%)": _num(r["percent"], "+.1f"),
-    "Noise band (%)": _num(r["noise_band_percent"], ".0f"), "Beyond noise": _yes(r["beyond_noise"]),
-    "Note": r["reason"] or "", "Photo caveats": (r["caveats"] or "").replace(",", ", "),
+    "Noise band (%)": _num(r["noise_band_percent"], ".0f"),
+    "Beyond noise": "can't tell" if r.get("verdict") == "cant_tell" else _yes(r["beyond_noise"]),
+    "Note": r["reason"] or r.get("verdict_reason") or "", "Photo caveats": (r["caveats"] or "").replace(",", ", "),
 } for r in rows if r["view"] == view and r["region"] == region and (not chosen or r["metric"] in chosen)]
 st.dataframe(table, hide_index=True, width="stretch", key="pg_table")
 # The clinic's CSV: the tidy schema of analyzer.export (same as batch exports), read through the

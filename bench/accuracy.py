@@ -219,3 +219,54 @@ def _metrics(cfg: Config, sec: Section, extras: dict) -> None:
                 Target("<=", band * 1.05, f"<= {band * 1.05:.3g} (app's band {band:.3g} + 5 %)"),
                 note=f"{s['n']} people; median {s['median']:.3g}; the app calls a change within this band 'within noise'")
     extras.setdefault("accuracy", {})["noise_floor"] = nf["summary"]
+    _verdicts(cfg, sec, extras)
+
+
+#: Measures whose band the repeat pairs re-measure (the relative colour measures lead).
+VERDICT_BAND_KEYS = ("a_star_vs_reference", "a_star_reference_balanced", "erythema_index_vs_reference",
+                     "spot_area_fraction", "roughness")
+
+
+def _verdicts(cfg: Config, sec: Section, extras: dict) -> None:
+    """Real no-change pairs without a chart (analyzer.evaluation.repeat, as tests/test_verdict_real.py):
+    share of metric changes called beyond noise within a session and across sessions, the noise
+    bands re-measured, and a SIMULATED -3 a* on both cheeks of the follow-up of lisa <-> zoom."""
+    import numpy as np
+
+    from analyzer.evaluation import repeat as rev
+    from analyzer.metrics import NOISE_BANDS_ACROSS, NOISE_BANDS_WITHIN
+
+    pairs = rev.repeat_pairs(PHOTOS)
+    if cfg.quick:
+        pairs = {"within": pairs["within"][:1] + pairs["within"][6:7], "across": pairs["across"][:2]}
+    rows = rev.eval_repeat_pairs(pairs)
+    summ = rev.summarise(rows)
+    for kind, label in (("within", "within a session"), ("across", "across two sessions")):
+        d = summ.get(kind)
+        if not d:
+            continue
+        told = 1.0 - d["all"]["not_comparable"]
+        sec.add(f"Verdicts, real no-change pairs {label}: metric changes called beyond noise", 100 * d["all"]["beyond"],
+                "%", Target("<=", 5.0),
+                note=f"{d['all']['n']} metric changes ({len({r['pair'] for r in rows if r['kind'] == kind})} pairs x face, "
+                f"cheeks); {100 * told:.0f} % given a verdict, so {100 * d['all']['beyond'] / max(told, 1e-9):.1f} % of "
+                "those; can't tell: absolute colour (no chart), spatial measures across a resolution mismatch")
+    ok = [r for r in rows if r["metric"] and r["delta"] is not None and r["verdict_reason"] is None]
+    bands = NOISE_BANDS_WITHIN, NOISE_BANDS_ACROSS
+    for k in VERDICT_BAND_KEYS:
+        for kind, table in zip(("within", "across"), bands, strict=True):
+            d = [abs(r["delta"]) for r in ok if r["kind"] == kind and r["metric"].endswith("." + k)]
+            if len(d) < 5:
+                continue
+            p95 = float(np.percentile(d, 95))
+            sec.add(f"Noise band {k} {kind} sessions: p95 |change| re-measured", p95, "",
+                    Target("<=", table[k] * 1.05, f"<= {table[k] * 1.05:.3g} (app's band {table[k]:.3g} + 5 %)"),
+                    note=f"{len(d)} comparable changes on real repeat photos")
+    inj = rev.eval_injected_redness(pairs["across"])
+    sec.add("Verdicts, SIMULATED -3 a* on both cheeks of a real cross-session follow-up (no chart): called a "
+            "decrease beyond noise", 100 * inj["decrease_share"], "%", Target(">=", 80.0),
+            note=f"{inj['n']} pair x cheek; by some redness measure (the absolute ones can't tell without a chart)")
+    sec.add("Verdicts, same injection: called an increase beyond noise", 100 * inj["increase_share"], "%",
+            Target("<=", 0.0))
+    extras.setdefault("accuracy", {})["verdicts"] = {k: {kk: vv for kk, vv in v.items() if kk != "per_metric"}
+                                                     for k, v in summ.items()}

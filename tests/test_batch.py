@@ -79,7 +79,7 @@ def test_batch_analyses_good_photos_and_reports_the_corrupt_one(batch_run):
         by_session.setdefault((r["session_index"], r["session_date"]), []).append(r)
     assert sorted(by_session) == [(1, "2026-01-15"), (2, "2026-02-12"), (3, "2026-03-12")]  # as the app numbers
     n_metrics = len(by_session[(1, "2026-01-15")])
-    assert n_metrics == 14  # the contract's metric keys
+    assert n_metrics == 19  # the contract's metric keys (0.3.0: 14 + 5 relative to reference skin)
     assert all(len(v) == n_metrics for v in by_session.values())
 
     doc = json.loads((out / "results.json").read_text())

@@ -24,9 +24,10 @@ from analyzer.export import (
 )
 
 CONTRACT_METRICS = {
-    "redness": ("a_star_mean", "erythema_index_mean", "red_area_fraction"),
+    "redness": ("a_star_mean", "erythema_index_mean", "red_area_fraction",
+                "a_star_vs_reference", "a_star_reference_balanced", "erythema_index_vs_reference"),
     "pigmentation": ("L_star_mean", "ita_deg_mean", "melanin_index_mean", "spot_area_fraction", "spot_count",
-                     "tone_unevenness"),
+                     "tone_unevenness", "L_star_vs_reference", "melanin_index_vs_reference"),
     "texture": ("roughness", "pore_density", "wrinkle_density", "glcm_contrast", "glcm_homogeneity"),
 }
 ALL_METRICS = {f"{g}.{k}" for g, ks in CONTRACT_METRICS.items() for k in ks}
@@ -106,6 +107,15 @@ def test_csv_schema(analysed):
     assert all(r["unit"] and r["method"] for r in rows)  # every number says what it is
     # No colour chart in these selfies: every measured row says so.
     assert {r["calibration_method"] for r in rows if r["value"] is not None} == {"none"}
+    # ... so the absolute colour of every follow-up can't be told, and the row says why; the
+    # redness against untreated skin in the same photo is told (true/false)
+    follow = [r for r in rows if r["session_index"] > 1 and r["value"] is not None]
+    for r in follow:
+        if r["metric"] in ("redness.a_star_mean", "redness.cheeks_nose.a_star_mean", "pigmentation.L_star_mean"):
+            assert r["within_noise"] is None and r["verdict_reason"].startswith("can't tell"), r
+        if r["metric"] == "redness.a_star_reference_balanced":
+            assert r["within_noise"] in (True, False) and r["verdict_reason"] is None, r
+    assert all(r["within_noise"] is None and r["verdict_reason"] is None for r in rows if r["session_index"] == 1)
     # The patient's name never goes into a statistics export.
     assert "Export Patient" not in text
     # Round trip: CSV text parses back to the same typed rows.

@@ -22,14 +22,13 @@ from analyzer.io import load_photo
 from analyzer.metrics import (
     CANONICAL_PX_PER_MM,
     METRIC_KEYS,
-    change,
     change_maps,
-    change_warnings,
     measure,
     measure_photo,
     noise_band,
 )
 from analyzer.regions import NamedROI, RectROI
+from analyzer.verdict import change, change_warnings
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +152,16 @@ def test_change_and_noise_band(faces):
     assert c["redness"]["a_star_mean"] is rec
     assert rec["delta"] == pytest.approx(4.0, rel=0.15)
     assert rec["percent"] == pytest.approx(100 * rec["delta"] / abs(b.value("a_star_mean")))
-    assert rec["within_noise"] is False and rec["noise_band"] == noise_band("redness.a_star_mean")
+    # no colour reference in either photo: absolute colour can't be told, whatever its size
+    assert rec["within_noise"] is None and rec["noise_band"] == noise_band("redness.a_star_mean")
+    assert rec["verdict_reason"].startswith("can't tell")
+    # calibrated on both sides (the same reference patch), the verdict is given
+    from analyzer.calibrate import calibrate
+
+    cal = calibrate(base, reference_patch=RectROI(5, 5, 40, 40))
+    b2 = measure(base, calibration=cal, **kw)
+    f2 = measure(red, calibration=cal, baseline_quality=b2.quality, **kw)
+    assert change(b2, f2)["redness.a_star_mean"]["within_noise"] is False
     assert c["texture.roughness"]["within_noise"] is True
     assert f.quality["lighting_differs"] is False
     assert any("calibrated" in w for w in change_warnings(b, f))
@@ -222,3 +230,46 @@ def test_texture_normalised_by_face_size_across_camera_distance(zoom_paths):
     v = [p["roughness_normalised"] for p in r["photos"].values()]
     assert max(v) / min(v) - 1 < 0.10, r
     assert r["roughness_spread_normalised"] < r["roughness_spread_photo_pixels"], r
+
+
+# SIMULATED dark spots (8 spots, L* -12, 4 % of the cheek's skin) on a smiling, a bearded and an
+# older face (London smiling 021, 037, 136) and on a distant photo (zoom 60 cm, native 2.4 px/mm).
+_HARD_SPOT_FACES = {"021": "faces/london_smiling/021_08.jpg", "037": "faces/london_smiling/037_08.jpg",
+                    "136": "faces/london_smiling/136_08.jpg", "zoom60": "faces/zoom/60cm.jpg"}
+_HARD_PLACEMENTS = (("left_cheek", 0), ("left_cheek", 1), ("right_cheek", 0), ("right_cheek", 1))
+
+
+@pytest.fixture(scope="module")
+def hard_spot_results(photos_dir):
+    out = {}
+    for key, rel in _HARD_SPOT_FACES.items():
+        rgb = load_photo(photos_dir / rel).rgb
+        face = detect_face(rgb)
+        out[key] = [eval_spots(rgb, region=r, seed=s, face=face) for r, s in _HARD_PLACEMENTS]
+    return out
+
+
+def test_spots_on_a_distant_photo_measured_at_true_size(hard_spot_results):
+    """zoom 60 cm: every placement within the target (area +0.03..+0.05, count 8 +-20 %)."""
+    for r in hard_spot_results["zoom60"]:
+        assert 0.03 <= r["delta_spot_area_fraction"] <= 0.05, r
+        assert 6.4 <= r["delta_spot_count"] <= 9.6, r
+
+
+@pytest.mark.parametrize("key", ["021", "037", "136"])
+def test_spots_on_smiling_bearded_older_faces_are_caught(hard_spot_results, key):
+    """Smiling (021), bearded (037), older (136): every injected set is seen (at least half of the
+    spots and of their area) and never more than injected."""
+    for r in hard_spot_results[key]:
+        assert 4 <= r["delta_spot_count"] <= 9.6, r
+        assert 0.015 <= r["delta_spot_area_fraction"] <= 0.05, r
+
+
+@pytest.mark.xfail(strict=True, reason="known limit (docs/metrics.md): on smiling faces the cheek is smaller, so "
+                   "the 8 spots are ~2 mm across and their cores (<= -5 L* after 0.25 mm smoothing) read "
+                   "smaller than the disc; a spot next to a smile crease merges with it and is rejected by shape")
+@pytest.mark.parametrize("key", ["021", "037", "136"])
+def test_spots_on_smiling_bearded_older_faces_at_true_size(hard_spot_results, key):
+    for r in hard_spot_results[key]:
+        assert 0.03 <= r["delta_spot_area_fraction"] <= 0.05, r
+        assert 6.4 <= r["delta_spot_count"] <= 9.6, r

@@ -87,9 +87,9 @@ def test_region_window_measures_as_the_full_warp(base, rois):
     number equals measuring both photos on the full-frame warp with the scene mask."""
     from analyzer.align import detect_main_face, warp_to_baseline
     from analyzer.calibrate import calibrate_pair
-    from analyzer.metrics import analysis_scale, measure
+    from analyzer.metrics import analysis_scale, measure, reference_region_for
     from analyzer.pipeline import _skin_in_region
-    from analyzer.regions import roi_polygon
+    from analyzer.regions import face_region_polygons, roi_polygon
 
     follow = _photo(_pose(_shift_face_a_star(base.rgb, 2.0)), "simulated.png")
     comp = compare(base, follow, rois=rois, keep_aligned=False)
@@ -103,8 +103,11 @@ def test_region_window_measures_as_the_full_warp(base, rois):
     for name, roi in rois.items():
         covered = polygon_mask(roi_polygon(roi, face=face, shape=shape), shape) & valid
         common = _skin_in_region(base.rgb, covered) & _skin_in_region(warped, covered)
+        ref = reference_region_for(name)
+        ref_cov = polygon_mask(face_region_polygons(face)[ref], shape) & valid
+        ref_common = _skin_in_region(base.rgb, ref_cov) & _skin_in_region(warped, ref_cov)
         kw = dict(mask=common, region=name, texture_scale=ts, px_per_mm=px_mm, region_mask=covered,
-                  lighting_mask=scene)
+                  lighting_mask=scene, reference_mask=ref_common, reference_region=ref)
         b = measure(base.rgb, calibration=cal_b, **kw)
         f = measure(warped, calibration=cal_f, baseline_quality=b.quality, **kw)
         got = comp.regions[name]
@@ -143,10 +146,16 @@ def test_refused_alignment_never_enters_a_chart(base, london_neutral, rois):
     comp = compare(base, other, rois=rois)
     assert not comp.alignment.ok
     for r in comp.regions.values():
-        assert r.followup is None and r.change is None
+        assert r.followup is None
         assert r.reason.startswith("alignment refused: ")
+        # every metric's change entry: no delta, no verdict, the plain reason
+        for key, rec in r.change.items():
+            if "." in key:
+                assert rec["delta"] is None and rec["within_noise"] is None and rec["verdict"] == "cant_tell"
+                assert rec["verdict_reason"].startswith("can't tell: alignment refused")
     d = comp.to_dict("forehead")
-    assert d["followup"] is None and d["change"] is None and d["alignment"]["reason"]
+    assert d["followup"] is None and d["alignment"]["reason"]
+    assert all(v["within_noise"] is None for k, v in d["change"].items() if "." in k)
 
 
 def _relight(rgb: np.ndarray, gains) -> np.ndarray:

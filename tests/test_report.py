@@ -81,7 +81,7 @@ def test_pdf_opens_with_expected_pages_and_text(store_pdf):
     reader = PdfReader(io.BytesIO(store_pdf))
     # cover + summary; the view's photos, then charts (14 metrics), the values table and the
     # methods flow on without half-empty pages (issue 18: a page was two-thirds empty)
-    assert len(reader.pages) == 5
+    assert len(reader.pages) == 6  # 0.3.0: 19 metrics + 2 concern measures, one more chart page
     pages = [p.extract_text() for p in reader.pages]
     cover = pages[0]
     for s in ("Skin progress report", "P-REP-7", "Zoë Müller", "face", "Spring series", "2026-01-15",
@@ -95,6 +95,9 @@ def test_pdf_opens_with_expected_pages_and_text(store_pdf):
     assert "simulated" in text
     assert "Values: front view, Face" in text and "Change" in text
     assert "2026-02-12 (simulated)" in text and "2026-01-15 (simulated)" not in text
+    # no chart in either photo: absolute colour is "can't tell" (table and summary), with what to do
+    flat = text.replace("\n", " ")
+    assert "can't tell" in flat and "hold the grey card by the cheek" in flat
     last = pages[-1]
     for s in ("Methods and caveats", "Colour calibration: not used", "lined up with the baseline photo",
               f"Analyzer version {__version__}", "not a medical diagnosis"):
@@ -213,7 +216,7 @@ def test_report_cli_from_store(report_store, tmp_path, capsys):
     out = tmp_path / "r.pdf"
     assert main(["report", *args, "--patient", "P-REP-7", "--series", str(ser.id), "--out", str(out)]) == 0
     reader = PdfReader(out)
-    assert "P-REP-7" in reader.pages[0].extract_text() and len(reader.pages) == 5
+    assert "P-REP-7" in reader.pages[0].extract_text() and len(reader.pages) == 6
     assert main(["report", *args, "--patient", "NOPE", "--out", str(out)]) == 2
     assert "NOPE" in capsys.readouterr().err
     assert main(["report", *args, "--patient", "P-REP-7", "--out", str(tmp_path / "r.txt")]) == 2

@@ -100,6 +100,7 @@ METRIC_LABELS: dict[str, str] = {k: m.report_label for k, m in METRICS.items() i
 
 #: The metrics the plain-language summary talks about (when measured).
 SUMMARY_METRICS = (
+    "redness.a_star_reference_balanced",  # needs no colour chart: leads
     "redness.a_star_mean",
     "pigmentation.melanin_index_mean",
     "pigmentation.spot_area_fraction",

@@ -130,6 +130,12 @@ def _change_of(r: Mapping[str, Any], base: Mapping[str, Any] | None) -> float | 
     return None if v is None or b is None else v - b
 
 
+def _cant_tell(r: Mapping[str, Any] | None) -> bool:
+    """A follow-up row whose change can't be told from re-photographing (it has a reason)."""
+    return bool(r) and not _is_base(r) and r.get("within_noise") is None and bool(r.get("verdict_reason")) \
+        and _num(r.get("value")) is not None
+
+
 def _percent_of(r: Mapping[str, Any], base: Mapping[str, Any] | None) -> float | None:
     p = _num(r.get("percent"))
     if p is not None:
@@ -171,13 +177,21 @@ def summary_lines(rows: Sequence[Mapping[str, Any]], *, max_lines: int = 8) -> l
                 why = last.get("reason") or "could not be measured"
                 lines.append(f"{label} ({where}): not measured on {last.get('session_date')} ({why}).")
                 continue
+            if _cant_tell(last):
+                lines.append(f"{label} ({where}): {last.get('verdict_reason')}.")
+                if len(lines) >= max_lines:
+                    break
+                continue
             band = _num(last.get("noise_band"))
             unit = str(last.get("unit") or "")
             pct = _percent_of(last, base)
             size = f"{_fmt(abs(c))}{' ' + unit if unit and unit not in ('1', 'fraction') else ''}"
             if pct is not None:
                 size += f" ({_fmt(abs(pct), 0)}%)"
-            if band is not None and abs(c) <= band:
+            within = last.get("within_noise")
+            if within is None:
+                within = band is not None and abs(c) <= band
+            if within:
                 lines.append(
                     f"{label} ({where}): no change beyond the usual photo-to-photo variation "
                     f"(±{_fmt(band)}) since {ser[0].get('session_date')}."
@@ -398,6 +412,7 @@ def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: lis
     band = next((_num(r.get("noise_band")) for r in ser if _num(r.get("noise_band")) is not None), None)
     pts = {int(r["session_index"]): _change_of(r, base) for r in ser}
     sim_pts = {int(r["session_index"]) for r in ser if r.get("simulated")}
+    untold = {int(r["session_index"]) for r in ser if _cant_tell(r)}
     title = metric_label(metric) + (f" [{unit}]" if unit else "")
     pdf.set_font(pdf._family, "B", 8)
     room = w - (19 if sim else 0)
@@ -467,6 +482,13 @@ def _chart(pdf, x: float, y: float, w: float, h: float, ser: list, sessions: lis
                 pdf.set_text_color(0)
             continue
         cur = (idx_pos[s], Y(v))
+        if s in untold:  # can't tell: a hollow grey ring, not joined to the line
+            pdf.set_draw_color(150)
+            pdf.set_line_width(0.35)
+            pdf.ellipse(cur[0] - 1.1, cur[1] - 1.1, 2.2, 2.2, style="D")
+            pdf.set_draw_color(30, 80, 160)
+            pdf.set_line_width(0.5)
+            continue
         if prev is not None:
             pdf.line(prev[0], prev[1], cur[0], cur[1])
         if s in sim_pts:  # a simulated session: red point
@@ -488,7 +510,9 @@ def _charts(pdf, rows, view: str, region: str, sessions, sim: bool) -> None:
     _heading(pdf, f"Progress charts: {_where(view, region)}")
     _para(pdf, "Change from baseline per session, in each measure's own unit. The shaded band is the "
                "noise band: the variation seen between two photos of unchanged skin. A point inside it "
-               "is not a measurable change." + (" Red points: sessions with a simulated change." if sim else ""),
+               "is not a measurable change. A hollow grey ring: can't tell (for example the light differed "
+               "and there was no colour reference); it is neither better nor worse."
+               + (" Red points: sessions with a simulated change." if sim else ""),
           8, 4)
     cols, w_gap, h = 2, 6, 52
     w = (pdf.w - pdf.l_margin - pdf.r_margin - w_gap) / cols
@@ -550,13 +574,17 @@ def _table(pdf, rows, view: str, sessions) -> None:
                 if last is base:
                     row.cell("-")
                     row.cell("-")
+                elif _cant_tell(last):
+                    row.cell(pdf._t("can't tell"))
+                    row.cell("-")
                 else:
                     row.cell(pdf._t(_signed(_change_of(last, base))))
                     row.cell(pdf._t(_signed(_percent_of(last, base), 1)))
                 row.cell(pdf._t(_fmt(last.get("noise_band"))))
         pdf.ln(3)
         _para(pdf, "Change and % compare the latest session with the baseline, measured over the same "
-                   "pixels of both aligned photos. n/a: could not be measured (see the CSV export for the reason).",
+                   "pixels of both aligned photos. n/a: could not be measured (see the CSV export for the reason). "
+                   "can't tell: the change can't be told from the light or the camera (the summary says why).",
               7, 3.5)
         pdf.ln(2)
 
@@ -583,8 +611,10 @@ def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
     if not rows:
         cal = "Colour calibration: nothing has been analysed yet."
     elif not cals or cals == ["none"]:
-        cal = ("Colour calibration: not used (no colour chart in the photos). Colour measures "
-               "(redness, lightness, pigment) depend on the lighting being the same at every session.")
+        cal = ("Colour calibration: not used (no colour chart in the photos). Absolute colour measures "
+               "(redness a*, lightness, pigment) follow the light, so their changes are reported as \"can't "
+               "tell\"; redness against untreated skin in the same photo cancels the light and is compared. "
+               "Next time, hold the grey card by the cheek.")
     else:
         cal = "Colour calibration: " + ", ".join(cals) + "."
     items = [cal]
@@ -597,8 +627,10 @@ def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
     items += [
         "Every later photo is aligned to the baseline photo of the same view, then the region is "
         "measured on both over the same pixels (region, skin in both photos, inside the aligned area).",
-        "Noise band: for each measure, the difference seen between two photos of the same unchanged "
-        "skin (same person, same session, different expression). Changes inside it are not measurable.",
+        "Noise band: for each measure, the difference seen between repeat photos of the same unchanged "
+        "face, in one session and across two sessions (other day, room, light and camera; 95th "
+        "percentile); absolute colour between two colour-calibrated photos uses the studio repeat photos "
+        "of one session. Changes inside it are not measurable.",
         "Texture is measured relative to face size, so camera distance does not change it.",
         "Photos are embedded re-encoded from their pixels: no EXIF, GPS or other file metadata is carried into this report.",
         "These are measurements of photographs, not a medical diagnosis.",

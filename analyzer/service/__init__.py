@@ -29,6 +29,7 @@ from analyzer.catalog import (
     METRICS,
     MetricInfo,
     metric_info,
+    noise_band_basis,  # noqa: E402
     noise_band_of,
     region_label,
 )
@@ -90,6 +91,7 @@ from analyzer.stored import (
 )
 
 __all__ = [
+    "noise_band_basis",
     "require_consent",
     "consent_problem",
     "check_database",

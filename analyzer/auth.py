@@ -37,7 +37,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -66,6 +66,9 @@ from analyzer.store.models import (
     PatientTokenRow,
     UserRow,
 )
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 T = TypeVar("T")
 
@@ -96,7 +99,7 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
 # ---- database plumbing -----------------------------------------------------------------
 
 
-def _write(store, fn: Callable[[Any], T]) -> T:
+def _write(store: Store, fn: Callable[[Any], T]) -> T:
     factory = store.session_factory(write=True)
     with factory() as s, s.begin():
         out = fn(s)
@@ -104,7 +107,7 @@ def _write(store, fn: Callable[[Any], T]) -> T:
     return out
 
 
-def _read(store, fn: Callable[[Any], T]) -> T:
+def _read(store: Store, fn: Callable[[Any], T]) -> T:
     factory = store.session_factory()
     with factory() as s:
         return fn(s)
@@ -203,7 +206,7 @@ def _key(kind: str, value: str = "*") -> str:
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}" if value != "*" else f"{kind}:*"
 
 
-def retry_after(store, keys: Iterable[str], *, now: dt.datetime | None = None) -> float:
+def retry_after(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> float:
     """Seconds until every key accepts another attempt (0 if none is locked)."""
     now = _now(now)
     keys = list(keys)
@@ -227,14 +230,14 @@ def retry_after(store, keys: Iterable[str], *, now: dt.datetime | None = None) -
     return _read(store, q)
 
 
-def check_rate(store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
+def check_rate(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
     """Raise :class:`RateLimited` if any key is locked out at ``now``."""
     wait = retry_after(store, keys, now=now)
     if wait > 0:
         raise RateLimited(wait)
 
 
-def record_failure(store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
+def record_failure(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
     """Count one failed attempt against every key (and forget failures older than a day)."""
     now = _now(now)
     keys = list(keys)
@@ -250,7 +253,7 @@ def record_failure(store, keys: Iterable[str], *, now: dt.datetime | None = None
 _LIMITER_LOCK = 7031507
 
 
-def _reserve_in(s, store, keys: list[str], now: dt.datetime) -> list[int]:
+def _reserve_in(s, store: Store, keys: list[str], now: dt.datetime) -> list[int]:
     """Check and count one attempt in the same transaction: raise :class:`RateLimited` if any
     key is locked, else record a failure for every key *before* the secret is checked (removed
     again by :func:`_release_in` when it was right). Concurrent attempts queue on the write lock
@@ -268,7 +271,7 @@ def _reserve_in(s, store, keys: list[str], now: dt.datetime) -> list[int]:
     return [r.id for r in rows]
 
 
-def _reserve(store, keys: Iterable[str], now: dt.datetime) -> list[int]:
+def _reserve(store: Store, keys: Iterable[str], now: dt.datetime) -> list[int]:
     keys = list(keys)
     return _write(store, lambda s: _reserve_in(s, store, keys, now))
 
@@ -278,7 +281,7 @@ def _release_in(s, ids: list[int]) -> None:
         s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.id.in_(ids)))
 
 
-def check_setup_code(store, given: str, expected: str, *, session_key: str = "",
+def check_setup_code(store: Store, given: str, expected: str, *, session_key: str = "",
                      now: dt.datetime | None = None) -> None:
     """Check the first-account setup code through the rate limiter (5 free tries per hour for
     the installation and per browser session, then waits). Raises :class:`RateLimited` or
@@ -291,7 +294,7 @@ def check_setup_code(store, given: str, expected: str, *, session_key: str = "",
     _write(store, lambda s: _release_in(s, ids))
 
 
-def clear_failures(store, keys: Iterable[str]) -> None:
+def clear_failures(store: Store, keys: Iterable[str]) -> None:
     keys = list(keys)
     _write(store, lambda s: s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(keys))))
 
@@ -332,26 +335,26 @@ def _account(r: UserRow) -> Account:
                    failed_attempts=r.failed_attempts or 0)
 
 
-def practitioner_count(store) -> int:
+def practitioner_count(store: Store) -> int:
     """Enabled local practitioner accounts."""
     return _read(store, lambda s: s.scalar(
         sa.select(sa.func.count()).select_from(UserRow)
         .where(UserRow.role == "practitioner", UserRow.disabled_at.is_(None))) or 0)
 
 
-def needs_first_account(store) -> bool:
+def needs_first_account(store: Store) -> bool:
     """True until the first practitioner account exists (then never again)."""
     return _read(store, lambda s: s.scalar(
         sa.select(UserRow.id).where(UserRow.role == "practitioner").limit(1))) is None
 
 
-def has_real_patients(store) -> bool:
+def has_real_patients(store: Store) -> bool:
     """True as soon as one patient is not a demo patient."""
     return _read(store, lambda s: s.scalar(
         sa.select(PatientRow.id).where(PatientRow.is_demo.is_(False)).limit(1))) is not None
 
 
-def demo_mode_available(store, *, oidc_configured: bool = False, disabled: bool = False) -> bool:
+def demo_mode_available(store: Store, *, oidc_configured: bool = False, disabled: bool = False) -> bool:
     """May the app run without sign-in, as a marked demo?
 
     Only while every patient is a demo patient, no practitioner account exists, and no
@@ -362,7 +365,7 @@ def demo_mode_available(store, *, oidc_configured: bool = False, disabled: bool 
     return needs_first_account(store) and not has_real_patients(store)
 
 
-def _lock_first(s, store) -> None:
+def _lock_first(s, store: Store) -> None:
     if store.backend == "postgresql":
         s.execute(sa.text("SELECT pg_advisory_xact_lock(7031506)"))
 
@@ -376,7 +379,7 @@ def _principal_of(row: UserRow, now: dt.datetime) -> Principal:
                      user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash))
 
 
-def create_first_practitioner(store, username: str, password: str, confirm: str, *,
+def create_first_practitioner(store: Store, username: str, password: str, confirm: str, *,
                               now: dt.datetime | None = None) -> Principal:
     """Create the clinic's first practitioner account and return it signed in.
 
@@ -409,7 +412,7 @@ def _require_practitioner(by: Principal | None) -> Principal:
     return by
 
 
-def create_account(store, by: Principal, username: str, password: str, confirm: str | None = None, *,
+def create_account(store: Store, by: Principal, username: str, password: str, confirm: str | None = None, *,
                    role: Literal["practitioner", "patient"] = "practitioner",
                    patient_id: int | None = None, now: dt.datetime | None = None) -> Account:
     """A practitioner adds a local account (another practitioner, or a patient bound to one patient)."""
@@ -439,12 +442,12 @@ def create_account(store, by: Principal, username: str, password: str, confirm: 
     return _write(store, tx)
 
 
-def list_accounts(store, by: Principal) -> list[Account]:
+def list_accounts(store: Store, by: Principal) -> list[Account]:
     _require_practitioner(by)
     return _read(store, lambda s: [_account(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.id))])
 
 
-def set_account_disabled(store, by: Principal, user_id: int, disabled: bool, *,
+def set_account_disabled(store: Store, by: Principal, user_id: int, disabled: bool, *,
                          now: dt.datetime | None = None) -> Account:
     """Disable (or re-enable) an account; a disabled account's sessions end at their next request.
     The last enabled practitioner can't be disabled."""
@@ -469,7 +472,7 @@ def set_account_disabled(store, by: Principal, user_id: int, disabled: bool, *,
     return _write(store, tx)
 
 
-def change_password(store, by: Principal, old: str, new: str, confirm: str, *,
+def change_password(store: Store, by: Principal, old: str, new: str, confirm: str, *,
                     session_key: str = "", now: dt.datetime | None = None) -> Principal:
     """A signed-in local user changes their own password (the old one is checked through the
     same rate limiter as a sign-in). Every other session of the account ends; the returned
@@ -498,7 +501,7 @@ def change_password(store, by: Principal, old: str, new: str, confirm: str, *,
     return _write(store, tx)
 
 
-def authenticate(store, username: str, password: str, *, session_key: str = "",
+def authenticate(store: Store, username: str, password: str, *, session_key: str = "",
                  now: dt.datetime | None = None) -> Principal:
     """Check a local username and password; return the signed-in principal.
 
@@ -650,7 +653,7 @@ def _link(r: PatientTokenRow) -> LinkInfo:
                     expires_at=r.expires_at, revoked_at=r.revoked_at, last_used_at=r.last_used_at)
 
 
-def issue_patient_link(store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
+def issue_patient_link(store: Store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
                        label: str = "", now: dt.datetime | None = None) -> IssuedLink:
     """A practitioner creates a read-only link/code for one patient, valid ``days`` days."""
     _require_practitioner(by)
@@ -675,7 +678,7 @@ def issue_patient_link(store, by: Principal, patient_id: int, *, days: int = DEF
     return _write(store, tx)
 
 
-def issue_patient_code(store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
+def issue_patient_code(store: Store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
                        label: str = "", now: dt.datetime | None = None) -> IssuedLink:
     """A short code the patient can type (``K7QMX-R2PTA``), valid ``days`` days; listed, revoked,
     rate-limited and audited like a link (its label starts with ``typed code``). ``token`` holds
@@ -703,14 +706,14 @@ def issue_patient_code(store, by: Principal, patient_id: int, *, days: int = DEF
     return _write(store, tx)
 
 
-def list_patient_links(store, by: Principal, patient_id: int) -> list[LinkInfo]:
+def list_patient_links(store: Store, by: Principal, patient_id: int) -> list[LinkInfo]:
     _require_practitioner(by)
     return _read(store, lambda s: [_link(r) for r in s.scalars(
         sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
         .order_by(PatientTokenRow.id.desc()))])
 
 
-def revoke_patient_link(store, by: Principal, link_id: int, *, now: dt.datetime | None = None) -> LinkInfo:
+def revoke_patient_link(store: Store, by: Principal, link_id: int, *, now: dt.datetime | None = None) -> LinkInfo:
     """Revoke one link now; a patient using it loses access at their next request."""
     _require_practitioner(by)
     now = _now(now)
@@ -729,7 +732,7 @@ def revoke_patient_link(store, by: Principal, link_id: int, *, now: dt.datetime 
     return _write(store, tx)
 
 
-def revoke_all_links(store, by: Principal, patient_id: int, *, now: dt.datetime | None = None) -> int:
+def revoke_all_links(store: Store, by: Principal, patient_id: int, *, now: dt.datetime | None = None) -> int:
     """Revoke every active link of a patient; returns how many."""
     _require_practitioner(by)
     now = _now(now)
@@ -755,7 +758,7 @@ def _valid_token_row(s, token_hash: str, now: dt.datetime) -> PatientTokenRow | 
 _BAD_CODE = "this link or code is not valid: it may have expired or been withdrawn; ask your practitioner"
 
 
-def redeem_patient_link(store, token: str, *, session_key: str = "",
+def redeem_patient_link(store: Store, token: str, *, session_key: str = "",
                         now: dt.datetime | None = None) -> Principal:
     """Sign a patient in with the token from their link or code.
 
@@ -794,7 +797,7 @@ def redeem_patient_link(store, token: str, *, session_key: str = "",
 # ---- session validity ----------------------------------------------------------------------
 
 
-def validate_principal(store, principal: Principal, *, now: dt.datetime | None = None,
+def validate_principal(store: Store, principal: Principal, *, now: dt.datetime | None = None,
                        last_seen: dt.datetime | None = None, idle: dt.timedelta = DEFAULT_IDLE,
                        max_age: dt.timedelta = DEFAULT_MAX_AGE,
                        demo_allowed: bool | None = None) -> Principal:
@@ -844,7 +847,7 @@ def validate_principal(store, principal: Principal, *, now: dt.datetime | None =
 DENIED = "you don't have access to this patient"
 
 
-def authorize(principal: Principal | None, patient_id: Any, store=None) -> int:
+def authorize(principal: Principal | None, patient_id: Any, store: Store=None) -> int:
     """Return ``patient_id`` if ``principal`` may read that patient, else raise :class:`AccessDenied`.
 
     A practitioner may read every patient; a patient only their own; demo only demo patients
@@ -886,7 +889,7 @@ class AuditEntry:
     detail: str
 
 
-def record_audit(store, who: Principal | str | None, action: str, patient_id: int | None = None, *,
+def record_audit(store: Store, who: Principal | str | None, action: str, patient_id: int | None = None, *,
                  detail: str = "", now: dt.datetime | None = None) -> None:
     """Append one entry: who (principal or actor text), what (``view.progress``, ``export.report``...),
     which patient (id only) and when. ``detail`` must never hold a name or photo content."""
@@ -900,7 +903,7 @@ def record_audit(store, who: Principal | str | None, action: str, patient_id: in
                                            detail=str(detail)[:2000])))
 
 
-def list_audit(store, by: Principal, *, patient_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
+def list_audit(store: Store, by: Principal, *, patient_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
     """Newest first; practitioners only."""
     _require_practitioner(by)
 

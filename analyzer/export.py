@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer import __version__
 from analyzer.catalog import METRIC_GROUPS, noise_band_of
@@ -47,6 +47,9 @@ from analyzer.stored import change_of as _change_of
 from analyzer.stored import date_text as _date_text
 from analyzer.stored import num as _num
 from analyzer.stored import ordered_sessions as _ordered_sessions
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 #: The tidy columns, in order. CSV header and JSON row keys are exactly these.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -317,7 +320,7 @@ def _session_simulated(session) -> bool:
     return SIMULATED_TAG in (getattr(session, "notes", "") or "")
 
 
-def entries_from_store(store, series_id, *, analyzer_version: str = __version__) -> list[AnalysisEntry]:
+def entries_from_store(store: Store, series_id, *, analyzer_version: str = __version__) -> list[AnalysisEntry]:
     """The :class:`AnalysisEntry` list for one series from an :class:`analyzer.store.Store`.
 
     The baseline session (the one marked, else the earliest) has index 0, the others follow
@@ -366,7 +369,7 @@ def entries_from_store(store, series_id, *, analyzer_version: str = __version__)
 
 
 def rows_from_store(
-    store,
+    store: Store,
     patient_id,
     *,
     series_id=None,
@@ -399,7 +402,7 @@ def rows_from_store(
     return rows
 
 
-def rows_for_series(store, series_id, *, analyzer_version: str = __version__) -> list[dict]:
+def rows_for_series(store: Store, series_id, *, analyzer_version: str = __version__) -> list[dict]:
     """Tidy rows for one series (its patient looked up from the series).
 
     Same rows as ``rows_from_store(store, series.patient_id, series_id=series_id)``.

@@ -30,10 +30,13 @@ from analyzer.stored import (
 )
 
 if TYPE_CHECKING:
+    from analyzer.store import Store
+
+if TYPE_CHECKING:
     pass
 
 
-def progress_table(store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
+def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
     """The tidy long table behind the progress charts: one row per photo, region and metric.
 
     Columns: patient, series_id, session_id, session_index, session_date (ISO), session_kind,

@@ -154,7 +154,7 @@ def _region_polygon(result: Mapping[str, Any] | None):
     return arr if arr.ndim == 2 and arr.shape[1] == 2 and len(arr) >= 3 else None
 
 
-def report_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
+def report_from_store(store: Store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
     """The PDF report of a patient's series from the store (default series: the newest).
 
     Refused (one-line UsageError) when the patient gave no consent to reports.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from analyzer.stored import (
     stored_regions,
     unusable_regions,
 )
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 #: Progress callback: fraction done in [0, 1] and a short text.
 Progress = Callable[[float, str], None]
@@ -69,7 +72,7 @@ def _strip_regions(d: dict) -> dict:
 class _PhotoCache:
     """Loaded photos and detected faces within one analysis run (baselines are reused)."""
 
-    def __init__(self, store):
+    def __init__(self, store: Store):
         self.store = store
         self.photos: dict[int, Any] = {}
         self.faces: dict[int, Any] = {}
@@ -237,7 +240,7 @@ def _usable_reference(photo, patch, side: str, errors: dict[str, str]):
     return roi
 
 
-def set_reference_patch(store, photo_id: int, roi, *, user=None, analyze: bool = True,
+def set_reference_patch(store: Store, photo_id: int, roi, *, user=None, analyze: bool = True,
                         progress: Progress | None = None) -> list[PhotoAnalysis]:
     """Mark (or, with ``roi=None``, clear) a neutral reference patch on a photo, then re-analyse.
 
@@ -306,7 +309,7 @@ def set_reference_patch(store, photo_id: int, roi, *, user=None, analyze: bool =
     return _analyze_photos(store, ids, progress=progress, force=False, version=ANALYZER_VERSION)
 
 
-def analyze_photo(store, photo_id: int, *, force: bool = False, _cache: _PhotoCache | None = None,
+def analyze_photo(store: Store, photo_id: int, *, force: bool = False, _cache: _PhotoCache | None = None,
                   version: str = ANALYZER_VERSION) -> PhotoAnalysis:
     """Analyse one photo against the baseline session's photo of the same view, for all regions.
 
@@ -419,12 +422,12 @@ def _photo_analysis(p, session_id: int, bpid: int | None, stored, computed: bool
                          method if isinstance(method, str) else None)
 
 
-def _session_order(store, session_id: int) -> list[int]:
+def _session_order(store: Store, session_id: int) -> list[int]:
     """The session's photo ids, baseline session's photos first when it is the baseline."""
     return [p.id for p in store.list_photos(session_id)]
 
 
-def analyze_session(store, session_id: int, *, progress: Progress | None = None, force: bool = False,
+def analyze_session(store: Store, session_id: int, *, progress: Progress | None = None, force: bool = False,
                     version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
     """Analyse every photo of a session against the baseline session (see :func:`analyze_photo`).
 
@@ -434,7 +437,7 @@ def analyze_session(store, session_id: int, *, progress: Progress | None = None,
                            version=version)
 
 
-def analyze_series(store, series_id: int, *, progress: Progress | None = None, force: bool = False,
+def analyze_series(store: Store, series_id: int, *, progress: Progress | None = None, force: bool = False,
                    version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
     """Analyse every photo of every session of a series (stored results are reused)."""
     ids: list[int] = []
@@ -443,7 +446,7 @@ def analyze_series(store, series_id: int, *, progress: Progress | None = None, f
     return _analyze_photos(store, ids, progress=progress, force=force, version=version)
 
 
-def _analyze_photos(store, ids: list[int], *, progress, force, version) -> list[PhotoAnalysis]:
+def _analyze_photos(store: Store, ids: list[int], *, progress, force, version) -> list[PhotoAnalysis]:
     cache = _PhotoCache(store)
     out = []
     n = max(len(ids), 1)
@@ -457,7 +460,7 @@ def _analyze_photos(store, ids: list[int], *, progress, force, version) -> list[
     return out
 
 
-def series_status(store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
+def series_status(store: Store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[PhotoAnalysis]:
     """What is stored for each photo of the series, without computing anything."""
     base = baseline_session(store, series_id)
     bviews: dict[str, int] = {}
@@ -472,7 +475,7 @@ def series_status(store, series_id: int, *, version: str = ANALYZER_VERSION) -> 
     return out
 
 
-def region_outlines(store, series_id: int, view: str, *,
+def region_outlines(store: Store, series_id: int, view: str, *,
                     analyzer_version: str = ANALYZER_VERSION) -> dict[str, np.ndarray]:
     """Where each measured region lies on the baseline photo of ``view``: name → (N, 2) xy polygon.
 
@@ -493,7 +496,7 @@ def region_outlines(store, series_id: int, view: str, *,
     return out
 
 
-def pending_photos(store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[int]:
+def pending_photos(store: Store, series_id: int, *, version: str = ANALYZER_VERSION) -> list[int]:
     """Photos of the series that have a baseline to compare with but no up-to-date analysis."""
     want = set(series_rois(store.get_series(series_id)))
     out = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer import ANALYZER_VERSION
 from analyzer.catalog import DEFAULT_REGION
@@ -17,6 +17,9 @@ from analyzer.stored import (
     region_to_roi,
     region_to_roi_name,
 )
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 
 def open_store(*, url: str | None = None, data_dir: str | os.PathLike | None = None):
@@ -41,7 +44,7 @@ def check_database(url: str, data_dir: str | os.PathLike) -> str:
         st.close()
 
 
-def add_region(store, series_id: int, spec: Mapping[str, Any]) -> str:
+def add_region(store: Store, series_id: int, spec: Mapping[str, Any]) -> str:
     """Add (or replace, by name) a region of the series; returns its name. Nothing is analysed here."""
     name, _ = region_to_roi(spec)
     if name == DEFAULT_REGION:
@@ -52,13 +55,13 @@ def add_region(store, series_id: int, spec: Mapping[str, Any]) -> str:
     return name
 
 
-def remove_region(store, series_id: int, name: str) -> None:
+def remove_region(store: Store, series_id: int, name: str) -> None:
     """Stop measuring a region (its stored analyses stay in the database)."""
     series = store.get_series(series_id)
     store.set_regions(series_id, [r for r in (series.regions or []) if region_to_roi_name(r) != name])
 
 
-def create_patient_with_series(store, *, code: str, display_name: str, body_area: str = "face",
+def create_patient_with_series(store: Store, *, code: str, display_name: str, body_area: str = "face",
                                concerns: Iterable[str] = (), series_name: str = "", **patient_fields):
     """Create a patient and their first treatment series; both or neither (returns both records)."""
     from analyzer.store import StoreError
@@ -79,11 +82,11 @@ def create_patient_with_series(store, *, code: str, display_name: str, body_area
     return patient, series
 
 
-def _patient_of_session(store, session_id: int) -> int:
+def _patient_of_session(store: Store, session_id: int) -> int:
     return store.get_series(store.get_session(session_id).series_id).patient_id
 
 
-def add_session_with_photos(store, series_id: int, *, date, photos: Iterable[tuple[str, bytes, str]] = (),
+def add_session_with_photos(store: Store, series_id: int, *, date, photos: Iterable[tuple[str, bytes, str]] = (),
                             **session_fields):
     """Add a session, then its photos ``(view, data, filename)``.
 
@@ -127,7 +130,7 @@ def assign_views(filenames: Sequence[str], chosen: str, views: Sequence[str]) ->
     return out
 
 
-def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]], *, replace: bool = False):
+def add_photos(store: Store, session_id: int, photos: Iterable[tuple[str, bytes, str]], *, replace: bool = False):
     """Store uploaded photos ``(view, data, filename)``: returns (added records, one-line errors).
 
     Refused as a whole (UsageError, nothing stored) when the patient gave no photo consent.
@@ -146,7 +149,7 @@ def add_photos(store, session_id: int, photos: Iterable[tuple[str, bytes, str]],
     return added, errors
 
 
-def patient_report_pdf(store, patient_id: int, series_id: int, *,
+def patient_report_pdf(store: Store, patient_id: int, series_id: int, *,
                        analyzer_version: str = ANALYZER_VERSION) -> bytes:
     """The PDF progress report of one patient's series (analyzer.report)."""
     from analyzer.report import report_from_store

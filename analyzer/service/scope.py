@@ -6,7 +6,7 @@ are traced to their patient first. The exports (PDF, CSV, archive) are audited.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer import export, report
 from analyzer.auth import (
@@ -20,6 +20,9 @@ from analyzer.auth import (
 from analyzer.rows import progress_table
 from analyzer.store.errors import NotFound
 
+if TYPE_CHECKING:
+    from analyzer.store import Store
+
 
 class PatientScope:
     """The store and service as ``principal`` may use them: every call checks :func:`authorize`.
@@ -28,7 +31,7 @@ class PatientScope:
     tampered id of another patient's record raises :class:`AccessDenied` like a patient id.
     """
 
-    def __init__(self, store, principal: Principal):
+    def __init__(self, store: Store, principal: Principal):
         if principal is None:
             raise AccessDenied("not signed in")
         self.store = store
@@ -157,5 +160,5 @@ class PatientScope:
         record_audit(self.store, self.principal, action, patient_id, detail=detail)
 
 
-def scope(store, principal: Principal) -> PatientScope:
+def scope(store: Store, principal: Principal) -> PatientScope:
     return PatientScope(store, principal)

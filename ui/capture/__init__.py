@@ -17,6 +17,7 @@ import io
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,6 +26,9 @@ import streamlit.components.v1 as components
 from PIL import Image
 
 from analyzer.errors import SkinProgressError
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 _FRONTEND = Path(__file__).parent / "frontend"
 _component = components.declare_component("ghost_capture", path=str(_FRONTEND))
@@ -90,7 +94,7 @@ def ghost_capture(assets: dict | None, *, opacity: float = 0.35, facing: str = "
 
 
 # ------------------------------------------------------------------ the pre-keep step
-def stage(store, session_id: int, items: list[tuple[str, bytes, str]], *, source: str,
+def stage(store: Store, session_id: int, items: list[tuple[str, bytes, str]], *, source: str,
           shot_at_ms: int | None = None, meta: dict | None = None) -> None:
     """Check candidates (view, bytes, filename) against the baseline; keep them pending until
     the user keeps or retakes each one. An unreadable file is reported at once (one line)."""
@@ -182,7 +186,7 @@ def conditions_input(defaults: dict | None, *, key: str = "cond") -> dict | None
     return None if all(v is None for v in out.values()) else out
 
 
-def record_conditions(store, photos, conditions: dict | None) -> None:
+def record_conditions(store: Store, photos, conditions: dict | None) -> None:
     """Record, on photos just kept, the capture conditions and the verdict of their check before
     keeping (found by the photo's content hash; an invalid value is a one-line error)."""
     checks = st.session_state.get(CHECKS_KEY) or {}

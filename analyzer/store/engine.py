@@ -12,7 +12,9 @@ queue instead of failing half-way. PostgreSQL works by URL; ``postgresql://`` is
 
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -152,6 +154,35 @@ def migrate(u: URL, revision: str = "head", *, photo_store: Path | None = None) 
     silently started empty: the database is lost or the wrong one was chosen, and an empty one
     would make every stored photo look like stray files.
     """
+    with _sqlite_migration_lock(u):
+        _migrate(u, revision, photo_store=photo_store)
+
+
+@contextmanager
+def _sqlite_migration_lock(u: URL):
+    """One migration at a time on a SQLite file, across threads and processes: an advisory
+    ``flock`` on the database file itself (SQLite's own locks are POSIX byte-range locks, which
+    ``flock`` does not touch). Without it, two first opens of a new database at once raced
+    (one rebuilding a table the other was reading: "no such table", "table already exists").
+    Where the file can't be opened for the lock (a read-only folder), migrate as before."""
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        yield
+        return
+    path = Path(u.database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "ab")  # noqa: SIM115 - held for the whole migration
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
+def _migrate(u: URL, revision: str, *, photo_store: Path | None) -> None:
     from alembic import command
 
     engine = migration_engine(u)

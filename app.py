@@ -15,8 +15,8 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from app_pages._common import bump, data_location_caption, default_selection, get_store
 from ui.auth import require_user
+from ui.common import bump, data_location_caption, default_selection, get_store
 
 st.set_page_config(page_title="skin-progress", page_icon=":material/face:", layout="wide")
 
@@ -88,7 +88,7 @@ else:
             st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
         ]
     pg = st.navigation(nav)
-    from app_pages._common import context_sidebar
+    from ui.common import context_sidebar
 
     default_selection(store)  # practitioner mode only: the patient view never lists other patients
     context_sidebar(store)

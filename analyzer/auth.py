@@ -12,7 +12,7 @@ A :class:`Principal` is whoever is signed in:
 * ``demo``: only demo patients (``is_demo``), and only while the clinic has no real patient,
   no practitioner account and no OIDC provider (:func:`demo_mode_available`).
 
-:func:`authorize` is the one check; :class:`PatientScope` wraps the store and the service so
+:func:`authorize` is the one check; :class:`analyzer.service.scope.PatientScope` wraps the store and the service so
 that every read of patient data goes through it.
 
 Secrets
@@ -37,13 +37,27 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from analyzer.errors import SkinProgressError
+from analyzer.principal import (  # noqa: F401 - re-exported: analyzer.auth stays the access API
+    ROLES,
+    AccessDenied,
+    AccountError,
+    AuthError,
+    InvalidCredentials,
+    Principal,
+    RateLimited,
+    Role,
+    User,
+    Via,
+    demo_principal,
+    utcnow,
+)
+from analyzer.principal import as_utc as _now
 from analyzer.store.errors import Conflict, NotFound
 from analyzer.store.models import (
     AuditRow,
@@ -53,11 +67,10 @@ from analyzer.store.models import (
     UserRow,
 )
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
-Role = Literal["practitioner", "patient", "demo"]
-Via = Literal["local", "oidc", "link", "demo"]
-ROLES: tuple[str, ...] = ("practitioner", "patient", "demo")
+T = TypeVar("T")
 
 #: Shortest password accepted for a local account.
 MIN_PASSWORD_LENGTH = 10
@@ -83,137 +96,10 @@ _SHORT = re.compile(rf"^[{SHORT_CODE_ALPHABET}]{{{SHORT_CODE_LENGTH}}}$")
 _ACTION = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
 
 
-# ---- errors ----------------------------------------------------------------------------
-
-
-class AuthError(SkinProgressError):
-    """Sign-in or access refused. The message is one line, safe to show as is."""
-
-
-class AccessDenied(AuthError, PermissionError):
-    """The signed-in principal may not see this (or the sign-in has ended)."""
-
-
-class InvalidCredentials(AuthError):
-    """Wrong username/password or an unknown, expired or revoked patient code."""
-
-
-class RateLimited(AuthError):
-    """Too many failed attempts: wait ``retry_after`` seconds."""
-
-    def __init__(self, retry_after: float):
-        self.retry_after = max(1.0, float(retry_after))
-        secs = int(round(self.retry_after))
-        when = f"{secs} s" if secs < 120 else f"{(secs + 59) // 60} min"
-        super().__init__(f"too many failed attempts: try again in {when}")
-
-
-class AccountError(AuthError, ValueError):
-    """A bad username or password for a new account (too short, mismatch...)."""
-
-
-# ---- principals ------------------------------------------------------------------------
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _now(now: dt.datetime | None) -> dt.datetime:
-    if now is None:
-        return utcnow()
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware (UTC)")
-    return now.astimezone(dt.UTC)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Whoever is signed in. Frozen; rebuilt from the database on every request.
-
-    Attributes
-    ----------
-    role : {'practitioner', 'patient', 'demo'}
-    via : {'local', 'oidc', 'link', 'demo'}
-        How they signed in.
-    name : str
-        Username, e-mail (OIDC), ``link-<id>`` (patient link) or ``demo``. Never a patient name.
-    user_id : int or None
-        Local account id.
-    patient_id : int or None
-        The one patient a ``patient`` principal may see.
-    token_id, token_hash : int/str or None
-        The patient link used (its SHA-256, never the token).
-    signed_in_at : datetime
-        Aware UTC.
-    """
-
-    role: Role
-    via: Via
-    name: str
-    signed_in_at: dt.datetime
-    user_id: int | None = None
-    patient_id: int | None = None
-    token_id: int | None = None
-    token_hash: str | None = None
-    #: Local accounts: a fingerprint of the password hash at sign-in. A password change
-    #: changes it, which ends every other session of the account (validate_principal).
-    pw_stamp: str | None = None
-
-    @property
-    def is_practitioner(self) -> bool:
-        return self.role == "practitioner"
-
-    @property
-    def is_patient(self) -> bool:
-        return self.role == "patient"
-
-    @property
-    def is_demo(self) -> bool:
-        return self.role == "demo"
-
-    @property
-    def actor(self) -> str:
-        """How the audit log names this principal (``local:anna``, ``link:12``, ``demo``)."""
-        if self.via == "demo":
-            return "demo"
-        if self.via == "link":
-            return f"link:{self.token_id}"
-        return f"{self.via}:{self.name}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values (for a session store); :meth:`from_dict` reverses it."""
-        return {
-            "role": self.role, "via": self.via, "name": self.name,
-            "signed_in_at": self.signed_in_at.isoformat(), "user_id": self.user_id,
-            "patient_id": self.patient_id, "token_id": self.token_id, "token_hash": self.token_hash,
-            "pw_stamp": self.pw_stamp,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Principal:
-        role, via = d["role"], d["via"]
-        if role not in ROLES or via not in ("local", "oidc", "link", "demo"):
-            raise ValueError("not a principal")
-        at = dt.datetime.fromisoformat(d["signed_in_at"])
-        return cls(role=role, via=via, name=str(d["name"]), signed_in_at=_now(at),
-                   user_id=d.get("user_id"), patient_id=d.get("patient_id"),
-                   token_id=d.get("token_id"), token_hash=d.get("token_hash"),
-                   pw_stamp=d.get("pw_stamp"))
-
-
-#: Backwards-friendly name used by the UI layer (``require_user(store) -> User``).
-User = Principal
-
-
-def demo_principal(now: dt.datetime | None = None) -> Principal:
-    return Principal(role="demo", via="demo", name="demo", signed_in_at=_now(now))
-
-
 # ---- database plumbing -----------------------------------------------------------------
 
 
-def _write(store, fn: Callable[[Any], T]) -> T:
+def _write(store: Store, fn: Callable[[Any], T]) -> T:
     factory = store.session_factory(write=True)
     with factory() as s, s.begin():
         out = fn(s)
@@ -221,7 +107,7 @@ def _write(store, fn: Callable[[Any], T]) -> T:
     return out
 
 
-def _read(store, fn: Callable[[Any], T]) -> T:
+def _read(store: Store, fn: Callable[[Any], T]) -> T:
     factory = store.session_factory()
     with factory() as s:
         return fn(s)
@@ -320,7 +206,7 @@ def _key(kind: str, value: str = "*") -> str:
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}" if value != "*" else f"{kind}:*"
 
 
-def retry_after(store, keys: Iterable[str], *, now: dt.datetime | None = None) -> float:
+def retry_after(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> float:
     """Seconds until every key accepts another attempt (0 if none is locked)."""
     now = _now(now)
     keys = list(keys)
@@ -344,14 +230,14 @@ def retry_after(store, keys: Iterable[str], *, now: dt.datetime | None = None) -
     return _read(store, q)
 
 
-def check_rate(store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
+def check_rate(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
     """Raise :class:`RateLimited` if any key is locked out at ``now``."""
     wait = retry_after(store, keys, now=now)
     if wait > 0:
         raise RateLimited(wait)
 
 
-def record_failure(store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
+def record_failure(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
     """Count one failed attempt against every key (and forget failures older than a day)."""
     now = _now(now)
     keys = list(keys)
@@ -367,7 +253,7 @@ def record_failure(store, keys: Iterable[str], *, now: dt.datetime | None = None
 _LIMITER_LOCK = 7031507
 
 
-def _reserve_in(s, store, keys: list[str], now: dt.datetime) -> list[int]:
+def _reserve_in(s, store: Store, keys: list[str], now: dt.datetime) -> list[int]:
     """Check and count one attempt in the same transaction: raise :class:`RateLimited` if any
     key is locked, else record a failure for every key *before* the secret is checked (removed
     again by :func:`_release_in` when it was right). Concurrent attempts queue on the write lock
@@ -385,7 +271,7 @@ def _reserve_in(s, store, keys: list[str], now: dt.datetime) -> list[int]:
     return [r.id for r in rows]
 
 
-def _reserve(store, keys: Iterable[str], now: dt.datetime) -> list[int]:
+def _reserve(store: Store, keys: Iterable[str], now: dt.datetime) -> list[int]:
     keys = list(keys)
     return _write(store, lambda s: _reserve_in(s, store, keys, now))
 
@@ -395,7 +281,7 @@ def _release_in(s, ids: list[int]) -> None:
         s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.id.in_(ids)))
 
 
-def check_setup_code(store, given: str, expected: str, *, session_key: str = "",
+def check_setup_code(store: Store, given: str, expected: str, *, session_key: str = "",
                      now: dt.datetime | None = None) -> None:
     """Check the first-account setup code through the rate limiter (5 free tries per hour for
     the installation and per browser session, then waits). Raises :class:`RateLimited` or
@@ -408,7 +294,7 @@ def check_setup_code(store, given: str, expected: str, *, session_key: str = "",
     _write(store, lambda s: _release_in(s, ids))
 
 
-def clear_failures(store, keys: Iterable[str]) -> None:
+def clear_failures(store: Store, keys: Iterable[str]) -> None:
     keys = list(keys)
     _write(store, lambda s: s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(keys))))
 
@@ -449,26 +335,26 @@ def _account(r: UserRow) -> Account:
                    failed_attempts=r.failed_attempts or 0)
 
 
-def practitioner_count(store) -> int:
+def practitioner_count(store: Store) -> int:
     """Enabled local practitioner accounts."""
     return _read(store, lambda s: s.scalar(
         sa.select(sa.func.count()).select_from(UserRow)
         .where(UserRow.role == "practitioner", UserRow.disabled_at.is_(None))) or 0)
 
 
-def needs_first_account(store) -> bool:
+def needs_first_account(store: Store) -> bool:
     """True until the first practitioner account exists (then never again)."""
     return _read(store, lambda s: s.scalar(
         sa.select(UserRow.id).where(UserRow.role == "practitioner").limit(1))) is None
 
 
-def has_real_patients(store) -> bool:
+def has_real_patients(store: Store) -> bool:
     """True as soon as one patient is not a demo patient."""
     return _read(store, lambda s: s.scalar(
         sa.select(PatientRow.id).where(PatientRow.is_demo.is_(False)).limit(1))) is not None
 
 
-def demo_mode_available(store, *, oidc_configured: bool = False, disabled: bool = False) -> bool:
+def demo_mode_available(store: Store, *, oidc_configured: bool = False, disabled: bool = False) -> bool:
     """May the app run without sign-in, as a marked demo?
 
     Only while every patient is a demo patient, no practitioner account exists, and no
@@ -479,7 +365,7 @@ def demo_mode_available(store, *, oidc_configured: bool = False, disabled: bool 
     return needs_first_account(store) and not has_real_patients(store)
 
 
-def _lock_first(s, store) -> None:
+def _lock_first(s, store: Store) -> None:
     if store.backend == "postgresql":
         s.execute(sa.text("SELECT pg_advisory_xact_lock(7031506)"))
 
@@ -493,7 +379,7 @@ def _principal_of(row: UserRow, now: dt.datetime) -> Principal:
                      user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash))
 
 
-def create_first_practitioner(store, username: str, password: str, confirm: str, *,
+def create_first_practitioner(store: Store, username: str, password: str, confirm: str, *,
                               now: dt.datetime | None = None) -> Principal:
     """Create the clinic's first practitioner account and return it signed in.
 
@@ -526,7 +412,7 @@ def _require_practitioner(by: Principal | None) -> Principal:
     return by
 
 
-def create_account(store, by: Principal, username: str, password: str, confirm: str | None = None, *,
+def create_account(store: Store, by: Principal, username: str, password: str, confirm: str | None = None, *,
                    role: Literal["practitioner", "patient"] = "practitioner",
                    patient_id: int | None = None, now: dt.datetime | None = None) -> Account:
     """A practitioner adds a local account (another practitioner, or a patient bound to one patient)."""
@@ -556,12 +442,12 @@ def create_account(store, by: Principal, username: str, password: str, confirm: 
     return _write(store, tx)
 
 
-def list_accounts(store, by: Principal) -> list[Account]:
+def list_accounts(store: Store, by: Principal) -> list[Account]:
     _require_practitioner(by)
     return _read(store, lambda s: [_account(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.id))])
 
 
-def set_account_disabled(store, by: Principal, user_id: int, disabled: bool, *,
+def set_account_disabled(store: Store, by: Principal, user_id: int, disabled: bool, *,
                          now: dt.datetime | None = None) -> Account:
     """Disable (or re-enable) an account; a disabled account's sessions end at their next request.
     The last enabled practitioner can't be disabled."""
@@ -586,7 +472,7 @@ def set_account_disabled(store, by: Principal, user_id: int, disabled: bool, *,
     return _write(store, tx)
 
 
-def change_password(store, by: Principal, old: str, new: str, confirm: str, *,
+def change_password(store: Store, by: Principal, old: str, new: str, confirm: str, *,
                     session_key: str = "", now: dt.datetime | None = None) -> Principal:
     """A signed-in local user changes their own password (the old one is checked through the
     same rate limiter as a sign-in). Every other session of the account ends; the returned
@@ -615,7 +501,7 @@ def change_password(store, by: Principal, old: str, new: str, confirm: str, *,
     return _write(store, tx)
 
 
-def authenticate(store, username: str, password: str, *, session_key: str = "",
+def authenticate(store: Store, username: str, password: str, *, session_key: str = "",
                  now: dt.datetime | None = None) -> Principal:
     """Check a local username and password; return the signed-in principal.
 
@@ -767,7 +653,7 @@ def _link(r: PatientTokenRow) -> LinkInfo:
                     expires_at=r.expires_at, revoked_at=r.revoked_at, last_used_at=r.last_used_at)
 
 
-def issue_patient_link(store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
+def issue_patient_link(store: Store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
                        label: str = "", now: dt.datetime | None = None) -> IssuedLink:
     """A practitioner creates a read-only link/code for one patient, valid ``days`` days."""
     _require_practitioner(by)
@@ -801,7 +687,7 @@ def _record_token(store, by: Principal, patient_id: int, *, token_hash: str, sho
     return _write(store, tx)
 
 
-def issue_patient_code(store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
+def issue_patient_code(store: Store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
                        label: str = "", now: dt.datetime | None = None) -> IssuedLink:
     """A short code the patient can type (``K7QMX-R2PTA``), valid ``days`` days; listed, revoked,
     rate-limited and audited like a link (its label starts with ``typed code``). ``token`` holds
@@ -819,14 +705,14 @@ def issue_patient_code(store, by: Principal, patient_id: int, *, days: int = DEF
                          now=now, expires=expires, detail=f"code {{id}}, {days} days")
 
 
-def list_patient_links(store, by: Principal, patient_id: int) -> list[LinkInfo]:
+def list_patient_links(store: Store, by: Principal, patient_id: int) -> list[LinkInfo]:
     _require_practitioner(by)
     return _read(store, lambda s: [_link(r) for r in s.scalars(
         sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
         .order_by(PatientTokenRow.id.desc()))])
 
 
-def revoke_patient_link(store, by: Principal, link_id: int, *, now: dt.datetime | None = None) -> LinkInfo:
+def revoke_patient_link(store: Store, by: Principal, link_id: int, *, now: dt.datetime | None = None) -> LinkInfo:
     """Revoke one link now; a patient using it loses access at their next request."""
     _require_practitioner(by)
     now = _now(now)
@@ -845,7 +731,7 @@ def revoke_patient_link(store, by: Principal, link_id: int, *, now: dt.datetime 
     return _write(store, tx)
 
 
-def revoke_all_links(store, by: Principal, patient_id: int, *, now: dt.datetime | None = None) -> int:
+def revoke_all_links(store: Store, by: Principal, patient_id: int, *, now: dt.datetime | None = None) -> int:
     """Revoke every active link of a patient; returns how many."""
     _require_practitioner(by)
     now = _now(now)
@@ -871,7 +757,7 @@ def _valid_token_row(s, token_hash: str, now: dt.datetime) -> PatientTokenRow | 
 _BAD_CODE = "this link or code is not valid: it may have expired or been withdrawn; ask your practitioner"
 
 
-def redeem_patient_link(store, token: str, *, session_key: str = "",
+def redeem_patient_link(store: Store, token: str, *, session_key: str = "",
                         now: dt.datetime | None = None) -> Principal:
     """Sign a patient in with the token from their link or code.
 
@@ -910,7 +796,7 @@ def redeem_patient_link(store, token: str, *, session_key: str = "",
 # ---- session validity ----------------------------------------------------------------------
 
 
-def validate_principal(store, principal: Principal, *, now: dt.datetime | None = None,
+def validate_principal(store: Store, principal: Principal, *, now: dt.datetime | None = None,
                        last_seen: dt.datetime | None = None, idle: dt.timedelta = DEFAULT_IDLE,
                        max_age: dt.timedelta = DEFAULT_MAX_AGE,
                        demo_allowed: bool | None = None) -> Principal:
@@ -957,10 +843,10 @@ def validate_principal(store, principal: Principal, *, now: dt.datetime | None =
 # ---- authorization -------------------------------------------------------------------------
 
 
-_DENIED = "you don't have access to this patient"
+DENIED = "you don't have access to this patient"
 
 
-def authorize(principal: Principal | None, patient_id: Any, store=None) -> int:
+def authorize(principal: Principal | None, patient_id: Any, store: Store=None) -> int:
     """Return ``patient_id`` if ``principal`` may read that patient, else raise :class:`AccessDenied`.
 
     A practitioner may read every patient; a patient only their own; demo only demo patients
@@ -970,169 +856,23 @@ def authorize(principal: Principal | None, patient_id: Any, store=None) -> int:
     if principal is None:
         raise AccessDenied("not signed in")
     if isinstance(patient_id, bool) or not isinstance(patient_id, int):
-        raise AccessDenied(_DENIED)
+        raise AccessDenied(DENIED)
     if principal.is_practitioner:
         return patient_id
     if principal.is_patient:
         if principal.patient_id is not None and patient_id == principal.patient_id:
             return patient_id
-        raise AccessDenied(_DENIED)
+        raise AccessDenied(DENIED)
     if principal.is_demo and store is not None:
         is_demo = _read(store, lambda s: s.scalar(sa.select(PatientRow.is_demo).where(PatientRow.id == patient_id)))
         if is_demo:
             return patient_id
-    raise AccessDenied(_DENIED)
+    raise AccessDenied(DENIED)
 
 
 def may_see_originals(principal: Principal | None) -> bool:
     """Original uploads (with their camera metadata) go only to practitioners."""
     return principal is not None and principal.is_practitioner
-
-
-class PatientScope:
-    """The store and service as ``principal`` may use them: every call checks :func:`authorize`.
-
-    Ids of series, sessions and photos are traced to their patient first, so a guessed or
-    tampered id of another patient's record raises :class:`AccessDenied` like a patient id.
-    """
-
-    def __init__(self, store, principal: Principal):
-        if principal is None:
-            raise AccessDenied("not signed in")
-        self.store = store
-        self.principal = principal
-
-    # -- ownership
-    def check(self, patient_id: Any) -> int:
-        return authorize(self.principal, patient_id, self.store)
-
-    def _series_patient(self, series_id: Any) -> int:
-        if isinstance(series_id, bool) or not isinstance(series_id, int):
-            raise AccessDenied(_DENIED)
-        try:
-            return self.store.get_series(series_id).patient_id
-        except NotFound:
-            raise AccessDenied(_DENIED) from None
-
-    def _session_series(self, session_id: Any) -> int:
-        if isinstance(session_id, bool) or not isinstance(session_id, int):
-            raise AccessDenied(_DENIED)
-        try:
-            return self.store.get_session(session_id).series_id
-        except NotFound:
-            raise AccessDenied(_DENIED) from None
-
-    def _photo(self, photo_id: Any):
-        if isinstance(photo_id, bool) or not isinstance(photo_id, int):
-            raise AccessDenied(_DENIED)
-        try:
-            rec = self.store.get_photo(photo_id)
-        except NotFound:
-            raise AccessDenied(_DENIED) from None
-        self.check(self._series_patient(self._session_series(rec.session_id)))
-        return rec
-
-    def check_series(self, series_id: Any) -> int:
-        self.check(self._series_patient(series_id))
-        return series_id
-
-    def check_session(self, session_id: Any) -> int:
-        self.check_series(self._session_series(session_id))
-        return session_id
-
-    def check_photo(self, photo_id: Any) -> int:
-        self._photo(photo_id)
-        return photo_id
-
-    # -- reads
-    def patients(self) -> list:
-        """The patients this principal may see."""
-        pats = self.store.list_patients()
-        if self.principal.is_practitioner:
-            return pats
-        if self.principal.is_patient:
-            return [p for p in pats if p.id == self.principal.patient_id]
-        return [p for p in pats if p.is_demo]
-
-    def patient(self, patient_id: Any):
-        try:
-            return self.store.get_patient(self.check(patient_id))
-        except NotFound:
-            raise AccessDenied(_DENIED) from None
-
-    def series_of(self, patient_id: Any) -> list:
-        return self.store.list_series(self.check(patient_id))
-
-    def series(self, series_id: Any):
-        return self.store.get_series(self.check_series(series_id))
-
-    def sessions(self, series_id: Any) -> list:
-        return self.store.list_sessions(self.check_series(series_id))
-
-    def photos(self, session_id: Any) -> list:
-        return self.store.list_photos(self.check_session(session_id))
-
-    def photo(self, photo_id: Any):
-        return self._photo(photo_id)
-
-    def photo_display_bytes(self, photo_id: Any) -> bytes:
-        """The display JPEG (no EXIF, no GPS)."""
-        return self.store.photo_display_bytes(self.check_photo(photo_id))
-
-    def photo_original_bytes(self, photo_id: Any) -> bytes:
-        """The original upload: practitioners only."""
-        if not may_see_originals(self.principal):
-            raise AccessDenied("original photos are for practitioners only")
-        rec = self._photo(photo_id)  # authorized
-        pid = self._series_patient(self._session_series(rec.session_id))
-        data = self.store.photo_original_bytes(rec.id)
-        self.audit("read.original", pid, detail=f"photo {photo_id}")  # every read is on record
-        return data
-
-    def progress_table(self, series_id: Any, **kw) -> list[dict]:
-        from analyzer import service
-
-        return service.progress_table(self.store, self.check_series(series_id), **kw)
-
-    def analyses_for_series(self, series_id: Any, **kw) -> list:
-        return self.store.analyses_for_series(self.check_series(series_id), **kw)
-
-    # -- audited exports
-    def report_pdf(self, patient_id: Any, series_id: Any = None, **kw) -> bytes:
-        """The PDF report (audited as ``export.report``)."""
-        from analyzer import report
-
-        pid = self.check(patient_id)
-        if series_id is not None and self._series_patient(series_id) != pid:
-            raise AccessDenied(_DENIED)
-        data = report.report_from_store(self.store, pid, series_id, **kw)
-        self.audit("export.report", pid, detail=f"series {series_id}" if series_id else "")
-        return data
-
-    def csv_export(self, series_id: Any, **kw) -> str:
-        """The tidy CSV of a series (audited as ``export.csv``)."""
-        from analyzer import export
-
-        pid = self.check(self._series_patient(series_id))
-        text = export.rows_to_csv(export.rows_from_store(self.store, pid, series_id=series_id, **kw))
-        self.audit("export.csv", pid, detail=f"series {series_id}")
-        return text
-
-    def patient_archive(self, patient_id: Any, out) -> None:
-        """The patient's whole record with the ORIGINAL photos (camera metadata, GPS included):
-        practitioners only (audited as ``export.archive``)."""
-        if not may_see_originals(self.principal):
-            raise AccessDenied("the patient archive holds the original photos: practitioners only")
-        pid = self.check(patient_id)
-        self.store.export_patient(pid, out)
-        self.audit("export.archive", pid)
-
-    def audit(self, action: str, patient_id: int | None, detail: str = "") -> None:
-        record_audit(self.store, self.principal, action, patient_id, detail=detail)
-
-
-def scope(store, principal: Principal) -> PatientScope:
-    return PatientScope(store, principal)
 
 
 # ---- audit log -------------------------------------------------------------------------------
@@ -1148,7 +888,7 @@ class AuditEntry:
     detail: str
 
 
-def record_audit(store, who: Principal | str | None, action: str, patient_id: int | None = None, *,
+def record_audit(store: Store, who: Principal | str | None, action: str, patient_id: int | None = None, *,
                  detail: str = "", now: dt.datetime | None = None) -> None:
     """Append one entry: who (principal or actor text), what (``view.progress``, ``export.report``...),
     which patient (id only) and when. ``detail`` must never hold a name or photo content."""
@@ -1162,7 +902,7 @@ def record_audit(store, who: Principal | str | None, action: str, patient_id: in
                                            detail=str(detail)[:2000])))
 
 
-def list_audit(store, by: Principal, *, patient_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
+def list_audit(store: Store, by: Principal, *, patient_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
     """Newest first; practitioners only."""
     _require_practitioner(by)
 

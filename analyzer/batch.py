@@ -15,9 +15,7 @@ status is 1. The outputs are ``DIR/results.csv``, ``DIR/results.json`` (tidy row
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import multiprocessing
 import os
 import re
@@ -33,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.errors import SkinProgressError, UsageError
+from analyzer.manifest import MANIFEST_NAME, read_manifest  # noqa: F401 - MANIFEST_NAME: batch's public name
 
 #: Photo file suffixes a session folder is searched for (anything else is ignored).
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic", ".heif")
@@ -163,52 +162,6 @@ def discover_sessions(folder: str | os.PathLike, *, exclude: Path | None = None)
         found.sort(key=lambda t: _natural_key(t[0]))
     sessions = [BatchSession(i, n, dt, photos) for i, (n, dt, photos) in enumerate(found)]
     return sessions, problems
-
-
-#: Optional manifest in the batch folder (the demo series' format, see sample_images/).
-MANIFEST_NAME = "series.json"
-
-
-def read_manifest(folder: str | os.PathLike) -> tuple[dict, list[str]]:
-    """Read the optional ``series.json`` of a batch folder.
-
-    Recognised keys: ``patient.code``, ``patient.display_name``, ``series.name``,
-    ``series.body_area`` and ``sessions[].folder`` with ``sessions[].simulated`` (a truthy
-    value marks that session's photos as carrying a simulated change: every row, chart and
-    table cell from them is labelled "simulated").
-
-    Returns
-    -------
-    manifest : dict
-        ``patient_code, patient_name, series_name, body_area, simulated`` ({folder: note}); only
-        the keys found.
-    notes : list of str
-        One line per problem (an unreadable manifest is ignored, with a note).
-    """
-    path = Path(folder) / MANIFEST_NAME
-    if not path.is_file():
-        return {}, []
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(doc, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        return {}, [f"{MANIFEST_NAME} ignored: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
-    out: dict[str, Any] = {}
-    patient = doc.get("patient") if isinstance(doc.get("patient"), dict) else {}
-    series = doc.get("series") if isinstance(doc.get("series"), dict) else {}
-    for key, src, name in (("patient_code", patient, "code"), ("patient_name", patient, "display_name"),
-                           ("series_name", series, "name"), ("body_area", series, "body_area")):
-        if isinstance(src.get(name), str) and src[name].strip():
-            out[key] = src[name].strip()
-    sim: dict[str, str] = {}
-    for s in doc.get("sessions") or []:
-        if isinstance(s, dict) and s.get("simulated") and s.get("folder"):
-            v = s["simulated"]
-            sim[str(s["folder"])] = s.get("note") or (json.dumps(v) if not isinstance(v, str) else v)
-    if sim:
-        out["simulated"] = sim
-    return out, []
 
 
 # --------------------------------------------------------------------------- workers
@@ -715,51 +668,12 @@ def write_batch_outputs(result: BatchResult, out_dir: str | os.PathLike) -> dict
 # --------------------------------------------------------------------------- CLI
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``batch`` subcommand's arguments."""
-    parser.add_argument("folder", metavar="FOLDER", help="one subfolder per session (2026-01-15/front.jpg ...)")
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: FOLDER-analysis beside FOLDER)")
-    parser.add_argument("--workers", metavar="N", type=int, default=None,
-                        help=f"worker processes (default: all cores, {default_workers()} here)")
-    parser.add_argument("--roi", metavar="X,Y,W,H", help="region on the baseline photos (default: the face area)")
-    parser.add_argument("--patient", metavar="CODE", help="patient code for the rows and report (default: folder name)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run_batch_command(args: argparse.Namespace) -> int:
-    """Run ``batch``: 0 when every photo was analysed, 1 when any failed (listed on stderr)."""
-    res = run_batch(
-        args.folder,
-        out_dir=args.out,
-        workers=args.workers,
-        roi=args.roi,
-        progress=not args.no_progress,
-        patient_code=getattr(args, "patient", None),
-    )
-    n_ok = len(res.photos)
-    per = res.seconds / max(1, n_ok + len(res.failures))
-    print(
-        f"analysed {n_ok} photo(s) in {len(res.sessions)} session(s) with {res.workers} worker(s) "
-        f"in {res.seconds:.1f} s ({per:.2f} s per photo); {len(res.failures)} failed"
-    )
-    for k in ("csv", "json", "pdf"):
-        if k in res.outputs:
-            print(f"wrote {res.outputs[k]}")
-    for n in res.notes:
-        print(f"note: {n}", file=sys.stderr)
-    for f in res.failures:
-        print(f.line(), file=sys.stderr)
-    return 1 if res.failures else 0
-
-
 __all__ = [
     "PHOTO_SUFFIXES",
     "BatchFailure",
     "BatchPhoto",
     "BatchResult",
     "BatchSession",
-    "add_batch_arguments",
     "discover_sessions",
     "run_batch",
-    "run_batch_command",
 ]

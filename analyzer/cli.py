@@ -23,9 +23,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer import __version__
 from analyzer.errors import SkinProgressError, UsageError
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,9 +120,11 @@ def _summary_metrics(d: dict, indent: str = "  ") -> list[str]:
             unit = (meta.get(f"{group}.{k}") or {}).get("unit", "")
             parts.append(f"{k}={_fmt(v)}{(' ' + unit) if unit and unit not in ('1', '') else ''}")
         lines.append(f"{indent}{group}: " + ", ".join(parts))
-    cal = d.get("calibration") or {}
-    lines.append(f"{indent}calibration: {cal.get('method', 'none')}"
-                 + (f" (residual dE2000 {_fmt(cal.get('residual_delta_e'))})" if cal.get("method") != "none" else ""))
+    from analyzer.stored import calibration_of
+
+    cal = calibration_of(d)
+    lines.append(f"{indent}calibration: {cal.method}"
+                 + (f" (residual dE2000 {_fmt(cal.residual_delta_e)})" if cal.method != "none" else ""))
     warnings = (d.get("quality") or {}).get("warnings") or []
     for w in warnings:
         lines.append(f"{indent}warning: {w}")
@@ -259,6 +265,118 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _batch_default_workers() -> int:
+    from analyzer.batch import default_workers
+
+    return default_workers()
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``batch`` subcommand's arguments."""
+    parser.add_argument("folder", metavar="FOLDER", help="one subfolder per session (2026-01-15/front.jpg ...)")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: FOLDER-analysis beside FOLDER)")
+    parser.add_argument("--workers", metavar="N", type=int, default=None,
+                        help=f"worker processes (default: all cores, {_batch_default_workers()} here)")
+    parser.add_argument("--roi", metavar="X,Y,W,H", help="region on the baseline photos (default: the face area)")
+    parser.add_argument("--patient", metavar="CODE", help="patient code for the rows and report (default: folder name)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    """Run ``batch``: 0 when every photo was analysed, 1 when any failed (listed on stderr)."""
+    from analyzer.batch import run_batch
+
+    res = run_batch(
+        args.folder,
+        out_dir=args.out,
+        workers=args.workers,
+        roi=args.roi,
+        progress=not args.no_progress,
+        patient_code=getattr(args, "patient", None),
+    )
+    n_ok = len(res.photos)
+    per = res.seconds / max(1, n_ok + len(res.failures))
+    print(
+        f"analysed {n_ok} photo(s) in {len(res.sessions)} session(s) with {res.workers} worker(s) "
+        f"in {res.seconds:.1f} s ({per:.2f} s per photo); {len(res.failures)} failed"
+    )
+    for k in ("csv", "json", "pdf"):
+        if k in res.outputs:
+            print(f"wrote {res.outputs[k]}")
+    for n in res.notes:
+        print(f"note: {n}", file=sys.stderr)
+    for f in res.failures:
+        print(f.line(), file=sys.stderr)
+    return 1 if res.failures else 0
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``report`` subcommand's arguments.
+
+    ``report FROM_BATCH_JSON --out report.pdf`` (a batch run's results.json), or
+    ``report --database-url URL --data-dir DIR --patient CODE [--series ID] --out report.pdf``.
+    """
+    parser.add_argument("batch_json", nargs="?", metavar="FROM_BATCH_JSON",
+                        help="a batch run's results.json (instead of the database)")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="database URL (default: as the app: $SKIN_PROGRESS_DATABASE_URL, else the data "
+                             "folder's settings.json, else SQLite in the data folder)")
+    parser.add_argument("--data-dir", metavar="DIR", help="the store's photo folder")
+    parser.add_argument("--patient", metavar="CODE", help="patient code")
+    parser.add_argument("--series", metavar="ID", type=int, help="series id (default: the patient's newest)")
+    parser.add_argument("--out", metavar="PDF", required=True, help="where to write the PDF")
+
+
+def _find_patient(store: Store, code: str):
+    for name in ("get_patient_by_code", "find_patient", "patient_by_code"):
+        fn = getattr(store, name, None)
+        if fn is not None:
+            try:
+                p = fn(code)
+            except Exception:  # noqa: BLE001 - not found is reported below
+                p = None
+            if p is not None:
+                return p
+    lister = getattr(store, "list_patients", None)
+    if lister is not None:
+        for p in lister():
+            if p.code == code:
+                return p
+    raise UsageError(f"no patient with code {code!r}")
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """Run ``report``: write the PDF; 0 on success (bad options raise UsageError → exit 2)."""
+    from analyzer.report import build_report, report_data_from_batch_json, report_data_from_store
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".pdf":
+        raise UsageError(f"--out {out}: the report is a PDF; give a file name ending in .pdf")
+    if args.batch_json:
+        if args.patient or args.database_url or args.series is not None:
+            raise UsageError("give either FROM_BATCH_JSON or --patient (with --database-url/--data-dir), not both")
+        data = report_data_from_batch_json(args.batch_json)
+    else:
+        if not args.patient:
+            raise UsageError("report needs FROM_BATCH_JSON or --patient CODE")
+        from analyzer.config import store_location
+        from analyzer.store import Store
+
+        # The app's chain: --database-url, then SKIN_PROGRESS_DATABASE_URL, then the data
+        # folder's settings.json (the Settings page), then SQLite in the data folder.
+        loc = store_location(url=args.database_url, data_dir=args.data_dir)
+        store = Store(url=loc.database_url, data_dir=loc.data_dir)
+        patient = _find_patient(store, args.patient)
+        data = report_data_from_store(store, patient.id, args.series)
+    pdf = build_report(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(pdf)
+    os.replace(tmp, out)
+    print(f"wrote {out} ({len(pdf) / 1024:.0f} KiB, {len(data.views)} view(s), {len(data.dates)} session(s))")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m analyzer", description="skin-progress photo analyzer")
     p.add_argument("--version", action="version", version=f"skin-progress analyzer {__version__}")
@@ -292,22 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_cmd_compare)
 
-    try:
-        from analyzer import batch as _batch
+    b = sub.add_parser("batch", help="analyse a folder of sessions; writes CSV, JSON and PDF")
+    add_batch_arguments(b)
+    b.set_defaults(func=run_batch_command)
 
-        b = sub.add_parser("batch", help="analyse a folder of sessions; writes CSV, JSON and PDF")
-        _batch.add_batch_arguments(b)
-        b.set_defaults(func=_batch.run_batch_command)
-    except ImportError:  # pragma: no cover - module lands separately
-        pass
-    try:
-        from analyzer import report as _report
-
-        r = sub.add_parser("report", help="write a patient's PDF progress report")
-        _report.add_report_arguments(r)
-        r.set_defaults(func=_report.run_report_command)
-    except ImportError:  # pragma: no cover
-        pass
+    r = sub.add_parser("report", help="write a patient's PDF progress report")
+    add_report_arguments(r)
+    r.set_defaults(func=run_report_command)
     return p
 
 

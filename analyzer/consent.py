@@ -7,7 +7,12 @@ itself (report.report_from_store, which the patient's own download goes through)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from analyzer.errors import UsageError
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 #: consent -> (its name, what is refused without it, the tick box that records it in the app)
 CONSENT_TEXT = {
@@ -29,7 +34,7 @@ def consent_problem(patient, what: str) -> str | None:
             f"consents, tick “{tick}” under “Edit patient” on the Patients page first.")
 
 
-def require_consent(store, patient_id: int, what: str) -> None:
+def require_consent(store: Store, patient_id: int, what: str) -> None:
     """Raise a one-line UsageError unless the patient gave the consent ``what``."""
     msg = consent_problem(store.get_patient(patient_id), what)
     if msg:

@@ -11,7 +11,10 @@ Columns (:data:`TIDY_COLUMNS`):
 unit, method, reason, change, percent, noise_band, alignment_ok, calibration_method,
 simulated, analyzer_version, within_noise, verdict_reason``
 
-* ``metric`` is ``group.key`` (``redness.a_star_mean``); its name carries its parameters.
+* ``session_index`` numbers the sessions as the app does: 1 is the baseline session, then 2, 3...
+* ``metric`` is ``group.key`` (``redness.a_star_mean``); its name carries its parameters. The
+  series' concern measures (``acne_scars.*``, ``redness.cheeks_nose.*``...) come with the
+  general metrics, as on the progress page.
 * ``value`` is empty in CSV / ``null`` in JSON when it could not be computed, and ``reason``
   then says why. It is never 0 for "could not compute".
 * ``change`` and ``percent`` are the follow-up minus the baseline measured over the same
@@ -35,9 +38,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyzer import __version__
+from analyzer.catalog import METRIC_GROUPS, noise_band_of
+from analyzer.stored import SIMULATED_TAG, calibration_of
+from analyzer.stored import change_of as _change_of
+from analyzer.stored import date_text as _date_text
+from analyzer.stored import num as _num
+from analyzer.stored import ordered_sessions as _ordered_sessions
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 #: The tidy columns, in order. CSV header and JSON row keys are exactly these.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -64,8 +76,6 @@ TIDY_COLUMNS: tuple[str, ...] = (
     "verdict_reason",
 )
 
-#: The measured metric groups, in display order (the pipeline contract's fixed keys).
-METRIC_GROUPS: tuple[str, ...] = ("redness", "pigmentation", "texture")
 
 #: The JSON document's format tag.
 JSON_FORMAT = "skin-progress-tidy/1"
@@ -80,7 +90,8 @@ class AnalysisEntry:
     session_date : str
         ISO date of the session (``2026-01-15``) or the session's name when it has no date.
     session_index : int
-        0 for the baseline session, then 1, 2... in treatment order.
+        0 for the baseline session, then 1, 2... in treatment order. The rows number sessions
+        as the app does: ``session_index`` = this + 1 (1 is the baseline session).
     view : str
         The photo's view (``front``, ``left45``...).
     result : dict
@@ -103,17 +114,6 @@ class AnalysisEntry:
 # --------------------------------------------------------------------------- helpers
 
 
-def _num(x: Any) -> float | None:
-    """A finite float, or None (NaN, inf, None, non-numbers)."""
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _measurement_fields(m: Any) -> dict:
     """``value, unit, method, reason`` of a Measurement dict, Measurement, or bare number."""
     if m is None:
@@ -131,6 +131,14 @@ def _measurement_fields(m: Any) -> dict:
     return {"value": _num(m), "unit": "", "method": "", "reason": None}
 
 
+def _groups() -> tuple[str, ...]:
+    """The general metric groups, then the concerns' groups (analyzer.concerns.CONCERNS), as the
+    app's progress rows read them (stored.metric_keys)."""
+    from analyzer.concerns import CONCERNS
+
+    return tuple(dict.fromkeys((*METRIC_GROUPS, *CONCERNS)))
+
+
 def _metric_items(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
     """``(group, key, measurement)`` for every measured metric in a MetricSet dict."""
     out: list[tuple[str, str, Any]] = []
@@ -138,7 +146,7 @@ def _metric_items(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, Any
         return out
     groups = metrics.get("groups") if isinstance(metrics.get("groups"), Mapping) else metrics
     meta = metrics.get("meta") if isinstance(metrics.get("meta"), Mapping) else {}
-    for group in METRIC_GROUPS:
+    for group in _groups():
         g = groups.get(group)
         if not isinstance(g, Mapping):
             continue
@@ -161,73 +169,18 @@ def _change_from_sides(baseline: Mapping | None, group: str, key: str, value: fl
     return {**ch, "change": delta, "percent": (100.0 * delta / abs(b)) if b != 0 else None}
 
 
-def _lookup_change(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
-    """``change, percent, noise_band`` for one metric from a change dict.
-
-    Accepts ``{"redness": {"a_star_mean": {...}}}`` or ``{"redness.a_star_mean": {...}}``; the
-    per-metric entry may name its fields ``change``/``delta``/``abs``, ``percent``/``pct``/
-    ``relative_percent`` and ``noise_band``/``noise``.
-    """
-    empty = {"change": None, "percent": None, "noise_band": None, "entry": None}
-    if not change:
-        return empty
-    entry = None
-    g = change.get(group)
-    if isinstance(g, Mapping) and key in g:
-        entry = g[key]
-    elif f"{group}.{key}" in change:
-        entry = change[f"{group}.{key}"]
-    elif key in change and not isinstance(change.get(key), Mapping | None):
-        entry = change[key]
-    elif isinstance(change.get(key), Mapping):
-        entry = change[key]
-    if entry is None:
-        return empty
-    if not isinstance(entry, Mapping):
-        return {"change": _num(entry), "percent": None, "noise_band": None, "entry": None}
-
-    def first(*names):
-        for n in names:
-            if n in entry:
-                return _num(entry[n])
-        return None
-
-    return {
-        "change": first("change", "delta", "abs", "absolute", "difference"),
-        "percent": first("percent", "pct", "relative_percent", "percent_change", "relative"),
-        "noise_band": first("noise_band", "noise", "band"),
-        "entry": dict(entry),
-    }
-
-
 def _noise_band(metric: str) -> float | None:
-    """The metric's noise band from :func:`analyzer.metrics.noise_band`, when available."""
-    try:
-        from analyzer.metrics import noise_band
-    except Exception:  # noqa: BLE001 - metrics module not available: no band
-        return None
-    try:
-        return _num(noise_band(metric))
-    except Exception:  # noqa: BLE001 - unknown metric: no band
-        return None
+    """The metric's noise band from the catalogue (analyzer.catalog: the general metrics' and
+    the concern measures' bands, as the progress page shows them)."""
+    return noise_band_of(metric)
 
 
 def calibration_method(metrics: Mapping[str, Any] | None) -> str:
-    """The colour calibration a MetricSet dict says was used (``none`` when not calibrated)."""
+    """The colour calibration a stored metrics side was measured with (``none`` when not
+    calibrated; empty when the side was not measured): read by :func:`stored.calibration_of`."""
     if not metrics:
         return ""
-    cal = metrics.get("calibration")
-    if cal is None:
-        return "none"
-    if isinstance(cal, str):
-        return cal
-    if isinstance(cal, Mapping):
-        for k in ("method", "name", "kind"):
-            if cal.get(k):
-                return str(cal[k])
-        if cal.get("applied") is False or cal.get("used") is False:
-            return "none"
-    return str(cal)
+    return calibration_of(metrics).method
 
 
 def _is_simulated(result: Mapping[str, Any], part: Mapping[str, Any] | None) -> bool:
@@ -317,13 +270,13 @@ def tidy_rows(
                     f["value"] = None
                     f["reason"] = missing_reason or "not measured"
                 name = f"{group}.{key}"
-                ch = _lookup_change(change, group, key)
+                ch = _change_of(change, group, key)
                 if not e.is_baseline and ch["change"] is None and f["value"] is not None:
                     ch = _change_from_sides(part.get("baseline"), group, key, f["value"], ch)
                 band = ch["noise_band"] if ch["noise_band"] is not None else _noise_band(name)
                 within, why = None, None
                 if not e.is_baseline:
-                    from analyzer.metrics import stored_verdict
+                    from analyzer.verdict import stored_verdict
 
                     within, why = stored_verdict(name, ch.get("entry"), ch["change"], band, part.get("baseline"),
                                                  metrics)
@@ -334,7 +287,7 @@ def tidy_rows(
                         "patient_code": patient_code,
                         "series": series,
                         "session_date": e.session_date,
-                        "session_index": int(e.session_index),
+                        "session_index": int(e.session_index) + 1,  # the app's numbering: 1 = baseline
                         "view": e.view,
                         "region": region,
                         "group": group,
@@ -362,39 +315,12 @@ def tidy_rows(
 # --------------------------------------------------------------------------- store
 
 
-def _date_text(d: Any) -> str:
-    if d is None:
-        return ""
-    if hasattr(d, "isoformat"):
-        return d.isoformat()[:10] if not isinstance(d, datetime) else d.date().isoformat()
-    return str(d)
-
-
 def _session_simulated(session) -> bool:
     """A session whose notes carry the app's simulated tag (demo data with injected changes)."""
-    try:
-        from analyzer.service import SIMULATED_TAG
-    except Exception:  # noqa: BLE001 - the app layer is optional here
-        SIMULATED_TAG = "[simulated]"
     return SIMULATED_TAG in (getattr(session, "notes", "") or "")
 
 
-def _ordered_sessions(store, series_id) -> list:
-    """The series' sessions, baseline first (the one marked, else the earliest), then by date."""
-    sessions = sorted(store.list_sessions(series_id), key=lambda s: (_date_text(s.date), s.id))
-    base = None
-    finder = getattr(store, "baseline_session", None)
-    if finder is not None:
-        try:
-            base = finder(series_id)
-        except Exception:  # noqa: BLE001 - fall back to the earliest session
-            base = None
-    if base is not None:
-        sessions = [s for s in sessions if s.id == base.id] + [s for s in sessions if s.id != base.id]
-    return sessions
-
-
-def entries_from_store(store, series_id, *, analyzer_version: str = __version__) -> list[AnalysisEntry]:
+def entries_from_store(store: Store, series_id, *, analyzer_version: str = __version__) -> list[AnalysisEntry]:
     """The :class:`AnalysisEntry` list for one series from an :class:`analyzer.store.Store`.
 
     The baseline session (the one marked, else the earliest) has index 0, the others follow
@@ -443,7 +369,7 @@ def entries_from_store(store, series_id, *, analyzer_version: str = __version__)
 
 
 def rows_from_store(
-    store,
+    store: Store,
     patient_id,
     *,
     series_id=None,
@@ -476,7 +402,7 @@ def rows_from_store(
     return rows
 
 
-def rows_for_series(store, series_id, *, analyzer_version: str = __version__) -> list[dict]:
+def rows_for_series(store: Store, series_id, *, analyzer_version: str = __version__) -> list[dict]:
     """Tidy rows for one series (its patient looked up from the series).
 
     Same rows as ``rows_from_store(store, series.patient_id, series_id=series_id)``.

@@ -31,6 +31,26 @@ from analyzer import __version__
 from analyzer.calibrate import NO_CALIBRATION, Calibration, apply_calibration, calibrate
 from analyzer.color import delta_e_2000, rgb_to_lab, srgb_to_linear
 from analyzer.face import Face, detect_face
+from analyzer.metric_defs import (  # noqa: F401 - the definitions, re-exported
+    _CALIBRATED_BASIS,
+    _CALIBRATED_COLOUR_BANDS,
+    _CANONICAL_SKIN_LAB,
+    _REPEAT_BASIS,
+    ABSOLUTE_COLOUR_KEYS,
+    DEFAULT_REFERENCE_REGION,
+    GROUPS,
+    MAX_RESOLUTION_RATIO,
+    METRIC_KEYS,
+    NOISE_BANDS,
+    NOISE_BANDS_ACROSS,
+    NOISE_BANDS_WITHIN,
+    PERCENT_UNDEFINED_KEYS,
+    RELATIVE_COLOUR_KEYS,
+    SPOT_SCALE_KEYS,
+    TEXTURE_KEYS,
+    noise_band,
+    noise_band_basis,
+)
 from analyzer.regions import ROI, mask_bbox, polygon_mask, roi_label, roi_polygon, skin_mask
 from analyzer.results import Measurement, finite_or_none, nan_measurement
 
@@ -38,13 +58,9 @@ __all__ = [
     "MetricSet",
     "measure",
     "measure_photo",
-    "change",
-    "change_warnings",
     "change_maps",
     "noise_band",
     "noise_band_basis",
-    "refused_change",
-    "stored_verdict",
     "reference_region_for",
     "texture_scale_for",
     "METRIC_KEYS",
@@ -101,46 +117,6 @@ _GLCM_HP_SIGMA = 8.0  # high-pass before the GLCM: 4 mm
 _GLCM_LEVELS = 32  # 1 L* per level of high-passed L*, centred
 _BLUR_THRESHOLD = 0.15  # variance of Laplacian of L* at analysis scale below this: blurred
 
-GROUPS = ("redness", "pigmentation", "texture")
-
-#: The fixed JSON keys per group.
-METRIC_KEYS: dict[str, tuple[str, ...]] = {
-    "redness": ("a_star_mean", "erythema_index_mean", "red_area_fraction",
-                "a_star_vs_reference", "a_star_reference_balanced", "erythema_index_vs_reference"),
-    "pigmentation": (
-        "L_star_mean",
-        "ita_deg_mean",
-        "melanin_index_mean",
-        "spot_area_fraction",
-        "spot_count",
-        "tone_unevenness",
-        "L_star_vs_reference",
-        "melanin_index_vs_reference",
-    ),
-    "texture": ("roughness", "pore_density", "wrinkle_density", "glcm_contrast", "glcm_homogeneity"),
-}
-
-#: Absolute colour: follows the light unless both photos are colour-calibrated.
-ABSOLUTE_COLOUR_KEYS = ("a_star_mean", "erythema_index_mean", "red_area_fraction", "L_star_mean",
-                        "ita_deg_mean", "melanin_index_mean")
-#: Colour relative to reference skin in the same photo: a per-photo constant (exposure, a
-#: per-channel illuminant gain) cancels, so they need no chart (docs/metrics.md says what does not).
-RELATIVE_COLOUR_KEYS = ("a_star_vs_reference", "a_star_reference_balanced", "erythema_index_vs_reference",
-                        "L_star_vs_reference", "melanin_index_vs_reference")
-#: Spatial measures at the spot scale (4 px/mm on a face) and at the texture scale (2 px/mm).
-SPOT_SCALE_KEYS = ("spot_area_fraction", "spot_count", "tone_unevenness")
-TEXTURE_KEYS = ("roughness", "pore_density", "wrinkle_density", "glcm_contrast", "glcm_homogeneity")
-#: The reference skin region of a named region when the series names none: the forehead (untreated
-#: when the cheeks are), the chin for the forehead itself.
-DEFAULT_REFERENCE_REGION = "forehead"
-#: Linear sRGB of a typical skin colour (CIELAB D65 65, 12, 16): ``a_star_reference_balanced``
-#: white-balances the region on the reference skin and reads it as if the reference were this.
-_CANONICAL_SKIN_LAB = (65.0, 12.0, 16.0)
-#: Effective resolutions of two photos further apart than this ratio: spatial measures not compared.
-MAX_RESOLUTION_RATIO = 1.25
-#: Differences to the reference skin sit near 0: a percent of them means nothing.
-PERCENT_UNDEFINED_KEYS = ("a_star_vs_reference", "erythema_index_vs_reference", "L_star_vs_reference",
-                          "melanin_index_vs_reference")
 
 _UNITS_METHODS: dict[str, tuple[str, str]] = {
     "a_star_mean": ("CIELAB a* (D65)", "mean a* over skin pixels, cv2 RGB->Lab on float sRGB"),
@@ -181,86 +157,6 @@ _UNITS_METHODS: dict[str, tuple[str, str]] = {
     "melanin_index_vs_reference": ("MI units", "mean MI = 100*log10(1/R) (linearised sRGB) over the region's skin "
                                    "minus the same over the reference skin region {ref}"),
 }
-
-# ---------------------------------------------------------------------------------------------
-# Noise bands. A change smaller than the band is indistinguishable from re-photographing.
-#
-# Absolute colour (a*, EI, red area, L*, ITA, MI) is judged only between two colour-calibrated
-# photos; its band is the London set's (same person, neutral vs smiling, studio flash, forehead,
-# 10 people; analyzer.metrics_eval.noise_floor), the only repeat photos with a controlled light.
-# Every other measure's band is measured on real repeat photos of unchanged faces through
-# compare (analyzer.repeat_eval, face and both cheeks, no chart): within a session (lisa i/j,
-# zoom i/j, London neutral/smiling) and across two sessions (lisa <-> zoom), over the pairs
-# whose change the verdict compares; 95th percentile of |change|. The band used is the larger
-# of the two (a follow-up is another session). bench/ re-measures them.
-# ---------------------------------------------------------------------------------------------
-#: Calibrated absolute colour: London set, same session (the bands of analyzer 0.2.0).
-_CALIBRATED_COLOUR_BANDS: dict[str, float] = {
-    "a_star_mean": 0.8142,
-    "erythema_index_mean": 1.502,
-    "red_area_fraction": 0.1438,
-    "L_star_mean": 3.839,
-    "ita_deg_mean": 10.44,
-    "melanin_index_mean": 8.932,
-}
-#: 95th percentile of |change| on real repeat photos within one session (analyzer.repeat_eval).
-NOISE_BANDS_WITHIN: dict[str, float] = {
-    "a_star_vs_reference": 1.415,
-    "a_star_reference_balanced": 1.672,
-    "erythema_index_vs_reference": 3.74,
-    "L_star_vs_reference": 7.531,
-    "melanin_index_vs_reference": 17.45,
-    "spot_area_fraction": 0.01131,
-    "spot_count": 9.0,
-    "tone_unevenness": 0.7197,
-    "roughness": 0.3106,
-    "pore_density": 0.357,
-    "wrinkle_density": 0.06396,
-    "glcm_contrast": 2.079,
-    "glcm_homogeneity": 0.06959,
-}
-#: 95th percentile of |change| on real repeat photos across two sessions (lisa <-> zoom).
-NOISE_BANDS_ACROSS: dict[str, float] = {
-    "a_star_vs_reference": 2.354,
-    "a_star_reference_balanced": 2.719,
-    "erythema_index_vs_reference": 5.544,
-    "L_star_vs_reference": 15.52,
-    "melanin_index_vs_reference": 31.76,
-    "spot_area_fraction": 0.00653,
-    "spot_count": 13.85,
-    "tone_unevenness": 0.9924,
-    "roughness": 0.6106,
-    "pore_density": 0.1718,
-    "wrinkle_density": 0.06982,
-    "glcm_contrast": 2.44,
-    "glcm_homogeneity": 0.07625,
-}
-#: The band used for a comparison (absolute units of the metric).
-NOISE_BANDS: dict[str, float] = {
-    **_CALIBRATED_COLOUR_BANDS,
-    **{k: max(NOISE_BANDS_WITHIN.get(k, 0.0), NOISE_BANDS_ACROSS.get(k, 0.0))
-       for k in set(NOISE_BANDS_WITHIN) | set(NOISE_BANDS_ACROSS)},
-}
-_REPEAT_BASIS = ("95th percentile of |change| on real repeat photos of unchanged faces, the larger of within a "
-                 "session (lisa, zoom, London neutral/smiling) and across two sessions (lisa <-> zoom), no chart")
-_CALIBRATED_BASIS = ("95th percentile of |change| on real repeat photos within one studio-flash session (London "
-                     "neutral/smiling, 10 people); used only between two colour-calibrated photos")
-
-
-def noise_band(metric_key: str) -> float:
-    """The noise band of a metric (``"a_star_mean"`` or ``"redness.a_star_mean"``), NaN if unknown.
-
-    Measured on real repeat photos (see :data:`NOISE_BANDS` and ``docs/metrics.md``)."""
-    k = metric_key.split(".")[-1]
-    return float(NOISE_BANDS.get(k, float("nan")))
-
-
-def noise_band_basis(metric_key: str) -> str | None:
-    """Plain words on which repeat photos the metric's band was measured (None if unknown)."""
-    k = metric_key.split(".")[-1]
-    if k in _CALIBRATED_COLOUR_BANDS:
-        return _CALIBRATED_BASIS
-    return _REPEAT_BASIS if k in NOISE_BANDS else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -916,172 +812,6 @@ def measure_photo(
     scale["region_polygon"] = np.round(poly, 1).tolist()
     return MetricSet(ms.groups, ms.calibration, ms.skin_fraction, ms.quality, scale, ms.region, ms.maps,
                      ms.reference)
-
-
-#: What a person is told when absolute colour can't be compared (the issue's plain words).
-CANT_TELL_LIGHTING = ("can't tell: the lighting differs and there was no colour reference; "
-                      "next time, hold the grey card by the cheek")
-CANT_TELL_NO_REFERENCE = ("can't tell: there was no colour reference in the photos, so a change of light "
-                          "can't be told from a change of skin; next time, hold the grey card by the cheek")
-CANT_TELL_ONE_REFERENCE = ("can't tell: only one of the two photos has a colour reference; "
-                           "next time, hold the grey card by the cheek in every session")
-
-
-def _resolution_reason(key: str, baseline: MetricSet, native: tuple | None) -> str | None:
-    """Why a spatial measure can't be compared across a resolution mismatch (None: it can)."""
-    if not native or native[0] is None or native[1] is None:
-        return None
-    spot = key in SPOT_SCALE_KEYS
-    analysis = baseline.scale.get("spot_px_per_mm" if spot else "px_per_mm")
-    if not analysis:
-        return None
-    eff = [min(float(n), float(analysis)) for n in native]
-    if max(eff) / max(min(eff), 1e-9) <= MAX_RESOLUTION_RATIO:
-        return None
-    lo = "baseline" if eff[0] < eff[1] else "follow-up"
-    return (f"can't tell: the {lo} photo shows the skin at {min(eff):.1f} px/mm against {max(eff):.1f} px/mm "
-            f"({'spots are' if spot else 'texture is'} measured at {float(analysis):g} px/mm), so fine detail "
-            "differs with the camera, not the skin; next time, take the photo from the same distance")
-
-
-def _verdict(key: str, delta: float | None, baseline: MetricSet, followup: MetricSet,
-             native: tuple | None) -> tuple[bool | None, str | None, float]:
-    """(within_noise, reason when it can't be told, band used) of one metric's change."""
-    band = noise_band(key)
-    if delta is None:
-        return None, "a value is missing", band
-    if key in ABSOLUTE_COLOUR_KEYS:
-        cb, cf = baseline.calibration.method, followup.calibration.method
-        if cb == "none" and cf == "none":
-            return None, (CANT_TELL_LIGHTING if followup.quality.get("lighting_differs") else CANT_TELL_NO_REFERENCE), band
-        if cb == "none" or cf == "none":
-            return None, CANT_TELL_ONE_REFERENCE, band
-    elif key in RELATIVE_COLOUR_KEYS:
-        rb, rf = (baseline.reference or {}).get("region"), (followup.reference or {}).get("region")
-        if rb != rf:
-            return None, f"can't tell: the reference skin differs ({rb} against {rf})", band
-    elif key in SPOT_SCALE_KEYS or key in TEXTURE_KEYS:
-        why = _resolution_reason(key, baseline, native)
-        if why:
-            return None, why, band
-        if bool(baseline.quality.get("blurred")) != bool(followup.quality.get("blurred")):
-            which = "baseline" if baseline.quality.get("blurred") else "follow-up"
-            return None, f"can't tell: the {which} photo is blurred in this region; next time, retake it sharp", band
-    if not math.isfinite(band):
-        return None, "no noise band measured for this measure", band
-    return bool(abs(delta) <= band), None, band
-
-
-def change(baseline: MetricSet, followup: MetricSet, *, native_px_per_mm: tuple | None = None) -> dict:
-    """Follow-up minus baseline per metric, with a verdict.
-
-    ``native_px_per_mm``: (baseline, follow-up) resolution of the skin in each photo as taken
-    (face eye distance / 63 mm); spatial measures are not compared across a larger mismatch
-    than :data:`MAX_RESOLUTION_RATIO` of their effective resolution.
-
-    Returns
-    -------
-    dict
-        Keyed like ``meta``: ``{"redness.a_star_mean": {"delta": f-b | None,
-        "percent": 100*(f-b)/|b| | None, "reason": str | None, "noise_band": float | None,
-        "within_noise": bool | None, "verdict": "within_noise" | "beyond_noise" | "cant_tell",
-        "verdict_reason": str | None, "noise_band_basis": str | None}, ...}`` for every key of
-        :data:`METRIC_KEYS`. ``within_noise`` is ``None`` when the change can't be told (absolute
-        colour without a colour reference in both photos, a spatial measure across a resolution
-        or blur mismatch, a missing value) and ``verdict_reason`` says why in plain words. The
-        same records are also reachable by group (``d["redness"]["a_star_mean"]``). Warnings
-        about the comparison itself come from :func:`change_warnings`.
-    """
-    out: dict = {}
-    nested: dict = {}
-    for g in GROUPS:
-        for k in METRIC_KEYS[g]:
-            b = baseline.groups.get(g, {}).get(k)
-            f = followup.groups.get(g, {}).get(k)
-            bv = float("nan") if b is None else float(b.value)
-            fv = float("nan") if f is None else float(f.value)
-            rec: dict = {"delta": None, "percent": None, "reason": None}
-            if not (math.isfinite(bv) and math.isfinite(fv)):
-                why = "; ".join(r for r in ((b.reason if b else None), (f.reason if f else None)) if r)
-                rec["reason"] = "baseline or follow-up value missing" + (f": {why}" if why else "")
-            else:
-                d = fv - bv
-                rec["delta"] = d
-                if k in PERCENT_UNDEFINED_KEYS:
-                    rec["reason"] = "percent not meaningful: a difference to the reference skin (see delta)"
-                elif abs(bv) > 1e-9:
-                    rec["percent"] = 100.0 * d / abs(bv)
-                else:
-                    rec["reason"] = "percent undefined: baseline value is 0"
-            within, why, nb = _verdict(k, rec["delta"], baseline, followup, native_px_per_mm)
-            if rec["delta"] is None:
-                why = rec["reason"]
-            rec["noise_band"] = finite_or_none(nb)
-            rec["within_noise"] = within
-            rec["verdict"] = "cant_tell" if within is None else ("within_noise" if within else "beyond_noise")
-            rec["verdict_reason"] = why
-            rec["noise_band_basis"] = noise_band_basis(k) if rec["noise_band"] is not None else None
-            out[f"{g}.{k}"] = rec
-            nested.setdefault(g, {})[k] = rec
-    out.update(nested)
-    return out
-
-
-def stored_verdict(key: str, entry, delta: float | None, band: float | None,
-                   baseline_side=None, followup_side=None) -> tuple[bool | None, str | None]:
-    """(within_noise, reason it can't be told) of a stored change, for the progress table and
-    the exports. A change entry written by :func:`change` carries its verdict; other measures
-    (the concern measures, stored without one) are judged here by the same rules: absolute
-    colour (a key ending in an absolute colour name) only between two calibrated photos."""
-    if isinstance(entry, dict) and "verdict" in entry:
-        return entry.get("within_noise"), entry.get("verdict_reason")
-    if delta is None:
-        return None, "a value is missing"
-    if key.split(".")[-1] in ABSOLUTE_COLOUR_KEYS:
-        def method(side):
-            cal = (side or {}).get("calibration") if isinstance(side, dict) else None
-            return (cal or {}).get("method", "none") if isinstance(cal, dict) else (cal or "none")
-
-        cb, cf = method(baseline_side), method(followup_side)
-        if cb == "none" and cf == "none":
-            differs = ((followup_side or {}).get("quality") or {}).get("lighting_differs")
-            return None, CANT_TELL_LIGHTING if differs else CANT_TELL_NO_REFERENCE
-        if cb == "none" or cf == "none":
-            return None, CANT_TELL_ONE_REFERENCE
-    if band is None or not math.isfinite(band):
-        return None, "no noise band measured for this measure"
-    return bool(abs(delta) <= band), None
-
-
-def refused_change(reason: str) -> dict:
-    """The change of a refused comparison: every metric's entry null, with the reason."""
-    out: dict = {}
-    nested: dict = {}
-    for g in GROUPS:
-        for k in METRIC_KEYS[g]:
-            nb = noise_band(k)
-            rec = {"delta": None, "percent": None, "reason": reason, "noise_band": finite_or_none(nb),
-                   "within_noise": None, "verdict": "cant_tell", "verdict_reason": f"can't tell: {reason}",
-                   "noise_band_basis": noise_band_basis(k) if math.isfinite(nb) else None}
-            out[f"{g}.{k}"] = rec
-            nested.setdefault(g, {})[k] = rec
-    out.update(nested)
-    return out
-
-
-def change_warnings(baseline: MetricSet, followup: MetricSet) -> list[str]:
-    """Plain-words warnings about a comparison: calibration missing or different, lighting."""
-    warnings = []
-    if baseline.calibration.method != followup.calibration.method:
-        warnings.append(
-            f"Calibration differs (baseline {baseline.calibration.method}, follow-up {followup.calibration.method}): "
-            "colour changes may be partly lighting."
-        )
-    elif baseline.calibration.method == "none":
-        warnings.append("Neither photo is colour-calibrated: changes across sessions may be lighting.")
-    if followup.quality.get("lighting_differs"):
-        warnings.append("The follow-up's lighting differs from the baseline's.")
-    return warnings
 
 
 def change_maps(

@@ -24,7 +24,6 @@ from analyzer.metrics import (
     EYE_DISTANCE_MM,
     MetricSet,
     analysis_scale,
-    change,
     change_maps,
     lighting_from_strided,
     lighting_stride,
@@ -32,7 +31,6 @@ from analyzer.metrics import (
     measure_padding,
     measure_photo,
     reference_region_for,
-    refused_change,
 )
 from analyzer.regions import (
     ROI,
@@ -44,6 +42,7 @@ from analyzer.regions import (
     roi_polygon,
     skin_mask,
 )
+from analyzer.verdict import change, refused_change
 
 DEFAULT_REGION = "face"
 

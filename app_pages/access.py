@@ -11,8 +11,8 @@ import streamlit as st
 
 from analyzer import auth
 from analyzer.errors import SkinProgressError
-from app_pages._common import confirm_button, current_patient_id, get_store, md_escape
 from ui.auth import current_user, keep_signed_in, session_key
+from ui.common import confirm_button, current_patient_id, get_store, md_escape
 
 store = get_store()
 user = current_user()

@@ -10,8 +10,8 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.views import required_views
-from app_pages._common import current_series_id, get_store
 from ui.capture.guide import TITLE, guide_html, guide_markdown
+from ui.common import current_series_id, get_store
 
 store = get_store()
 views = None

@@ -12,8 +12,9 @@ import streamlit as st
 
 from analyzer import service
 from analyzer.errors import SkinProgressError
-from app_pages._charts import metric_chart, metric_rows, show_cards, show_metric_chart
-from app_pages._common import (
+from ui.auth import audit, audit_once, authorized_patient_id, current_user
+from ui.charts import metric_chart, metric_rows, show_cards, show_metric_chart
+from ui.common import (
     before_after_slider,
     cached_progress_rows,
     cached_review,
@@ -21,7 +22,6 @@ from app_pages._common import (
     get_store,
     md_escape,
 )
-from ui.auth import audit, audit_once, authorized_patient_id, current_user
 
 store = get_store()
 pid = st.session_state.get("patient_mode_id") or st.session_state.get("patient_id")

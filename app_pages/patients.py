@@ -7,7 +7,8 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.screening import validate_screening
-from app_pages._common import (
+from ui.auth import audit
+from ui.common import (
     bump,
     concern_text,
     confirm_button,
@@ -17,7 +18,6 @@ from app_pages._common import (
     select_patient,
     series_label,
 )
-from ui.auth import audit
 from ui.concerns import render_screening_form
 
 store = get_store()

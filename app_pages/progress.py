@@ -8,8 +8,9 @@ import streamlit as st
 
 from analyzer import ANALYZER_VERSION, service
 from analyzer.concerns import concern_order
-from app_pages._charts import metric_chart, metric_rows, show_cards, show_metric_chart
-from app_pages._common import (
+from ui.auth import audit_once, authorized_patient_id, patient_scope
+from ui.charts import metric_chart, metric_rows, show_cards, show_metric_chart
+from ui.common import (
     bump,
     cached_progress_rows,
     concerns_text,
@@ -18,7 +19,6 @@ from app_pages._common import (
     need_series,
     series_label,
 )
-from ui.auth import audit_once, authorized_patient_id, patient_scope
 from ui.concerns import render_concern_measures
 
 store = get_store()

@@ -10,7 +10,8 @@ from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.regions import FACE_REGIONS
 from analyzer.render import draw_polygon
-from app_pages._common import (
+from ui.auth import audit_once
+from ui.common import (
     before_after_slider,
     bump,
     cached_review,
@@ -24,7 +25,6 @@ from app_pages._common import (
     show_caveat,
     small_rgb,
 )
-from ui.auth import audit_once
 
 store = get_store()
 patient, series = need_series(store)

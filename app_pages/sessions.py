@@ -23,7 +23,18 @@ from analyzer.recovery import curves_from_sessions
 from analyzer.render import draw_rectangle
 from analyzer.screening import validate_screening
 from analyzer.views import missing_views, required_views, view_choices, view_label
-from app_pages._common import (
+from ui.auth import audit, audit_once, current_user
+from ui.capture import (
+    conditions_input,
+    ghost_assets,
+    ghost_capture,
+    record_conditions,
+    review_pending,
+    show_kept_check,
+    stage,
+)
+from ui.capture.guide import guide_markdown
+from ui.common import (
     bump,
     cached_progress_rows,
     cached_status,
@@ -39,17 +50,6 @@ from app_pages._common import (
     show_caveat,
     small_rgb,
 )
-from ui.auth import audit, audit_once, current_user
-from ui.capture import (
-    conditions_input,
-    ghost_assets,
-    ghost_capture,
-    record_conditions,
-    review_pending,
-    show_kept_check,
-    stage,
-)
-from ui.capture.guide import guide_markdown
 from ui.concerns import render_recovery_chart, render_screening_flags, render_screening_form
 
 store = get_store()
@@ -449,7 +449,7 @@ if sessions:
                 keep_passed(sid)
 
     with tab_cam:
-        from analyzer.prekeep import baseline_measure, baseline_photo_for
+        from analyzer.service.prekeep import baseline_measure, baseline_photo_for
 
         bphoto = baseline_photo_for(store, sid, view)
         assets = None

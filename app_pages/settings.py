@@ -6,8 +6,8 @@ import streamlit as st
 
 from analyzer import ANALYZER_VERSION, service
 from analyzer.errors import SkinProgressError
-from app_pages._common import get_store
 from ui.auth import current_user
+from ui.common import get_store
 
 store = get_store()
 st.title("Settings")

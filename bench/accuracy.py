@@ -1,6 +1,6 @@
 """Accuracy: the alignment and metric-validity figures, from the same code as the tests.
 
-Every figure here is computed by :mod:`analyzer.align_eval` or :mod:`analyzer.metrics_eval`
+Every figure here is computed by :mod:`analyzer.evaluation.align` or :mod:`analyzer.evaluation.metrics`
 with the inputs and parameters the tests use (``tests/test_align.py``,
 ``tests/test_metrics.py``, ``tests/test_calibrate.py``); the targets are the bounds those
 tests assert. Changes injected into real photos are **simulated** (known warp, known Lab
@@ -77,7 +77,7 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
 
 
 def _alignment(cfg: Config, sec: Section, extras: dict) -> None:
-    from analyzer import align_eval as ae
+    from analyzer.evaluation import align as ae
 
     q = cfg.quick
     synth = [_p("faces/lisa/lisa1.jpg"), _p("faces/zoom/30cm.jpg"), _p("faces/london_neutral/081_03.jpg"),
@@ -133,7 +133,7 @@ def _alignment(cfg: Config, sec: Section, extras: dict) -> None:
 
 
 def _metrics(cfg: Config, sec: Section, extras: dict) -> None:
-    from analyzer import metrics_eval as me
+    from analyzer.evaluation import metrics as me
     from analyzer.face import detect_face
     from analyzer.io import load_photo
     from analyzer.metrics import NOISE_BANDS
@@ -228,12 +228,12 @@ VERDICT_BAND_KEYS = ("a_star_vs_reference", "a_star_reference_balanced", "erythe
 
 
 def _verdicts(cfg: Config, sec: Section, extras: dict) -> None:
-    """Real no-change pairs without a chart (analyzer.repeat_eval, as tests/test_verdict_real.py):
+    """Real no-change pairs without a chart (analyzer.evaluation.repeat, as tests/test_verdict_real.py):
     share of metric changes called beyond noise within a session and across sessions, the noise
     bands re-measured, and a SIMULATED -3 a* on both cheeks of the follow-up of lisa <-> zoom."""
     import numpy as np
 
-    from analyzer import repeat_eval as rev
+    from analyzer.evaluation import repeat as rev
     from analyzer.metrics import NOISE_BANDS_ACROSS, NOISE_BANDS_WITHIN
 
     pairs = rev.repeat_pairs(PHOTOS)

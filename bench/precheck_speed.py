@@ -1,7 +1,7 @@
 """Time of the check before keeping (analyzer.precheck), from the photo's bytes to the verdict.
 
 Standalone (not part of ``python -m bench``): ``python -m bench.precheck_speed [--runs 5]``.
-The baseline's measure is cached in the app (analyzer.prekeep), so each figure is the candidate's
+The baseline's measure is cached in the app (analyzer.service.prekeep), so each figure is the candidate's
 own cost: decode + face + crop measures + ColorChecker search + the comparison. Inputs: the real
 zoom 30 cm photo (1152x1536 JPEG) as baseline and zoom 45 cm as candidate, and both upscaled to
 3000x4000 (12 MP, JPEG q92) as a tablet's full-resolution photo would be.

@@ -1,5 +1,5 @@
 """The sign-in gate in Streamlit's AppTest: tests/apps/access_app.py (the real ui.auth gate in
-front of a patient page that reads the real store through analyzer.auth.PatientScope, and that
+front of a patient page that reads the real store through analyzer.service.scope.PatientScope, and that
 also takes ids from the URL and session state, like a careless page would).
 
 Each AppTest is one browser session; several share one data folder like tabs of one clinic.

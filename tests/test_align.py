@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from analyzer.align import Alignment, align, detect_main_face, transform_points, warp_to_baseline
-from analyzer.align_eval import (
+from analyzer.errors import UsageError
+from analyzer.evaluation.align import (
     evaluate_landmark_pairs,
     evaluate_pairs,
     evaluate_synthetic,
     make_synthetic_pair,
 )
-from analyzer.errors import UsageError
 from analyzer.face import detect_face
 from analyzer.io import load_photo
 

@@ -311,7 +311,7 @@ def test_change_maps_have_a_colour_bar_and_red_means_more_pigment(data):  # noqa
     import numpy as np
 
     from analyzer.render import heatmap
-    from app_pages._common import MAP_NAMES, colour_bar_html
+    from ui.common import MAP_NAMES, colour_bar_html
 
     # a patch that darkened (ΔL* < 0) is drawn red on the pigmentation map
     title, legend, kind, sign, ends, unit = MAP_NAMES["delta_L_star"]
@@ -331,7 +331,7 @@ def test_change_maps_have_a_colour_bar_and_red_means_more_pigment(data):  # noqa
 def test_colour_reference_patch_can_be_drawn_on_the_photo(data):  # noqa: F811 - the fixture
     import numpy as np
 
-    from app_pages._common import drawable_photo_spec, patch_from_selection
+    from ui.common import drawable_photo_spec, patch_from_selection
 
     # a box dragged on the photo (Vega-Lite interval selection, in the photo's own pixels)
     ev = {"selection": {"patch": {"x": [411.5, 285.2], "y": [140.2, 235.9]}}}

@@ -19,6 +19,7 @@ from PIL import Image
 
 from analyzer import __version__, auth
 from analyzer.auth import AccessDenied, AccountError, InvalidCredentials, RateLimited
+from analyzer.service.scope import scope
 from analyzer.store import Conflict
 from tests.store_fixtures import data_dir, db_url, store  # noqa: F401
 
@@ -322,7 +323,7 @@ def test_patient_token_never_reaches_another_patients_data(store):
     (pa_, sa_, sea, pha), (pb_, sb, seb, phb) = pats["P-A"], pats["P-B"]
     link = auth.issue_patient_link(store, p, pa_.id, now=T0)
     alice = auth.redeem_patient_link(store, link.token, now=T0)
-    sc = auth.scope(store, alice)
+    sc = scope(store, alice)
     # own data: yes
     assert [x.code for x in sc.patients()] == ["P-A"]
     assert sc.patient(pa_.id).display_name == "Alice Alpha"
@@ -346,7 +347,7 @@ def test_patient_token_never_reaches_another_patients_data(store):
     # originals (with camera metadata) are for practitioners only, even the patient's own
     with pytest.raises(AccessDenied, match="practitioners only"):
         sc.photo_original_bytes(pha.id)
-    prac = auth.scope(store, p)
+    prac = scope(store, p)
     assert {x.code for x in prac.patients()} == {"P-A", "P-B"}
     assert has_gps(prac.photo_original_bytes(phb.id))
 
@@ -428,7 +429,7 @@ def test_audit_log_records_who_viewed_or_exported_which_patient(store, caplog):
     link = auth.issue_patient_link(store, p, a, now=T0)
     alice = auth.redeem_patient_link(store, link.token, now=T0)
     auth.record_audit(store, alice, "view.progress", a, now=T0 + dt.timedelta(seconds=1))
-    auth.scope(store, p).csv_export(pats["P-B"][1].id)
+    scope(store, p).csv_export(pats["P-B"][1].id)
     log = auth.list_audit(store, p)
     assert [(e.actor, e.action, e.patient_id) for e in log[:3]] == [
         ("local:anna", "export.csv", b),
@@ -456,7 +457,7 @@ def test_exports_contain_no_gps(store):
     _, s, _, ph = pats["P-A"]
     original = store.photo_original_bytes(ph.id)
     assert has_gps(original)  # the fixture does carry GPS
-    sc = auth.scope(store, p)
+    sc = scope(store, p)
     display = sc.photo_display_bytes(ph.id)
     assert not has_gps(display)
     assert not Image.open(io.BytesIO(display)).getexif()  # no EXIF at all
@@ -479,7 +480,7 @@ def test_csv_export_is_the_series_own_patient_when_ids_differ(store):
     store.save_analysis(ph.id, baseline_photo_id=None, transform=None, region="face",
                         result={"baseline": {"redness": {"a_star_mean": 9.5}, "meta": {}}},
                         analyzer_version=__version__)
-    text = auth.scope(store, practitioner(store)).csv_export(sb.id)
+    text = scope(store, practitioner(store)).csv_export(sb.id)
     assert "P-B" in text and "P-A" not in text
 
 
@@ -493,7 +494,7 @@ def test_report_pdf_contains_no_gps_and_is_audited(store):
     prac = practitioner(store)
     link = auth.issue_patient_link(store, prac, p.id, now=T0)
     alice = auth.redeem_patient_link(store, link.token)
-    pdf = auth.scope(store, alice).report_pdf(p.id, s.id)  # the patient's own report
+    pdf = scope(store, alice).report_pdf(p.id, s.id)  # the patient's own report
     assert pdf.startswith(b"%PDF")
     images = [im for page in PdfReader(io.BytesIO(pdf)).pages for im in page.images]
     assert images, "the report should show the photo"
@@ -511,9 +512,9 @@ def test_patient_archive_with_originals_is_practitioner_only(store, tmp_path):
     a = pats["P-A"][0].id
     alice = auth.redeem_patient_link(store, auth.issue_patient_link(store, p, a, now=T0).token)
     with pytest.raises(AccessDenied, match="practitioners only"):
-        auth.scope(store, alice).patient_archive(a, tmp_path / "a.zip")
+        scope(store, alice).patient_archive(a, tmp_path / "a.zip")
     assert not (tmp_path / "a.zip").exists()
-    auth.scope(store, p).patient_archive(a, tmp_path / "a.zip")
+    scope(store, p).patient_archive(a, tmp_path / "a.zip")
     assert (tmp_path / "a.zip").stat().st_size > 0
     assert auth.list_audit(store, p)[0].action == "export.archive"
 

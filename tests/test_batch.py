@@ -77,8 +77,8 @@ def test_batch_analyses_good_photos_and_reports_the_corrupt_one(batch_run):
     by_session = {}
     for r in rows:
         by_session.setdefault((r["session_index"], r["session_date"]), []).append(r)
-    assert sorted(by_session) == [(0, "2026-01-15"), (1, "2026-02-12"), (2, "2026-03-12")]
-    n_metrics = len(by_session[(0, "2026-01-15")])
+    assert sorted(by_session) == [(1, "2026-01-15"), (2, "2026-02-12"), (3, "2026-03-12")]  # as the app numbers
+    n_metrics = len(by_session[(1, "2026-01-15")])
     assert n_metrics == 19  # the contract's metric keys (0.3.0: 14 + 5 relative to reference skin)
     assert all(len(v) == n_metrics for v in by_session.values())
 
@@ -93,7 +93,7 @@ def test_batch_known_warp_aligns_and_shows_no_change(batch_run):
     """Session 2 is the baseline photo re-posed by a known warp: aligned, and colour unchanged."""
     _, out = batch_run
     rows = read_csv_rows(out / "results.csv")
-    s1 = {r["metric"]: r for r in rows if r["session_index"] == 1}
+    s1 = {r["metric"]: r for r in rows if r["session_index"] == 2}
     assert s1["redness.a_star_mean"]["alignment_ok"] is True
     assert math.isfinite(s1["redness.a_star_mean"]["value"])
     # Same skin, only moved: the paired change is near zero (known answer), not just "a number".
@@ -116,7 +116,7 @@ def test_batch_known_warp_aligns_and_shows_no_change(batch_run):
 def test_batch_unaligned_or_refused_photo_has_reason_not_zero(batch_run):
     """Session 3 (another real selfie) either aligns (finite values) or has NaN values with a reason."""
     _, out = batch_run
-    rows = [r for r in read_csv_rows(out / "results.csv") if r["session_index"] == 2]
+    rows = [r for r in read_csv_rows(out / "results.csv") if r["session_index"] == 3]
     assert rows
     for r in rows:
         if r["alignment_ok"]:

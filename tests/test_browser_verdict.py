@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from app_pages._charts import CANT_TELL_COLOUR
 from tests.test_browser import goto_page, no_exception, page, server, shot, wait_idle  # noqa: F401 - fixtures
+from ui.charts import CANT_TELL_COLOUR
 
 pytestmark = pytest.mark.browser
 

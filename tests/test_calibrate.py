@@ -17,8 +17,8 @@ from analyzer.calibrate import (
     detect_colorchecker,
 )
 from analyzer.color import linear_to_srgb, rgb_to_lab, srgb_to_linear
+from analyzer.evaluation.metrics import eval_relight, relight
 from analyzer.io import load_photo
-from analyzer.metrics_eval import eval_relight, relight
 from analyzer.regions import RectROI
 
 
@@ -113,7 +113,7 @@ def test_pair_fits_both_sessions_on_the_same_patches(london_neutral, charts_dir)
     light patches clip in the follow-up only (classic.png: 21 usable patches, then 16).
     calibrate_pair fits both photos on the patches usable in both, and skin a*, L* come back
     (fitted one at a time, L* moved by +5 to +7 here)."""
-    from analyzer.metrics_eval import composite_chart, quantise8
+    from analyzer.evaluation.metrics import composite_chart, quantise8
 
     face = load_photo(london_neutral["021"]).rgb
     chart = load_photo(charts_dir / "classic.png").rgb

@@ -73,6 +73,20 @@ def test_metrics_human_summary(lisa_paths):
     assert "redness:" in proc.stdout and "texture:" in proc.stdout
 
 
+def test_metrics_summary_prints_the_charts_residual(charts_dir):
+    """The human summary prints the fitted chart's mean CIEDE2000 residual: the number the JSON
+    carries as calibration.residual_delta_e2000 (it printed "n/a" when it read another key)."""
+    path = str(charts_dir / "classic.png")
+    d = _json(run_cli("metrics", path, "--json"))
+    assert d["calibration"]["method"] == "colorchecker"
+    residual = d["calibration"]["residual_delta_e2000"]
+    assert residual is not None and 0 < residual < 10
+    proc = run_cli("metrics", path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"calibration: colorchecker (residual dE2000 {residual:.2f})" in proc.stdout
+    assert "n/a)" not in proc.stdout
+
+
 def test_align_json_and_aligned_png(tmp_path, zoom_paths):
     out = tmp_path / "aligned.png"
     d = _json(run_cli("align", str(zoom_paths[1]), str(zoom_paths[2]), "--out", str(out), "--json"))

@@ -99,7 +99,7 @@ def test_csv_schema(analysed):
     assert all(len(r) == len(TIDY_COLUMNS) for r in body)
     assert {r["metric"] for r in rows} == ALL_METRICS | concern_metrics
     assert {(r["session_index"], r["session_date"]) for r in rows} == {
-        (0, "2026-01-15"), (1, "2026-02-12"), (2, "2026-03-12")}
+        (1, "2026-01-15"), (2, "2026-02-12"), (3, "2026-03-12")}  # as the app numbers them
     assert {r["patient_code"] for r in rows} == {"P-EXP-1"}
     assert {r["series"] for r in rows} == {"Cheeks"}
     assert {r["region"] for r in rows} == {"face"}
@@ -109,13 +109,13 @@ def test_csv_schema(analysed):
     assert {r["calibration_method"] for r in rows if r["value"] is not None} == {"none"}
     # ... so the absolute colour of every follow-up can't be told, and the row says why; the
     # redness against untreated skin in the same photo is told (true/false)
-    follow = [r for r in rows if r["session_index"] > 0 and r["value"] is not None]
+    follow = [r for r in rows if r["session_index"] > 1 and r["value"] is not None]
     for r in follow:
         if r["metric"] in ("redness.a_star_mean", "redness.cheeks_nose.a_star_mean", "pigmentation.L_star_mean"):
             assert r["within_noise"] is None and r["verdict_reason"].startswith("can't tell"), r
         if r["metric"] == "redness.a_star_reference_balanced":
             assert r["within_noise"] in (True, False) and r["verdict_reason"] is None, r
-    assert all(r["within_noise"] is None and r["verdict_reason"] is None for r in rows if r["session_index"] == 0)
+    assert all(r["within_noise"] is None and r["verdict_reason"] is None for r in rows if r["session_index"] == 1)
     # The patient's name never goes into a statistics export.
     assert "Export Patient" not in text
     # Round trip: CSV text parses back to the same typed rows.
@@ -138,7 +138,7 @@ def test_csv_values_equal_stored_analyses(analysed):
         rec = stored[r["session_date"]]
         g, k = r["metric"].split(".", 1)  # concern measures: "redness.cheeks_nose.a_star_mean"
         part = rec.result["regions"][r["region"]]
-        side = part["baseline"] if r["session_index"] == 0 else part["followup"]
+        side = part["baseline"] if r["session_index"] == 1 else part["followup"]
         assert r["analyzer_version"] == rec.analyzer_version
         if side is None:  # alignment refused: no value, a reason, never 0
             assert r["value"] is None and r["reason"]
@@ -152,7 +152,7 @@ def test_csv_values_equal_stored_analyses(analysed):
             assert r["reason"] is None
         assert r["unit"] == side["meta"][r["metric"]]["unit"]
         assert r["method"] == side["meta"][r["metric"]]["method"]
-        if r["session_index"] > 0:
+        if r["session_index"] > 1:
             ch = part["change"].get(r["metric"])  # flat "group.key" form
             if ch is not None:
                 assert r["change"] == ch["delta"]
@@ -169,11 +169,43 @@ def test_csv_values_equal_stored_analyses(analysed):
     assert checked >= 2 * len(ALL_METRICS)  # at least the baseline and the re-posed copy
 
 
+def test_csv_rows_match_the_progress_page(tmp_path, lisa_paths):
+    """The CSV carries every measure the app's progress rows show (the series' concern measures
+    included) and numbers the sessions as the app does (1 = the baseline session)."""
+    from analyzer import service
+    from analyzer.store import Store
+
+    store = Store(url=f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path / "data")
+    pat = store.create_patient("P-EXP-2", "Concern Patient", consent_photos=True, consent_reports=True)
+    ser = store.create_series(pat.id, body_area="face", concerns=["acne_scars", "enlarged_pores", "redness"],
+                              name="Scars")
+    for i, (date, data) in enumerate(zip(("2026-01-15", "2026-02-12"),
+                                         (lisa_paths[0].read_bytes(), _jpeg(_reposed(lisa_paths[0]))), strict=True)):
+        sess = store.add_session(ser.id, date=dt.date.fromisoformat(date))
+        store.add_photo(sess.id, view="front", data=data, filename=f"front{i}.jpg")
+    service.analyze_series(store, ser.id)
+    screen = service.progress_table(store, ser.id)
+    csv_rows = parse_csv_rows(rows_to_csv(rows_from_store(store, pat.id, series_id=ser.id)))
+    key = ("session_index", "session_date", "view", "region", "metric")
+    assert {tuple(r[k] for k in key) for r in csv_rows} == {tuple(r[k] for k in key) for r in screen}
+    groups = {r["group"] for r in csv_rows}
+    assert {"acne_scars", "enlarged_pores"} <= groups  # the concern measures
+    assert {r["session_index"] for r in csv_rows} == {1, 2}
+    by_key = {tuple(r[k] for k in key): r for r in screen}
+    for r in csv_rows:  # the same numbers, not only the same names
+        s = by_key[tuple(r[k] for k in key)]
+        assert (r["value"] is None) == (s["value"] is None)
+        assert r["noise_band"] == s["noise_band"]  # one table per metric: the same band
+        if r["value"] is not None:
+            assert r["value"] == pytest.approx(s["value"], rel=1e-6)
+    store.close()
+
+
 def test_reposed_copy_changes_little(analysed):
     """Known answer: the follow-up is the baseline photo moved, so its colour change is ~0."""
     store, pat, _ = analysed
     rows = {(r["session_index"], r["metric"]): r for r in rows_from_store(store, pat.id)}
-    a = rows[(1, "redness.a_star_mean")]
+    a = rows[(2, "redness.a_star_mean")]
     assert a["alignment_ok"] is True
     assert abs(a["change"]) < 0.5
 

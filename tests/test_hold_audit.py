@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 from analyzer import auth, service
+from analyzer.service.scope import scope
 from tests.access_support import sign_in_practitioner
 from tests.store_fixtures import data_dir, db_url, png_bytes, store  # noqa: F401
 from tests.test_app_support import REPO, copy_data, make_small_demo
@@ -27,7 +28,7 @@ def test_every_read_of_an_original_is_audited(store):
     ss = store.add_session(se.id, date=dt.date(2026, 1, 1))
     ph = store.add_photo(ss.id, view="front", data=png_bytes(1), filename="a.png")
     pr = auth.create_first_practitioner(store, "anna", "long enough pw", "long enough pw")
-    sc = auth.scope(store, pr)
+    sc = scope(store, pr)
     assert sc.photo_original_bytes(ph.id) == png_bytes(1)
     sc.photo_original_bytes(ph.id)
     reads = [e for e in store.list_audit(patient_id=p.id) if e.action == "read.original"]

@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 
 from analyzer import __version__, auth, service
 from analyzer.export import TIDY_COLUMNS, parse_csv_rows, read_csv_rows, rows_to_csv, write_exports
+from analyzer.service.scope import scope
 from tests.store_fixtures import data_dir, db_url, png_bytes, store  # noqa: F401
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -75,7 +76,7 @@ def test_the_apps_csv_export_neutralises_the_analyzers_method_and_user_text(stor
                         result={"baseline": {"redness": {"a_star_mean": 9.5}, "meta": {"redness.a_star_mean": {
                             "unit": "CIELAB a*", "method": "= redness.a_star_mean: mean", "reason": None}}}})
     pr = auth.create_first_practitioner(store, "anna", "long enough pw", "long enough pw")
-    text = auth.scope(store, pr).csv_export(s.id)
+    text = scope(store, pr).csv_export(s.id)
     assert len(_cells(text)) >= len(TIDY_COLUMNS)
     _assert_no_formula(text, NUMERIC)
     assert "'= redness.a_star_mean" in text

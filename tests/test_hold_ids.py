@@ -80,7 +80,7 @@ import hashlib, os, datetime as dt, warnings
 warnings.simplefilter("ignore")
 from analyzer.store import Store
 from tests.store_fixtures import png_bytes
-from app_pages import _common as c
+from ui import common as c
 s = c.get_store()
 p = s.create_patient("P-A", "A", consent_photos=True)
 se = s.create_series(p.id, body_area="face", concerns=["acne_scars"])

@@ -8,19 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from analyzer.face import detect_face
-from analyzer.io import load_photo
-from analyzer.metrics import (
-    CANONICAL_PX_PER_MM,
-    METRIC_KEYS,
-    change,
-    change_maps,
-    change_warnings,
-    measure,
-    measure_photo,
-    noise_band,
-)
-from analyzer.metrics_eval import (
+from analyzer.evaluation.metrics import (
     eval_blur_roughness,
     eval_lab_shift,
     eval_spots,
@@ -29,7 +17,18 @@ from analyzer.metrics_eval import (
     region_setup,
     relight,
 )
+from analyzer.face import detect_face
+from analyzer.io import load_photo
+from analyzer.metrics import (
+    CANONICAL_PX_PER_MM,
+    METRIC_KEYS,
+    change_maps,
+    measure,
+    measure_photo,
+    noise_band,
+)
 from analyzer.regions import NamedROI, RectROI
+from analyzer.verdict import change, change_warnings
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +64,7 @@ def test_spots_area_and_count(faces, pid):
 
 def test_injected_spots_cover_the_stated_area():
     """The harness itself: 8 discs over 4 % of a region cover 4 % (known answer, no photo)."""
-    from analyzer.metrics_eval import inject_spots
+    from analyzer.evaluation.metrics import inject_spots
 
     reg = np.zeros((400, 400), bool)
     reg[40:360, 40:360] = True
@@ -225,7 +224,7 @@ def test_texture_normalised_by_face_size_across_camera_distance(zoom_paths):
     """Same skin at 15, 30, 45 cm (real photos): face-size normalised forehead roughness agrees
     within 10 %, closer than at the photo's own pixels. (60 cm, 2.4 px/mm native, is softer and
     reads ~13 % lower: reported, not asserted.)"""
-    from analyzer.metrics_eval import eval_zoom_texture
+    from analyzer.evaluation.metrics import eval_zoom_texture
 
     r = eval_zoom_texture(zoom_paths[:3], region="forehead")
     v = [p["roughness_normalised"] for p in r["photos"].values()]

@@ -201,8 +201,8 @@ def test_brighter_session_with_chart_is_calibrated_on_shared_patches(base, rois,
     only there. compare() fits both photos on the patches usable in both: the skin's a* and L*
     come back within 1.0 / 2.0, where the uncalibrated change is far larger."""
     from analyzer.calibrate import NO_CALIBRATION
+    from analyzer.evaluation.metrics import composite_chart, quantise8, relight
     from analyzer.metrics import measure_photo
-    from analyzer.metrics_eval import composite_chart, quantise8, relight
 
     comp = quantise8(composite_chart(base.rgb, load_photo(charts_dir / "classic.png").rgb))
     bright = relight(comp, exposure=1.2, gains=(0.9, 1.0, 1.15))

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from analyzer.align import detect_main_face
+from analyzer.evaluation.metrics import relight
 from analyzer.io import load_photo
-from analyzer.metrics_eval import relight
 from analyzer.precheck import measure_capture, precheck
 from tests.conftest import photo_path
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from analyzer.errors import UsageError
+from analyzer.evaluation.metrics import inject_lab_shift, inject_spots
 from analyzer.face import Face, detect_face
 from analyzer.io import load_photo
-from analyzer.metrics_eval import inject_lab_shift, inject_spots
 from analyzer.regions import (
     FACE_REGIONS,
     NamedROI,

@@ -135,8 +135,8 @@ def test_store_rows_mark_simulated_session_only(report_store):
 
     store, pat, _ = report_store
     rows = rows_from_store(store, pat.id)
-    assert {r["simulated"] for r in rows if r["session_index"] == 0} == {False}
-    assert {r["simulated"] for r in rows if r["session_index"] == 1} == {True}
+    assert {r["simulated"] for r in rows if r["session_index"] == 1} == {False}
+    assert {r["simulated"] for r in rows if r["session_index"] == 2} == {True}
 
 
 # --------------------------------------------------------------------------- plain data
@@ -198,7 +198,7 @@ def test_build_report_plain_data_with_missing_values_and_no_latest_image():
 
 
 def test_latin1_fallback_without_dejavu(monkeypatch):
-    import analyzer.report as report
+    import analyzer.report.pdf as report
 
     monkeypatch.setattr(report, "_find_font", lambda: None)
     rows = [_row(0, "redness.a_star_mean", 12.0, band=0.5), _row(1, "redness.a_star_mean", 11.0, change=-1.0,
@@ -223,6 +223,26 @@ def test_report_cli_from_store(report_store, tmp_path, capsys):
     assert main(["report", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("error: ") == 2 and "Traceback" not in err
+
+
+def test_report_cli_reads_the_data_folders_settings_like_the_app(report_store, tmp_path, monkeypatch):
+    """``report --data-dir DIR`` opens the database the Settings page chose (DIR/settings.json),
+    as the app does, not an empty SQLite file in DIR."""
+    from analyzer import config
+    from analyzer.cli import main
+
+    store, _, ser = report_store
+    monkeypatch.delenv("SKIN_PROGRESS_DATABASE_URL", raising=False)
+    settings = config.write_settings(store.data_dir, database_url=store.url)
+    try:
+        assert config.store_location(data_dir=store.data_dir).source == "settings file"
+        out = tmp_path / "from-settings.pdf"
+        assert main(["report", "--data-dir", str(store.data_dir), "--patient", "P-REP-7",
+                     "--series", str(ser.id), "--out", str(out)]) == 0
+        assert "P-REP-7" in PdfReader(out).pages[0].extract_text()
+        assert not (store.data_dir / config.SQLITE_FILE_NAME).exists()  # no empty database made
+    finally:
+        settings.unlink()
 
 
 def test_view_first_photographed_later_uses_its_own_baseline():

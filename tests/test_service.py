@@ -120,6 +120,33 @@ def test_new_region_is_measured_on_every_session(store):
     assert "patch" not in {r["region"] for r in service.progress_table(store, ser.id)}
 
 
+def test_every_region_kind_the_store_accepts_is_measured_or_reported(store):
+    """face, named, rect and polygon regions (analyzer.store.validate.REGION_KINDS) are all measured;
+    a stored region that can't be placed is reported on every photo, never skipped silently."""
+    import numpy as np
+
+    from analyzer.store.validate import REGION_KINDS
+
+    _, ser = _series(store)
+    tri = [[200, 300], [270, 300], [235, 360]]
+    assert service.add_region(store, ser.id, {"kind": "polygon", "name": "tri", "points": tri}) == "tri"
+    service.add_region(store, ser.id, {"kind": "rect", "name": "box", "x": 210, "y": 310, "w": 40, "h": 30})
+    kinds = {r["kind"] for r in store.get_series(ser.id).regions} | {"face"}
+    assert kinds == set(REGION_KINDS)
+    # A region the store accepts but nothing can place (stored directly, as an old record might be).
+    store.set_regions(ser.id, list(store.get_series(ser.id).regions) + [{"kind": "named", "name": "elbow"}])
+    out = service.analyze_series(store, ser.id)
+    assert all({"face", "forehead", "tri", "box"} <= set(a.regions) for a in out)
+    assert all(any("Elbow could not be measured" in c.message and "unknown face region" in c.message
+                   for c in a.caveats) for a in out)
+    np.testing.assert_allclose(service.region_outlines(store, ser.id, "front")["tri"], tri)
+    rows = [r for r in service.progress_table(store, ser.id) if r["region"] == "tri"]
+    assert {r["session_date"] for r in rows} == {"2026-01-14", "2026-02-11", "2026-03-11"}
+    assert any(r["value"] is not None for r in rows)
+    with pytest.raises(ValueError, match="at least 3 points"):
+        service.add_region(store, ser.id, {"kind": "polygon", "name": "p", "points": [[1, 1], [2, 2]]})
+
+
 def test_bad_region_is_refused_in_one_line(store):
     _, ser = _series(store)
     with pytest.raises(ValueError, match="allowed"):

@@ -11,12 +11,11 @@ import json
 import numpy as np
 import pytest
 
+from analyzer.evaluation.metrics import inject_lab_shift, quantise8, region_setup, relight
 from analyzer.face import detect_face
 from analyzer.io import load_photo
 from analyzer.metrics import (
     ABSOLUTE_COLOUR_KEYS,
-    CANT_TELL_LIGHTING,
-    CANT_TELL_NO_REFERENCE,
     METRIC_KEYS,
     NOISE_BANDS,
     NOISE_BANDS_ACROSS,
@@ -24,15 +23,13 @@ from analyzer.metrics import (
     RELATIVE_COLOUR_KEYS,
     SPOT_SCALE_KEYS,
     TEXTURE_KEYS,
-    change,
     measure,
     measure_photo,
     noise_band_basis,
     reference_skin,
-    refused_change,
 )
-from analyzer.metrics_eval import inject_lab_shift, quantise8, region_setup, relight
 from analyzer.regions import NamedROI
+from analyzer.verdict import CANT_TELL_LIGHTING, CANT_TELL_NO_REFERENCE, change, refused_change
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Done-when figures of the verdict on real photos without a colour chart (analyzer.repeat_eval;
+"""Done-when figures of the verdict on real photos without a colour chart (analyzer.evaluation.repeat;
 the same figures in bench/RESULTS.md and docs/metrics.md).
 
 - Real no-change pairs (one unchanged face, no chart), through compare over the face and both
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer import repeat_eval as rev
+from analyzer.evaluation import repeat as rev
 
 pytestmark = pytest.mark.slow
 

@@ -31,12 +31,17 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from analyzer import auth
-from analyzer.auth import AccessDenied, AuthError, PatientScope, Principal
+from analyzer.auth import AccessDenied, AuthError, Principal
 from analyzer.errors import SkinProgressError
+from analyzer.service.scope import PatientScope, scope
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 User = Principal
 
@@ -216,7 +221,7 @@ def _oidc_user() -> dict | None:
         return None
 
 
-def _end_session(store, p: Principal | None, reason: str) -> None:
+def _end_session(store: Store, p: Principal | None, reason: str) -> None:
     """Forget everything of this browser session; keep only the reason to show."""
     if p is not None:
         try:
@@ -229,7 +234,7 @@ def _end_session(store, p: Principal | None, reason: str) -> None:
         st.session_state[_FLASH] = reason
 
 
-def _consume_access_param(store, now: dt.datetime) -> None:
+def _consume_access_param(store: Store, now: dt.datetime) -> None:
     """Read ``?access=<token>`` once: remove it from the address, redeem it."""
     if "access" not in st.query_params:
         return
@@ -247,10 +252,10 @@ def _consume_access_param(store, now: dt.datetime) -> None:
     _save(p, now)
 
 
-def _pin_state(store, p: Principal) -> None:
+def _pin_state(store: Store, p: Principal) -> None:
     """Make the app's own selection keys agree with the principal (nothing planted survives)."""
     ss = st.session_state
-    sc = auth.scope(store, p)
+    sc = scope(store, p)
     if p.is_patient:
         ss["patient_id"] = p.patient_id
         ss["patient_mode_id"] = p.patient_id
@@ -270,7 +275,7 @@ def _pin_state(store, p: Principal) -> None:
             ss["series_id"] = own[0].id if own else None
 
 
-def require_user(store, *, stop: bool = True, page_paths: tuple[str, ...] = ()) -> Principal | None:
+def require_user(store: Store, *, stop: bool = True, page_paths: tuple[str, ...] = ()) -> Principal | None:
     """The gate. Returns the signed-in principal (practitioner, patient or demo).
 
     Otherwise renders the sign-in screen and calls ``st.stop()`` (or returns None with
@@ -351,11 +356,11 @@ def require_user(store, *, stop: bool = True, page_paths: tuple[str, ...] = ()) 
 
 
 def md_escape(text: str) -> str:
-    """User text shown as text inside markdown (same rule as app_pages._common.md_escape)."""
+    """User text shown as text inside markdown (same rule as ui.common.md_escape)."""
     return re.sub(r"([\\`*_{}\[\]<>#|~$!()])", r"\\\1", str(text))
 
 
-def _sidebar(store, p: Principal) -> None:
+def _sidebar(store: Store, p: Principal) -> None:
     sb = st.sidebar
     if p.is_demo:
         sb.warning(DEMO_BANNER, icon=":material/science:")
@@ -372,7 +377,7 @@ def _sidebar(store, p: Principal) -> None:
         sign_out(store)
 
 
-def sign_out(store) -> None:
+def sign_out(store: Store) -> None:
     """End this browser session's access now (and the provider's session for OIDC)."""
     p, _ = _load()
     if p is not None:
@@ -389,7 +394,7 @@ def sign_out(store) -> None:
     st.rerun()
 
 
-def _sign_in_screen(store, cfg: AccessConfig, now: dt.datetime) -> None:
+def _sign_in_screen(store: Store, cfg: AccessConfig, now: dt.datetime) -> None:
     st.title("skin-progress")
     flash = st.session_state.pop(_FLASH, None)
     if flash:
@@ -413,7 +418,7 @@ def _sign_in_screen(store, cfg: AccessConfig, now: dt.datetime) -> None:
         _code_form(store, now)
 
 
-def _first_account_form(store, cfg: AccessConfig, now: dt.datetime) -> None:
+def _first_account_form(store: Store, cfg: AccessConfig, now: dt.datetime) -> None:
     st.subheader("Create the first practitioner account")
     st.caption(f"First start: choose a username and a password of at least "
                f"{auth.MIN_PASSWORD_LENGTH} characters. The password is stored only as an Argon2 hash.")
@@ -448,7 +453,7 @@ def _first_account_form(store, cfg: AccessConfig, now: dt.datetime) -> None:
     st.rerun()
 
 
-def _password_form(store, now: dt.datetime) -> None:
+def _password_form(store: Store, now: dt.datetime) -> None:
     with st.form("_auth_login", clear_on_submit=True):
         username = st.text_input("Username", key="_auth_user", autocomplete="username")
         pw = st.text_input("Password", type="password", key="_auth_pw", autocomplete="current-password")
@@ -485,7 +490,7 @@ def keep_signed_in(p: Principal) -> None:
     _save(p, auth.utcnow())
 
 
-def _code_form(store, now: dt.datetime) -> None:
+def _code_form(store: Store, now: dt.datetime) -> None:
     st.caption("Patients: type the short code (like K7QMX-R2PTA) or paste the whole link your practitioner "
                "gave you.")
     with st.form("_auth_code", clear_on_submit=True):
@@ -504,16 +509,16 @@ def _code_form(store, now: dt.datetime) -> None:
 # ---- helpers for pages ------------------------------------------------------------------------
 
 
-def patient_scope(store) -> PatientScope:
+def patient_scope(store: Store) -> PatientScope:
     """The store as the signed-in principal may read it (every call authorized)."""
     p = current_user()
     if p is None:
         st.error("Not signed in.")
         st.stop()
-    return auth.scope(store, p)
+    return scope(store, p)
 
 
-def authorized_patient_id(store, patient_id) -> int:
+def authorized_patient_id(store: Store, patient_id) -> int:
     """``patient_id`` if the signed-in principal may see it; else an error and ``st.stop()``."""
     try:
         return auth.authorize(current_user(), patient_id, store)
@@ -523,13 +528,13 @@ def authorized_patient_id(store, patient_id) -> int:
         raise  # pragma: no cover - st.stop raises
 
 
-def audit(store, action: str, patient_id: int | None, detail: str = "") -> None:
+def audit(store: Store, action: str, patient_id: int | None, detail: str = "") -> None:
     """Record that the signed-in principal did ``action`` (``view.progress``, ``export.report``...)
     on ``patient_id``. Never pass a name or photo content in ``detail``."""
     auth.record_audit(store, current_user() or "unknown", action, patient_id, detail=detail)
 
 
-def audit_once(store, action: str, patient_id: int | None, detail: str = "") -> None:
+def audit_once(store: Store, action: str, patient_id: int | None, detail: str = "") -> None:
     """Like :func:`audit`, but once per browser session and (action, patient, detail): for views,
     which rerun on every click."""
     key = f"_audit_seen:{action}:{patient_id}:{detail}"

@@ -36,8 +36,10 @@ import sqlalchemy as sa
 from analyzer.errors import PhotoError
 from analyzer.io import DEFAULT_MAX_BYTES, load_photo
 from analyzer.store import validate as v
+from analyzer.store.convert import patient_record as _patient
 from analyzer.store.errors import Conflict, InvalidInput, StoreError
-from analyzer.store.files import derived_key, original_key
+from analyzer.store.files import EXTENSIONS as _EXT
+from analyzer.store.files import derived_key, display_jpeg, original_key
 from analyzer.store.models import AnalysisRow, PatientRow, PhotoRow, SeriesRow, SessionRow
 
 FORMAT = "skin-progress-patient"
@@ -220,8 +222,14 @@ def _open_archive(src) -> zipfile.ZipFile:
 #: Zip-bomb caps: the archive's files together may expand to at most this many bytes, and a
 #: photo entry (photos are already compressed) to at most _MAX_RATIO times its stored size.
 MAX_EXPANDED_BYTES = int(os.environ.get("SKIN_PROGRESS_MAX_ARCHIVE_BYTES", 8 * 2**30))
+
+
 _MAX_RATIO = 20
+
+
 _RATIO_FLOOR = 1 * 2**20  # smaller entries may compress as they like
+
+
 _MAX_ENTRIES = 100_000
 
 
@@ -332,8 +340,6 @@ def import_archive(store, src, *, code: str | None = None):
 
 
 def _import(store, zf: zipfile.ZipFile, code: str | None):
-    from analyzer.store.store import _EXT, _patient, display_jpeg
-
     manifest = _read_manifest(zf)
     for key in ("patient", "series", "sessions", "photos", "analyses"):
         want = dict if key == "patient" else list
@@ -523,3 +529,16 @@ def manifest_of(src: Path | str | BinaryIO | bytes) -> dict:
         src = io.BytesIO(src)
     with _open_archive(src) as zf:
         return _read_manifest(zf)
+
+
+class PatientArchive:
+    """Export and import of one patient's whole record (methods of :class:`analyzer.store.Store`)."""
+
+    def export_patient(self, patient_id: int, out: Path | BinaryIO) -> None:
+        """Write the patient's whole record as one zip (see :mod:`analyzer.store.archive`)."""
+        export_patient(self, patient_id, out)
+
+    def import_archive(self, src: Path | BinaryIO, *, code: str | None = None):
+        """Import an exported patient with new ids. ``code`` renames the patient (needed
+        when the archive's code is taken here: :class:`Conflict`)."""
+        return import_archive(self, src, code=code)

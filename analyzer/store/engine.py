@@ -22,25 +22,22 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from analyzer.config import default_data_dir, store_location
 from analyzer.store.errors import InvalidInput, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
-SQLITE_FILE_NAME = "skin-progress.sqlite3"
 _BUSY_TIMEOUT_MS = 60_000
 
 
-def default_data_dir() -> Path:
-    """The data folder: ``$SKIN_PROGRESS_DATA_DIR``, else ``./data`` (absolute, from the cwd)."""
-    return Path(os.environ.get("SKIN_PROGRESS_DATA_DIR") or "data").expanduser().resolve()
-
-
 def default_database_url(data_dir: Path | None = None) -> str:
-    """``$SKIN_PROGRESS_DATABASE_URL``, else ``sqlite:///<data_dir>/skin-progress.sqlite3``."""
+    """The app's chain (:func:`analyzer.config.store_location`): ``$SKIN_PROGRESS_DATABASE_URL``,
+    else ``database_url`` in ``<data_dir>/settings.json``, else
+    ``sqlite:///<data_dir>/skin-progress.sqlite3``."""
     env = os.environ.get("SKIN_PROGRESS_DATABASE_URL", "").strip()
     if env:
         return env
     d = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
-    return f"sqlite:///{d / SQLITE_FILE_NAME}"
+    return store_location(data_dir=d).database_url
 
 
 def resolve_url(url: str | URL | None, data_dir: Path | None = None) -> URL:

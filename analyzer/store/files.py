@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import re
 import secrets
@@ -27,6 +28,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from analyzer.store.errors import StoreError
+
+#: Longest side of the display derivative, pixels.
+DISPLAY_MAX_SIDE = 2048
+DISPLAY_QUALITY = 90
+#: File extension of an original upload, by the format Pillow reads.
+EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "HEIF": "heic"}
 
 #: Test hook: called with a stage name at each step of an upload (``tmp-written``,
 #: ``original-durable``, ``derived-durable``, ``before-commit``, ``committed``). Tests set it
@@ -190,3 +197,24 @@ class FileStore:
     @staticmethod
     def age(mtime: float) -> float:
         return time.time() - mtime
+
+
+def display_jpeg(rgb, *, max_side: int = DISPLAY_MAX_SIDE, quality: int = DISPLAY_QUALITY) -> bytes:
+    """The display derivative: sRGB JPEG, longest side <= ``max_side``, no EXIF/GPS/ICC.
+
+    Downscales with OpenCV's area filter on the float image (about 3x faster than Pillow's
+    Lanczos on a 12 MP photo, and alias-free for reductions).
+    """
+    import cv2
+    from PIL import Image
+
+    from analyzer.io import to_uint8
+
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w)
+    if scale < 1:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    out = io.BytesIO()
+    Image.fromarray(to_uint8(rgb), mode="RGB").save(out, format="JPEG", quality=quality, optimize=True)
+    return out.getvalue()

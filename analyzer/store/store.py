@@ -22,21 +22,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import numbers
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
-from analyzer.io import Photo, load_photo, to_uint8
+from analyzer.io import Photo, load_photo
 from analyzer.store import files as files_mod
 from analyzer.store import validate as v
+from analyzer.store.access import AccessRecords
+from analyzer.store.archive import PatientArchive
+from analyzer.store.convert import analysis_record as _analysis
+from analyzer.store.convert import patient_record as _patient
+from analyzer.store.convert import photo_record as _photo
+from analyzer.store.convert import series_record as _series
+from analyzer.store.convert import session_record as _session
 from analyzer.store.engine import (
     _first_line,
     default_data_dir,
@@ -46,11 +51,16 @@ from analyzer.store.engine import (
     resolve_url,
 )
 from analyzer.store.errors import Conflict, InvalidInput, NotFound, StoreError
-from analyzer.store.files import FileStore, derived_key, original_key
+from analyzer.store.files import EXTENSIONS as _EXT
+from analyzer.store.files import (
+    FileStore,
+    derived_key,
+    display_jpeg,
+    original_key,
+)
+from analyzer.store.housekeeping import Housekeeping
 from analyzer.store.models import (
     AnalysisRow,
-    AuditRow,
-    AuthFailureRow,
     PatientRow,
     PatientTokenRow,
     PhotoRow,
@@ -61,21 +71,14 @@ from analyzer.store.models import (
 )
 from analyzer.store.records import (
     AnalysisRec,
-    AuditRec,
     Patient,
     PhotoRec,
     Series,
     SessionRec,
-    TokenRec,
-    UserRec,
 )
 
 T = TypeVar("T")
 
-#: Longest side of the display derivative, pixels.
-DISPLAY_MAX_SIDE = 2048
-DISPLAY_QUALITY = 90
-_EXT = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "HEIF": "heic"}
 _RETRIES = 8
 
 PATIENT_FIELDS = (
@@ -89,95 +92,6 @@ SESSION_FIELDS = (
 )
 
 
-# ---- row -> record ----------------------------------------------------------------------
-
-
-def _patient(r: PatientRow) -> Patient:
-    return Patient(
-        id=r.id, code=r.code, display_name=r.display_name, birth_year=r.birth_year,
-        fitzpatrick=r.fitzpatrick, consent_photos=bool(r.consent_photos),
-        consent_reports=bool(r.consent_reports), notes=r.notes or "", screening=r.screening,
-        is_demo=bool(r.is_demo), created_at=r.created_at,
-    )
-
-
-def _series(r: SeriesRow) -> Series:
-    return Series(
-        id=r.id, patient_id=r.patient_id, name=r.name or "", body_area=r.body_area,
-        concerns=list(r.concerns or []), baseline_session_id=r.baseline_session_id,
-        regions=list(r.regions or []), notes=r.notes or "", created_at=r.created_at,
-    )
-
-
-def _session(r: SessionRow) -> SessionRec:
-    return SessionRec(
-        id=r.id, series_id=r.series_id, date=r.date, device=r.device or "",
-        needle_depth_mm=r.needle_depth_mm, passes=r.passes, topical=r.topical or "",
-        practitioner=r.practitioner or "", notes=r.notes or "", kind=r.kind or "treatment",
-        parent_session_id=r.parent_session_id, screening=r.screening, scar_grade=r.scar_grade,
-        created_at=r.created_at,
-    )
-
-
-def _photo(r: PhotoRow) -> PhotoRec:
-    return PhotoRec(
-        id=r.id, session_id=r.session_id, view=r.view, sha256=r.sha256, filename=r.filename,
-        capture_time=r.capture_time, width=r.width, height=r.height, storage_key=r.storage_key,
-        created_at=r.created_at, format=r.format, size_bytes=r.size_bytes,
-        reference_patch=dict(r.reference_patch) if r.reference_patch else None,
-        capture_conditions=dict(r.capture_conditions) if r.capture_conditions else None,
-        prekeep_check=dict(r.prekeep_check) if r.prekeep_check else None,
-    )
-
-
-def _analysis(r: AnalysisRow) -> AnalysisRec:
-    return AnalysisRec(
-        id=r.id, photo_id=r.photo_id, baseline_photo_id=r.baseline_photo_id,
-        transform=r.transform, result=r.result, analyzer_version=r.analyzer_version,
-        region=r.region or "", created_at=r.created_at,
-    )
-
-
-def _user(r: UserRow) -> UserRec:
-    return UserRec(
-        id=r.id, username=r.username, role=r.role, password_hash=r.password_hash,
-        patient_id=r.patient_id, created_at=r.created_at, disabled=r.disabled_at is not None,
-    )
-
-
-def _token(r: PatientTokenRow) -> TokenRec:
-    return TokenRec(
-        id=r.id, token_hash=r.token_hash, patient_id=r.patient_id, created_at=r.created_at,
-        expires_at=r.expires_at, revoked_at=r.revoked_at, label=r.label or "",
-    )
-
-
-def _audit(r: AuditRow) -> AuditRec:
-    return AuditRec(
-        id=r.id, at=r.at, actor=r.actor, action=r.action, patient_id=r.patient_id,
-        detail=r.detail or "",
-    )
-
-
-def display_jpeg(rgb, *, max_side: int = DISPLAY_MAX_SIDE, quality: int = DISPLAY_QUALITY) -> bytes:
-    """The display derivative: sRGB JPEG, longest side <= ``max_side``, no EXIF/GPS/ICC.
-
-    Downscales with OpenCV's area filter on the float image (about 3x faster than Pillow's
-    Lanczos on a 12 MP photo, and alias-free for reductions).
-    """
-    import cv2
-    from PIL import Image
-
-    h, w = rgb.shape[:2]
-    scale = max_side / max(h, w)
-    if scale < 1:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    out = io.BytesIO()
-    Image.fromarray(to_uint8(rgb), mode="RGB").save(out, format="JPEG", quality=quality, optimize=True)
-    return out.getvalue()
-
-
 class _RaceConflict(Conflict):
     """A database constraint caught a clash our checks could not see (a concurrent write)."""
 
@@ -189,7 +103,7 @@ def _version_key(version: str):
     return parts
 
 
-class Store:
+class Store(AccessRecords, PatientArchive, Housekeeping):
     """Patients' records and photos in one database plus one data folder.
 
     Parameters
@@ -200,10 +114,6 @@ class Store:
     data_dir : Path, optional
         Folder for photo files (and the default SQLite file). Default:
         ``$SKIN_PROGRESS_DATA_DIR``, else ``./data``.
-    new_database_ok : bool
-        Allow a database with no tables yet although the data folder holds photos (a new
-        database chosen on purpose). Otherwise that is refused: the database was lost, or the
-        wrong one named, and an empty one would orphan every stored photo.
 
     Opening runs the Alembic migrations up to ``head`` (one transaction; concurrent openers
     wait for each other). Raises :class:`StoreError` with one line if the database can't be
@@ -260,6 +170,7 @@ class Store:
         """
         return self._write_sessions if write else self._read_sessions
 
+
     def _file_identity(self) -> tuple[int, int] | None:
         if self._db_file is None:
             return None
@@ -268,6 +179,7 @@ class Store:
         except OSError:
             return None
         return (st.st_dev, st.st_ino)
+
 
     def check_database_file(self) -> None:
         """Raise :class:`StoreError` if the SQLite database file was deleted or replaced since
@@ -844,6 +756,7 @@ class Store:
 
         return self._write(tx)
 
+
     def set_capture_conditions(self, photo_id: int, conditions) -> PhotoRec:
         """Record how the photo was taken (see :mod:`analyzer.conditions`; ``None`` clears).
         Invalid conditions raise :class:`InvalidInput`; nothing is written. The numbers don't
@@ -864,6 +777,7 @@ class Store:
             return _photo(row)
 
         return self._write(tx)
+
 
     def set_prekeep_check(self, photo_id: int, check: dict | None) -> PhotoRec:
         """Record the verdict of the check before keeping (``analyzer.precheck.Precheck.summary()``,
@@ -898,77 +812,6 @@ class Store:
 
         self._remove_files_of(self._write(tx))
 
-    def _remove_files_of(self, shas: list[str]) -> list[str]:
-        """Remove the original and derived files of each sha256 that no photo row uses."""
-        if not shas:
-            return []
-        removed: list[str] = []
-        with self.files.exclusive_lock():
-            used = set(self._read(lambda s: list(s.scalars(
-                sa.select(PhotoRow.sha256).where(PhotoRow.sha256.in_(set(shas)))))))
-            for sha in sorted(set(shas) - used):
-                folder = self.files.root / "photos" / sha[:2] / sha[2:4]
-                keys = [f"photos/{sha[:2]}/{sha[2:4]}/{p.name}" for p in folder.glob(f"{sha}.*")]
-                keys.append(derived_key(sha))
-                for key in keys:
-                    if self.files.remove(key):
-                        removed.append(key)
-            self.files.sync_removals(removed)
-            self.files.prune_empty_dirs(removed)
-        return removed
-
-    def collect_garbage(self, *, grace_seconds: float = 60.0) -> list[str]:
-        """Remove stray files: originals and derivatives no photo row uses, and temporary
-        files left by a crash. Files younger than ``grace_seconds`` are kept (a writer on
-        another machine sharing the folder may be about to commit). Returns the removed
-        keys (relative paths), sorted."""
-        removed: list[str] = []
-        self.check_database_file()
-        with self.files.exclusive_lock():
-            keys = set(self._read(lambda s: list(s.scalars(sa.select(PhotoRow.storage_key)))))
-            shas = {k.rsplit("/", 1)[-1].split(".", 1)[0] for k in keys}
-            found = [(rel, path, mtime) for rel, path, mtime in self.files.scan()
-                     if self.files.age(mtime) >= grace_seconds]
-            if (not keys and any(rel.startswith("photos/") and not self.files.is_tmp(rel) for rel, _, _ in found)
-                    and not self._read(self._photos_ever_stored)):
-                # This database has never held a photo, yet the folder holds originals: the wrong
-                # or a lost database, not stray files. Delete nothing but temporary files.
-                found = [f for f in found if self.files.is_tmp(f[0])]
-            for rel, path, _mtime in found:
-                if self.files.is_tmp(rel):
-                    stray = True
-                elif rel.startswith("photos/"):
-                    stray = rel not in keys
-                else:
-                    stray = path.name.split(".", 1)[0] not in shas
-                if stray:
-                    try:
-                        path.unlink()
-                        removed.append(rel)
-                    except FileNotFoundError:
-                        pass
-            self.files.sync_removals([r for r in removed if not self.files.is_tmp(r)])
-            self.files.prune_empty_dirs(removed)
-        return sorted(removed)
-
-    def _photos_ever_stored(self, s: OrmSession) -> bool:
-        """Has this database ever given out a photo id (ids are never reused, migration 0004)?"""
-        if self.backend == "sqlite":
-            return bool(s.scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'photos'")))
-        seq = s.scalar(sa.text("SELECT pg_get_serial_sequence('photos', 'id')"))
-        return bool(seq) and bool(s.execute(sa.text(f"SELECT is_called FROM {seq}")).scalar())
-
-    def verify_files(self) -> list[str]:
-        """Problems with stored files: one line per photo row whose original is missing or
-        whose checksum is wrong. Empty when consistent."""
-        problems = []
-        for key, sha in self._read(lambda s: list(s.execute(sa.select(PhotoRow.storage_key, PhotoRow.sha256)))):
-            p = self.files.path(key)
-            if not p.is_file():
-                problems.append(f"{key}: missing")
-            elif hashlib.sha256(p.read_bytes()).hexdigest() != sha:
-                problems.append(f"{key}: checksum mismatch")
-        return problems
 
     # ---- analyses ----------------------------------------------------------------------
     def save_analysis(
@@ -1061,174 +904,3 @@ class Store:
                 .where(SessionRow.series_id == series_id)))
 
         return sorted(self._read(q), key=_version_key)
-
-    # ---- portability -------------------------------------------------------------------
-    def export_patient(self, patient_id: int, out: Path | BinaryIO) -> None:
-        """Write the patient's whole record as one zip (see :mod:`analyzer.store.archive`)."""
-        from analyzer.store.archive import export_patient
-
-        export_patient(self, patient_id, out)
-
-    def import_archive(self, src: Path | BinaryIO, *, code: str | None = None) -> Patient:
-        """Import an exported patient with new ids. ``code`` renames the patient (needed
-        when the archive's code is taken here: :class:`Conflict`)."""
-        from analyzer.store.archive import import_archive
-
-        return import_archive(self, src, code=code)
-
-    # ---- access: users, patient links, audit, rate limiting ------------------------------
-    # Minimal storage primitives; the policy (hashing, expiry choice, limits) lives in
-    # analyzer.auth. Secrets are never stored: only hashes made by the caller.
-
-    def create_user(self, username: str, *, role: str, password_hash: str,
-                    patient_id: int | None = None) -> UserRec:
-        """Add a login. Usernames are unique, case-insensitive (stored lower-case). A
-        ``patient`` account must name its patient; a practitioner must not."""
-        name = v.text(username, "username", max_len=100, required=True).lower()
-        role = v.role(role)
-        pw = v.text(password_hash, "password hash", max_len=255, required=True)
-        if (role == "patient") != (patient_id is not None):
-            raise InvalidInput("a patient account needs patient_id; a practitioner account has none")
-        patient_id = v.opt_row_id(patient_id, "patient")
-
-        def tx(s):
-            if patient_id is not None:
-                self._get(s, PatientRow, patient_id, "patient")
-            if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
-                raise Conflict(f"username {v.show(name)} is taken")
-            row = UserRow(username=name, role=role, password_hash=pw, patient_id=patient_id)
-            s.add(row)
-            s.flush()
-            return _user(row)
-
-        return self._write_unique(tx, f"username {v.show(name)} is taken")
-
-    def get_user(self, username: str) -> UserRec | None:
-        name = v.text(username, "username", max_len=100).lower()
-        return self._read(lambda s: (lambda r: _user(r) if r else None)(
-            s.scalar(sa.select(UserRow).where(UserRow.username == name))))
-
-    def list_users(self) -> list[UserRec]:
-        return self._read(lambda s: [_user(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.username))])
-
-    def update_user(self, user_id: int, *, password_hash: str | None = None,
-                    disabled: bool | None = None) -> UserRec:
-        pw = None if password_hash is None else v.text(password_hash, "password hash", max_len=255, required=True)
-
-        def tx(s):
-            row = self._get(s, UserRow, user_id, "user")
-            if pw is not None:
-                row.password_hash = pw
-            if disabled is not None:
-                row.disabled_at = utcnow() if disabled else None
-            s.flush()
-            return _user(row)
-
-        return self._write(tx)
-
-    def delete_user(self, user_id: int) -> None:
-        def tx(s):
-            s.delete(self._get(s, UserRow, user_id, "user"))
-
-        self._write(tx)
-
-    def add_patient_token(self, patient_id: int, *, token_hash: str, expires_at: dt.datetime,
-                          label: str = "") -> TokenRec:
-        """Store the hash of a patient link token valid until ``expires_at`` (aware)."""
-        th = v.text(token_hash, "token hash", max_len=128, required=True)
-        exp = v.aware_utc(expires_at, "expiry")
-        label = v.text(label, "label")
-
-        def tx(s):
-            self._get(s, PatientRow, patient_id, "patient")
-            row = PatientTokenRow(token_hash=th, patient_id=patient_id, expires_at=exp, label=label)
-            s.add(row)
-            s.flush()
-            return _token(row)
-
-        return self._write_unique(tx, "that token already exists")
-
-    def find_patient_token(self, token_hash: str) -> TokenRec | None:
-        """The token with this hash (valid or not: check ``rec.is_valid()``), else None."""
-        th = v.text(token_hash, "token hash", max_len=128)
-        return self._read(lambda s: (lambda r: _token(r) if r else None)(
-            s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == th))))
-
-    def list_patient_tokens(self, patient_id: int) -> list[TokenRec]:
-        return self._read(lambda s: [_token(r) for r in s.scalars(
-            sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
-            .order_by(PatientTokenRow.created_at, PatientTokenRow.id))])
-
-    def revoke_patient_token(self, token_id: int) -> TokenRec:
-        def tx(s):
-            row = self._get(s, PatientTokenRow, token_id, "token")
-            if row.revoked_at is None:
-                row.revoked_at = utcnow()
-            s.flush()
-            return _token(row)
-
-        return self._write(tx)
-
-    def audit(self, actor: str, action: str, *, patient_id: int | None = None, detail: str = "") -> AuditRec:
-        """Append an audit entry (who, what, which patient). Never fails on a deleted patient."""
-        actor = v.text(actor, "actor", max_len=100, required=True)
-        action = v.text(action, "action", max_len=100, required=True)
-        detail = v.long_text(detail, "detail")
-        if patient_id is not None:  # a plain number (the patient may be gone), in range
-            if isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral) \
-                    or not 1 <= int(patient_id) <= v.MAX_ID:
-                raise InvalidInput(f"audit patient id {v.show(patient_id)} is not an id")
-            patient_id = int(patient_id)
-
-        def tx(s):
-            row = AuditRow(actor=actor, action=action, patient_id=patient_id, detail=detail)
-            s.add(row)
-            s.flush()
-            return _audit(row)
-
-        return self._write(tx)
-
-    def list_audit(self, *, patient_id: int | None = None, limit: int = 200) -> list[AuditRec]:
-        """Newest first."""
-        if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral)
-                                       or not 1 <= int(patient_id) <= v.MAX_ID):
-            return []  # no entry can name it
-        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or not 1 <= limit <= 100_000:
-            raise InvalidInput(f"limit must be a whole number from 1 to 100000, not {v.show(limit)}")
-
-        def q(s):
-            stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
-            if patient_id is not None:
-                stmt = stmt.where(AuditRow.patient_id == patient_id)
-            return [_audit(r) for r in s.scalars(stmt)]
-
-        return self._read(q)
-
-    def record_auth_failure(self, key: str) -> None:
-        """Note one failed login / token attempt for ``key`` (username, client address...)."""
-        key = v.text(key, "rate-limit key", max_len=200, required=True)
-        self._write(lambda s: s.add(AuthFailureRow(key=key)))
-
-    def count_auth_failures(self, key: str, *, since: dt.datetime) -> int:
-        since = v.aware_utc(since, "since")
-        key = v.text(key, "rate-limit key", max_len=200)
-        return self._read(lambda s: int(s.scalar(
-            sa.select(sa.func.count()).select_from(AuthFailureRow)
-            .where(AuthFailureRow.key == key, AuthFailureRow.at >= since)) or 0))
-
-    def clear_auth_failures(self, key: str | None = None, *, before: dt.datetime | None = None) -> int:
-        """Forget failures for ``key`` (after a success) and/or older than ``before``."""
-        if key is not None:
-            key = v.text(key, "rate-limit key", max_len=200)
-        if before is not None:
-            before = v.aware_utc(before, "before")
-
-        def tx(s):
-            stmt = sa.delete(AuthFailureRow)
-            if key is not None:
-                stmt = stmt.where(AuthFailureRow.key == key)
-            if before is not None:
-                stmt = stmt.where(AuthFailureRow.at < v.aware_utc(before, "before"))
-            return s.execute(stmt).rowcount or 0
-
-        return self._write(tx)

@@ -1,5 +1,5 @@
 """A small app for the access tests: the real gate (ui.auth.require_user) in front of a patient
-page that reads the real store only through analyzer.auth.PatientScope.
+page that reads the real store only through analyzer.service.scope.PatientScope.
 
 Like a careless page, it also *accepts* identifiers from the URL (``?patient=``, ``?photo=``,
 ``?series=``) and from session state (``patient_id``, ``series_id``): the tests plant other

@@ -11,13 +11,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import importlib  # noqa: E402
 
 from ui.auth import require_user  # noqa: E402
 
 # the page folder: pages/ today, app_pages/ if renamed
 PAGES = next(d for d in (ROOT / "app_pages", ROOT / "pages") if (d / "access.py").exists())
-get_store = importlib.import_module(f"{PAGES.name}._common").get_store
+from ui.common import get_store  # noqa: E402
 
 store = get_store()
 user = require_user(store)

@@ -4,7 +4,7 @@
   the live camera, the baseline's ghost and face outline over it, capturing at the camera's full
   resolution; returns the shot's bytes.
 - :func:`stage` / :func:`review_pending`: every candidate photo (camera or upload) is checked
-  against the baseline (:func:`analyzer.prekeep.check_before_keep`) before it is kept; the
+  against the baseline (:func:`analyzer.service.prekeep.check_before_keep`) before it is kept; the
   verdict is shown with "Keep" and "Retake". A kept photo that failed a check keeps its caveats
   (the analysis reports them as before).
 """
@@ -17,6 +17,7 @@ import io
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,6 +26,9 @@ import streamlit.components.v1 as components
 from PIL import Image
 
 from analyzer.errors import SkinProgressError
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 _FRONTEND = Path(__file__).parent / "frontend"
 _component = components.declare_component("ghost_capture", path=str(_FRONTEND))
@@ -90,11 +94,11 @@ def ghost_capture(assets: dict | None, *, opacity: float = 0.35, facing: str = "
 
 
 # ------------------------------------------------------------------ the pre-keep step
-def stage(store, session_id: int, items: list[tuple[str, bytes, str]], *, source: str,
+def stage(store: Store, session_id: int, items: list[tuple[str, bytes, str]], *, source: str,
           shot_at_ms: int | None = None, meta: dict | None = None) -> None:
     """Check candidates (view, bytes, filename) against the baseline; keep them pending until
     the user keeps or retakes each one. An unreadable file is reported at once (one line)."""
-    from analyzer.prekeep import check_before_keep
+    from analyzer.service.prekeep import check_before_keep
 
     pending = st.session_state.setdefault(PENDING_KEY, [])
     for view, data, name in items:
@@ -182,7 +186,7 @@ def conditions_input(defaults: dict | None, *, key: str = "cond") -> dict | None
     return None if all(v is None for v in out.values()) else out
 
 
-def record_conditions(store, photos, conditions: dict | None) -> None:
+def record_conditions(store: Store, photos, conditions: dict | None) -> None:
     """Record, on photos just kept, the capture conditions and the verdict of their check before
     keeping (found by the photo's content hash; an invalid value is a one-line error)."""
     checks = st.session_state.get(CHECKS_KEY) or {}

@@ -133,7 +133,7 @@ _ABS_COLOUR = ("a_star_mean", "erythema_index_mean", "red_area_fraction", "L_sta
 def _cheek_shift(da: float):
     """A SIMULATED redness change: a* + ``da`` on the skin of both cheeks of a photo."""
     from analyzer.align import detect_main_face
-    from analyzer.metrics_eval import inject_lab_shift
+    from analyzer.evaluation.metrics import inject_lab_shift
     from analyzer.regions import face_region_polygons, polygon_mask, skin_mask
 
     def edit(photo: Photo) -> Photo:

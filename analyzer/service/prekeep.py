@@ -12,19 +12,23 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from analyzer.io import load_photo
 from analyzer.precheck import CaptureMeasure, Precheck, measure_capture, precheck
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 _lock = threading.Lock()
 _baselines: OrderedDict[tuple[int, str], CaptureMeasure] = OrderedDict()
 _MAX_CACHED = 16
 
 
-def baseline_photo_for(store, session_id: int, view: str):
+def baseline_photo_for(store: Store, session_id: int, view: str):
     """The baseline session's photo of ``view`` for the series of ``session_id``, or None (none
     yet, or the photo would itself be the baseline: the session is the baseline session)."""
-    from analyzer.service import baseline_session
+    from analyzer.stored import baseline_session
 
     sess = store.get_session(session_id)
     base = baseline_session(store, sess.series_id)
@@ -33,7 +37,7 @@ def baseline_photo_for(store, session_id: int, view: str):
     return next((p for p in store.list_photos(base.id) if p.view == view), None)
 
 
-def baseline_measure(store, photo) -> CaptureMeasure:
+def baseline_measure(store: Store, photo) -> CaptureMeasure:
     """:func:`measure_capture` of a stored photo, cached by (id, sha256)."""
     key = (photo.id, photo.sha256)
     with _lock:
@@ -49,7 +53,7 @@ def baseline_measure(store, photo) -> CaptureMeasure:
     return m
 
 
-def check_before_keep(store, session_id: int, view: str, data: bytes, filename: str) -> Precheck:
+def check_before_keep(store: Store, session_id: int, view: str, data: bytes, filename: str) -> Precheck:
     """The pre-keep verdict on candidate ``data`` for ``view`` of session ``session_id``.
 
     ``seconds`` of the result covers everything from the bytes to the verdict (decode, the

@@ -9,12 +9,16 @@ import base64
 import io
 import os
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
 from analyzer import ANALYZER_VERSION, service
+
+if TYPE_CHECKING:
+    from analyzer.store import Store
 
 
 # The page files live in app_pages/, not pages/: a folder named pages/ next to app.py would put
@@ -233,7 +237,7 @@ def select_patient(patient_id: int | None, series_id: int | None = None) -> None
     st.session_state["series_id"] = series_id
 
 
-def default_selection(store) -> None:
+def default_selection(store: Store) -> None:
     """On a fresh browser session: open the demo patient when it is the only kind there is;
     among real patients nobody is pre-selected (the practitioner picks one)."""
     if "patient_id" in st.session_state:
@@ -249,7 +253,7 @@ def default_selection(store) -> None:
     select_patient(pats[0].id)  # demo only: open the demo patient
 
 
-def context_sidebar(store) -> None:
+def context_sidebar(store: Store) -> None:
     """Patient and series pickers in the sidebar (practitioner pages only)."""
     pats = store.list_patients()
     ids = [p.id for p in pats]
@@ -292,7 +296,7 @@ def series_label(s) -> str:
     return s.name or f"{s.body_area} series"
 
 
-def need_series(store):
+def need_series(store: Store):
     """(patient, series) of the current selection, or stop the page with a pointer to Patients."""
     pid, sid = current_patient_id(), current_series_id()
     if pid is None:
@@ -432,7 +436,7 @@ navigator.mediaDevices && navigator.mediaDevices.getUserMedia({{video:{{facingMo
     st.iframe(html, height=height + 8)
 
 
-def data_location_caption(store) -> None:
+def data_location_caption(store: Store) -> None:
     loc = service.store_location()
     st.sidebar.caption(f"Data: `{loc.data_dir.resolve()}` · {store.describe()}")
 

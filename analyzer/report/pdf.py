@@ -10,19 +10,14 @@ Photos enter the PDF only as JPEGs re-encoded here from pixel arrays, so no EXIF
 other metadata of the original files can reach it. Simulated changes are labelled
 "simulated" wherever they appear.
 
-Entry points: :func:`build_report` (plain data in, PDF bytes out: the app's download
-buttons), :func:`report_from_store`, :func:`report_from_batch_json`, and the ``report``
-subcommand (:func:`add_report_arguments`, :func:`run_report_command`).
+Entry point: :func:`build_report` (plain data in, PDF bytes out: the app's download
+buttons); the data comes from :mod:`analyzer.report.sources` (store or batch results).
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
-import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,150 +25,14 @@ from typing import Any
 import numpy as np
 
 from analyzer import __version__
-from analyzer.consent import require_consent
-from analyzer.errors import UsageError
-from analyzer.export import _num  # one reading of a stored number: finite float or None
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class ViewImages:
-    """One view's images for the report.
-
-    Attributes
-    ----------
-    view : str
-        ``front``, ``left45``...
-    baseline : ndarray, uint8, (rows, cols, 3)
-        The baseline photo (RGB).
-    latest : ndarray, uint8, (rows, cols, 3), or None
-        The latest session's photo aligned into the baseline frame (same size as
-        ``baseline``); None when it could not be aligned.
-    polygon : ndarray (N, 2) or None
-        The measured region as (x, y) points in the pixels of ``baseline``.
-    baseline_label, latest_label : str
-        The sessions' dates (or names).
-    alignment : dict or None
-        ``Alignment.to_dict()`` of the latest photo (method, confidence, residual_px, ok...).
-    note : str
-        A plain-words note printed under the images.
-    """
-
-    view: str
-    baseline: np.ndarray = field(repr=False)
-    latest: np.ndarray | None = field(default=None, repr=False)
-    polygon: np.ndarray | None = field(default=None, repr=False)
-    baseline_label: str = ""
-    latest_label: str = ""
-    alignment: Mapping[str, Any] | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything the PDF shows, as plain data.
-
-    Attributes
-    ----------
-    patient_code : str
-    patient_name : str
-    body_area : str
-        The treated area (``face``, ``neck``...).
-    series_name : str
-    dates : tuple of str
-        The sessions' dates in order (first = baseline).
-    views : tuple of ViewImages
-    rows : tuple of dict
-        Tidy rows (:data:`analyzer.export.TIDY_COLUMNS`): values, change, percent and noise
-        band per session, view, region and metric. Charts, table and summary come from them.
-    summary : tuple of str
-        Plain-language summary lines; empty = generated from ``rows`` (:func:`summary_lines`).
-    caveats : tuple of str
-        Extra caveats added to the standard ones.
-    simulated : bool
-        The series contains simulated changes (also detected from ``rows``).
-    failures : tuple of str
-        Photos that could not be analysed (one line each).
-    analyzer_version : str
-    generated_at : str, optional
-        ISO time printed on the cover (default: now, UTC).
-    """
-
-    patient_code: str
-    patient_name: str = ""
-    body_area: str = ""
-    series_name: str = ""
-    dates: tuple[str, ...] = ()
-    views: tuple[ViewImages, ...] = ()
-    rows: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
-    summary: tuple[str, ...] = ()
-    caveats: tuple[str, ...] = ()
-    simulated: bool = False
-    failures: tuple[str, ...] = ()
-    analyzer_version: str = __version__
-    generated_at: str | None = None
-
-
-#: Plain names of the contract's metrics (others print as their key).
-METRIC_LABELS: dict[str, str] = {
-    "redness.a_star_mean": "Redness: mean a*",
-    "redness.erythema_index_mean": "Redness: erythema index",
-    "redness.red_area_fraction": "Redness: red area share",
-    "redness.a_star_reference_balanced": "Redness against untreated skin",
-    "redness.a_star_vs_reference": "Redness: a* minus untreated skin",
-    "redness.erythema_index_vs_reference": "Redness: EI minus untreated skin",
-    "pigmentation.L_star_vs_reference": "Lightness: L* minus untreated skin",
-    "pigmentation.melanin_index_vs_reference": "Pigment: MI minus untreated skin",
-    "pigmentation.L_star_mean": "Lightness: mean L*",
-    "pigmentation.ita_deg_mean": "Skin tone angle (ITA)",
-    "pigmentation.melanin_index_mean": "Pigment: melanin index",
-    "pigmentation.spot_area_fraction": "Dark spots: area share",
-    "pigmentation.spot_count": "Dark spots: count",
-    "pigmentation.tone_unevenness": "Tone unevenness",
-    "texture.roughness": "Texture: roughness",
-    "texture.pore_density": "Texture: pore density",
-    "texture.wrinkle_density": "Texture: fine-line density",
-    "texture.glcm_contrast": "Texture: GLCM contrast",
-    "texture.glcm_homogeneity": "Texture: GLCM homogeneity",
-}
-
-#: The metrics the plain-language summary talks about (when measured).
-SUMMARY_METRICS = (
-    "redness.a_star_reference_balanced",  # needs no colour chart: leads
-    "redness.a_star_mean",
-    "pigmentation.melanin_index_mean",
-    "pigmentation.spot_area_fraction",
-    "pigmentation.tone_unevenness",
-    "texture.roughness",
-    "texture.wrinkle_density",
+from analyzer.report.data import (
+    METRIC_LABELS,
+    SUMMARY_METRICS,
+    ReportData,
+    ViewImages,
+    metric_label,
 )
-
-
-def metric_label(metric: str) -> str:
-    """A measure's plain name; a concern's own measure by its label (never a raw key)."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    from analyzer.concerns import measure_label
-
-    lab = measure_label(metric)
-    if lab != metric:
-        return lab[:1].upper() + lab[1:]
-    return metric.rsplit(".", 1)[-1].replace("_", " ").capitalize()
-
-
-def _where(view: str, region: str) -> str:
-    from analyzer.regions import region_label
-
-    return f"{view} view, {region_label(region)}"
-
-
-def _room(pdf, need_mm: float) -> None:
-    """A new page only when less than ``need_mm`` is left on this one (no 2/3-empty pages)."""
-    if pdf.get_y() + need_mm > pdf.h - pdf.b_margin:
-        pdf.add_page()
-    else:
-        pdf.ln(4)
+from analyzer.stored import num as _num  # one reading of a stored number: finite float or None
 
 
 def _fmt(v: Any, nd: int = 2) -> str:
@@ -192,6 +51,20 @@ def _signed(v: Any, nd: int = 2, suffix: str = "") -> str:
     if x is None:
         return "n/a"
     return f"{'+' if x > 0 else '−' if x < 0 else '±'}{_fmt(abs(x), nd)}{suffix}"
+
+
+def _room(pdf, need_mm: float) -> None:
+    """A new page only when less than ``need_mm`` is left on this one (no 2/3-empty pages)."""
+    if pdf.get_y() + need_mm > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    else:
+        pdf.ln(4)
+
+
+def _where(view: str, region: str) -> str:
+    from analyzer.regions import region_label
+
+    return f"{view} view, {region_label(region)}"
 
 
 # --------------------------------------------------------------------------- row helpers
@@ -818,285 +691,3 @@ def build_report(data: ReportData) -> bytes:
         _table(pdf, rows, view, sessions)
     _methods(pdf, data, rows, sim)
     return bytes(pdf.output())
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def _warp_into(baseline_shape: tuple[int, int], followup_rgb: np.ndarray, matrix) -> np.ndarray | None:
-    """The follow-up warped into the baseline frame with a stored 3x3 matrix (follow-up xy → baseline xy)."""
-    import cv2
-
-    if matrix is None:
-        return None
-    if isinstance(matrix, Mapping):
-        matrix = matrix.get("matrix")
-        if matrix is None:
-            return None
-    m = np.asarray(matrix, np.float64)
-    if m.shape == (2, 3):
-        m = np.vstack([m, [0, 0, 1]])
-    if m.shape != (3, 3) or not np.all(np.isfinite(m)):
-        return None
-    h, w = baseline_shape
-    src = np.asarray(followup_rgb)
-    return cv2.warpPerspective(src, m, (int(w), int(h)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-
-
-def _small(img: np.ndarray, poly, side: int = 1000):
-    import cv2
-
-    h, w = img.shape[:2]
-    s = min(1.0, side / max(h, w))
-    if s < 1:
-        img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-    p = None if poly is None else np.asarray(poly, np.float64) * s
-    return img, p
-
-
-def _view_images(view, baseline_rgb, latest_rgb, transform, polygon, b_label, l_label, alignment, note=""):
-    from analyzer.io import to_uint8
-
-    b8 = to_uint8(baseline_rgb) if baseline_rgb.dtype != np.uint8 else baseline_rgb
-    latest = None
-    if latest_rgb is not None and (alignment is None or alignment.get("ok", True)):
-        l8 = to_uint8(latest_rgb) if latest_rgb.dtype != np.uint8 else latest_rgb
-        latest = _warp_into(b8.shape[:2], l8, transform)
-        if latest is None:
-            note = note or "The latest photo's alignment was not stored; it is not shown."
-    elif latest_rgb is not None:
-        note = note or "The latest photo could not be aligned: " + str(alignment.get("reason") or "refused")
-    b_small, p = _small(b8, polygon)
-    l_small = None if latest is None else _small(latest, None)[0]
-    return ViewImages(view, b_small, l_small, p, b_label, l_label, alignment, note)
-
-
-def report_data_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> ReportData:
-    """Collect a series' :class:`ReportData` from the store (default series: the newest)."""
-    from analyzer.export import _date_text, _ordered_sessions, rows_from_store
-
-    patient = store.get_patient(patient_id)
-    if series_id is None:
-        all_series = list(store.list_series(patient_id))
-        if not all_series:
-            raise UsageError(f"patient {patient.code} has no treatment series")
-        series = sorted(all_series, key=lambda s: (str(getattr(s, "created_at", "") or ""), s.id))[-1]
-    else:
-        series = store.get_series(series_id)
-    rows = rows_from_store(store, patient_id, series_id=series.id, analyzer_version=analyzer_version)
-    sessions = _ordered_sessions(store, series.id)
-    analyses = {}
-    for a in sorted(store.analyses_for_series(series.id, analyzer_version=analyzer_version),
-                    key=lambda a: (str(a.created_at), a.id)):
-        analyses[a.photo_id] = a
-    by_view: dict[str, list] = {}
-    for s in sessions:
-        for p in store.list_photos(s.id):
-            by_view.setdefault(p.view, []).append((s, p))
-    views = []
-    for view, items in by_view.items():
-        bs, bp = items[0]
-        follow = [(s, p) for s, p in items[1:] if p.id in analyses and analyses[p.id].baseline_photo_id not in (None, p.id)]
-        base_photo = store.load_photo(bp.id)
-        polygon = None
-        own = analyses.get(bp.id)
-        if own is not None:
-            polygon = _region_polygon(own.result)
-        if not follow:
-            views.append(_view_images(view, base_photo.rgb, None, None, polygon, _date_text(bs.date), "", None))
-            continue
-        ok = [(s, p) for s, p in follow if ((analyses[p.id].result or {}).get("alignment") or {}).get("ok")]
-        ls, lp = ok[-1] if ok else follow[-1]
-        note = ""
-        if ok and ok[-1][1].id != follow[-1][1].id:
-            why = ((analyses[follow[-1][1].id].result or {}).get("alignment") or {}).get("reason") or "refused"
-            note = (f"The latest photo ({_date_text(follow[-1][0].date)}) could not be aligned to the baseline: "
-                    f"{why}. Shown: the latest photo that could ({_date_text(ls.date)}).")
-        a = analyses[lp.id]
-        poly = _region_polygon(a.result)
-        if poly is not None:
-            polygon = poly
-        latest = store.load_photo(lp.id)
-        align = a.result.get("alignment") if isinstance(a.result, Mapping) else None
-        transform = a.transform
-        if transform is None and align:
-            transform = align.get("matrix")
-        views.append(_view_images(view, base_photo.rgb, latest.rgb, transform, polygon,
-                                  _date_text(bs.date), _date_text(ls.date), align, note))
-    dates = tuple(_date_text(s.date) for s in sessions)
-    return ReportData(
-        patient_code=patient.code,
-        patient_name=getattr(patient, "display_name", "") or "",
-        body_area=getattr(series, "body_area", "") or "",
-        series_name=getattr(series, "name", "") or str(series.id),
-        dates=dates,
-        views=tuple(views),
-        rows=tuple(rows),
-        analyzer_version=analyzer_version,
-    )
-
-
-def _region_polygon(result: Mapping[str, Any] | None):
-    if not isinstance(result, Mapping):
-        return None
-    regions = result.get("regions")
-    if isinstance(regions, Mapping) and regions:
-        name = result.get("region") or next(iter(regions))
-        poly = (regions.get(name) or next(iter(regions.values()))).get("polygon")
-    else:
-        poly = result.get("polygon")
-    if poly is None:
-        return None
-    arr = np.asarray(poly, np.float64)
-    return arr if arr.ndim == 2 and arr.shape[1] == 2 and len(arr) >= 3 else None
-
-
-def report_from_store(store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> bytes:
-    """The PDF report of a patient's series from the store (default series: the newest).
-
-    Refused (one-line UsageError) when the patient gave no consent to reports.
-    """
-    require_consent(store, patient_id, "reports")
-    return build_report(report_data_from_store(store, patient_id, series_id, analyzer_version=analyzer_version))
-
-
-def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | None = None) -> ReportData:
-    """Rebuild a batch run's :class:`ReportData` from its ``results.json`` (photos re-read from the source folder)."""
-    from analyzer.errors import PhotoError
-    from analyzer.io import load_photo
-
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"report: batch results not found: {p}") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"report: {p} is not a batch results JSON ({type(exc).__name__})") from None
-    if not isinstance(doc, dict) or "rows" not in doc or "photos" not in doc:
-        raise UsageError(f"report: {p} is not a batch results JSON (no rows/photos)")
-    rows = tuple(doc["rows"])
-    folder = Path((doc.get("source") or {}).get("folder") or p.parent)
-    sessions = (doc.get("source") or {}).get("sessions") or []
-    photos = doc["photos"]
-    views: list[ViewImages] = []
-    notes: list[str] = []
-    for view in dict.fromkeys(ph["view"] for ph in photos):
-        items = sorted((ph for ph in photos if ph["view"] == view), key=lambda ph: ph["session_index"])
-        base = items[0]
-        follow = items[1:]
-        aligned = [ph for ph in follow if (ph.get("alignment") or {}).get("ok") and ph.get("transform")]
-        last = aligned[-1] if aligned else (follow[-1] if follow else None)
-        note = ""
-        if follow and last is not None and last.get("file") != follow[-1].get("file"):
-            why = (follow[-1].get("alignment") or {}).get("reason") or "refused"
-            note = (f"The latest photo ({follow[-1]['session_date']}) could not be aligned to the baseline: {why}. "
-                    f"Shown: the latest photo that could ({last['session_date']}).")
-        try:
-            b = load_photo(folder / base["file"])
-        except PhotoError as exc:
-            notes.append(f"View {view}: images not shown ({exc}).")
-            continue
-        latest_rgb = None
-        if last is not None:
-            try:
-                latest_rgb = load_photo(folder / last["file"]).rgb
-            except PhotoError as exc:
-                notes.append(f"View {view}: latest image not shown ({exc}).")
-        poly = (last or base).get("polygon") or base.get("polygon")
-        views.append(_view_images(
-            view, b.rgb, latest_rgb, (last or {}).get("transform"), None if poly is None else np.asarray(poly, float),
-            base["session_date"], (last or {}).get("session_date", ""), (last or {}).get("alignment"), note,
-        ))
-    failures = tuple(f"FAILED {f['file']}: {f['error']}" for f in doc.get("failures") or [])
-    code = patient_code or (rows[0]["patient_code"] if rows else folder.name)
-    from analyzer.batch import read_manifest
-
-    manifest, _ = read_manifest(folder) if folder.is_dir() else ({}, [])
-    return ReportData(
-        patient_code=code,
-        patient_name=manifest.get("patient_name", ""),
-        body_area=manifest.get("body_area", ""),
-        series_name=rows[0]["series"] if rows else folder.name,
-        dates=tuple(s.get("date") or s.get("name") for s in sessions),
-        views=tuple(views),
-        rows=rows,
-        caveats=tuple(notes),
-        failures=failures,
-        analyzer_version=str(doc.get("analyzer_version") or __version__),
-    )
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``report`` subcommand's arguments.
-
-    ``report FROM_BATCH_JSON --out report.pdf`` (a batch run's results.json), or
-    ``report --database-url URL --data-dir DIR --patient CODE [--series ID] --out report.pdf``.
-    """
-    parser.add_argument("batch_json", nargs="?", metavar="FROM_BATCH_JSON",
-                        help="a batch run's results.json (instead of the database)")
-    parser.add_argument("--database-url", metavar="URL", help="database URL (default: the store's default)")
-    parser.add_argument("--data-dir", metavar="DIR", help="the store's photo folder")
-    parser.add_argument("--patient", metavar="CODE", help="patient code")
-    parser.add_argument("--series", metavar="ID", type=int, help="series id (default: the patient's newest)")
-    parser.add_argument("--out", metavar="PDF", required=True, help="where to write the PDF")
-
-
-def _find_patient(store, code: str):
-    for name in ("get_patient_by_code", "find_patient", "patient_by_code"):
-        fn = getattr(store, name, None)
-        if fn is not None:
-            try:
-                p = fn(code)
-            except Exception:  # noqa: BLE001 - not found is reported below
-                p = None
-            if p is not None:
-                return p
-    lister = getattr(store, "list_patients", None)
-    if lister is not None:
-        for p in lister():
-            if p.code == code:
-                return p
-    raise UsageError(f"no patient with code {code!r}")
-
-
-def run_report_command(args: argparse.Namespace) -> int:
-    """Run ``report``: write the PDF; 0 on success (bad options raise UsageError → exit 2)."""
-    out = Path(args.out)
-    if out.suffix.lower() != ".pdf":
-        raise UsageError(f"--out {out}: the report is a PDF; give a file name ending in .pdf")
-    if args.batch_json:
-        if args.patient or args.database_url or args.series is not None:
-            raise UsageError("give either FROM_BATCH_JSON or --patient (with --database-url/--data-dir), not both")
-        data = report_data_from_batch_json(args.batch_json)
-    else:
-        if not args.patient:
-            raise UsageError("report needs FROM_BATCH_JSON or --patient CODE")
-        from analyzer.store import Store
-
-        store = Store(url=args.database_url, data_dir=args.data_dir)
-        patient = _find_patient(store, args.patient)
-        data = report_data_from_store(store, patient.id, args.series)
-    pdf = build_report(data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(pdf)
-    os.replace(tmp, out)
-    print(f"wrote {out} ({len(pdf) / 1024:.0f} KiB, {len(data.views)} view(s), {len(data.dates)} session(s))")
-    return 0
-
-
-__all__ = [
-    "METRIC_LABELS",
-    "ReportData",
-    "ViewImages",
-    "add_report_arguments",
-    "build_report",
-    "report_data_from_batch_json",
-    "report_data_from_store",
-    "report_from_store",
-    "run_report_command",
-    "summary_lines",
-]

@@ -7,7 +7,7 @@ percentile of the absolute difference over the people is the noise band: a chang
 that is indistinguishable from re-photographing (with a changed expression). Results are in
 ``analyzer.concerns.NOISE_BANDS`` and ``docs/concerns.md``.
 
-Usage: ``python -m analyzer.concerns_eval /path/to/shared/photos`` (about 20 s per person).
+Usage: ``python -m analyzer.evaluation.concerns /path/to/shared/photos`` (about 20 s per person).
 """
 
 from __future__ import annotations

@@ -1,0 +1,95 @@
+"""Settings, in one chain: an argument, then the environment, then ``settings.json`` in the
+data folder (written by the app's Settings page), then the default.
+
+The app, the command line and the store read their settings here:
+
+- the data folder: ``SKIN_PROGRESS_DATA_DIR``, else ``./data``;
+- the database URL (:func:`store_location`): argument, ``SKIN_PROGRESS_DATABASE_URL``,
+  ``database_url`` in ``<data folder>/settings.json``, else SQLite in the data folder;
+- the demo folder: ``SKIN_PROGRESS_SAMPLE_DIR``, else ``sample_images/``.
+
+Nothing here imports the store or anything above it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+
+#: Where the demo patient comes from (override with SKIN_PROGRESS_SAMPLE_DIR).
+SAMPLE_DIR = REPO_DIR / "sample_images"
+
+
+def demo_dir() -> Path:
+    """The demo folder: ``$SKIN_PROGRESS_SAMPLE_DIR``, else ``sample_images/`` in the repository."""
+    return Path(os.environ.get("SKIN_PROGRESS_SAMPLE_DIR") or SAMPLE_DIR)
+
+
+SETTINGS_FILE = "settings.json"
+SQLITE_FILE_NAME = "skin-progress.sqlite3"
+
+
+def default_data_dir() -> Path:
+    """The data folder: ``$SKIN_PROGRESS_DATA_DIR``, else ``./data`` (absolute, from the cwd)."""
+    return Path(os.environ.get("SKIN_PROGRESS_DATA_DIR") or "data").expanduser().resolve()
+
+
+def read_settings(data_dir: str | os.PathLike) -> dict:
+    """The settings file in the data folder (``{}`` when there is none or it is unreadable)."""
+    p = Path(data_dir) / SETTINGS_FILE
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+        return d if isinstance(d, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_settings(data_dir: str | os.PathLike, **values: Any) -> Path:
+    """Merge ``values`` into the settings file in the data folder (``None`` removes a key)."""
+    d = Path(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    cur = read_settings(d)
+    for k, v in values.items():
+        if v is None or v == "":
+            cur.pop(k, None)
+        else:
+            cur[k] = v
+    p = d / SETTINGS_FILE
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cur, indent=2), encoding="utf-8")
+    tmp.replace(p)
+    return p
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where the data lives, and which setting chose it."""
+
+    data_dir: Path
+    database_url: str
+    source: Literal["environment", "settings file", "default", "argument"]
+
+
+def store_location(*, url: str | None = None, data_dir: str | os.PathLike | None = None) -> StoreLocation:
+    """Resolve the data folder and database URL the app will use.
+
+    The database URL comes from, in order: ``url``, the environment variable
+    ``SKIN_PROGRESS_DATABASE_URL``, ``database_url`` in ``<data folder>/settings.json``, and
+    finally embedded SQLite in the data folder.
+    """
+    ddir = Path(data_dir) if data_dir is not None else Path(default_data_dir())
+    if url:
+        return StoreLocation(ddir, url, "argument")
+    if os.environ.get("SKIN_PROGRESS_DATABASE_URL"):
+        return StoreLocation(ddir, os.environ["SKIN_PROGRESS_DATABASE_URL"], "environment")
+    s = read_settings(ddir).get("database_url")
+    if s:
+        return StoreLocation(ddir, str(s), "settings file")
+    if data_dir is None:
+        return StoreLocation(ddir, f"sqlite:///{ddir / SQLITE_FILE_NAME}", "default")
+    return StoreLocation(ddir, f"sqlite:///{(ddir / SQLITE_FILE_NAME).resolve()}", "default")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -154,8 +155,14 @@ def migrate(u: URL, revision: str = "head", *, photo_store: Path | None = None) 
     silently started empty: the database is lost or the wrong one was chosen, and an empty one
     would make every stored photo look like stray files.
     """
-    with _sqlite_migration_lock(u):
+    with _MIGRATIONS_IN_THIS_PROCESS, _sqlite_migration_lock(u):
         _migrate(u, revision, photo_store=photo_store)
+
+
+#: Alembic keeps the running migration's context in module globals (``alembic.context``), so two
+#: migrations at once in one process, even of different databases, can read each other's
+#: context ("KeyError: 'config'", SQLite "bad parameter or other API misuse"). One at a time.
+_MIGRATIONS_IN_THIS_PROCESS = threading.Lock()
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+from collections.abc import Callable, Iterable, Mapping
 
 import sqlalchemy as sa
 
@@ -16,7 +17,7 @@ from analyzer.store import validate as v
 from analyzer.store.convert import audit_record as _audit
 from analyzer.store.convert import token_record as _token
 from analyzer.store.convert import user_record as _user
-from analyzer.store.errors import Conflict, InvalidInput
+from analyzer.store.errors import Conflict, InvalidInput, LastPractitioner, NotFound
 from analyzer.store.models import (
     AuditRow,
     AuthFailureRow,
@@ -26,6 +27,22 @@ from analyzer.store.models import (
     utcnow,
 )
 from analyzer.store.records import AuditRec, TokenRec, UserRec
+
+#: PostgreSQL advisory locks that serialise the rate limiter and the first account.
+_LIMITER_LOCK = 7031507
+_FIRST_ACCOUNT_LOCK = 7031506
+
+#: ``wait(key, count, last)``: seconds a key stays locked after ``count`` failures in its window,
+#: the latest at ``last`` (the policy is :mod:`analyzer.auth`'s; the store only counts).
+WaitRule = Callable[[str, int, "dt.datetime | None"], float]
+
+
+def _as_aware(t: dt.datetime | None) -> dt.datetime | None:
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
+
+
+def _is_id(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 class AccessRecords:
@@ -187,3 +204,308 @@ class AccessRecords:
             return s.execute(stmt).rowcount or 0
 
         return self._write(tx)
+
+    # ---- the transactions of analyzer.auth ----------------------------------------------
+    # Each method is one transaction; the policy (who may, how long a lock lasts, the words
+    # of an error) stays in analyzer.auth, which hands in the times and the rules.
+
+    # -- rate limiting
+    @staticmethod
+    def _failure_stats(s, key: str, since: dt.datetime) -> tuple[int, dt.datetime | None]:
+        count, last = s.execute(
+            sa.select(sa.func.count(), sa.func.max(AuthFailureRow.at))
+            .where(AuthFailureRow.key == key, AuthFailureRow.at > since)).one()
+        return int(count or 0), _as_aware(last)
+
+    def auth_failure_stats(self, since: Mapping[str, dt.datetime]) -> dict[str, tuple[int, dt.datetime | None]]:
+        """For every key, the failures after ``since[key]``: (how many, the latest time)."""
+        return self._read(lambda s: {k: self._failure_stats(s, k, t) for k, t in since.items()})
+
+    def reserve_auth_attempt(self, since: Mapping[str, dt.datetime], *, now: dt.datetime, wait: WaitRule,
+                             forget_before: dt.datetime) -> tuple[float, list[int]]:
+        """Check and count one attempt in one transaction: ``(seconds to wait, [])`` if a key is
+        locked (nothing written), else ``(0, ids)`` with one failure recorded per key *before*
+        the secret is checked (:meth:`release_auth_attempt` removes them when it was right).
+        Concurrent attempts queue on the write lock (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL
+        advisory lock), so simultaneous guesses are counted one after the other."""
+        keys = list(since)
+
+        def tx(s):
+            if self.backend == "postgresql":
+                s.execute(sa.text(f"SELECT pg_advisory_xact_lock({_LIMITER_LOCK})"))
+            w = max((wait(k, *self._failure_stats(s, k, since[k])) for k in keys), default=0.0)
+            if w > 0:
+                return w, []
+            s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.at < forget_before))
+            rows = [AuthFailureRow(key=k, at=now) for k in keys]
+            s.add_all(rows)
+            s.flush()
+            return 0.0, [r.id for r in rows]
+
+        return self._write(tx)
+
+    @staticmethod
+    def _release(s, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        if ids:
+            s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.id.in_(ids)))
+
+    def release_auth_attempt(self, ids: Iterable[int]) -> None:
+        """Forget the failures :meth:`reserve_auth_attempt` counted (the secret was right)."""
+        ids = list(ids)
+        self._write(lambda s: self._release(s, ids))
+
+    def record_auth_failures(self, keys: Iterable[str], *, now: dt.datetime, forget_before: dt.datetime) -> None:
+        """Count one failure against every key, and forget failures older than ``forget_before``."""
+        keys = list(keys)
+
+        def tx(s):
+            s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.at < forget_before))
+            for key in keys:
+                s.add(AuthFailureRow(key=key, at=now))
+
+        self._write(tx)
+
+    def forget_auth_failures(self, keys: Iterable[str]) -> None:
+        """Forget every failure counted against these keys."""
+        keys = list(keys)
+        self._write(lambda s: s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(keys))))
+
+    # -- accounts
+    def user_by_id(self, user_id) -> UserRec | None:
+        """The account with this id, else None (also for anything that is not an id)."""
+        if not _is_id(user_id):
+            return None
+        return self._read(lambda s: (lambda r: _user(r) if r else None)(s.get(UserRow, user_id)))
+
+    def user_by_name(self, username: str) -> UserRec | None:
+        """The account with this (already normalised) username, else None."""
+        return self._read(lambda s: (lambda r: _user(r) if r else None)(
+            s.scalar(sa.select(UserRow).where(UserRow.username == username))))
+
+    def list_accounts(self) -> list[UserRec]:
+        """Every account, oldest first."""
+        return self._read(lambda s: [_user(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.id))])
+
+    def count_enabled_practitioners(self) -> int:
+        return self._read(lambda s: int(s.scalar(
+            sa.select(sa.func.count()).select_from(UserRow)
+            .where(UserRow.role == "practitioner", UserRow.disabled_at.is_(None))) or 0))
+
+    def has_practitioner_account(self) -> bool:
+        """True once any practitioner account (enabled or not) exists."""
+        return self._read(lambda s: s.scalar(
+            sa.select(UserRow.id).where(UserRow.role == "practitioner").limit(1))) is not None
+
+    def has_real_patients(self) -> bool:
+        """True as soon as one patient is not a demo patient."""
+        return self._read(lambda s: s.scalar(
+            sa.select(PatientRow.id).where(PatientRow.is_demo.is_(False)).limit(1))) is not None
+
+    def patient_is_demo(self, patient_id) -> bool:
+        """True only for an existing demo patient."""
+        if not _is_id(patient_id):
+            return False
+        return bool(self._read(lambda s: s.scalar(
+            sa.select(PatientRow.is_demo).where(PatientRow.id == patient_id))))
+
+    def create_first_practitioner_account(self, username: str, password_hash: str, *,
+                                          now: dt.datetime) -> UserRec:
+        """The first practitioner account, audited as ``account.first_practitioner``; raises
+        :class:`Conflict` once any practitioner account exists (checked under a lock)."""
+
+        def tx(s):
+            if self.backend == "postgresql":
+                s.execute(sa.text(f"SELECT pg_advisory_xact_lock({_FIRST_ACCOUNT_LOCK})"))
+            if s.scalar(sa.select(UserRow.id).where(UserRow.role == "practitioner").limit(1)) is not None:
+                raise Conflict("a practitioner account already exists: sign in instead")
+            if s.scalar(sa.select(UserRow.id).where(UserRow.username == username)) is not None:
+                raise Conflict(f"the username {username!r} is taken")
+            row = UserRow(username=username, role="practitioner", password_hash=password_hash, created_at=now)
+            s.add(row)
+            s.flush()
+            s.add(AuditRow(at=now, actor=f"local:{username}", action="account.first_practitioner", detail=""))
+            return _user(row)
+
+        return self._write(tx)
+
+    def add_account(self, username: str, password_hash: str, *, role: str, patient_id: int | None,
+                    actor: str, now: dt.datetime) -> UserRec:
+        """A new local account, audited as ``account.create.<role>`` by ``actor``."""
+
+        def tx(s):
+            if patient_id is not None and s.get(PatientRow, patient_id) is None:
+                raise NotFound(f"patient {patient_id} not found")
+            if s.scalar(sa.select(UserRow.id).where(UserRow.username == username)) is not None:
+                raise Conflict(f"the username {username!r} is taken")
+            row = UserRow(username=username, role=role, password_hash=password_hash, patient_id=patient_id,
+                          created_at=now)
+            s.add(row)
+            s.flush()
+            s.add(AuditRow(at=now, actor=actor, action=f"account.create.{role}", patient_id=patient_id,
+                           detail=f"user {row.id}"))
+            return _user(row)
+
+        return self._write(tx)
+
+    def set_account_disabled(self, user_id, disabled: bool, *, actor: str, now: dt.datetime) -> UserRec:
+        """Disable or re-enable an account (audited); raises :class:`LastPractitioner` rather than
+        disable the last enabled practitioner."""
+
+        def tx(s):
+            row = s.get(UserRow, user_id) if _is_id(user_id) else None
+            if row is None:
+                raise NotFound(f"account {user_id!r} not found")
+            if disabled and row.role == "practitioner" and row.disabled_at is None:
+                others = s.scalar(sa.select(sa.func.count()).select_from(UserRow).where(
+                    UserRow.role == "practitioner", UserRow.disabled_at.is_(None), UserRow.id != row.id))
+                if not others:
+                    raise LastPractitioner("the last practitioner account can't be disabled")
+            row.disabled_at = now if disabled else None
+            s.add(AuditRow(at=now, actor=actor, action="account.disable" if disabled else "account.enable",
+                           patient_id=row.patient_id, detail=f"user {row.id}"))
+            s.flush()
+            return _user(row)
+
+        return self._write(tx)
+
+    def change_account_password(self, user_id: int, password_hash: str, *, actor: str, now: dt.datetime,
+                                release: Iterable[int] = (), forget_keys: Iterable[str] = ()) -> UserRec:
+        """Store a new password hash (audited as ``account.password``), release the attempt
+        counted for checking the old one and forget the account's failures."""
+        release, forget_keys = list(release), list(forget_keys)
+
+        def tx(s):
+            self._release(s, release)
+            if forget_keys:
+                s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(forget_keys)))
+            r = s.get(UserRow, user_id)
+            r.password_hash = password_hash
+            s.add(AuditRow(at=now, actor=actor, action="account.password", detail=f"user {r.id}"))
+            s.flush()
+            return _user(r)
+
+        return self._write(tx)
+
+    def note_failed_sign_in(self, user_id: int | None, *, actor: str, now: dt.datetime,
+                            lock_key: str, since: dt.datetime, wait: WaitRule) -> None:
+        """A failed sign-in (audited as ``sign_in.failed``); for a known account, count it on the
+        account and note until when ``lock_key`` is locked."""
+
+        def tx(s):
+            if user_id is not None:
+                r = s.get(UserRow, user_id)
+                r.failed_attempts = (r.failed_attempts or 0) + 1
+                w = wait(lock_key, *self._failure_stats(s, lock_key, since))
+                r.locked_until = now + dt.timedelta(seconds=w) if w > 0 else None
+            s.add(AuditRow(at=now, actor=actor, action="sign_in.failed", detail=""))
+
+        self._write(tx)
+
+    def note_sign_in(self, user_id: int, *, now: dt.datetime, new_password_hash: str | None = None,
+                     release: Iterable[int] = (), forget_keys: Iterable[str] = ()) -> UserRec:
+        """A successful sign-in (audited as ``sign_in``): reset the account's failure count,
+        store a re-hashed password if given, release the attempt and forget the failures."""
+        release, forget_keys = list(release), list(forget_keys)
+
+        def tx(s):
+            r = s.get(UserRow, user_id)
+            r.failed_attempts = 0
+            r.locked_until = None
+            if new_password_hash:
+                r.password_hash = new_password_hash
+            self._release(s, release)
+            if forget_keys:
+                s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(forget_keys)))
+            s.add(AuditRow(at=now, actor=f"local:{r.username}", action="sign_in", patient_id=r.patient_id,
+                           detail=""))
+            s.flush()
+            return _user(r)
+
+        return self._write(tx)
+
+    # -- patient links
+    def issue_patient_token(self, patient_id, *, token_hash: str, label: str, now: dt.datetime,
+                            expires_at: dt.datetime, actor: str, detail: str) -> TokenRec:
+        """Store a link's or a typed code's hash and audit it as ``link.issue`` (``detail``
+        names the new row as ``{id}``), in one transaction."""
+
+        def tx(s):
+            if not _is_id(patient_id) or s.get(PatientRow, patient_id) is None:
+                raise NotFound(f"patient {patient_id!r} not found")
+            row = PatientTokenRow(token_hash=token_hash, patient_id=patient_id, label=label,
+                                  created_at=now, expires_at=expires_at)
+            s.add(row)
+            s.flush()
+            s.add(AuditRow(at=now, actor=actor, action="link.issue", patient_id=patient_id,
+                           detail=detail.format(id=row.id)))
+            return _token(row)
+
+        return self._write(tx)
+
+    def patient_tokens_newest_first(self, patient_id) -> list[TokenRec]:
+        return self._read(lambda s: [_token(r) for r in s.scalars(
+            sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
+            .order_by(PatientTokenRow.id.desc()))])
+
+    def revoke_token(self, token_id, *, actor: str, now: dt.datetime) -> TokenRec:
+        """Revoke one link now (audited as ``link.revoke`` unless it already was)."""
+
+        def tx(s):
+            row = s.get(PatientTokenRow, token_id) if isinstance(token_id, int) else None
+            if row is None:
+                raise NotFound(f"link {token_id!r} not found")
+            if row.revoked_at is None:
+                row.revoked_at = now
+                s.add(AuditRow(at=now, actor=actor, action="link.revoke", patient_id=row.patient_id,
+                               detail=f"link {row.id}"))
+            s.flush()
+            return _token(row)
+
+        return self._write(tx)
+
+    def revoke_patient_tokens(self, patient_id, *, actor: str, now: dt.datetime) -> int:
+        """Revoke every active link of a patient (audited as ``link.revoke_all``); how many."""
+
+        def tx(s):
+            n = s.execute(sa.update(PatientTokenRow).where(
+                PatientTokenRow.patient_id == patient_id, PatientTokenRow.revoked_at.is_(None))
+                .values(revoked_at=now)).rowcount
+            s.add(AuditRow(at=now, actor=actor, action="link.revoke_all", patient_id=patient_id,
+                           detail=f"{n} links"))
+            return n
+
+        return self._write(tx)
+
+    def valid_patient_token(self, token_hash: str, now: dt.datetime) -> TokenRec | None:
+        """The token with this hash if it is neither revoked nor expired at ``now``."""
+
+        def q(s):
+            row = s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == token_hash))
+            if row is None or row.revoked_at is not None or not now < row.expires_at:
+                return None
+            return _token(row)
+
+        return self._read(q)
+
+    def use_patient_token(self, token_id: int, *, now: dt.datetime, release: Iterable[int] = ()) -> TokenRec:
+        """A patient signed in with this token: note when, audit ``sign_in.link``, release the attempt."""
+        release = list(release)
+
+        def tx(s):
+            self._release(s, release)
+            r = s.get(PatientTokenRow, token_id)
+            r.last_used_at = now
+            s.add(AuditRow(at=now, actor=f"link:{r.id}", action="sign_in.link", patient_id=r.patient_id,
+                           detail=""))
+            s.flush()
+            return _token(r)
+
+        return self._write(tx)
+
+    # -- audit log
+    def append_audit(self, *, at: dt.datetime, actor: str, action: str, patient_id: int | None = None,
+                     detail: str = "") -> None:
+        """One audit entry exactly as given (:func:`analyzer.auth.record_audit` checks it)."""
+        self._write(lambda s: s.add(AuditRow(at=at, actor=actor, action=action, patient_id=patient_id,
+                                             detail=detail)))

@@ -74,6 +74,7 @@ def user_record(r: UserRow) -> UserRec:
     return UserRec(
         id=r.id, username=r.username, role=r.role, password_hash=r.password_hash,
         patient_id=r.patient_id, created_at=r.created_at, disabled=r.disabled_at is not None,
+        failed_attempts=r.failed_attempts or 0,
     )
 
 
@@ -81,6 +82,7 @@ def token_record(r: PatientTokenRow) -> TokenRec:
     return TokenRec(
         id=r.id, token_hash=r.token_hash, patient_id=r.patient_id, created_at=r.created_at,
         expires_at=r.expires_at, revoked_at=r.revoked_at, label=r.label or "",
+        last_used_at=r.last_used_at,
     )
 
 

@@ -106,6 +106,7 @@ class UserRec:
     patient_id: int | None
     created_at: dt.datetime
     disabled: bool = False
+    failed_attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class TokenRec:
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
     label: str = ""
+    last_used_at: dt.datetime | None = None
 
     def is_valid(self, now: dt.datetime | None = None) -> bool:
         """Not revoked and not expired at ``now`` (default: the current UTC time)."""

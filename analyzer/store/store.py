@@ -164,7 +164,7 @@ class Store(AccessRecords, PatientArchive, Housekeeping):
         return f"Store({self.describe()}, data in {self.data_dir})"
 
     def session_factory(self, *, write: bool = False) -> sessionmaker:
-        """SQLAlchemy session factory for modules that own tables here (e.g. analyzer.auth).
+        """SQLAlchemy session factory (tests read raw rows with it; code outside the store never does).
 
         Use ``write=True`` for transactions that write (SQLite: ``BEGIN IMMEDIATE``).
         """

@@ -7,7 +7,10 @@ Who may see what
 ----------------
 A :class:`Principal` is whoever is signed in:
 
-* ``practitioner`` (local account or OIDC): every patient of the clinic, originals included.
+* ``practitioner`` (local account or OIDC): every patient of their clinic, originals included
+  (an installation can hold several clinics; a practitioner sees only their own clinic's
+  patients, links, exports and audit log). ``is_admin`` marks the installation admin, who
+  also manages the clinics (:func:`create_clinic`, :func:`rename_clinic`, :func:`assign_account`).
 * ``patient`` (a patient link/code): read-only, one patient, never originals.
 * ``demo``: only demo patients (``is_demo``), and only while the clinic has no real patient,
   no practitioner account and no OIDC provider (:func:`demo_mode_available`).
@@ -317,7 +320,14 @@ def _pw_stamp(password_hash: str) -> str:
 
 def _principal_of(row: UserRec, now: dt.datetime) -> Principal:
     return Principal(role=row.role, via="local", name=row.username, signed_in_at=now,
-                     user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash))
+                     user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash),
+                     clinic_id=row.clinic_id if row.role == "practitioner" else None,
+                     is_admin=row.is_admin and row.role == "practitioner")
+
+
+def clinic_of(store: Store, by: Principal) -> int:
+    """The clinic a practitioner works in (None on the principal: the default clinic)."""
+    return by.clinic_id if by.clinic_id is not None else store.default_clinic_id()
 
 
 def create_first_practitioner(store: Store, username: str, password: str, confirm: str, *,
@@ -354,12 +364,14 @@ def create_account(store: Store, by: Principal, username: str, password: str, co
     name = normalize_username(username)
     check_new_password(password, confirm, username=name)
     pw_hash = hash_password(password)
-    return _account(store.add_account(name, pw_hash, role=role, patient_id=patient_id, actor=by.actor, now=now))
+    return _account(store.add_account(name, pw_hash, role=role, patient_id=patient_id, actor=by.actor, now=now,
+                                      clinic_id=clinic_of(store, by)))
 
 
 def list_accounts(store: Store, by: Principal) -> list[Account]:
+    """The accounts of the practitioner's clinic."""
     _require_practitioner(by)
-    return [_account(r) for r in store.list_accounts()]
+    return [_account(r) for r in store.list_accounts(clinic_id=clinic_of(store, by))]
 
 
 def set_account_disabled(store: Store, by: Principal, user_id: int, disabled: bool, *,
@@ -369,7 +381,8 @@ def set_account_disabled(store: Store, by: Principal, user_id: int, disabled: bo
     _require_practitioner(by)
     now = _now(now)
     try:
-        return _account(store.set_account_disabled(user_id, disabled, actor=by.actor, now=now))
+        return _account(store.set_account_disabled(user_id, disabled, actor=by.actor, now=now,
+                                                   clinic_id=clinic_of(store, by)))
     except LastPractitioner as e:
         raise AccountError(str(e)) from None
 
@@ -537,7 +550,7 @@ def _record_token(store: Store, by: Principal, patient_id: int, *, token_hash: s
     """Store a link's or a typed code's hash for ``patient_id`` and audit it as ``link.issue``
     (``detail`` names the new row as ``{id}``), in one transaction."""
     row = store.issue_patient_token(patient_id, token_hash=token_hash, label=label, now=now, expires_at=expires,
-                                    actor=by.actor, detail=detail)
+                                    actor=by.actor, detail=detail, clinic_id=clinic_of(store, by))
     return IssuedLink(id=row.id, patient_id=patient_id, token=shown, expires_at=expires, label=label)
 
 
@@ -561,21 +574,21 @@ def issue_patient_code(store: Store, by: Principal, patient_id: int, *, days: in
 
 def list_patient_links(store: Store, by: Principal, patient_id: int) -> list[LinkInfo]:
     _require_practitioner(by)
-    return [_link(r) for r in store.patient_tokens_newest_first(patient_id)]
+    return [_link(r) for r in store.patient_tokens_newest_first(patient_id, clinic_id=clinic_of(store, by))]
 
 
 def revoke_patient_link(store: Store, by: Principal, link_id: int, *, now: dt.datetime | None = None) -> LinkInfo:
     """Revoke one link now; a patient using it loses access at their next request."""
     _require_practitioner(by)
     now = _now(now)
-    return _link(store.revoke_token(link_id, actor=by.actor, now=now))
+    return _link(store.revoke_token(link_id, actor=by.actor, now=now, clinic_id=clinic_of(store, by)))
 
 
 def revoke_all_links(store: Store, by: Principal, patient_id: int, *, now: dt.datetime | None = None) -> int:
     """Revoke every active link of a patient; returns how many."""
     _require_practitioner(by)
     now = _now(now)
-    return store.revoke_patient_tokens(patient_id, actor=by.actor, now=now)
+    return store.revoke_patient_tokens(patient_id, actor=by.actor, now=now, clinic_id=clinic_of(store, by))
 
 
 _BAD_CODE = "this link or code is not valid: it may have expired or been withdrawn; ask your practitioner"
@@ -643,6 +656,11 @@ def validate_principal(store: Store, principal: Principal, *, now: dt.datetime |
         if (row is None or row.disabled or row.role != principal.role
                 or row.username != principal.name or row.patient_id != principal.patient_id):
             raise AccessDenied("this account is no longer active")
+        if row.role == "practitioner":  # moved to another clinic, or no longer the admin: sign in again
+            if (row.clinic_id or store.default_clinic_id()) != clinic_of(store, principal):
+                raise AccessDenied("this account was moved to another clinic: sign in again")
+            if principal.is_admin and not row.is_admin:
+                raise AccessDenied("this account is no longer the installation admin: sign in again")
         if principal.pw_stamp is None or not hmac.compare_digest(principal.pw_stamp, _pw_stamp(row.password_hash)):
             raise AccessDenied("the password of this account was changed: sign in again")
         return principal
@@ -662,16 +680,25 @@ DENIED = "you don't have access to this patient"
 def authorize(principal: Principal | None, patient_id: Any, store: Store=None) -> int:
     """Return ``patient_id`` if ``principal`` may read that patient, else raise :class:`AccessDenied`.
 
-    A practitioner may read every patient; a patient only their own; demo only demo patients
-    (needs ``store``). ``patient_id`` must be an ``int`` (a string from a URL is refused, not
-    converted). The message is the same whether the patient exists or not.
+    A practitioner may read every patient of their clinic (checked with ``store``; without
+    one, only a principal of no named clinic is let through, as in a single-clinic
+    installation); a patient only their own; demo only demo patients (needs ``store``).
+    ``patient_id`` must be an ``int`` (a string from a URL is refused, not converted). The
+    message is the same whether the patient exists or not, in another clinic or nowhere.
     """
     if principal is None:
         raise AccessDenied("not signed in")
     if isinstance(patient_id, bool) or not isinstance(patient_id, int):
         raise AccessDenied(DENIED)
     if principal.is_practitioner:
-        return patient_id
+        if store is None:
+            if principal.clinic_id is None:
+                return patient_id
+            raise AccessDenied(DENIED)
+        owner = store.patient_clinic(patient_id)  # None: no such patient
+        if owner is not None and owner == clinic_of(store, principal):
+            return patient_id
+        raise AccessDenied(DENIED)
     if principal.is_patient:
         if principal.patient_id is not None and patient_id == principal.patient_id:
             return patient_id
@@ -710,12 +737,57 @@ def record_audit(store: Store, who: Principal | str | None, action: str, patient
     if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, int)):
         raise ValueError("audit patient_id must be an int or None")
     actor = who.actor if isinstance(who, Principal) else str(who or "unknown")[:100]
-    store.append_audit(at=now, actor=actor, action=action, patient_id=patient_id, detail=str(detail)[:2000])
+    clinic = clinic_of(store, who) if isinstance(who, Principal) and who.is_practitioner else None
+    store.append_audit(at=now, actor=actor, action=action, patient_id=patient_id, detail=str(detail)[:2000],
+                       clinic_id=clinic)
 
 
 def list_audit(store: Store, by: Principal, *, patient_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
-    """Newest first; practitioners only."""
+    """Newest first; practitioners only, their clinic's log (the installation admin also sees
+    the entries of no clinic: unknown codes and usernames tried)."""
     _require_practitioner(by)
-    rows = store.list_audit(patient_id=patient_id, limit=min(max(1, int(limit)), 100_000))
+    rows = store.list_audit(patient_id=patient_id, limit=min(max(1, int(limit)), 100_000),
+                            clinic_id=clinic_of(store, by), include_unassigned=by.is_admin)
     return [AuditEntry(id=r.id, at=r.at, actor=r.actor, action=r.action, patient_id=r.patient_id,
                        detail=r.detail) for r in rows]
+
+
+# ---- clinics (the installation admin) ----------------------------------------------------------
+
+
+def _require_admin(by: Principal | None) -> Principal:
+    if by is None or not by.is_practitioner or not by.is_admin:
+        raise AccessDenied("only the installation admin can manage clinics")
+    return by
+
+
+def list_clinics(store: Store, by: Principal) -> list:
+    """Every clinic of the installation (admin only)."""
+    _require_admin(by)
+    return store.list_clinics()
+
+
+def create_clinic(store: Store, by: Principal, name: str, *, now: dt.datetime | None = None):
+    """A new clinic (admin only; audited as ``clinic.create`` in the new clinic's log)."""
+    _require_admin(by)
+    return store.create_clinic(name, actor=by.actor, now=_now(now))
+
+
+def rename_clinic(store: Store, by: Principal, clinic_id: int, name: str, *, now: dt.datetime | None = None):
+    """Rename a clinic (admin only; audited as ``clinic.rename``)."""
+    _require_admin(by)
+    return store.rename_clinic(clinic_id, name, actor=by.actor, now=_now(now))
+
+
+def list_all_accounts(store: Store, by: Principal) -> list[tuple[Account, int | None]]:
+    """Every account of the installation with its clinic id (admin only)."""
+    _require_admin(by)
+    return [(_account(r), r.clinic_id) for r in store.list_accounts()]
+
+
+def assign_account(store: Store, by: Principal, user_id: int, clinic_id: int, *,
+                   now: dt.datetime | None = None) -> Account:
+    """Move a practitioner account to a clinic (admin only; audited as ``account.clinic`` in both
+    clinics' logs). Its open sessions end at their next request (:func:`validate_principal`)."""
+    _require_admin(by)
+    return _account(store.set_account_clinic(user_id, clinic_id, actor=by.actor, now=_now(now)))

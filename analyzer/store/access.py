@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 import sqlalchemy as sa
 
 from analyzer.store import validate as v
+from analyzer.store.clinics import add_audit_in, default_clinic_id_in, patient_clinic_in
 from analyzer.store.convert import audit_record as _audit
 from analyzer.store.convert import token_record as _token
 from analyzer.store.convert import user_record as _user
@@ -141,8 +142,10 @@ class AccessRecords:
 
         return self._write(tx)
 
-    def audit(self, actor: str, action: str, *, patient_id: int | None = None, detail: str = "") -> AuditRec:
-        """Append an audit entry (who, what, which patient). Never fails on a deleted patient."""
+    def audit(self, actor: str, action: str, *, patient_id: int | None = None, detail: str = "",
+              clinic_id: int | None = None) -> AuditRec:
+        """Append an audit entry (who, what, which patient) to the log of the patient's clinic,
+        else of ``clinic_id``. Never fails on a deleted patient."""
         actor = v.text(actor, "actor", max_len=100, required=True)
         action = v.text(action, "action", max_len=100, required=True)
         detail = v.long_text(detail, "detail")
@@ -153,15 +156,17 @@ class AccessRecords:
             patient_id = int(patient_id)
 
         def tx(s):
-            row = AuditRow(actor=actor, action=action, patient_id=patient_id, detail=detail)
-            s.add(row)
+            row = add_audit_in(s, actor=actor, action=action, patient_id=patient_id, detail=detail,
+                               clinic_id=clinic_id)
             s.flush()
             return _audit(row)
 
         return self._write(tx)
 
-    def list_audit(self, *, patient_id: int | None = None, limit: int = 200) -> list[AuditRec]:
-        """Newest first."""
+    def list_audit(self, *, patient_id: int | None = None, limit: int = 200, clinic_id: int | None = None,
+                   include_unassigned: bool = False) -> list[AuditRec]:
+        """Newest first; with ``clinic_id``, only that clinic's log (and, with
+        ``include_unassigned``, the installation's entries that belong to no clinic)."""
         if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, numbers.Integral)
                                        or not 1 <= int(patient_id) <= v.MAX_ID):
             return []  # no entry can name it
@@ -172,6 +177,9 @@ class AccessRecords:
             stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
             if patient_id is not None:
                 stmt = stmt.where(AuditRow.patient_id == patient_id)
+            if clinic_id is not None:
+                mine = AuditRow.clinic_id == clinic_id
+                stmt = stmt.where(sa.or_(mine, AuditRow.clinic_id.is_(None)) if include_unassigned else mine)
             return [_audit(r) for r in s.scalars(stmt)]
 
         return self._read(q)
@@ -283,9 +291,12 @@ class AccessRecords:
         return self._read(lambda s: (lambda r: _user(r) if r else None)(
             s.scalar(sa.select(UserRow).where(UserRow.username == username))))
 
-    def list_accounts(self) -> list[UserRec]:
-        """Every account, oldest first."""
-        return self._read(lambda s: [_user(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.id))])
+    def list_accounts(self, *, clinic_id: int | None = None) -> list[UserRec]:
+        """Every account (of ``clinic_id`` when given), oldest first."""
+        stmt = sa.select(UserRow).order_by(UserRow.id)
+        if clinic_id is not None:
+            stmt = stmt.where(UserRow.clinic_id == clinic_id)
+        return self._read(lambda s: [_user(r) for r in s.scalars(stmt)])
 
     def count_enabled_practitioners(self) -> int:
         return self._read(lambda s: int(s.scalar(
@@ -311,8 +322,9 @@ class AccessRecords:
 
     def create_first_practitioner_account(self, username: str, password_hash: str, *,
                                           now: dt.datetime) -> UserRec:
-        """The first practitioner account, audited as ``account.first_practitioner``; raises
-        :class:`Conflict` once any practitioner account exists (checked under a lock)."""
+        """The first practitioner account (of the default clinic, and the installation admin),
+        audited as ``account.first_practitioner``; raises :class:`Conflict` once any
+        practitioner account exists (checked under a lock)."""
 
         def tx(s):
             if self.backend == "postgresql":
@@ -321,40 +333,46 @@ class AccessRecords:
                 raise Conflict("a practitioner account already exists: sign in instead")
             if s.scalar(sa.select(UserRow.id).where(UserRow.username == username)) is not None:
                 raise Conflict(f"the username {username!r} is taken")
-            row = UserRow(username=username, role="practitioner", password_hash=password_hash, created_at=now)
+            cid = default_clinic_id_in(s)
+            row = UserRow(username=username, role="practitioner", password_hash=password_hash, created_at=now,
+                          clinic_id=cid, is_admin=True)
             s.add(row)
             s.flush()
-            s.add(AuditRow(at=now, actor=f"local:{username}", action="account.first_practitioner", detail=""))
+            add_audit_in(s, at=now, actor=f"local:{username}", action="account.first_practitioner", detail="",
+                         clinic_id=cid)
             return _user(row)
 
         return self._write(tx)
 
     def add_account(self, username: str, password_hash: str, *, role: str, patient_id: int | None,
-                    actor: str, now: dt.datetime) -> UserRec:
-        """A new local account, audited as ``account.create.<role>`` by ``actor``."""
+                    actor: str, now: dt.datetime, clinic_id: int | None = None) -> UserRec:
+        """A new local account of ``clinic_id`` (default: the default clinic), audited as
+        ``account.create.<role>`` by ``actor``. A patient account's patient must be of that clinic."""
 
         def tx(s):
-            if patient_id is not None and s.get(PatientRow, patient_id) is None:
+            cid = default_clinic_id_in(s) if clinic_id is None else clinic_id
+            if patient_id is not None and patient_clinic_in(s, patient_id) != cid:
                 raise NotFound(f"patient {patient_id} not found")
             if s.scalar(sa.select(UserRow.id).where(UserRow.username == username)) is not None:
                 raise Conflict(f"the username {username!r} is taken")
             row = UserRow(username=username, role=role, password_hash=password_hash, patient_id=patient_id,
-                          created_at=now)
+                          created_at=now, clinic_id=cid)
             s.add(row)
             s.flush()
-            s.add(AuditRow(at=now, actor=actor, action=f"account.create.{role}", patient_id=patient_id,
-                           detail=f"user {row.id}"))
+            add_audit_in(s, at=now, actor=actor, action=f"account.create.{role}", patient_id=patient_id,
+                         detail=f"user {row.id}", clinic_id=cid)
             return _user(row)
 
         return self._write(tx)
 
-    def set_account_disabled(self, user_id, disabled: bool, *, actor: str, now: dt.datetime) -> UserRec:
-        """Disable or re-enable an account (audited); raises :class:`LastPractitioner` rather than
-        disable the last enabled practitioner."""
+    def set_account_disabled(self, user_id, disabled: bool, *, actor: str, now: dt.datetime,
+                             clinic_id: int | None = None) -> UserRec:
+        """Disable or re-enable an account (of ``clinic_id`` when given; audited); raises
+        :class:`LastPractitioner` rather than disable the last enabled practitioner."""
 
         def tx(s):
             row = s.get(UserRow, user_id) if _is_id(user_id) else None
-            if row is None:
+            if row is None or (clinic_id is not None and row.clinic_id != clinic_id):
                 raise NotFound(f"account {user_id!r} not found")
             if disabled and row.role == "practitioner" and row.disabled_at is None:
                 others = s.scalar(sa.select(sa.func.count()).select_from(UserRow).where(
@@ -362,8 +380,8 @@ class AccessRecords:
                 if not others:
                     raise LastPractitioner("the last practitioner account can't be disabled")
             row.disabled_at = now if disabled else None
-            s.add(AuditRow(at=now, actor=actor, action="account.disable" if disabled else "account.enable",
-                           patient_id=row.patient_id, detail=f"user {row.id}"))
+            add_audit_in(s, at=now, actor=actor, action="account.disable" if disabled else "account.enable",
+                         patient_id=row.patient_id, detail=f"user {row.id}", clinic_id=row.clinic_id)
             s.flush()
             return _user(row)
 
@@ -381,7 +399,8 @@ class AccessRecords:
                 s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(forget_keys)))
             r = s.get(UserRow, user_id)
             r.password_hash = password_hash
-            s.add(AuditRow(at=now, actor=actor, action="account.password", detail=f"user {r.id}"))
+            add_audit_in(s, at=now, actor=actor, action="account.password", detail=f"user {r.id}",
+                         clinic_id=r.clinic_id)
             s.flush()
             return _user(r)
 
@@ -393,12 +412,14 @@ class AccessRecords:
         account and note until when ``lock_key`` is locked."""
 
         def tx(s):
+            clinic = None
             if user_id is not None:
                 r = s.get(UserRow, user_id)
                 r.failed_attempts = (r.failed_attempts or 0) + 1
                 w = wait(lock_key, *self._failure_stats(s, lock_key, since))
                 r.locked_until = now + dt.timedelta(seconds=w) if w > 0 else None
-            s.add(AuditRow(at=now, actor=actor, action="sign_in.failed", detail=""))
+                clinic = r.clinic_id
+            add_audit_in(s, at=now, actor=actor, action="sign_in.failed", detail="", clinic_id=clinic)
 
         self._write(tx)
 
@@ -417,8 +438,8 @@ class AccessRecords:
             self._release(s, release)
             if forget_keys:
                 s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(forget_keys)))
-            s.add(AuditRow(at=now, actor=f"local:{r.username}", action="sign_in", patient_id=r.patient_id,
-                           detail=""))
+            add_audit_in(s, at=now, actor=f"local:{r.username}", action="sign_in", patient_id=r.patient_id,
+                         detail="", clinic_id=r.clinic_id)
             s.flush()
             return _user(r)
 
@@ -426,53 +447,68 @@ class AccessRecords:
 
     # -- patient links
     def issue_patient_token(self, patient_id, *, token_hash: str, label: str, now: dt.datetime,
-                            expires_at: dt.datetime, actor: str, detail: str) -> TokenRec:
+                            expires_at: dt.datetime, actor: str, detail: str,
+                            clinic_id: int | None = None) -> TokenRec:
         """Store a link's or a typed code's hash and audit it as ``link.issue`` (``detail``
-        names the new row as ``{id}``), in one transaction."""
+        names the new row as ``{id}``), in one transaction. With ``clinic_id``, a patient of
+        another clinic is not found."""
 
         def tx(s):
-            if not _is_id(patient_id) or s.get(PatientRow, patient_id) is None:
+            pc = patient_clinic_in(s, patient_id)
+            if pc is None or (clinic_id is not None and pc != clinic_id):
                 raise NotFound(f"patient {patient_id!r} not found")
             row = PatientTokenRow(token_hash=token_hash, patient_id=patient_id, label=label,
                                   created_at=now, expires_at=expires_at)
             s.add(row)
             s.flush()
-            s.add(AuditRow(at=now, actor=actor, action="link.issue", patient_id=patient_id,
-                           detail=detail.format(id=row.id)))
+            add_audit_in(s, at=now, actor=actor, action="link.issue", patient_id=patient_id,
+                           detail=detail.format(id=row.id))
             return _token(row)
 
         return self._write(tx)
 
-    def patient_tokens_newest_first(self, patient_id) -> list[TokenRec]:
-        return self._read(lambda s: [_token(r) for r in s.scalars(
-            sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
-            .order_by(PatientTokenRow.id.desc()))])
+    def patient_tokens_newest_first(self, patient_id, *, clinic_id: int | None = None) -> list[TokenRec]:
+        """A patient's links, newest first (none for a patient of another clinic than ``clinic_id``)."""
+        stmt = (sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
+                .order_by(PatientTokenRow.id.desc()))
+        if clinic_id is not None:
+            stmt = stmt.join(PatientRow, PatientRow.id == PatientTokenRow.patient_id).where(
+                PatientRow.clinic_id == clinic_id)
+        return self._read(lambda s: [_token(r) for r in s.scalars(stmt)])
 
-    def revoke_token(self, token_id, *, actor: str, now: dt.datetime) -> TokenRec:
-        """Revoke one link now (audited as ``link.revoke`` unless it already was)."""
+    def revoke_token(self, token_id, *, actor: str, now: dt.datetime, clinic_id: int | None = None) -> TokenRec:
+        """Revoke one link now (audited as ``link.revoke`` unless it already was). With
+        ``clinic_id``, a link of another clinic's patient is not found."""
 
         def tx(s):
             row = s.get(PatientTokenRow, token_id) if isinstance(token_id, int) else None
+            if row is not None and clinic_id is not None and patient_clinic_in(s, row.patient_id) != clinic_id:
+                row = None
             if row is None:
                 raise NotFound(f"link {token_id!r} not found")
             if row.revoked_at is None:
                 row.revoked_at = now
-                s.add(AuditRow(at=now, actor=actor, action="link.revoke", patient_id=row.patient_id,
-                               detail=f"link {row.id}"))
+                add_audit_in(s, at=now, actor=actor, action="link.revoke", patient_id=row.patient_id,
+                             detail=f"link {row.id}")
             s.flush()
             return _token(row)
 
         return self._write(tx)
 
-    def revoke_patient_tokens(self, patient_id, *, actor: str, now: dt.datetime) -> int:
-        """Revoke every active link of a patient (audited as ``link.revoke_all``); how many."""
+    def revoke_patient_tokens(self, patient_id, *, actor: str, now: dt.datetime,
+                              clinic_id: int | None = None) -> int:
+        """Revoke every active link of a patient (audited as ``link.revoke_all``); how many.
+        With ``clinic_id``, a patient of another clinic is not found."""
 
         def tx(s):
+            pc = patient_clinic_in(s, patient_id)
+            if clinic_id is not None and pc is not None and pc != clinic_id:
+                raise NotFound(f"patient {patient_id!r} not found")
             n = s.execute(sa.update(PatientTokenRow).where(
                 PatientTokenRow.patient_id == patient_id, PatientTokenRow.revoked_at.is_(None))
                 .values(revoked_at=now)).rowcount
-            s.add(AuditRow(at=now, actor=actor, action="link.revoke_all", patient_id=patient_id,
-                           detail=f"{n} links"))
+            add_audit_in(s, at=now, actor=actor, action="link.revoke_all", patient_id=patient_id,
+                         detail=f"{n} links")
             return n
 
         return self._write(tx)
@@ -496,8 +532,8 @@ class AccessRecords:
             self._release(s, release)
             r = s.get(PatientTokenRow, token_id)
             r.last_used_at = now
-            s.add(AuditRow(at=now, actor=f"link:{r.id}", action="sign_in.link", patient_id=r.patient_id,
-                           detail=""))
+            add_audit_in(s, at=now, actor=f"link:{r.id}", action="sign_in.link", patient_id=r.patient_id,
+                         detail="")
             s.flush()
             return _token(r)
 
@@ -505,7 +541,8 @@ class AccessRecords:
 
     # -- audit log
     def append_audit(self, *, at: dt.datetime, actor: str, action: str, patient_id: int | None = None,
-                     detail: str = "") -> None:
-        """One audit entry exactly as given (:func:`analyzer.auth.record_audit` checks it)."""
-        self._write(lambda s: s.add(AuditRow(at=at, actor=actor, action=action, patient_id=patient_id,
-                                             detail=detail)))
+                     detail: str = "", clinic_id: int | None = None) -> None:
+        """One audit entry as given (:func:`analyzer.auth.record_audit` checks it), in the log of
+        the patient's clinic, else of ``clinic_id``."""
+        self._write(lambda s: add_audit_in(s, at=at, actor=actor, action=action, patient_id=patient_id,
+                                           detail=detail, clinic_id=clinic_id))

@@ -7,7 +7,10 @@ Who may see what
 ----------------
 A :class:`Principal` is whoever is signed in:
 
-* ``practitioner`` (local account or OIDC): every patient of the clinic, originals included.
+* ``practitioner`` (local account or OIDC): every patient of their clinic, originals included
+  (an installation can hold several clinics; a practitioner sees only their own clinic's
+  patients, links, exports and audit log). ``is_admin`` marks the installation admin, who
+  also manages the clinics (:func:`create_clinic`, :func:`rename_clinic`, :func:`assign_account`).
 * ``patient`` (a patient link/code): read-only, one patient, never originals.
 * ``demo``: only demo patients (``is_demo``), and only while the clinic has no real patient,
   no practitioner account and no OIDC provider (:func:`demo_mode_available`).
@@ -35,11 +38,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -58,19 +60,11 @@ from analyzer.principal import (  # noqa: F401 - re-exported: analyzer.auth stay
     utcnow,
 )
 from analyzer.principal import as_utc as _now
-from analyzer.store.errors import Conflict, NotFound
-from analyzer.store.models import (
-    AuditRow,
-    AuthFailureRow,
-    PatientRow,
-    PatientTokenRow,
-    UserRow,
-)
+from analyzer.store.errors import LastPractitioner
 
 if TYPE_CHECKING:
     from analyzer.store import Store
-
-T = TypeVar("T")
+    from analyzer.store.records import TokenRec, UserRec
 
 #: Shortest password accepted for a local account.
 MIN_PASSWORD_LENGTH = 10
@@ -94,23 +88,6 @@ SHORT_CODE_LENGTH = 10
 SHORT_CODE_LABEL = "typed code"
 _SHORT = re.compile(rf"^[{SHORT_CODE_ALPHABET}]{{{SHORT_CODE_LENGTH}}}$")
 _ACTION = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
-
-
-# ---- database plumbing -----------------------------------------------------------------
-
-
-def _write(store: Store, fn: Callable[[Any], T]) -> T:
-    factory = store.session_factory(write=True)
-    with factory() as s, s.begin():
-        out = fn(s)
-    store.check_database_file()  # written to a deleted database file: not acknowledged
-    return out
-
-
-def _read(store: Store, fn: Callable[[Any], T]) -> T:
-    factory = store.session_factory()
-    with factory() as s:
-        return fn(s)
 
 
 # ---- passwords ---------------------------------------------------------------------------
@@ -206,28 +183,32 @@ def _key(kind: str, value: str = "*") -> str:
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}" if value != "*" else f"{kind}:*"
 
 
+def _since(keys: Iterable[str], now: dt.datetime) -> dict[str, dt.datetime]:
+    """Each key with the start of its policy's window at ``now``."""
+    return {k: now - _policy(k).window for k in keys}
+
+
+def _wait_rule(now: dt.datetime):
+    """Seconds a key stays locked at ``now`` after ``count`` failures, the latest at ``last``."""
+
+    def wait(key: str, count: int, last: dt.datetime | None) -> float:
+        if not count or last is None:
+            return 0.0
+        return max(0.0, (last + _policy(key).lockout(count) - now).total_seconds())
+
+    return wait
+
+
+def _forget_before(now: dt.datetime) -> dt.datetime:
+    return now - max(_KEEP, dt.timedelta(days=1))
+
+
 def retry_after(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> float:
     """Seconds until every key accepts another attempt (0 if none is locked)."""
     now = _now(now)
-    keys = list(keys)
-
-    def q(s) -> float:
-        wait = 0.0
-        for key in keys:
-            pol = _policy(key)
-            rows = s.execute(
-                sa.select(sa.func.count(), sa.func.max(AuthFailureRow.at))
-                .where(AuthFailureRow.key == key, AuthFailureRow.at > now - pol.window)).one()
-            count, last = rows
-            if not count or last is None:
-                continue
-            if last.tzinfo is None:
-                last = last.replace(tzinfo=dt.UTC)
-            until = last + pol.lockout(count)
-            wait = max(wait, (until - now).total_seconds())
-        return wait
-
-    return _read(store, q)
+    wait = _wait_rule(now)
+    stats = store.auth_failure_stats(_since(keys, now))
+    return max((wait(k, c, last) for k, (c, last) in stats.items()), default=0.0)
 
 
 def check_rate(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
@@ -240,45 +221,19 @@ def check_rate(store: Store, keys: Iterable[str], *, now: dt.datetime | None = N
 def record_failure(store: Store, keys: Iterable[str], *, now: dt.datetime | None = None) -> None:
     """Count one failed attempt against every key (and forget failures older than a day)."""
     now = _now(now)
-    keys = list(keys)
-
-    def tx(s):
-        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.at < now - max(_KEEP, dt.timedelta(days=1))))
-        for key in keys:
-            s.add(AuthFailureRow(key=key, at=now))
-
-    _write(store, tx)
-
-
-_LIMITER_LOCK = 7031507
-
-
-def _reserve_in(s, store: Store, keys: list[str], now: dt.datetime) -> list[int]:
-    """Check and count one attempt in the same transaction: raise :class:`RateLimited` if any
-    key is locked, else record a failure for every key *before* the secret is checked (removed
-    again by :func:`_release_in` when it was right). Concurrent attempts queue on the write lock
-    (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so 40 simultaneous guesses are
-    counted one after the other: the free ones are checked, the rest wait."""
-    if store.backend == "postgresql":
-        s.execute(sa.text(f"SELECT pg_advisory_xact_lock({_LIMITER_LOCK})"))
-    wait = max((retry_after_in(s, k, now) for k in keys), default=0.0)
-    if wait > 0:
-        raise RateLimited(wait)
-    s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.at < now - max(_KEEP, dt.timedelta(days=1))))
-    rows = [AuthFailureRow(key=k, at=now) for k in keys]
-    s.add_all(rows)
-    s.flush()
-    return [r.id for r in rows]
+    store.record_auth_failures(keys, now=now, forget_before=_forget_before(now))
 
 
 def _reserve(store: Store, keys: Iterable[str], now: dt.datetime) -> list[int]:
-    keys = list(keys)
-    return _write(store, lambda s: _reserve_in(s, store, keys, now))
-
-
-def _release_in(s, ids: list[int]) -> None:
-    if ids:
-        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.id.in_(ids)))
+    """Check and count one attempt at once: raise :class:`RateLimited` if any key is locked,
+    else record a failure for every key *before* the secret is checked (released again when it
+    was right). Simultaneous guesses are counted one after the other
+    (:meth:`analyzer.store.Store.reserve_auth_attempt`): the free ones are checked, the rest wait."""
+    wait, ids = store.reserve_auth_attempt(_since(keys, now), now=now, wait=_wait_rule(now),
+                                           forget_before=_forget_before(now))
+    if wait > 0:
+        raise RateLimited(wait)
+    return ids
 
 
 def check_setup_code(store: Store, given: str, expected: str, *, session_key: str = "",
@@ -291,12 +246,11 @@ def check_setup_code(store: Store, given: str, expected: str, *, session_key: st
     ids = _reserve(store, keys, now)
     if not hmac.compare_digest(str(given or "").encode(), str(expected or "").encode()):
         raise InvalidCredentials("wrong setup code")
-    _write(store, lambda s: _release_in(s, ids))
+    store.release_auth_attempt(ids)
 
 
 def clear_failures(store: Store, keys: Iterable[str]) -> None:
-    keys = list(keys)
-    _write(store, lambda s: s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(keys))))
+    store.forget_auth_failures(keys)
 
 
 def login_keys(username: str, session_key: str = "") -> list[str]:
@@ -329,29 +283,24 @@ class Account:
     failed_attempts: int
 
 
-def _account(r: UserRow) -> Account:
+def _account(r: UserRec) -> Account:
     return Account(id=r.id, username=r.username, role=r.role, patient_id=r.patient_id,
-                   created_at=r.created_at, disabled=r.disabled_at is not None,
-                   failed_attempts=r.failed_attempts or 0)
+                   created_at=r.created_at, disabled=r.disabled, failed_attempts=r.failed_attempts)
 
 
 def practitioner_count(store: Store) -> int:
     """Enabled local practitioner accounts."""
-    return _read(store, lambda s: s.scalar(
-        sa.select(sa.func.count()).select_from(UserRow)
-        .where(UserRow.role == "practitioner", UserRow.disabled_at.is_(None))) or 0)
+    return store.count_enabled_practitioners()
 
 
 def needs_first_account(store: Store) -> bool:
     """True until the first practitioner account exists (then never again)."""
-    return _read(store, lambda s: s.scalar(
-        sa.select(UserRow.id).where(UserRow.role == "practitioner").limit(1))) is None
+    return not store.has_practitioner_account()
 
 
 def has_real_patients(store: Store) -> bool:
     """True as soon as one patient is not a demo patient."""
-    return _read(store, lambda s: s.scalar(
-        sa.select(PatientRow.id).where(PatientRow.is_demo.is_(False)).limit(1))) is not None
+    return store.has_real_patients()
 
 
 def demo_mode_available(store: Store, *, oidc_configured: bool = False, disabled: bool = False) -> bool:
@@ -365,18 +314,20 @@ def demo_mode_available(store: Store, *, oidc_configured: bool = False, disabled
     return needs_first_account(store) and not has_real_patients(store)
 
 
-def _lock_first(s, store: Store) -> None:
-    if store.backend == "postgresql":
-        s.execute(sa.text("SELECT pg_advisory_xact_lock(7031506)"))
-
-
 def _pw_stamp(password_hash: str) -> str:
     return hashlib.sha256(str(password_hash).encode()).hexdigest()[:32]
 
 
-def _principal_of(row: UserRow, now: dt.datetime) -> Principal:
+def _principal_of(row: UserRec, now: dt.datetime) -> Principal:
     return Principal(role=row.role, via="local", name=row.username, signed_in_at=now,
-                     user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash))
+                     user_id=row.id, patient_id=row.patient_id, pw_stamp=_pw_stamp(row.password_hash),
+                     clinic_id=row.clinic_id if row.role == "practitioner" else None,
+                     is_admin=row.is_admin and row.role == "practitioner")
+
+
+def clinic_of(store: Store, by: Principal) -> int:
+    """The clinic a practitioner works in (None on the principal: the default clinic)."""
+    return by.clinic_id if by.clinic_id is not None else store.default_clinic_id()
 
 
 def create_first_practitioner(store: Store, username: str, password: str, confirm: str, *,
@@ -390,20 +341,8 @@ def create_first_practitioner(store: Store, username: str, password: str, confir
     name = normalize_username(username)
     check_new_password(password, confirm, username=name)
     pw_hash = hash_password(password)
-
-    def tx(s) -> Principal:
-        _lock_first(s, store)
-        if s.scalar(sa.select(UserRow.id).where(UserRow.role == "practitioner").limit(1)) is not None:
-            raise Conflict("a practitioner account already exists: sign in instead")
-        if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
-            raise Conflict(f"the username {name!r} is taken")
-        row = UserRow(username=name, role="practitioner", password_hash=pw_hash, created_at=now)
-        s.add(row)
-        s.flush()
-        s.add(AuditRow(at=now, actor=f"local:{name}", action="account.first_practitioner", detail=""))
-        return _principal_of(row, now)
-
-    return _write(store, tx)
+    row = store.create_first_practitioner_account(name, pw_hash, now=now)
+    return _principal_of(row, now)
 
 
 def _require_practitioner(by: Principal | None) -> Principal:
@@ -425,26 +364,14 @@ def create_account(store: Store, by: Principal, username: str, password: str, co
     name = normalize_username(username)
     check_new_password(password, confirm, username=name)
     pw_hash = hash_password(password)
-
-    def tx(s) -> Account:
-        if patient_id is not None and s.get(PatientRow, patient_id) is None:
-            raise NotFound(f"patient {patient_id} not found")
-        if s.scalar(sa.select(UserRow.id).where(UserRow.username == name)) is not None:
-            raise Conflict(f"the username {name!r} is taken")
-        row = UserRow(username=name, role=role, password_hash=pw_hash, patient_id=patient_id,
-                      created_at=now)
-        s.add(row)
-        s.flush()
-        s.add(AuditRow(at=now, actor=by.actor, action=f"account.create.{role}", patient_id=patient_id,
-                       detail=f"user {row.id}"))
-        return _account(row)
-
-    return _write(store, tx)
+    return _account(store.add_account(name, pw_hash, role=role, patient_id=patient_id, actor=by.actor, now=now,
+                                      clinic_id=clinic_of(store, by)))
 
 
 def list_accounts(store: Store, by: Principal) -> list[Account]:
+    """The accounts of the practitioner's clinic."""
     _require_practitioner(by)
-    return _read(store, lambda s: [_account(r) for r in s.scalars(sa.select(UserRow).order_by(UserRow.id))])
+    return [_account(r) for r in store.list_accounts(clinic_id=clinic_of(store, by))]
 
 
 def set_account_disabled(store: Store, by: Principal, user_id: int, disabled: bool, *,
@@ -453,23 +380,11 @@ def set_account_disabled(store: Store, by: Principal, user_id: int, disabled: bo
     The last enabled practitioner can't be disabled."""
     _require_practitioner(by)
     now = _now(now)
-
-    def tx(s) -> Account:
-        row = s.get(UserRow, user_id) if isinstance(user_id, int) else None
-        if row is None:
-            raise NotFound(f"account {user_id!r} not found")
-        if disabled and row.role == "practitioner" and row.disabled_at is None:
-            others = s.scalar(sa.select(sa.func.count()).select_from(UserRow).where(
-                UserRow.role == "practitioner", UserRow.disabled_at.is_(None), UserRow.id != row.id))
-            if not others:
-                raise AccountError("the last practitioner account can't be disabled")
-        row.disabled_at = now if disabled else None
-        s.add(AuditRow(at=now, actor=by.actor, action="account.disable" if disabled else "account.enable",
-                       patient_id=row.patient_id, detail=f"user {row.id}"))
-        s.flush()
-        return _account(row)
-
-    return _write(store, tx)
+    try:
+        return _account(store.set_account_disabled(user_id, disabled, actor=by.actor, now=now,
+                                                   clinic_id=clinic_of(store, by)))
+    except LastPractitioner as e:
+        raise AccountError(str(e)) from None
 
 
 def change_password(store: Store, by: Principal, old: str, new: str, confirm: str, *,
@@ -480,7 +395,7 @@ def change_password(store: Store, by: Principal, old: str, new: str, confirm: st
     if by is None or by.via != "local" or by.user_id is None:
         raise AccessDenied("only a local account has a password here")
     now = _now(now)
-    row = _read(store, lambda s: s.get(UserRow, by.user_id))
+    row = store.user_by_id(by.user_id)
     if row is None:
         raise AccessDenied("this account is no longer active")
     check_new_password(new, confirm, username=row.username)
@@ -488,17 +403,9 @@ def change_password(store: Store, by: Principal, old: str, new: str, confirm: st
     if not verify_password(row.password_hash, str(old)):
         raise InvalidCredentials("the current password is wrong")
     pw_hash = hash_password(new)
-
-    def tx(s) -> Principal:
-        _release_in(s, ids)
-        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key == login_keys(row.username)[0]))
-        r = s.get(UserRow, by.user_id)
-        r.password_hash = pw_hash
-        s.add(AuditRow(at=now, actor=by.actor, action="account.password", detail=f"user {r.id}"))
-        s.flush()
-        return Principal(**{**by.__dict__, "pw_stamp": _pw_stamp(pw_hash)})
-
-    return _write(store, tx)
+    store.change_account_password(by.user_id, pw_hash, actor=by.actor, now=now, release=ids,
+                                  forget_keys=login_keys(row.username)[:1])
+    return Principal(**{**by.__dict__, "pw_stamp": _pw_stamp(pw_hash)})
 
 
 def authenticate(store: Store, username: str, password: str, *, session_key: str = "",
@@ -514,52 +421,22 @@ def authenticate(store: Store, username: str, password: str, *, session_key: str
     ids = _reserve(store, keys, now)  # checked and counted at once (raises RateLimited)
     row = None
     if _USERNAME.match(raw):
-        row = _read(store, lambda s: s.scalar(sa.select(UserRow).where(UserRow.username == raw)))
+        row = store.user_by_name(raw)
     ok = False
     if row is None:
         _burn_time(str(password))
     else:
         ok = verify_password(row.password_hash, str(password))
-    if not ok or row is None or row.disabled_at is not None:
+    if not ok or row is None or row.disabled:
         # the failure was counted by _reserve
-        def bump(s):
-            if row is not None:
-                r = s.get(UserRow, row.id)
-                r.failed_attempts = (r.failed_attempts or 0) + 1
-                wait = retry_after_in(s, keys[0], now)
-                r.locked_until = now + dt.timedelta(seconds=wait) if wait > 0 else None
-            s.add(AuditRow(at=now, actor=f"local:{raw[:60]}" if row is not None else "unknown",
-                           action="sign_in.failed", detail=""))
-
-        _write(store, bump)
+        store.note_failed_sign_in(row.id if row is not None else None,
+                                  actor=f"local:{raw[:60]}" if row is not None else "unknown", now=now,
+                                  lock_key=keys[0], since=_since(keys[:1], now)[keys[0]], wait=_wait_rule(now))
         raise InvalidCredentials("wrong username or password")
     rehash = _hasher.check_needs_rehash(row.password_hash)
     new_hash = hash_password(str(password)) if rehash else None
-
-    def done(s) -> Principal:
-        r = s.get(UserRow, row.id)
-        r.failed_attempts = 0
-        r.locked_until = None
-        if new_hash:
-            r.password_hash = new_hash
-        _release_in(s, ids)
-        s.execute(sa.delete(AuthFailureRow).where(AuthFailureRow.key.in_(keys[:1])))
-        s.add(AuditRow(at=now, actor=f"local:{r.username}", action="sign_in", patient_id=r.patient_id,
-                       detail=""))
-        return _principal_of(r, now)
-
-    return _write(store, done)
-
-
-def retry_after_in(s, key: str, now: dt.datetime) -> float:
-    pol = _policy(key)
-    count, last = s.execute(
-        sa.select(sa.func.count(), sa.func.max(AuthFailureRow.at))
-        .where(AuthFailureRow.key == key, AuthFailureRow.at > now - pol.window)).one()
-    if not count or last is None:
-        return 0.0
-    last = last if last.tzinfo else last.replace(tzinfo=dt.UTC)
-    return max(0.0, (last + pol.lockout(count) - now).total_seconds())
+    r = store.note_sign_in(row.id, now=now, new_password_hash=new_hash, release=ids, forget_keys=keys[:1])
+    return _principal_of(r, now)
 
 
 # ---- OIDC ------------------------------------------------------------------------------
@@ -648,7 +525,7 @@ class LinkInfo:
         return "active" if _now(now) < self.expires_at else "expired"
 
 
-def _link(r: PatientTokenRow) -> LinkInfo:
+def _link(r: TokenRec) -> LinkInfo:
     return LinkInfo(id=r.id, patient_id=r.patient_id, label=r.label or "", created_at=r.created_at,
                     expires_at=r.expires_at, revoked_at=r.revoked_at, last_used_at=r.last_used_at)
 
@@ -668,23 +545,13 @@ def issue_patient_link(store: Store, by: Principal, patient_id: int, *, days: in
                          now=now, expires=expires, detail=f"link {{id}}, {days} days")
 
 
-def _record_token(store, by: Principal, patient_id: int, *, token_hash: str, shown: str, label: str,
+def _record_token(store: Store, by: Principal, patient_id: int, *, token_hash: str, shown: str, label: str,
                   now: dt.datetime, expires: dt.datetime, detail: str) -> IssuedLink:
     """Store a link's or a typed code's hash for ``patient_id`` and audit it as ``link.issue``
     (``detail`` names the new row as ``{id}``), in one transaction."""
-
-    def tx(s) -> IssuedLink:
-        if not isinstance(patient_id, int) or isinstance(patient_id, bool) or s.get(PatientRow, patient_id) is None:
-            raise NotFound(f"patient {patient_id!r} not found")
-        row = PatientTokenRow(token_hash=token_hash, patient_id=patient_id, label=label,
-                              created_at=now, expires_at=expires)
-        s.add(row)
-        s.flush()
-        s.add(AuditRow(at=now, actor=by.actor, action="link.issue", patient_id=patient_id,
-                       detail=detail.format(id=row.id)))
-        return IssuedLink(id=row.id, patient_id=patient_id, token=shown, expires_at=expires, label=label)
-
-    return _write(store, tx)
+    row = store.issue_patient_token(patient_id, token_hash=token_hash, label=label, now=now, expires_at=expires,
+                                    actor=by.actor, detail=detail, clinic_id=clinic_of(store, by))
+    return IssuedLink(id=row.id, patient_id=patient_id, token=shown, expires_at=expires, label=label)
 
 
 def issue_patient_code(store: Store, by: Principal, patient_id: int, *, days: int = DEFAULT_LINK_DAYS,
@@ -707,51 +574,21 @@ def issue_patient_code(store: Store, by: Principal, patient_id: int, *, days: in
 
 def list_patient_links(store: Store, by: Principal, patient_id: int) -> list[LinkInfo]:
     _require_practitioner(by)
-    return _read(store, lambda s: [_link(r) for r in s.scalars(
-        sa.select(PatientTokenRow).where(PatientTokenRow.patient_id == patient_id)
-        .order_by(PatientTokenRow.id.desc()))])
+    return [_link(r) for r in store.patient_tokens_newest_first(patient_id, clinic_id=clinic_of(store, by))]
 
 
 def revoke_patient_link(store: Store, by: Principal, link_id: int, *, now: dt.datetime | None = None) -> LinkInfo:
     """Revoke one link now; a patient using it loses access at their next request."""
     _require_practitioner(by)
     now = _now(now)
-
-    def tx(s) -> LinkInfo:
-        row = s.get(PatientTokenRow, link_id) if isinstance(link_id, int) else None
-        if row is None:
-            raise NotFound(f"link {link_id!r} not found")
-        if row.revoked_at is None:
-            row.revoked_at = now
-            s.add(AuditRow(at=now, actor=by.actor, action="link.revoke", patient_id=row.patient_id,
-                           detail=f"link {row.id}"))
-        s.flush()
-        return _link(row)
-
-    return _write(store, tx)
+    return _link(store.revoke_token(link_id, actor=by.actor, now=now, clinic_id=clinic_of(store, by)))
 
 
 def revoke_all_links(store: Store, by: Principal, patient_id: int, *, now: dt.datetime | None = None) -> int:
     """Revoke every active link of a patient; returns how many."""
     _require_practitioner(by)
     now = _now(now)
-
-    def tx(s) -> int:
-        n = s.execute(sa.update(PatientTokenRow).where(
-            PatientTokenRow.patient_id == patient_id, PatientTokenRow.revoked_at.is_(None))
-            .values(revoked_at=now)).rowcount
-        s.add(AuditRow(at=now, actor=by.actor, action="link.revoke_all", patient_id=patient_id,
-                       detail=f"{n} links"))
-        return n
-
-    return _write(store, tx)
-
-
-def _valid_token_row(s, token_hash: str, now: dt.datetime) -> PatientTokenRow | None:
-    row = s.scalar(sa.select(PatientTokenRow).where(PatientTokenRow.token_hash == token_hash))
-    if row is None or row.revoked_at is not None or not now < row.expires_at:
-        return None
-    return row
+    return store.revoke_patient_tokens(patient_id, actor=by.actor, now=now, clinic_id=clinic_of(store, by))
 
 
 _BAD_CODE = "this link or code is not valid: it may have expired or been withdrawn; ask your practitioner"
@@ -772,25 +609,15 @@ def redeem_patient_link(store: Store, token: str, *, session_key: str = "",
     token = extract_token(token)
     row = None
     if short is not None:
-        sh = _short_code_hash(short)
-        row = _read(store, lambda s: _valid_token_row(s, sh, now))
+        row = store.valid_patient_token(_short_code_hash(short), now)
     elif _TOKEN.match(token):
-        th = hash_token(token)
-        row = _read(store, lambda s: _valid_token_row(s, th, now))
+        row = store.valid_patient_token(hash_token(token), now)
     if row is None:
-        _write(store, lambda s: s.add(AuditRow(at=now, actor="unknown", action="link.failed", detail="")))
+        store.append_audit(at=now, actor="unknown", action="link.failed", detail="")
         raise InvalidCredentials(_BAD_CODE)
-
-    def tx(s) -> Principal:
-        _release_in(s, ids)
-        r = s.get(PatientTokenRow, row.id)
-        r.last_used_at = now
-        s.add(AuditRow(at=now, actor=f"link:{r.id}", action="sign_in.link", patient_id=r.patient_id,
-                       detail=""))
-        return Principal(role="patient", via="link", name=f"link-{r.id}", signed_in_at=now,
-                         patient_id=r.patient_id, token_id=r.id, token_hash=r.token_hash)
-
-    return _write(store, tx)
+    r = store.use_patient_token(row.id, now=now, release=ids)
+    return Principal(role="patient", via="link", name=f"link-{r.id}", signed_in_at=now,
+                     patient_id=r.patient_id, token_id=r.id, token_hash=r.token_hash)
 
 
 # ---- session validity ----------------------------------------------------------------------
@@ -820,16 +647,20 @@ def validate_principal(store: Store, principal: Principal, *, now: dt.datetime |
             raise AccessDenied("demo mode has ended: this clinic now has real patients or accounts; sign in")
         return principal
     if principal.via == "link":
-        th = principal.token_hash or ""
-        row = _read(store, lambda s: _valid_token_row(s, th, now))
+        row = store.valid_patient_token(principal.token_hash or "", now)
         if row is None or row.patient_id != principal.patient_id or row.id != principal.token_id:
             raise AccessDenied("this patient link has expired or was withdrawn")
         return principal
     if principal.via == "local":
-        row = _read(store, lambda s: s.get(UserRow, principal.user_id) if isinstance(principal.user_id, int) else None)
-        if (row is None or row.disabled_at is not None or row.role != principal.role
+        row = store.user_by_id(principal.user_id)
+        if (row is None or row.disabled or row.role != principal.role
                 or row.username != principal.name or row.patient_id != principal.patient_id):
             raise AccessDenied("this account is no longer active")
+        if row.role == "practitioner":  # moved to another clinic, or no longer the admin: sign in again
+            if (row.clinic_id or store.default_clinic_id()) != clinic_of(store, principal):
+                raise AccessDenied("this account was moved to another clinic: sign in again")
+            if principal.is_admin and not row.is_admin:
+                raise AccessDenied("this account is no longer the installation admin: sign in again")
         if principal.pw_stamp is None or not hmac.compare_digest(principal.pw_stamp, _pw_stamp(row.password_hash)):
             raise AccessDenied("the password of this account was changed: sign in again")
         return principal
@@ -849,23 +680,31 @@ DENIED = "you don't have access to this patient"
 def authorize(principal: Principal | None, patient_id: Any, store: Store=None) -> int:
     """Return ``patient_id`` if ``principal`` may read that patient, else raise :class:`AccessDenied`.
 
-    A practitioner may read every patient; a patient only their own; demo only demo patients
-    (needs ``store``). ``patient_id`` must be an ``int`` (a string from a URL is refused, not
-    converted). The message is the same whether the patient exists or not.
+    A practitioner may read every patient of their clinic (checked with ``store``; without
+    one, only a principal of no named clinic is let through, as in a single-clinic
+    installation); a patient only their own; demo only demo patients (needs ``store``).
+    ``patient_id`` must be an ``int`` (a string from a URL is refused, not converted). The
+    message is the same whether the patient exists or not, in another clinic or nowhere.
     """
     if principal is None:
         raise AccessDenied("not signed in")
     if isinstance(patient_id, bool) or not isinstance(patient_id, int):
         raise AccessDenied(DENIED)
     if principal.is_practitioner:
-        return patient_id
+        if store is None:
+            if principal.clinic_id is None:
+                return patient_id
+            raise AccessDenied(DENIED)
+        owner = store.patient_clinic(patient_id)  # None: no such patient
+        if owner is not None and owner == clinic_of(store, principal):
+            return patient_id
+        raise AccessDenied(DENIED)
     if principal.is_patient:
         if principal.patient_id is not None and patient_id == principal.patient_id:
             return patient_id
         raise AccessDenied(DENIED)
     if principal.is_demo and store is not None:
-        is_demo = _read(store, lambda s: s.scalar(sa.select(PatientRow.is_demo).where(PatientRow.id == patient_id)))
-        if is_demo:
+        if store.patient_is_demo(patient_id):
             return patient_id
     raise AccessDenied(DENIED)
 
@@ -898,19 +737,57 @@ def record_audit(store: Store, who: Principal | str | None, action: str, patient
     if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, int)):
         raise ValueError("audit patient_id must be an int or None")
     actor = who.actor if isinstance(who, Principal) else str(who or "unknown")[:100]
-    _write(store, lambda s: s.add(AuditRow(at=now, actor=actor, action=action, patient_id=patient_id,
-                                           detail=str(detail)[:2000])))
+    clinic = clinic_of(store, who) if isinstance(who, Principal) and who.is_practitioner else None
+    store.append_audit(at=now, actor=actor, action=action, patient_id=patient_id, detail=str(detail)[:2000],
+                       clinic_id=clinic)
 
 
 def list_audit(store: Store, by: Principal, *, patient_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
-    """Newest first; practitioners only."""
+    """Newest first; practitioners only, their clinic's log (the installation admin also sees
+    the entries of no clinic: unknown codes and usernames tried)."""
     _require_practitioner(by)
+    rows = store.list_audit(patient_id=patient_id, limit=min(max(1, int(limit)), 100_000),
+                            clinic_id=clinic_of(store, by), include_unassigned=by.is_admin)
+    return [AuditEntry(id=r.id, at=r.at, actor=r.actor, action=r.action, patient_id=r.patient_id,
+                       detail=r.detail) for r in rows]
 
-    def q(s):
-        stmt = sa.select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(max(1, int(limit)))
-        if patient_id is not None:
-            stmt = stmt.where(AuditRow.patient_id == patient_id)
-        return [AuditEntry(id=r.id, at=r.at, actor=r.actor, action=r.action, patient_id=r.patient_id,
-                           detail=r.detail or "") for r in s.scalars(stmt)]
 
-    return _read(store, q)
+# ---- clinics (the installation admin) ----------------------------------------------------------
+
+
+def _require_admin(by: Principal | None) -> Principal:
+    if by is None or not by.is_practitioner or not by.is_admin:
+        raise AccessDenied("only the installation admin can manage clinics")
+    return by
+
+
+def list_clinics(store: Store, by: Principal) -> list:
+    """Every clinic of the installation (admin only)."""
+    _require_admin(by)
+    return store.list_clinics()
+
+
+def create_clinic(store: Store, by: Principal, name: str, *, now: dt.datetime | None = None):
+    """A new clinic (admin only; audited as ``clinic.create`` in the new clinic's log)."""
+    _require_admin(by)
+    return store.create_clinic(name, actor=by.actor, now=_now(now))
+
+
+def rename_clinic(store: Store, by: Principal, clinic_id: int, name: str, *, now: dt.datetime | None = None):
+    """Rename a clinic (admin only; audited as ``clinic.rename``)."""
+    _require_admin(by)
+    return store.rename_clinic(clinic_id, name, actor=by.actor, now=_now(now))
+
+
+def list_all_accounts(store: Store, by: Principal) -> list[tuple[Account, int | None]]:
+    """Every account of the installation with its clinic id (admin only)."""
+    _require_admin(by)
+    return [(_account(r), r.clinic_id) for r in store.list_accounts()]
+
+
+def assign_account(store: Store, by: Principal, user_id: int, clinic_id: int, *,
+                   now: dt.datetime | None = None) -> Account:
+    """Move a practitioner account to a clinic (admin only; audited as ``account.clinic`` in both
+    clinics' logs). Its open sessions end at their next request (:func:`validate_principal`)."""
+    _require_admin(by)
+    return _account(store.set_account_clinic(user_id, clinic_id, actor=by.actor, now=_now(now)))

@@ -78,6 +78,12 @@ class Principal:
         Local account id.
     patient_id : int or None
         The one patient a ``patient`` principal may see.
+    clinic_id : int or None
+        A practitioner's clinic: they see only its patients, links, exports and audit log.
+        None means the installation's default clinic (an OIDC sign-in, or an installation
+        that never named a clinic).
+    is_admin : bool
+        The installation admin: manages clinics (create, rename, assign accounts).
     token_id, token_hash : int/str or None
         The patient link used (its SHA-256, never the token).
     signed_in_at : datetime
@@ -95,6 +101,8 @@ class Principal:
     #: Local accounts: a fingerprint of the password hash at sign-in. A password change
     #: changes it, which ends every other session of the account (validate_principal).
     pw_stamp: str | None = None
+    clinic_id: int | None = None
+    is_admin: bool = False
 
     @property
     def is_practitioner(self) -> bool:
@@ -123,7 +131,7 @@ class Principal:
             "role": self.role, "via": self.via, "name": self.name,
             "signed_in_at": self.signed_in_at.isoformat(), "user_id": self.user_id,
             "patient_id": self.patient_id, "token_id": self.token_id, "token_hash": self.token_hash,
-            "pw_stamp": self.pw_stamp,
+            "pw_stamp": self.pw_stamp, "clinic_id": self.clinic_id, "is_admin": self.is_admin,
         }
 
     @classmethod
@@ -135,7 +143,8 @@ class Principal:
         return cls(role=role, via=via, name=str(d["name"]), signed_in_at=as_utc(at),
                    user_id=d.get("user_id"), patient_id=d.get("patient_id"),
                    token_id=d.get("token_id"), token_hash=d.get("token_hash"),
-                   pw_stamp=d.get("pw_stamp"))
+                   pw_stamp=d.get("pw_stamp"), clinic_id=d.get("clinic_id"),
+                   is_admin=d.get("is_admin") is True)
 
 
 #: Backwards-friendly name used by the UI layer (``require_user(store) -> User``).

@@ -1,6 +1,7 @@
-"""Access: patient links (create, revoke), practitioner accounts, the audit log, my password.
+"""Access: patient links (create, revoke), practitioner accounts, the audit log, my password;
+for the installation admin also the clinics (create, rename, assign accounts).
 
-Practitioners only. A link's token is shown once, right after it is made: only its SHA-256 is
+Practitioners only, each seeing their own clinic's patients, accounts and audit log. A link's token is shown once, right after it is made: only its SHA-256 is
 kept, so a lost link is revoked and replaced, never shown again.
 """
 
@@ -11,7 +12,7 @@ import streamlit as st
 
 from analyzer import auth
 from analyzer.errors import SkinProgressError
-from ui.auth import current_user, keep_signed_in, session_key
+from ui.auth import current_user, keep_signed_in, patient_scope, session_key
 from ui.common import confirm_button, current_patient_id, get_store, md_escape
 
 store = get_store()
@@ -21,7 +22,7 @@ if user is None or not user.is_practitioner:
     st.error("Practitioners only.")
     st.stop()
 
-patients = store.list_patients()
+patients = patient_scope(store).patients()  # this practitioner's clinic
 labels = {p.id: f"{p.display_name} ({p.code})" + (" · demo" if p.is_demo else "") for p in patients}
 codes = {p.id: p.code for p in patients}
 
@@ -155,3 +156,58 @@ if entries:
         "detail": e.detail} for e in entries]), hide_index=True, width="stretch")
 else:
     st.caption("Nothing recorded yet.")
+
+# ---- clinics (the installation admin) ----------------------------------------------------------
+if user.is_admin:
+    st.subheader("Clinics")
+    st.caption("This installation's clinics. Each clinic's practitioners see only its patients, links, exports "
+               "and audit log. New patients go to the clinic of the practitioner who creates them.")
+    try:
+        clinics = auth.list_clinics(store, user)
+    except SkinProgressError as exc:
+        st.error(str(exc))
+        clinics = []
+    cnames = {c.id: c.name for c in clinics}
+    for c in clinics:
+        c1, c2 = st.columns([4, 2])
+        mine = " · :green-badge[yours]" if c.id == auth.clinic_of(store, user) else ""
+        c1.markdown(f"**{md_escape(c.name)}**{mine} · since {_when(c.created_at)}")
+        with c2.popover("Rename"):
+            new_name = st.text_input("New name", value=c.name, key=f"acc_cl_name_{c.id}")
+            if st.button("Save name", key=f"acc_cl_ren_{c.id}"):
+                try:
+                    auth.rename_clinic(store, user, c.id, new_name)
+                except SkinProgressError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
+    with st.form("acc_new_clinic", clear_on_submit=True):
+        cn = st.text_input("New clinic's name", key="acc_cl_new")
+        if st.form_submit_button("Create clinic"):
+            try:
+                made = auth.create_clinic(store, user, cn)
+            except SkinProgressError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["_acc_cl_made"] = f"Clinic {made.name} created."
+                st.rerun()
+    if msg := st.session_state.pop("_acc_cl_made", None):
+        st.success(msg)
+    st.markdown("**Practitioner accounts by clinic**")
+    st.caption("Moving an account signs it out; its next sign-in shows the new clinic's patients.")
+    for a, cid in auth.list_all_accounts(store, user):
+        if a.role != "practitioner":
+            continue
+        c1, c2 = st.columns([3, 3])
+        c1.markdown(f"**{a.username}**" + (" · :red-badge[disabled]" if a.disabled else ""))
+        ids = list(cnames)
+        pick = c2.selectbox("Clinic", ids, index=ids.index(cid) if cid in ids else 0, key=f"acc_cl_of_{a.id}",
+                            format_func=lambda i: cnames[i], label_visibility="collapsed",
+                            disabled=a.id == user.user_id)
+        if pick != cid and a.id != user.user_id:
+            try:
+                auth.assign_account(store, user, a.id, pick)
+            except SkinProgressError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()

@@ -7,7 +7,7 @@ import streamlit as st
 from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.screening import validate_screening
-from ui.auth import audit
+from ui.auth import audit, patient_scope
 from ui.common import (
     bump,
     concern_text,
@@ -95,7 +95,7 @@ except ImportError:  # pragma: no cover
     pass
 
 search = st.text_input("Search by name or code", key="patient_search", placeholder="e.g. DEMO or Smith")
-patients = store.list_patients(search=search)
+patients = patient_scope(store).patients(search)
 
 if not patients:
     st.info("No patient matches." if search else "No patients yet: create the first one below.")
@@ -154,7 +154,8 @@ with st.expander("New patient", expanded=not patients and not search):
             patient, series = service.create_patient_with_series(
                 store, code=code, display_name=name, birth_year=birth_year or None, fitzpatrick=fitz,
                 consent_photos=consent_photos, consent_reports=consent_reports, notes=notes,
-                body_area=body_area, concerns=concerns, series_name=series_name, screening=screening)
+                body_area=body_area, concerns=concerns, series_name=series_name, screening=screening,
+                clinic_id=patient_scope(store).clinic_id)
         except SkinProgressError as exc:  # UsageError of the checklist included
             st.error(str(exc))
         else:

@@ -259,16 +259,19 @@ def _pin_state(store: Store, p: Principal) -> None:
     if p.is_patient:
         ss["patient_id"] = p.patient_id
         ss["patient_mode_id"] = p.patient_id
-    elif p.is_demo:
+    else:  # demo, and a practitioner (their clinic's patients only): a planted or stale id is refused
         for k in ("patient_id", "patient_mode_id"):
             if ss.get(k) is not None:
                 try:
                     sc.check(ss[k])
-                except AccessDenied:
+                except AccessDenied as exc:
                     ss[k] = None
-    if not p.is_practitioner and ss.get("series_id") is not None:
+                    if p.is_practitioner:
+                        st.error(str(exc))
+    if ss.get("series_id") is not None:
         try:
-            if sc.series(ss["series_id"]).patient_id != ss.get("patient_id"):
+            ser = sc.series(ss["series_id"])  # AccessDenied for another clinic's series too
+            if not p.is_practitioner and ser.patient_id != ss.get("patient_id"):
                 raise AccessDenied("")
         except (AccessDenied, SkinProgressError):
             own = sc.series_of(ss["patient_id"]) if ss.get("patient_id") is not None else []

@@ -16,6 +16,7 @@ import streamlit as st
 from PIL import Image
 
 from analyzer import ANALYZER_VERSION, service
+from ui.auth import patient_scope
 
 if TYPE_CHECKING:
     from analyzer.store import Store
@@ -242,7 +243,7 @@ def default_selection(store: Store) -> None:
     among real patients nobody is pre-selected (the practitioner picks one)."""
     if "patient_id" in st.session_state:
         return
-    pats = store.list_patients()
+    pats = patient_scope(store).patients()
     if not pats:
         select_patient(None)
         return
@@ -254,8 +255,9 @@ def default_selection(store: Store) -> None:
 
 
 def context_sidebar(store: Store) -> None:
-    """Patient and series pickers in the sidebar (practitioner pages only)."""
-    pats = store.list_patients()
+    """Patient and series pickers in the sidebar (practitioner pages only): the patients of the
+    signed-in practitioner's clinic."""
+    pats = patient_scope(store).patients()
     ids = [p.id for p in pats]
     names = {p.id: f"{p.display_name} ({p.code})" + (" · demo" if p.is_demo else "") for p in pats}
     pid = current_patient_id()

@@ -1,7 +1,9 @@
 """The patient scope: the store and the use cases as a signed-in principal may use them.
 
 Every read goes through :func:`analyzer.auth.authorize`; ids of series, sessions and photos
-are traced to their patient first. The exports (PDF, CSV, archive) are audited.
+are traced to their patient first. The exports (PDF, CSV, archive) are audited. A
+practitioner's scope is their clinic: another clinic's patients are neither listed nor
+reachable by id (the same refusal as a patient that does not exist).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from analyzer.auth import (
     AccessDenied,
     Principal,
     authorize,
+    clinic_of,
     may_see_originals,
     record_audit,
 )
@@ -79,12 +82,17 @@ class PatientScope:
         self._photo(photo_id)
         return photo_id
 
+    @property
+    def clinic_id(self) -> int | None:
+        """A practitioner's clinic (where their new patients go); None for anyone else."""
+        return clinic_of(self.store, self.principal) if self.principal.is_practitioner else None
+
     # -- reads
-    def patients(self) -> list:
-        """The patients this principal may see."""
-        pats = self.store.list_patients()
+    def patients(self, search: str = "") -> list:
+        """The patients this principal may see (a practitioner: their clinic's)."""
         if self.principal.is_practitioner:
-            return pats
+            return self.store.list_patients(search, clinic_id=self.clinic_id)
+        pats = self.store.list_patients(search)
         if self.principal.is_patient:
             return [p for p in pats if p.id == self.principal.patient_id]
         return [p for p in pats if p.is_demo]

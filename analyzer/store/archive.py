@@ -36,11 +36,19 @@ import sqlalchemy as sa
 from analyzer.errors import PhotoError
 from analyzer.io import DEFAULT_MAX_BYTES, load_photo
 from analyzer.store import validate as v
+from analyzer.store.clinics import default_clinic_id_in
 from analyzer.store.convert import patient_record as _patient
 from analyzer.store.errors import Conflict, InvalidInput, StoreError
 from analyzer.store.files import EXTENSIONS as _EXT
 from analyzer.store.files import derived_key, display_jpeg, original_key
-from analyzer.store.models import AnalysisRow, PatientRow, PhotoRow, SeriesRow, SessionRow
+from analyzer.store.models import (
+    AnalysisRow,
+    ClinicRow,
+    PatientRow,
+    PhotoRow,
+    SeriesRow,
+    SessionRow,
+)
 
 FORMAT = "skin-progress-patient"
 FORMAT_VERSION = 1
@@ -329,17 +337,17 @@ def _reference_patch(value: Any, ref: int, width: int, height: int) -> dict | No
         raise InvalidInput(f"archive: photo {ref}: {exc}") from None
 
 
-def import_archive(store, src, *, code: str | None = None):
+def import_archive(store, src, *, code: str | None = None, clinic_id: int | None = None):
     """Check the whole archive, write its files, then insert every row in one transaction.
 
     Photos are read one at a time (twice: to check, then to store); only their small
     display copies are kept in memory.
     """
     with _open_archive(src) as zf:
-        return _import(store, zf, code)
+        return _import(store, zf, code, clinic_id)
 
 
-def _import(store, zf: zipfile.ZipFile, code: str | None):
+def _import(store, zf: zipfile.ZipFile, code: str | None, clinic_id: int | None = None):
     manifest = _read_manifest(zf)
     for key in ("patient", "series", "sessions", "photos", "analyses"):
         want = dict if key == "patient" else list
@@ -467,7 +475,8 @@ def _import(store, zf: zipfile.ZipFile, code: str | None):
             raise Conflict(
                 f"a patient with code {pvals['code']!r} already exists; import under another code"
             )
-        prow = PatientRow(**pvals)
+        cid = default_clinic_id_in(s) if clinic_id is None else store._get(s, ClinicRow, clinic_id, "clinic").id
+        prow = PatientRow(clinic_id=cid, **pvals)
         s.add(prow)
         s.flush()
         sid, ssid, pid = {}, {}, {}
@@ -538,7 +547,8 @@ class PatientArchive:
         """Write the patient's whole record as one zip (see :mod:`analyzer.store.archive`)."""
         export_patient(self, patient_id, out)
 
-    def import_archive(self, src: Path | BinaryIO, *, code: str | None = None):
-        """Import an exported patient with new ids. ``code`` renames the patient (needed
-        when the archive's code is taken here: :class:`Conflict`)."""
-        return import_archive(self, src, code=code)
+    def import_archive(self, src: Path | BinaryIO, *, code: str | None = None, clinic_id: int | None = None):
+        """Import an exported patient with new ids into ``clinic_id`` (default: the default
+        clinic). ``code`` renames the patient (needed when the archive's code is taken here:
+        :class:`Conflict`)."""
+        return import_archive(self, src, code=code, clinic_id=clinic_id)

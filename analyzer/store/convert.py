@@ -5,6 +5,7 @@ from __future__ import annotations
 from analyzer.store.models import (
     AnalysisRow,
     AuditRow,
+    ClinicRow,
     PatientRow,
     PatientTokenRow,
     PhotoRow,
@@ -15,6 +16,7 @@ from analyzer.store.models import (
 from analyzer.store.records import (
     AnalysisRec,
     AuditRec,
+    Clinic,
     Patient,
     PhotoRec,
     Series,
@@ -29,7 +31,7 @@ def patient_record(r: PatientRow) -> Patient:
         id=r.id, code=r.code, display_name=r.display_name, birth_year=r.birth_year,
         fitzpatrick=r.fitzpatrick, consent_photos=bool(r.consent_photos),
         consent_reports=bool(r.consent_reports), notes=r.notes or "", screening=r.screening,
-        is_demo=bool(r.is_demo), created_at=r.created_at,
+        is_demo=bool(r.is_demo), created_at=r.created_at, clinic_id=r.clinic_id,
     )
 
 
@@ -74,6 +76,7 @@ def user_record(r: UserRow) -> UserRec:
     return UserRec(
         id=r.id, username=r.username, role=r.role, password_hash=r.password_hash,
         patient_id=r.patient_id, created_at=r.created_at, disabled=r.disabled_at is not None,
+        failed_attempts=r.failed_attempts or 0, clinic_id=r.clinic_id, is_admin=bool(r.is_admin),
     )
 
 
@@ -81,11 +84,16 @@ def token_record(r: PatientTokenRow) -> TokenRec:
     return TokenRec(
         id=r.id, token_hash=r.token_hash, patient_id=r.patient_id, created_at=r.created_at,
         expires_at=r.expires_at, revoked_at=r.revoked_at, label=r.label or "",
+        last_used_at=r.last_used_at,
     )
 
 
 def audit_record(r: AuditRow) -> AuditRec:
     return AuditRec(
         id=r.id, at=r.at, actor=r.actor, action=r.action, patient_id=r.patient_id,
-        detail=r.detail or "",
+        detail=r.detail or "", clinic_id=r.clinic_id,
     )
+
+
+def clinic_record(r: ClinicRow) -> Clinic:
+    return Clinic(id=r.id, name=r.name, created_at=r.created_at)

@@ -19,3 +19,7 @@ class InvalidInput(StoreError, ValueError):
 
 class Conflict(StoreError):
     """The request clashes with what is stored (a patient code already taken...)."""
+
+
+class LastPractitioner(Conflict):
+    """Disabling this account would leave no enabled practitioner (:mod:`analyzer.auth` words it)."""

@@ -59,6 +59,17 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
 
 
+class ClinicRow(Base):
+    """0008: a clinic owns patients and practitioner accounts."""
+
+    __tablename__ = "clinics"
+    __table_args__ = _AUTOINC
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class PatientRow(Base):
     __tablename__ = "patients"
     __table_args__ = _AUTOINC
@@ -75,6 +86,8 @@ class PatientRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # 0002
     screening: Mapped[Any | None] = mapped_column(sa.JSON)
+    # 0008
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
 
 
 class SeriesRow(Base):
@@ -185,6 +198,9 @@ class UserRow(Base):
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     failed_attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # 0008
+    clinic_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class PatientTokenRow(Base):
@@ -213,6 +229,8 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(sa.String(100))
     patient_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
     detail: Mapped[str] = mapped_column(sa.Text, default="")
+    # 0008: the clinic whose log holds the entry (a plain number, like patient_id)
+    clinic_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
 
 
 class AuthFailureRow(Base):

@@ -27,6 +27,17 @@ class Patient:
     screening: dict | None
     is_demo: bool
     created_at: dt.datetime
+    #: The clinic that owns the patient (0008).
+    clinic_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """A clinic of the installation: it owns patients and practitioner accounts."""
+
+    id: int
+    name: str
+    created_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,10 @@ class UserRec:
     patient_id: int | None
     created_at: dt.datetime
     disabled: bool = False
+    failed_attempts: int = 0
+    clinic_id: int | None = None
+    #: The installation admin: manages clinics (0008).
+    is_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +132,7 @@ class TokenRec:
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
     label: str = ""
+    last_used_at: dt.datetime | None = None
 
     def is_valid(self, now: dt.datetime | None = None) -> bool:
         """Not revoked and not expired at ``now`` (default: the current UTC time)."""
@@ -132,3 +148,4 @@ class AuditRec:
     action: str
     patient_id: int | None
     detail: str
+    clinic_id: int | None = None

@@ -37,6 +37,7 @@ from analyzer.store import files as files_mod
 from analyzer.store import validate as v
 from analyzer.store.access import AccessRecords
 from analyzer.store.archive import PatientArchive
+from analyzer.store.clinics import ClinicRecords, default_clinic_id_in
 from analyzer.store.convert import analysis_record as _analysis
 from analyzer.store.convert import patient_record as _patient
 from analyzer.store.convert import photo_record as _photo
@@ -61,6 +62,7 @@ from analyzer.store.files import (
 from analyzer.store.housekeeping import Housekeeping
 from analyzer.store.models import (
     AnalysisRow,
+    ClinicRow,
     PatientRow,
     PatientTokenRow,
     PhotoRow,
@@ -103,7 +105,7 @@ def _version_key(version: str):
     return parts
 
 
-class Store(AccessRecords, PatientArchive, Housekeeping):
+class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping):
     """Patients' records and photos in one database plus one data folder.
 
     Parameters
@@ -164,7 +166,7 @@ class Store(AccessRecords, PatientArchive, Housekeeping):
         return f"Store({self.describe()}, data in {self.data_dir})"
 
     def session_factory(self, *, write: bool = False) -> sessionmaker:
-        """SQLAlchemy session factory for modules that own tables here (e.g. analyzer.auth).
+        """SQLAlchemy session factory (tests read raw rows with it; code outside the store never does).
 
         Use ``write=True`` for transactions that write (SQLite: ``BEGIN IMMEDIATE``).
         """
@@ -270,8 +272,10 @@ class Store(AccessRecords, PatientArchive, Housekeeping):
         notes: str = "",
         screening: dict | None = None,
         is_demo: bool = False,
+        clinic_id: int | None = None,
     ) -> Patient:
-        """Add a patient. ``code`` is unique (case-insensitive): :class:`Conflict` otherwise."""
+        """Add a patient to ``clinic_id`` (default: the installation's default clinic). ``code``
+        is unique (case-insensitive) across the installation: :class:`Conflict` otherwise."""
         vals = self._patient_values(dict(
             code=code, display_name=display_name, birth_year=birth_year, fitzpatrick=fitzpatrick,
             consent_photos=consent_photos, consent_reports=consent_reports, notes=notes,
@@ -281,7 +285,8 @@ class Store(AccessRecords, PatientArchive, Housekeeping):
         def tx(s: OrmSession) -> Patient:
             if self._code_taken(s, vals["code"]):
                 raise Conflict(f"a patient with code {vals['code']!r} already exists")
-            row = PatientRow(**vals)
+            cid = default_clinic_id_in(s) if clinic_id is None else self._get(s, ClinicRow, clinic_id, "clinic").id
+            row = PatientRow(clinic_id=cid, **vals)
             s.add(row)
             s.flush()
             return _patient(row)
@@ -295,12 +300,15 @@ class Store(AccessRecords, PatientArchive, Housekeeping):
         except _RaceConflict:
             raise Conflict(message) from None
 
-    def list_patients(self, search: str = "") -> list[Patient]:
-        """Patients whose code or display name contains ``search`` (case-insensitive), by code."""
+    def list_patients(self, search: str = "", *, clinic_id: int | None = None) -> list[Patient]:
+        """Patients whose code or display name contains ``search`` (case-insensitive), by code;
+        with ``clinic_id``, only that clinic's."""
         search = v.text(search, "search", max_len=200).lower()
 
         def q(s: OrmSession):
             stmt = sa.select(PatientRow).order_by(PatientRow.code, PatientRow.id)
+            if clinic_id is not None:
+                stmt = stmt.where(PatientRow.clinic_id == clinic_id)
             if search:
                 pat = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 stmt = stmt.where(sa.or_(

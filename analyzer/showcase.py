@@ -110,7 +110,8 @@ def _label(img, text: str, xy: tuple[int, int], size: int, *, anchor: str = "la"
 
 
 def _brand(img, clinic_name: str, logo: Path | None, *, simulated: bool) -> None:
-    """The clinic's logo (or name) at the bottom right, half transparent; SIMULATED on top."""
+    """The clinic's logo (or name) at the top right (the dates sit at the bottom), the logo half
+    transparent; SIMULATED at the top left."""
     from PIL import Image
 
     w, h = img.size
@@ -120,11 +121,12 @@ def _brand(img, clinic_name: str, logo: Path | None, *, simulated: bool) -> None
         lg.thumbnail((side, side))
         a = lg.getchannel("A").point(lambda v: int(v * 0.6))
         lg.putalpha(a)
-        img.paste(lg, (w - lg.size[0] - 8, h - lg.size[1] - 8), lg)
+        img.paste(lg, (w - lg.size[0] - 8, 8), lg)
     elif clinic_name:
-        _label(img, clinic_name, (w - 10, h - 10), max(12, int(0.035 * min(w, h) + 8)), anchor="rd")
+        _label(img, clinic_name, (w - 10, 10), max(12, int(0.03 * min(w, h) + 6)), anchor="ra")
     if simulated:
-        _label(img, "SIMULATED change: not a real treatment result", (10, 10), max(12, int(0.03 * min(w, h) + 8)))
+        _label(img, "SIMULATED change: not a real treatment result", (10, 10 + int(0.06 * min(w, h))),
+               max(12, int(0.03 * min(w, h) + 6)))
 
 
 def _panel(rgb: np.ndarray, caption: str, *, clinic_name: str, logo: Path | None, simulated: bool):

@@ -176,13 +176,15 @@ with t_find:
     from ui.auth import current_user
     from ui.consult import annotation_editor, cached_findings, findings_panel
 
-    try:
-        with st.spinner("Finding what each measure counted…"):
-            _pf = cached_findings(pid, region)
-    except (LookupError, SkinProgressError) as exc:
-        st.info(str(exc))
-    else:
-        findings_panel(_pf, key=f"rv-{pid}-{region}")
+    # Tabs all run: the findings are worked out only when asked for (a few seconds per photo).
+    if st.toggle("Show what each measure counted on this photo", key="rv_findings"):
+        try:
+            with st.spinner("Finding what each measure counted…"):
+                _pf = cached_findings(pid, region)
+        except (LookupError, SkinProgressError) as exc:
+            st.info(str(exc))
+        else:
+            findings_panel(_pf, key=f"rv-{pid}-{region}")
     with st.expander("Marks on this photo (arrows, text, outlines)", expanded=False):
         annotation_editor(store, store.get_photo(pid), by=current_user() or "unknown", key=f"rv{pid}")
 

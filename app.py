@@ -61,7 +61,7 @@ if not st.session_state.get("_demo_checked"):
     st.session_state["_demo_checked"] = True
 
 # The pages' addresses: a bookmarked page shows the sign-in screen, then that page once signed in.
-PAGE_PATHS = ("patients", "sessions", "review", "progress", "patient_view", "access", "settings")
+PAGE_PATHS = ("patients", "sessions", "review", "consultation", "progress", "patient_view", "access", "settings")
 user = require_user(store, page_paths=PAGE_PATHS)  # the sign-in screen, stopping until someone is signed in
 patient_mode = user.patient_id if user.is_patient else st.session_state.get("patient_mode_id")
 if patient_mode is not None:
@@ -74,6 +74,7 @@ else:
             st.Page("app_pages/patients.py", title="Patients", icon=":material/group:"),
             st.Page("app_pages/sessions.py", title="Series & sessions", icon=":material/event:"),
             st.Page("app_pages/review.py", title="Review", icon=":material/compare:"),
+            st.Page("app_pages/consultation.py", title="Consultation", icon=":material/search:"),
             st.Page("app_pages/progress.py", title="Progress", icon=":material/show_chart:", default=True,
                     url_path="home"),
             # The default page is served at the root; its bookmarked address /progress opens it too.

@@ -39,3 +39,21 @@ def require_consent(store: Store, patient_id: int, what: str) -> None:
     msg = consent_problem(store.get_patient(patient_id), what)
     if msg:
         raise UsageError(msg)
+
+
+def marketing_consent_problem(store: Store, patient_id: int) -> str | None:
+    """None while the patient's marketing consent (its own record, separate from the photo and
+    report consents; dated, withdrawable) is in force, else one plain line."""
+    if store.marketing_consent(patient_id) is not None:
+        return None
+    p = store.get_patient(patient_id)
+    return (f"{p.display_name} ({p.code}) has no marketing consent in force, so no before/after picture can be "
+            "made for the clinic's use. If the patient agrees, record it under “Marketing consent” on the "
+            "Patients page first.")
+
+
+def require_marketing_consent(store: Store, patient_id: int) -> None:
+    """Raise a one-line UsageError unless the patient's marketing consent is in force."""
+    msg = marketing_consent_problem(store, patient_id)
+    if msg:
+        raise UsageError(msg)

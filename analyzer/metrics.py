@@ -689,7 +689,11 @@ def measure(
         quality["warnings"].insert(0, cal.message)
     maps = {}
     if keep_maps:
-        maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ss}
+        # the pixels behind the numbers, for the findings overlays (analyzer.concerns.findings):
+        # spots and their skin on the spot grid; red pixels and their skin on the colour grid
+        maps = {"spots": spots, "offset": (r0, c0), "texture_scale": ss, "skin": smask, "spot_components": count,
+                "red": (lab[..., 1] > A_STAR_RED_THRESHOLD) & cmask, "colour_skin": cmask, "colour_rgb": ccrop,
+                "colour_scale": cs}
     groups = {g: {k: groups[g][k] for k in METRIC_KEYS[g] if k in groups[g]} for g in GROUPS}  # contract order
     return MetricSet(groups, cal, float(skin_fraction), quality, scale, region, maps,
                      _reference_record(reference_region, ref_info, ref_reason))

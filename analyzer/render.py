@@ -6,6 +6,8 @@ means the same change in every session.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -117,3 +119,68 @@ def draw_rectangle(
     cv2.rectangle(out, (x0 - t // 2, y0 - t // 2), (x1 + t // 2, y1 + t // 2),
                   tuple(float(c) for c in colour), t, lineType=cv2.LINE_8)
     return out
+
+
+#: The colour of a practitioner's marks (annotations): never a colour the analysis draws with.
+ANNOTATION_COLOUR = (1.0, 0.85, 0.0)
+
+
+def draw_annotations(rgb: np.ndarray, marks, *, scale: float = 1.0, matrix: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ``rgb`` with a photo's annotations drawn (arrows, text, freehand outlines).
+
+    Parameters
+    ----------
+    rgb : ndarray (rows, cols, 3), float RGB in [0, 1] or uint8
+    marks : iterable of mappings or records with ``kind`` and ``data`` (``points`` in the
+        annotated photo's pixels, ``text``)
+    scale : float
+        Picture pixels per photo pixel (a reduced copy).
+    matrix : (3, 3) array, optional
+        Maps the annotated photo's pixels into ``rgb``'s frame (a follow-up shown aligned to
+        its baseline), applied before ``scale``.
+
+    The marks are drawn on a copy for people to see; the analysis never reads them.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    u8 = rgb.dtype == np.uint8
+    img = Image.fromarray(np.ascontiguousarray(rgb if u8 else np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)))
+    dr = ImageDraw.Draw(img)
+    col = tuple(int(c * 255) for c in ANNOTATION_COLOUR)
+    t = max(2, round(max(img.size) / 300))
+    try:
+        font = ImageFont.truetype("DejaVuSans.ttf", max(12, round(max(img.size) / 45)))
+    except OSError:
+        font = ImageFont.load_default(size=max(12, round(max(img.size) / 45)))
+    for mk in marks:
+        kind = mk["kind"] if isinstance(mk, dict) else mk.kind
+        data = mk["data"] if isinstance(mk, dict) else mk.data
+        pts = np.asarray(data.get("points") or [], np.float64).reshape(-1, 2)
+        if matrix is not None and len(pts):
+            h = np.c_[pts, np.ones(len(pts))] @ np.asarray(matrix, np.float64).T
+            pts = h[:, :2] / h[:, 2:3]
+        pts = pts * scale
+        xy = [tuple(map(float, p)) for p in pts]
+        text = str(data.get("text") or "")
+        if kind == "arrow" and len(xy) == 2:
+            (x0, y0), (x1, y1) = xy
+            dr.line(xy, fill=col, width=t)
+            ang = math.atan2(y1 - y0, x1 - x0)
+            head = 4 * t + 6
+            left = (x1 - head * math.cos(ang - 0.45), y1 - head * math.sin(ang - 0.45))
+            right = (x1 - head * math.cos(ang + 0.45), y1 - head * math.sin(ang + 0.45))
+            dr.polygon([(x1, y1), left, right], fill=col)
+            anchor = (x0, y0)
+        elif kind == "outline" and len(xy) >= 3:
+            dr.line(xy + [xy[0]], fill=col, width=t, joint="curve")
+            anchor = xy[0]
+        elif kind == "text" and xy:
+            anchor = xy[0]
+        else:
+            continue
+        if text:
+            x0, y0, x1, y1 = dr.textbbox(anchor, text, font=font)
+            dr.rectangle((x0 - 3, y0 - 2, x1 + 3, y1 + 2), fill=(0, 0, 0))
+            dr.text(anchor, text, font=font, fill=col)
+    out = np.asarray(img)
+    return out if u8 else out.astype(np.float32) / 255.0

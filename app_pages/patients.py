@@ -65,6 +65,9 @@ def edit_patient(p) -> None:
                 st.rerun()
         if msg := st.session_state.pop("_ep_msg", None):
             st.success(msg)
+        from ui.consult import marketing_consent_box
+
+        marketing_consent_box(store, p)
         for ser in store.list_series(p.id):
             n = len(store.list_sessions(ser.id))
             if confirm_button(f"del_series_{ser.id}", f"Delete the series “{series_label(ser)}”",

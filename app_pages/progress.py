@@ -121,4 +121,21 @@ else:
     st.download_button("Download the patient report (PDF)", data=lambda: _scope.report_pdf(patient.id, _sid),
                        file_name=f"{patient.code}-progress-report.pdf", mime="application/pdf", key="pg_pdf",
                        help="The same report the patient gets from their own page.")
+    # The practitioner's report: the patient's PDF plus the clinician-only details (issue 20).
+    from ui.auth import current_user
+
+    _me = current_user()
+    if _me is not None and not _me.is_patient:
+        st.download_button("Report (PDF)", key="pg_pdf_practitioner",
+                           data=lambda: service.practitioner_report_pdf(store, patient.id, _sid, by=_me),
+                           file_name=f"{patient.code}-practitioner-report.pdf", mime="application/pdf",
+                           help="The practitioner's copy: the patient's report plus treatment parameters per "
+                                "session, alignment and calibration details, caveats and screening flags.")
 st.caption(f"Analyzer version {ANALYZER_VERSION}: only results of this version are charted.")
+
+from ui.consult import before_after_box  # noqa: E402
+
+_views = sorted({r["view"] for r in rows}) or ["front"]
+_regions = list(dict.fromkeys(r["region"] for r in rows)) or [service.DEFAULT_REGION]
+with st.expander("Before/after picture for the clinic (needs marketing consent)", expanded=False):
+    before_after_box(store, patient, series, _views, _regions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import streamlit as st
 
-from analyzer import service
+from analyzer import ANALYZER_VERSION, service
 from analyzer.errors import SkinProgressError
 from analyzer.regions import FACE_REGIONS
 from analyzer.render import draw_polygon
@@ -138,8 +138,8 @@ if not r["aligned"]:
     st.stop()
 
 b_show, f_show = r["b"], r["f"]
-t_overlay, t_slider, t_side, t_maps = st.tabs(["Aligned overlay", "Before / after slider", "Side by side",
-                                               "Change maps"])
+t_overlay, t_slider, t_side, t_maps, t_find = st.tabs(["Aligned overlay", "Before / after slider", "Side by side",
+                                                       "Change maps", "Findings"])
 with t_overlay:
     op = st.slider("Follow-up opacity over the baseline", 0.0, 1.0, 0.5, 0.05, key="overlay_opacity")
     st.image(cv2.addWeighted(b_show, 1.0 - op, f_show, op, 0.0), caption=f"Baseline with the aligned follow-up "
@@ -148,9 +148,17 @@ with t_slider:
     before_after_slider(r["b_jpg"], r["f_jpg"], (b_show.shape[1], b_show.shape[0]),
                         labels=("Before (baseline)", "After"))
 with t_side:
+    from ui.consult import annotated, zoomable
+
     c1, c2 = st.columns(2)
-    c1.image(r["b_jpg"], caption="Baseline", width="stretch")
-    c2.image(r["f_jpg"], caption="Follow-up, aligned to the baseline", width="stretch")
+    with c1:  # zoom and pan; the practitioner's marks in yellow (never part of the analysis)
+        k = b_show.shape[1] / store.get_photo(r["baseline_photo_id"]).width
+        zoomable(annotated(store, r["baseline_photo_id"], b_show, scale=k), caption="Baseline", key="rv-b")
+    with c2:
+        _a = store.get_analysis(pid, analyzer_version=ANALYZER_VERSION, region=service.ALL_REGIONS)
+        _m = None if r["same"] or _a is None or _a.transform is None else _a.transform
+        zoomable(annotated(store, pid, f_show, scale=k, matrix=_m) if _m is not None or r["same"] else f_show,
+                 caption="Follow-up, aligned to the baseline", key="rv-f")
 with t_maps:
     if r["same"]:
         st.info("This is the baseline photo itself: there is no change to map. Pick a later session.")
@@ -163,6 +171,22 @@ with t_maps:
                 st.image(jpg, caption=f"{title}: {legend}", width="stretch")
                 st.html(bar)  # the fixed scale: what each colour means
         st.caption("Colours use a fixed scale in every session, so the same colour means the same change.")
+
+with t_find:
+    from ui.auth import current_user
+    from ui.consult import annotation_editor, cached_findings, findings_panel
+
+    # Tabs all run: the findings are worked out only when asked for (a few seconds per photo).
+    if st.toggle("Show what each measure counted on this photo", key="rv_findings"):
+        try:
+            with st.spinner("Finding what each measure counted…"):
+                _pf = cached_findings(pid, region)
+        except (LookupError, SkinProgressError) as exc:
+            st.info(str(exc))
+        else:
+            findings_panel(_pf, key=f"rv-{pid}-{region}")
+    with st.expander("Marks on this photo (arrows, text, outlines)", expanded=False):
+        annotation_editor(store, store.get_photo(pid), by=current_user() or "unknown", key=f"rv{pid}")
 
 # The other analysed photos of this series: ready before the practitioner switches to them.
 prefetch_reviews([i for i in ids if i != pid and status.get(i) is not None and region in status[i].regions], region)

@@ -52,3 +52,30 @@ if save:
         st.success(f"Saved to {path}.{tested} The app uses it from the next start (or now, after a reload).")
         st.cache_data.clear()
         st.cache_resource.clear()
+
+st.subheader("Clinic branding")
+st.caption("Printed on the patient's and the practitioner's PDF and on before/after pictures. Kept in the "
+           "settings file in the data folder (the same settings chain the app and the command line read; "
+           "SKIN_PROGRESS_CLINIC_NAME / _ADDRESS / _LOGO win over it).")
+brand = service.clinic_branding(loc.data_dir)
+with st.form("brand_form"):
+    b_name = st.text_input("Clinic name", value=brand.name, key="brand_name", max_chars=200)
+    b_addr = st.text_area("Address", value=brand.address, key="brand_address", max_chars=300, height=80)
+    b_logo = st.file_uploader("Logo (PNG or JPEG)", type=["png", "jpg", "jpeg"], key="brand_logo")
+    b_clear = st.checkbox("Remove the logo", key="brand_logo_clear") if brand.logo else False
+    b_save = st.form_submit_button("Save branding")
+if b_save:
+    try:
+        if b_logo is not None:
+            service.save_clinic_logo(loc.data_dir, b_logo.getvalue())
+        elif b_clear:
+            service.save_clinic_logo(loc.data_dir, None)
+        service.write_settings(loc.data_dir, clinic_name=b_name.strip() or None,
+                               clinic_address=b_addr.strip() or None)
+    except (ValueError, OSError) as exc:
+        st.error(f"Not saved: {str(exc).splitlines()[0]}")
+    else:
+        st.success("Branding saved.")
+        st.rerun()
+if brand.logo:
+    st.image(str(brand.logo), width=160, caption="Current logo")

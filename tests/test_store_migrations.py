@@ -16,7 +16,8 @@ from analyzer.store.models import Base
 from tests.store_fixtures import data_dir, empty_db_url, png_bytes  # noqa: F401
 
 TABLES = {"patients", "series", "sessions", "photos", "analyses", "users", "patient_tokens",
-          "audit_log", "auth_failures", "clinics", "alembic_version"}
+          "audit_log", "auth_failures", "clinics", "alembic_version", "marketing_consents",
+          "photo_annotations"}
 
 
 def _engine(url):

@@ -295,6 +295,7 @@ def acne_scars(
     scale: Scale | None = None,
     clinician_grade: int | None = None,
     region: str = "roi",
+    _keep: dict | None = None,
 ) -> dict[str, Measurement]:
     """Atrophic acne scars: count and area of local depressions seen as shading.
 
@@ -349,6 +350,7 @@ def acne_scars(
     amin = SCAR_MIN_AREA_MM2 * _px(prep, 1.0, c) ** 2
     amax = SCAR_MAX_AREA_MM2 * _px(prep, 1.0, c) ** 2
     count, area = 0, 0
+    kept = np.zeros(n, bool)
     for i in range(1, n):
         a = int(stats[i, cv2.CC_STAT_AREA])
         if not amin <= a <= amax:
@@ -361,7 +363,9 @@ def acne_scars(
             continue
         count += 1
         area += a
+        kept[i] = True
     nskin = int(inner.sum())
+    _kept(_keep, prep, inner, scars=kept[lbl])
     out.add("scar_count", count, "count",
             f"shaded depressions: L* (0.5 mm) <= {SCAR_DELTA_L:g} below surrounding skin (5 mm), "
             f"{SCAR_MIN_AREA_MM2:g}-{SCAR_MAX_AREA_MM2:g} mm^2, axis ratio >= {SCAR_MIN_AXIS_RATIO:g}, "
@@ -370,6 +374,17 @@ def acne_scars(
     out.add("scar_area_fraction", area / nskin if nskin else float("nan"), "fraction of skin",
             "scar area / skin area measured", None if nskin else "no skin")
     return _reorder(out.d, c)
+
+
+def _kept(keep: dict | None, prep: _Prepared, skin: np.ndarray, **masks: np.ndarray) -> None:
+    """Hand the pixels a measure counted (bool masks on the analysis crop ``prep.rgb``) to a
+    caller that asked for them (:func:`analyzer.concerns.findings.concern_findings`): the very
+    masks the numbers were computed from, not a second detection."""
+    if keep is None:
+        return
+    keep["prep"] = prep
+    keep["skin"] = skin
+    keep.setdefault("masks", {}).update(masks)
 
 
 def _grade(out: _Out, grade: int | None) -> None:
@@ -389,7 +404,8 @@ def _reorder(d: dict[str, Measurement], concern: str) -> dict[str, Measurement]:
 
 
 def enlarged_pores(
-    rgb: np.ndarray, mask: np.ndarray, *, scale: Scale | None = None, region: str = "roi"
+    rgb: np.ndarray, mask: np.ndarray, *, scale: Scale | None = None, region: str = "roi",
+    _keep: dict | None = None,
 ) -> dict[str, Measurement]:
     """Visible pores: count per cm² (scale known) and mean pore area.
 
@@ -425,6 +441,7 @@ def enlarged_pores(
     ppx = _px(prep, 1.0, c) ** 2
     amin, amax = PORE_MIN_AREA_MM2 * ppx, PORE_MAX_AREA_MM2 * ppx
     areas = []
+    kept = np.zeros(n, bool)
     for i in range(1, n):
         a = int(stats[i, cv2.CC_STAT_AREA])
         if not amin <= a <= amax:
@@ -433,7 +450,9 @@ def enlarged_pores(
         if _axis_ratio(lbl[y : y + h, x : x + w] == i) < PORE_MIN_AXIS_RATIO:
             continue
         areas.append(a)
+        kept[i] = True
     nskin = int(inner.sum())
+    _kept(_keep, prep, inner, pores=kept[lbl])
     method = (f"dark blobs: luminance (sigma {PORE_SIGMA_MM:g} mm) >= {1 - math.exp(PORE_LOG_CONTRAST):.0%} below "
               f"the skin around (masked Gaussian {PORE_SURROUND_MM:g} mm), outline at half that contrast, "
               f"{PORE_MIN_AREA_MM2:g}-{PORE_MAX_AREA_MM2:g} mm^2, axis ratio >= {PORE_MIN_AXIS_RATIO:g}")
@@ -499,6 +518,7 @@ def fine_lines(
     scale: Scale | None = None,
     face: Face | None = None,
     region: str = "roi",
+    _keep: dict | None = None,
 ) -> dict[str, Measurement]:
     """Fine lines and wrinkles: total line length and a depth proxy, per region.
 
@@ -543,6 +563,10 @@ def fine_lines(
         lengths = np.bincount(lbl.ravel(), weights=(w * skel).ravel(), minlength=n)
         keep[1:] = lengths[1:] >= _px(prep, LINE_MIN_LENGTH_MM, c)
     lines = keep[lbl] & skel
+    _kept(_keep, prep, inner, lines=lines)
+    if _keep is not None:
+        _keep["line_along"] = along
+        _keep["sub_regions"] = {name: prep.carry(sm) & inner for name, sm in sub_regions.items()}
     bg = _masked_gauss(L, prep.mask, _px(prep, LINE_BACKGROUND_MM, c))
     depth_map = bg - cv2.GaussianBlur(L, (0, 0), 0.5 * s)
     method_l = (f"Hessian valleys of L* (sigma {LINE_SIGMA_MM:g} mm, curvature >= {LINE_STRENGTH:g}), skeleton "
@@ -566,7 +590,8 @@ def fine_lines(
 
 
 def hyperpigmentation(
-    rgb: np.ndarray, mask: np.ndarray, *, scale: Scale | None = None, region: str = "roi"
+    rgb: np.ndarray, mask: np.ndarray, *, scale: Scale | None = None, region: str = "roi",
+    _keep: dict | None = None,
 ) -> dict[str, Measurement]:
     """Dark spots: area, count and contrast, and evenness of tone.
 
@@ -604,6 +629,18 @@ def hyperpigmentation(
     out.add("tone_unevenness", tu.value, "CIELAB L*", "= pigmentation.tone_unevenness: " + tu.method, tu.reason)
     contrast, reason = float("nan"), "no spots found"
     spots = ms.maps.get("spots") if ms.maps else None
+    if _keep is not None and spots is not None:
+        # the spot map of the metrics run, placed on this crop (1 analysis px = 1 crop px here)
+        r0, c0 = ms.maps["offset"]
+        placed = np.zeros(prep.mask.shape, bool)
+        sh = spots
+        if abs(float(ms.maps.get("texture_scale", 1.0)) - 1.0) > 1e-6:
+            raise UsageError("spot map is not on the analysis grid")  # pragma: no cover - k is chosen so
+        placed[r0 : r0 + sh.shape[0], c0 : c0 + sh.shape[1]] = sh
+        skin_on = np.zeros(prep.mask.shape, bool)
+        skin_on[r0 : r0 + sh.shape[0], c0 : c0 + sh.shape[1]] = ms.maps["skin"]
+        _kept(_keep, prep, skin_on, spots=placed)
+        _keep["spot_components"] = ms.maps["spot_components"]
     if spots is not None and spots.any():
         r0, c0 = ms.maps["offset"]
         ss = float(ms.maps.get("texture_scale", 1.0))
@@ -625,7 +662,8 @@ def hyperpigmentation(
 
 
 def stretch_marks(
-    rgb: np.ndarray, mask: np.ndarray, *, scale: Scale | None = None, region: str = "roi"
+    rgb: np.ndarray, mask: np.ndarray, *, scale: Scale | None = None, region: str = "roi",
+    _keep: dict | None = None,
 ) -> dict[str, Measurement]:
     """Stretch marks (striae) in a body-area photo: area and mean width.
 
@@ -665,6 +703,7 @@ def stretch_marks(
     n, lbl, stats = _components(cand)
     total_area = total_len = 0.0
     count = 0
+    kept = np.zeros(n, bool)
     min_len = _px(prep, STRIAE_MIN_LENGTH_MM, c)
     for i in range(1, n):
         x, y, w, h = (int(stats[i, k]) for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
@@ -683,7 +722,9 @@ def stretch_marks(
         count += 1
         total_area += area
         total_len += length
+        kept[i] = True
     nskin = int(inner.sum())
+    _kept(_keep, prep, inner, striae=kept[lbl])
     method = (f"bands >= {STRIAE_DELTA:g} L* lighter/darker or a* redder than skin around (10 mm), "
               f"closed {STRIAE_CLOSE_MM:g} mm, length along the principal axis >= {STRIAE_MIN_LENGTH_MM:g} mm, "
               f"length/width >= {STRIAE_MIN_ELONGATION:g}")
@@ -702,6 +743,7 @@ def redness(
     scale: Scale | None = None,
     face: Face | None = None,
     region: str = "roi",
+    _keep: dict | None = None,
 ) -> dict[str, Measurement]:
     """Redness and rosacea: red-area fraction and mean a* on the cheeks and nose.
 
@@ -733,7 +775,11 @@ def redness(
         return _reorder(out.d, c)
     ys, xs = np.nonzero(mask)
     r0, r1, c0, c1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    ms = M.measure(np.ascontiguousarray(rgb[r0:r1, c0:c1]), mask=mask[r0:r1, c0:c1], region=region)
+    ms = M.measure(np.ascontiguousarray(rgb[r0:r1, c0:c1]), mask=mask[r0:r1, c0:c1], region=region,
+                   keep_maps=_keep is not None)
+    if _keep is not None:
+        _keep["red_maps"] = ms.maps
+        _keep["red_box"] = (int(r0), int(r1), int(c0), int(c1))
     red = ms.groups["redness"]
     where = " over the cheeks and nose (5-point landmark regions)" if prefix else ""
     for k in ("red_area_fraction", "a_star_mean"):

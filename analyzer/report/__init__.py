@@ -15,14 +15,18 @@ from analyzer.report.data import (
     ViewImages,
     metric_label,
 )
-from analyzer.report.pdf import build_report, summary_lines
+from analyzer.report.pdf import PLAIN_WORDS, build_report, plain_words, summary_lines
 from analyzer.report.sources import (
+    practitioner_report_from_store,
     report_data_from_batch_json,
     report_data_from_store,
     report_from_store,
 )
 
 __all__ = [
+    "PLAIN_WORDS",
+    "plain_words",
+    "practitioner_report_from_store",
     "METRIC_LABELS",
     "SUMMARY_METRICS",
     "ReportData",

@@ -91,6 +91,16 @@ class ReportData:
     failures: tuple[str, ...] = ()
     analyzer_version: str = __version__
     generated_at: str | None = None
+    #: "patient" (plain words only: :func:`analyzer.report.pdf.plain_words`) or "practitioner"
+    #: (the patient's report plus ``clinician``).
+    audience: str = "patient"
+    #: The clinic's branding (analyzer.config.clinic_branding): printed on the cover and footer.
+    clinic_name: str = ""
+    clinic_address: str = ""
+    clinic_logo: str | None = None
+    #: Clinician-only sections, (title, lines): treatment per session, alignment and
+    #: calibration, caveats, screening flags. Printed only when ``audience`` is "practitioner".
+    clinician: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 #: Plain names of the contract's metrics (others print as their key).

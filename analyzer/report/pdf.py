@@ -232,11 +232,60 @@ def _find_font() -> tuple[str, str] | None:
     return None
 
 
+#: The patient's PDF in plain words: each technical term (left) is printed as the right-hand text.
+#: Longest first; the practitioner's copy keeps the terms.
+PLAIN_WORDS: tuple[tuple[str, str], ...] = (
+    ("CIELAB a* (reference-balanced)", "redness units, light-corrected"),
+    ("CIELAB a* (D65)", "redness units"),
+    ("CIELAB L* (D65)", "lightness units"),
+    ("CIELAB L* (RMS)", "lightness units"),
+    ("CIELAB a* difference", "redness units"),
+    ("CIELAB L* difference", "lightness units"),
+    ("CIELAB L*", "lightness units"),
+    ("CIELAB a*", "redness units"),
+    ("L* (line darker than skin around it)", "lightness units darker than the skin around"),
+    ("L* (surrounding skin minus spot)", "lightness units darker than the skin around"),
+    ("GLCM contrast (levels^2)", "contrast score"),
+    ("GLCM homogeneity (0-1)", "evenness score (0-1)"),
+    ("GLCM contrast", "contrast"),
+    ("GLCM homogeneity", "evenness"),
+    ("Redness (a*)", "Redness"),
+    ("Redness: mean a*", "Redness: average"),
+    ("a* minus untreated skin", "compared with untreated skin"),
+    ("EI minus untreated skin", "index compared with untreated skin"),
+    ("L* minus untreated skin", "compared with untreated skin"),
+    ("MI minus untreated skin", "index compared with untreated skin"),
+    ("mean L*", "average"),
+    ("Skin tone angle (ITA)", "Skin tone angle"),
+    ("erythema index", "redness index"),
+    ("melanin index", "pigment index"),
+    ("EI units", "redness index points"),
+    ("MI units", "pigment index points"),
+    ("redness a*", "redness"),
+    ("per cm^2", "per cm²"),
+    ("mm^2", "mm²"),
+    ("; 95th percentile", ""),
+    ("no EXIF, GPS or other file metadata is carried", "no hidden file details (such as where a photo was taken) are carried"),
+    (" (D65)", ""),
+    (" a*", " redness"),
+    (" L*", " lightness"),
+)
+
+
+def plain_words(text: str) -> str:
+    """``text`` with the technical terms of :data:`PLAIN_WORDS` replaced (the patient's PDF)."""
+    for k, v in PLAIN_WORDS:
+        if k in text:
+            text = text.replace(k, v)
+    return text
+
+
 def _make_pdf():
     from fpdf import FPDF
 
     class _PDF(FPDF):
         footer_text = ""
+        plain = False  # the patient's copy: technical terms in plain words
 
         def footer(self):
             self.set_y(-12)
@@ -246,6 +295,8 @@ def _make_pdf():
             self.set_text_color(0)
 
         def _t(self, s: str) -> str:
+            if self.plain:
+                s = plain_words(s)
             if self._unicode:
                 return s
             for k, v in _LATIN1_MAP.items():
@@ -309,11 +360,33 @@ def _para(pdf, text: str, size: float = 10, h: float = 5) -> None:
     pdf.multi_cell(0, h, pdf._t(text), new_x="LMARGIN", new_y="NEXT", align="L")
 
 
+def _clinic_header(pdf, data: ReportData) -> None:
+    """The clinic's name and address (left) and logo (right) at the top of the cover."""
+    if data.clinic_logo and Path(data.clinic_logo).is_file():
+        try:
+            pdf.image(str(data.clinic_logo), x=pdf.w - pdf.r_margin - 40, y=10, h=16, keep_aspect_ratio=True, w=40)
+        except (OSError, ValueError, RuntimeError):  # pragma: no cover - a broken logo is left out
+            pass
+    if data.clinic_name or data.clinic_address:
+        pdf.set_xy(pdf.l_margin, 10)
+        pdf.set_font(pdf._family, "B", 11)
+        if data.clinic_name:
+            pdf.cell(120, 6, pdf._t(data.clinic_name), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(pdf._family, "", 8)
+        for line in data.clinic_address.splitlines()[:3]:
+            pdf.cell(120, 4, pdf._t(line.strip()), new_x="LMARGIN", new_y="NEXT")
+
+
 def _cover(pdf, data: ReportData, sim: bool) -> None:
     pdf.add_page()
-    pdf.set_y(22)
+    _clinic_header(pdf, data)
+    pdf.set_y(max(pdf.get_y() + 4, 30))
     pdf.set_font(pdf._family, "B", 24)
     pdf.cell(0, 14, pdf._t("Skin progress report"), new_x="LMARGIN", new_y="NEXT", align="L")
+    if data.audience == "practitioner":
+        pdf.set_font(pdf._family, "B", 13)
+        pdf.cell(0, 8, pdf._t("Practitioner's copy: includes clinician-only details"), new_x="LMARGIN",
+                 new_y="NEXT", align="L")
     if sim:
         pdf.set_text_color(200, 0, 0)
         pdf.set_font(pdf._family, "B", 14)
@@ -648,6 +721,18 @@ def _methods(pdf, data: ReportData, rows, sim: bool) -> None:
             _para(pdf, f, 8, 4)
 
 
+def _clinician(pdf, data: ReportData) -> None:
+    """The clinician-only sections of the practitioner's copy."""
+    pdf.add_page()
+    _heading(pdf, "For the practitioner (clinician-only details)")
+    for title, lines in data.clinician:
+        _room(pdf, 20)
+        _heading(pdf, title, 11)
+        for ln_ in lines or ("none recorded",):
+            _para(pdf, ("• " if pdf._unicode else "- ") + ln_, 8.5, 4.4)
+        pdf.ln(1)
+
+
 def build_report(data: ReportData) -> bytes:
     """Build the PDF report.
 
@@ -674,8 +759,13 @@ def build_report(data: ReportData) -> bytes:
     if not sessions and data.dates:
         sessions = list(enumerate(data.dates))
     pdf = _make_pdf()
-    pdf.footer_text = f"{data.patient_code} · skin progress report · analyzer {data.analyzer_version}" + (
-        " · SIMULATED" if sim else "")
+    practitioner = data.audience == "practitioner"
+    if data.audience not in ("patient", "practitioner"):
+        raise ValueError(f"report audience {data.audience!r}; allowed: patient, practitioner")
+    pdf.plain = not practitioner
+    pdf.footer_text = (f"{data.clinic_name} · " if data.clinic_name else "") + (
+        f"{data.patient_code} · skin progress report" + (" (practitioner's copy)" if practitioner else "")
+        + f" · analyzer {data.analyzer_version}" + (" · SIMULATED" if sim else ""))
     _cover(pdf, data, sim)
     _summary(pdf, data, rows)
     view_names = [v.view for v in data.views] + [v for v in _views(rows) if v not in {x.view for x in data.views}]
@@ -690,4 +780,6 @@ def build_report(data: ReportData) -> bytes:
         _room(pdf, 60)
         _table(pdf, rows, view, sessions)
     _methods(pdf, data, rows, sim)
+    if practitioner:
+        _clinician(pdf, data)
     return bytes(pdf.output())

@@ -72,8 +72,23 @@ def _view_images(view, baseline_rgb, latest_rgb, transform, polygon, b_label, l_
     return ViewImages(view, b_small, l_small, p, b_label, l_label, alignment, note)
 
 
-def report_data_from_store(store: Store, patient_id, series_id=None, *, analyzer_version: str = __version__) -> ReportData:
-    """Collect a series' :class:`ReportData` from the store (default series: the newest)."""
+def _marked(store: Store, photo_id: int, rgb: np.ndarray) -> np.ndarray:
+    """The photo with its practitioner's annotations drawn (a copy; the analysis never sees it)."""
+    marks = store.list_annotations(photo_id)
+    if not marks:
+        return rgb
+    from analyzer.render import draw_annotations
+
+    return draw_annotations(rgb, marks)
+
+
+def report_data_from_store(store: Store, patient_id, series_id=None, *, analyzer_version: str = __version__,
+                           audience: str = "patient") -> ReportData:
+    """Collect a series' :class:`ReportData` from the store (default series: the newest).
+
+    ``audience="practitioner"`` adds the clinician-only sections (:func:`clinician_sections`).
+    Both copies carry the clinic's branding (:func:`analyzer.config.clinic_branding`) and the
+    photos' annotations."""
     from analyzer.export import rows_from_store
     from analyzer.stored import date_text as _date_text
     from analyzer.stored import ordered_sessions as _ordered_sessions
@@ -100,13 +115,13 @@ def report_data_from_store(store: Store, patient_id, series_id=None, *, analyzer
     for view, items in by_view.items():
         bs, bp = items[0]
         follow = [(s, p) for s, p in items[1:] if p.id in analyses and analyses[p.id].baseline_photo_id not in (None, p.id)]
-        base_photo = store.load_photo(bp.id)
+        base_rgb = _marked(store, bp.id, store.load_photo(bp.id).rgb)
         polygon = None
         own = analyses.get(bp.id)
         if own is not None:
             polygon = _region_polygon(own.result)
         if not follow:
-            views.append(_view_images(view, base_photo.rgb, None, None, polygon, _date_text(bs.date), "", None))
+            views.append(_view_images(view, base_rgb, None, None, polygon, _date_text(bs.date), "", None))
             continue
         ok = [(s, p) for s, p in follow if ((analyses[p.id].result or {}).get("alignment") or {}).get("ok")]
         ls, lp = ok[-1] if ok else follow[-1]
@@ -119,15 +134,23 @@ def report_data_from_store(store: Store, patient_id, series_id=None, *, analyzer
         poly = _region_polygon(a.result)
         if poly is not None:
             polygon = poly
-        latest = store.load_photo(lp.id)
+        latest_rgb = _marked(store, lp.id, store.load_photo(lp.id).rgb)
         align = a.result.get("alignment") if isinstance(a.result, Mapping) else None
         transform = a.transform
         if transform is None and align:
             transform = align.get("matrix")
-        views.append(_view_images(view, base_photo.rgb, latest.rgb, transform, polygon,
+        views.append(_view_images(view, base_rgb, latest_rgb, transform, polygon,
                                   _date_text(bs.date), _date_text(ls.date), align, note))
     dates = tuple(_date_text(s.date) for s in sessions)
+    from analyzer.config import clinic_branding
+
+    brand = clinic_branding(store.data_dir)
     return ReportData(
+        audience=audience,
+        clinic_name=brand.name,
+        clinic_address=brand.address,
+        clinic_logo=str(brand.logo) if brand.logo else None,
+        clinician=clinician_sections(store, patient, sessions, analyses) if audience == "practitioner" else (),
         patient_code=patient.code,
         patient_name=getattr(patient, "display_name", "") or "",
         body_area=getattr(series, "body_area", "") or "",
@@ -225,3 +248,74 @@ def report_data_from_batch_json(path: str | os.PathLike, *, patient_code: str | 
         failures=failures,
         analyzer_version=str(doc.get("analyzer_version") or __version__),
     )
+
+
+def _flags(d: Mapping[str, Any] | None) -> list[str]:
+    out = []
+    for k, v in (d or {}).items():
+        if v in (None, "", [], {}, False):
+            continue
+        out.append(f"{str(k).replace('_', ' ')}: {v if not isinstance(v, list | tuple) else ', '.join(map(str, v))}")
+    return out
+
+
+def clinician_sections(store: Store, patient, sessions, analyses) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The practitioner's copy's extra sections: treatment parameters per session, alignment
+    and calibration details per photo, caveats per photo, screening flags."""
+    from analyzer.stored import caveats_from_result, date_text, simulated_note, treatment_text
+
+    treat, align, cav, flags = [], [], [], []
+    flags += [f"patient: {f}" for f in _flags(patient.screening)]
+    for s in sessions:
+        bits = [date_text(s.date), s.kind, treatment_text(s) or "no treatment parameters recorded"]
+        if getattr(s, "scar_grade", None):
+            bits.append(f"scar grade {s.scar_grade} (Goodman & Baron)")
+        if s.practitioner:
+            bits.append(f"by {s.practitioner}")
+        sim = simulated_note(s)
+        if sim:
+            bits.append(f"SIMULATED: {sim}")
+        treat.append(" · ".join(bits))
+        flags += [f"{date_text(s.date)}: {f}" for f in _flags(getattr(s, "screening", None))]
+        for p in store.list_photos(s.id):
+            a = analyses.get(p.id)
+            where = f"{date_text(s.date)}, {p.view}"
+            if a is None:
+                align.append(f"{where}: not analysed with this analyzer version")
+                continue
+            res = a.result if isinstance(a.result, Mapping) else {}
+            al = res.get("alignment") or {}
+            if a.baseline_photo_id in (None, p.id) or res.get("is_baseline"):
+                line = f"{where}: baseline (its own reference)"
+            else:
+                conf, resid, ov = al.get("confidence"), al.get("residual_px"), al.get("overlap")
+                line = (f"{where}: alignment {'accepted' if al.get('ok') else 'REFUSED'} · method {al.get('method') or '-'}"
+                        + (f" · confidence {conf:.2f}" if isinstance(conf, int | float) else "")
+                        + (f" · residual {resid:.1f} px" if isinstance(resid, int | float) else "")
+                        + (f" · overlap {ov:.0%}" if isinstance(ov, int | float) else "")
+                        + (f" · reason: {al.get('reason')}" if al.get("reason") else ""))
+            cals = []
+            for name, rr in (res.get("regions") or {}).items():
+                for side in ("baseline", "followup"):
+                    c = ((rr or {}).get(side) or {}).get("calibration") or {}
+                    if c:
+                        de = c.get("delta_e_mean") or c.get("residual_delta_e")
+                        cals.append(f"{name} {side}: {c.get('method', 'none')}"
+                                    + (f" (ΔE {de:.1f})" if isinstance(de, int | float) else ""))
+            if p.reference_patch:
+                cals.append(f"reference patch marked at {p.reference_patch}")
+            align.append(line + ("; colour calibration: " + ", ".join(dict.fromkeys(cals)) if cals else ""))
+            for c in caveats_from_result(res):
+                cav.append(f"{where}: {c.message} Remedy: {c.remedy_text}")
+    return (("Treatment parameters per session", tuple(treat)),
+            ("Alignment and calibration", tuple(align)),
+            ("Caveats", tuple(cav) or ("no caveat recorded",)),
+            ("Screening flags", tuple(flags) or ("no screening flag recorded",)))
+
+
+def practitioner_report_from_store(store: Store, patient_id, series_id=None, *,
+                                   analyzer_version: str = __version__) -> bytes:
+    """The practitioner's copy: the patient's report plus :func:`clinician_sections`."""
+    require_consent(store, patient_id, "reports")
+    return build_report(report_data_from_store(store, patient_id, series_id, analyzer_version=analyzer_version,
+                                               audience="practitioner"))

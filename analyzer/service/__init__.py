@@ -37,14 +37,18 @@ from analyzer.config import (
     REPO_DIR,
     SAMPLE_DIR,
     SETTINGS_FILE,
+    Branding,
     StoreLocation,
+    clinic_branding,
     demo_dir,
     read_settings,
+    save_clinic_logo,
     store_location,
     write_settings,
 )
 from analyzer.consent import (
     consent_problem,  # noqa: E402
+    marketing_consent_problem,  # noqa: E402
     require_consent,  # noqa: E402
 )
 from analyzer.rows import PROGRESS_COLUMNS, SummaryCard, progress_table, rows_to_csv, summary_cards
@@ -60,6 +64,18 @@ from analyzer.service.analysis import (
     region_outlines,
     series_status,
     set_reference_patch,
+)
+from analyzer.service.consult import (
+    EXPORT_KINDS,
+    ExportFile,
+    PhotoFindings,
+    add_annotation,
+    before_after_export,
+    give_marketing_consent,
+    photo_annotations,
+    photo_findings,
+    practitioner_report_pdf,
+    withdraw_marketing_consent,
 )
 from analyzer.service.demo import demo_patient, ensure_demo, load_manifest
 from analyzer.service.patients import (
@@ -91,6 +107,9 @@ from analyzer.stored import (
 )
 
 __all__ = [
+    "Branding", "clinic_branding", "save_clinic_logo", "EXPORT_KINDS", "ExportFile", "PhotoFindings",
+    "add_annotation", "before_after_export", "give_marketing_consent", "photo_annotations", "photo_findings",
+    "practitioner_report_pdf", "withdraw_marketing_consent", "marketing_consent_problem",
     "noise_band_basis",
     "require_consent",
     "consent_problem",

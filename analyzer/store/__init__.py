@@ -32,7 +32,9 @@ from analyzer.store.engine import default_data_dir, default_database_url
 from analyzer.store.errors import Conflict, InvalidInput, NotFound, StoreError
 from analyzer.store.records import (
     AnalysisRec,
+    AnnotationRec,
     AuditRec,
+    MarketingConsentRec,
     Patient,
     PhotoRec,
     Series,
@@ -48,7 +50,9 @@ __all__ = [
     "SESSION_KINDS",
     "STANDARD_VIEWS",
     "AnalysisRec",
+    "AnnotationRec",
     "AuditRec",
+    "MarketingConsentRec",
     "Conflict",
     "InvalidInput",
     "NotFound",

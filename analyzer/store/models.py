@@ -242,3 +242,37 @@ class AuthFailureRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(200), index=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+# ---- 0006: marketing consent, annotations ----
+
+
+class MarketingConsentRow(Base):
+    """One grant of marketing consent (before/after pictures for the clinic's own use), separate
+    from the treatment-photo consent. Withdrawing dates the grant; the history stays."""
+
+    __tablename__ = "marketing_consents"
+    __table_args__ = _AUTOINC
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    given_by: Mapped[str] = mapped_column(sa.String(100))
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by: Mapped[str | None] = mapped_column(sa.String(100))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class PhotoAnnotationRow(Base):
+    """A practitioner's mark on a photo (arrow, text, freehand outline) in its upright pixels.
+    The analysis never reads this table."""
+
+    __tablename__ = "photo_annotations"
+    __table_args__ = (sa.CheckConstraint("kind IN ('arrow', 'text', 'outline')", name="kind"), _AUTOINC)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(sa.ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    data: Mapped[Any] = mapped_column(sa.JSON)
+    created_by: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -149,3 +149,34 @@ class AuditRec:
     patient_id: int | None
     detail: str
     clinic_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MarketingConsentRec:
+    """One grant of marketing consent; ``active`` while not withdrawn."""
+
+    id: int
+    patient_id: int
+    given_at: dt.datetime
+    given_by: str
+    withdrawn_at: dt.datetime | None
+    withdrawn_by: str | None
+    note: str
+
+    @property
+    def active(self) -> bool:
+        return self.withdrawn_at is None
+
+
+@dataclass(frozen=True)
+class AnnotationRec:
+    """A mark on a photo: ``kind`` arrow (``points`` [[x0, y0], [x1, y1]]), text (``points``
+    [[x, y]] and ``text``) or outline (``points``, a closed freehand path), in the photo's
+    upright pixels; ``data`` also carries an optional ``text`` label."""
+
+    id: int
+    photo_id: int
+    kind: str
+    data: dict
+    created_by: str
+    created_at: dt.datetime

@@ -38,6 +38,7 @@ from analyzer.store import validate as v
 from analyzer.store.access import AccessRecords
 from analyzer.store.archive import PatientArchive
 from analyzer.store.clinics import ClinicRecords, default_clinic_id_in
+from analyzer.store.consult import ConsultRecords
 from analyzer.store.convert import analysis_record as _analysis
 from analyzer.store.convert import patient_record as _patient
 from analyzer.store.convert import photo_record as _photo
@@ -105,7 +106,7 @@ def _version_key(version: str):
     return parts
 
 
-class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping):
+class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping, ConsultRecords):
     """Patients' records and photos in one database plus one data folder.
 
     Parameters

@@ -47,7 +47,15 @@ from analyzer.consent import (
     consent_problem,  # noqa: E402
     require_consent,  # noqa: E402
 )
-from analyzer.rows import PROGRESS_COLUMNS, SummaryCard, progress_table, rows_to_csv, summary_cards
+from analyzer.rows import (
+    PROGRESS_COLUMNS,
+    SummaryCard,
+    progress_table,
+    rows_to_csv,
+    series_verdict_rows,
+    series_verdicts,
+    summary_cards,
+)
 from analyzer.service.analysis import (
     PhotoAnalysis,
     Progress,
@@ -60,6 +68,21 @@ from analyzer.service.analysis import (
     region_outlines,
     series_status,
     set_reference_patch,
+)
+from analyzer.service.checkins import (
+    DEFAULT_AFTERCARE,
+    DEFAULT_CHECKIN_DAYS,
+    CheckinResult,
+    OpenCheckin,
+    RecoveryFlag,
+    aftercare_for_patient,
+    check_checkin_photo,
+    checkins_for_patient,
+    recovery_flags,
+    recovery_plan,
+    sent_by_patient,
+    set_recovery_plan,
+    submit_checkin,
 )
 from analyzer.service.demo import demo_patient, ensure_demo, load_manifest
 from analyzer.service.patients import (
@@ -91,6 +114,9 @@ from analyzer.stored import (
 )
 
 __all__ = [
+    "DEFAULT_AFTERCARE", "DEFAULT_CHECKIN_DAYS", "CheckinResult", "OpenCheckin", "RecoveryFlag",
+    "aftercare_for_patient", "check_checkin_photo", "checkins_for_patient", "recovery_flags", "recovery_plan",
+    "sent_by_patient", "set_recovery_plan", "submit_checkin", "series_verdict_rows", "series_verdicts",
     "noise_band_basis",
     "require_consent",
     "consent_problem",

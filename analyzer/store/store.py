@@ -37,6 +37,7 @@ from analyzer.store import files as files_mod
 from analyzer.store import validate as v
 from analyzer.store.access import AccessRecords
 from analyzer.store.archive import PatientArchive
+from analyzer.store.checkins import RecoveryRecords
 from analyzer.store.convert import analysis_record as _analysis
 from analyzer.store.convert import patient_record as _patient
 from analyzer.store.convert import photo_record as _photo
@@ -103,7 +104,7 @@ def _version_key(version: str):
     return parts
 
 
-class Store(AccessRecords, PatientArchive, Housekeeping):
+class Store(AccessRecords, PatientArchive, Housekeeping, RecoveryRecords):
     """Patients' records and photos in one database plus one data folder.
 
     Parameters

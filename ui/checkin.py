@@ -78,7 +78,7 @@ def _send(store: Store, user, c, symptoms: dict, photo, prekeep: dict | None) ->
     st.session_state.pop(PENDING, None)
     st.session_state.pop(SHOT, None)
     st.session_state["ci_nonce"] = st.session_state.get("ci_nonce", 0) + 1
-    st.session_state["_ci_done"] = r.message
+    st.toast(r.message)
     bump()
     st.rerun()
 
@@ -87,68 +87,75 @@ def render_patient_checkins(store: Store, patient, user) -> None:
     """Today's open check-ins for the signed-in patient (a practitioner sees what the patient sees,
     without the send button)."""
     open_ = service.checkins_for_patient(store, patient.id)
-    if done := st.session_state.pop("_ci_done", None):
-        st.success(done, icon=":material/check_circle:")
     for c in open_:
         st.subheader(f"Recovery check-in: day {c.day}")
         st.caption(f"{_date(c.due)} is day {c.day} after your session of {_date(c.treatment_date)}. "
                    f"This check-in is open until {_date(c.closes)}.")
-        if c.sent is not None:
-            st.info("You already sent this check-in. Sending it again replaces it.", icon=":material/task_alt:")
         if user is None or not user.is_patient:
             st.info("The patient sees this check-in here on their own link: a photo and a few questions. "
                     "Only the patient's own link can send it.")
             continue
-        key = f"ci_{c.treatment_session_id}_{c.day}"
-        nonce = st.session_state.get("ci_nonce", 0)
-        st.markdown("**1. A photo of your face, from the front**")
-        st.caption("Take it where the light is even (facing a window, no direct sun), without make-up, at arm's "
-                   "length. Line your face up with the outline of your first photo.")
-        tab_cam, tab_up = st.tabs(["Take the photo", "Upload a photo instead"])
-        with tab_cam:
-            from ui.capture import ghost_capture
+        if c.sent is not None:
+            st.success(f"Your day-{c.day} check-in was sent to your practitioner on {_date(c.sent.updated_at.date())}"
+                       + (" with your photo" if c.sent.photo_id else "") + ". Thank you.",
+                       icon=":material/task_alt:")
+            box = st.expander("Send it again (it replaces the one you sent)", expanded=False)
+        else:
+            box = st.container()
+        with box:
+            _checkin_form(store, user, c)
 
-            shot = ghost_capture(_ghost(store, c.series_id), facing="user", max_height=520, key=f"{key}_cam")
-            if shot is not None and shot.get("nonce") != st.session_state.get(f"{key}_nonce"):
-                st.session_state[f"{key}_nonce"] = shot.get("nonce")
-                ext = "png" if shot.get("mime") == "image/png" else "jpg"
-                st.session_state[SHOT] = (shot["data"], f"checkin-day{c.day}.{ext}")
-            if st.session_state.get(SHOT):
-                st.image(st.session_state[SHOT][0], caption="Your photo", width=220)
-        with tab_up:
-            up = st.file_uploader("Photo (JPEG, PNG, WebP, HEIC)", key=f"{key}_up_{nonce}",
-                                  type=["jpg", "jpeg", "png", "webp", "heic", "heif"])
-        st.markdown("**2. How does your skin feel today?**")
-        symptoms = _symptoms_form(f"{key}_sym_{nonce}")
-        pending = st.session_state.get(PENDING)
-        if pending and pending["key"] == key:
-            st.warning(f"**Check of your photo:** {pending['verdict']}", icon=":material/warning:")
-            b1, b2 = st.columns(2)
-            if b1.button("Send it anyway", key=f"{key}_anyway", type="primary"):
-                _send(store, user, c, symptoms, pending["photo"], pending["check"])
-            if b2.button("Take another photo", key=f"{key}_retake"):
-                st.session_state.pop(PENDING, None)
-                st.session_state.pop(SHOT, None)
-                st.session_state["ci_nonce"] = nonce + 1
-                st.rerun()
-            continue
-        if st.button("Send my check-in", key=f"{key}_send", type="primary", width="stretch"):
-            photo = (up.getvalue(), up.name) if up is not None else st.session_state.get(SHOT)
-            if photo is None:
-                _send(store, user, c, symptoms, None, None)
-                continue
-            try:
-                with st.spinner("Checking your photo…"):
-                    chk = service.check_checkin_photo(store, user, c.treatment_session_id, c.day, *photo)
-            except SkinProgressError as exc:
-                st.error(str(exc))
-                continue
-            if chk.ok:
-                _send(store, user, c, symptoms, photo, chk.summary())
-            else:
-                st.session_state[PENDING] = {"key": key, "photo": photo, "verdict": chk.verdict,
-                                             "check": chk.summary()}
-                st.rerun()
+
+def _checkin_form(store: Store, user, c) -> None:
+    key = f"ci_{c.treatment_session_id}_{c.day}"
+    nonce = st.session_state.get("ci_nonce", 0)
+    st.markdown("**1. A photo of your face, from the front**")
+    st.caption("Take it where the light is even (facing a window, no direct sun), without make-up, at arm's "
+               "length. Line your face up with the outline of your first photo.")
+    tab_cam, tab_up = st.tabs(["Take the photo", "Upload a photo instead"])
+    with tab_cam:
+        from ui.capture import ghost_capture
+
+        shot = ghost_capture(_ghost(store, c.series_id), facing="user", max_height=520, key=f"{key}_cam")
+        if shot is not None and shot.get("nonce") != st.session_state.get(f"{key}_nonce"):
+            st.session_state[f"{key}_nonce"] = shot.get("nonce")
+            ext = "png" if shot.get("mime") == "image/png" else "jpg"
+            st.session_state[SHOT] = (shot["data"], f"checkin-day{c.day}.{ext}")
+        if st.session_state.get(SHOT):
+            st.image(st.session_state[SHOT][0], caption="Your photo", width=220)
+    with tab_up:
+        up = st.file_uploader("Photo (JPEG, PNG, WebP, HEIC)", key=f"{key}_up_{nonce}",
+                              type=["jpg", "jpeg", "png", "webp", "heic", "heif"])
+    st.markdown("**2. How does your skin feel today?**")
+    symptoms = _symptoms_form(f"{key}_sym_{nonce}")
+    pending = st.session_state.get(PENDING)
+    if pending and pending["key"] == key:
+        st.warning(f"**Check of your photo:** {pending['verdict']}", icon=":material/warning:")
+        b1, b2 = st.columns(2)
+        if b1.button("Send it anyway", key=f"{key}_anyway", type="primary"):
+            _send(store, user, c, symptoms, pending["photo"], pending["check"])
+        if b2.button("Take another photo", key=f"{key}_retake"):
+            st.session_state.pop(PENDING, None)
+            st.session_state.pop(SHOT, None)
+            st.session_state["ci_nonce"] = nonce + 1
+            st.rerun()
+        return
+    if st.button("Send my check-in", key=f"{key}_send", type="primary", width="stretch"):
+        photo = (up.getvalue(), up.name) if up is not None else st.session_state.get(SHOT)
+        if photo is None:
+            _send(store, user, c, symptoms, None, None)
+            return
+        try:
+            with st.spinner("Checking your photo…"):
+                chk = service.check_checkin_photo(store, user, c.treatment_session_id, c.day, *photo)
+        except SkinProgressError as exc:
+            st.error(str(exc))
+            return
+        if chk.ok:
+            _send(store, user, c, symptoms, photo, chk.summary())
+        else:
+            st.session_state[PENDING] = {"key": key, "photo": photo, "verdict": chk.verdict, "check": chk.summary()}
+            st.rerun()
 
 
 def render_plan_editor(store: Store, session, user) -> None:

@@ -278,7 +278,8 @@ def test_progress_charts_cards_and_metric_switch(data):
     # the demo series' concerns (redness, texture) lead: redness has measures of its own (cheeks and
     # nose), texture only general metrics; then the summary, the charts and the table
     heads = [h.value for h in at.subheader]
-    assert heads == ["Redness and rosacea", "Texture", "Summary", "Charts", "Table"], heads
+    assert heads == ["Redness and rosacea", "Texture", "Summary", "Series verdict (for the practitioner)", "Charts",
+                     "Table"], heads
     first = at.dataframe[0].value
     lead = list(dict.fromkeys(first["Measure"]))[:2]  # its own cheeks-and-nose measures first
     assert lead == ["red area on cheeks and nose", "redness (a*) on cheeks and nose"], lead

@@ -46,6 +46,12 @@ __all__ = [
     "DEFAULT_NOISE_A_STAR",
     "MAX_RECOVERY_DAYS",
     "SWELLING_NOTE",
+    "SYMPTOM_GRADED",
+    "SYMPTOM_SIGN",
+    "SYMPTOM_LEVELS",
+    "SYMPTOM_LABELS",
+    "validate_symptoms",
+    "symptom_flags",
 ]
 
 #: A half-life this much longer than the previous median (fraction) is "slower".
@@ -366,4 +372,61 @@ def curves_from_sessions(
         out.append(recovery_curve(pts, baseline=mean.get(tid, float("nan")), label=(f"Session {index[tid]} ({tdate.isoformat()})" if tid in index
                                                             else f"Session of {tdate.isoformat()}"),
                                   metric=metric, unit=unit or "CIELAB a* (D65)", simulated=simulated))
+    return out
+
+
+# ---- symptoms the patient reports at a check-in ------------------------------------------------
+
+#: Graded symptoms (0 none, 1 mild, 2 moderate, 3 severe) and the yes/no sign.
+SYMPTOM_GRADED: tuple[str, ...] = ("redness", "swelling", "pain", "itching")
+SYMPTOM_SIGN = "blistering_or_infection"
+SYMPTOM_LEVELS: tuple[str, ...] = ("none", "mild", "moderate", "severe")
+SYMPTOM_LABELS = {
+    "redness": "redness", "swelling": "swelling", "pain": "pain", "itching": "itching",
+    SYMPTOM_SIGN: "blistering, crusting with pus, spreading warmth or fever (a sign of infection)",
+}
+#: A graded symptom at or above this level raises a flag (moderate).
+FLAG_LEVEL = 2
+#: From this day on, any symptom still reported (even mild) raises a flag: it should have settled.
+LATE_DAY = 5
+
+
+def validate_symptoms(symptoms) -> dict:
+    """``{"redness": 0-3, "swelling": 0-3, "pain": 0-3, "itching": 0-3,
+    "blistering_or_infection": bool}`` checked and completed (a missing graded symptom is 0, the
+    sign False); anything else raises a one-line :class:`UsageError`."""
+    if not isinstance(symptoms, dict):
+        raise UsageError("symptoms must be given as a mapping of symptom to level")
+    unknown = sorted(set(symptoms) - set(SYMPTOM_GRADED) - {SYMPTOM_SIGN})
+    if unknown:
+        raise UsageError(f"unknown symptom {unknown[0]!r}: use {', '.join(SYMPTOM_GRADED + (SYMPTOM_SIGN,))}")
+    out: dict = {}
+    for k in SYMPTOM_GRADED:
+        lv = symptoms.get(k, 0)
+        if isinstance(lv, str) and lv in SYMPTOM_LEVELS:
+            lv = SYMPTOM_LEVELS.index(lv)
+        if isinstance(lv, bool) or not isinstance(lv, int) or not 0 <= lv <= 3:
+            raise UsageError(f"{k}: choose none, mild, moderate or severe")
+        out[k] = lv
+    sign = symptoms.get(SYMPTOM_SIGN, False)
+    if not isinstance(sign, bool):
+        raise UsageError(f"{SYMPTOM_SIGN}: yes or no")
+    out[SYMPTOM_SIGN] = sign
+    return out
+
+
+def symptom_flags(symptoms: dict | None, day: int) -> list[str]:
+    """Plain sentences for the practitioner: a blistering/infection sign, a moderate or severe
+    symptom, or any symptom still there from day :data:`LATE_DAY`. Empty when none."""
+    if not symptoms:
+        return []
+    out = []
+    if symptoms.get(SYMPTOM_SIGN):
+        out.append(f"day {day}: the patient reports blistering or a sign of infection")
+    for k in SYMPTOM_GRADED:
+        lv = int(symptoms.get(k) or 0)
+        if lv >= FLAG_LEVEL:
+            out.append(f"day {day}: {SYMPTOM_LEVELS[lv]} {SYMPTOM_LABELS[k]}")
+        elif lv >= 1 and day >= LATE_DAY:
+            out.append(f"day {day}: {SYMPTOM_LABELS[k]} still there ({SYMPTOM_LEVELS[lv]})")
     return out

@@ -265,3 +265,108 @@ def rows_to_csv(rows: Iterable[Mapping[str, Any]], *, columns: Iterable[str] = P
                                                  else csv_text(r[c]) if isinstance(r[c], str) else r[c])
                     for c in cols])
     return buf.getvalue()
+
+
+# ---- the series verdict per measure (for the practitioner; never shown to the patient) ----------
+
+#: The per-change verdicts of a comparable point (the others are left out of the series verdict).
+COMPARABLE_VERDICTS = ("baseline", "within_noise", "beyond_noise")
+
+
+def _lower_is_better(key: str) -> bool | None:
+    from analyzer.catalog import METRICS
+    from analyzer.concerns import measure_lower_is_better
+
+    if key in METRICS:
+        return METRICS[key].lower_is_better
+    return measure_lower_is_better(key)
+
+
+def verdict_metrics(rows: Iterable[Mapping[str, Any]], concerns: Iterable[str] = ()) -> list[str]:
+    """The measures a series verdict is given for: the series' own concern measures, then the key
+    metrics, as far as the rows hold them."""
+    from analyzer.concerns import normalize_concern
+
+    present = list(dict.fromkeys(r["metric"] for r in rows))
+    own = {normalize_concern(c) for c in concerns}
+    first = [k for k in present if k.split(".", 1)[0] in own and k not in KEY_METRICS
+             and k.count(".") >= 1 and _is_concern_measure(k)]
+    return first + [k for k in KEY_METRICS if k in present]
+
+
+def _is_concern_measure(key: str) -> bool:
+    from analyzer.catalog import METRICS
+
+    return key not in METRICS
+
+
+def series_verdicts(rows: Iterable[Mapping[str, Any]], *, concerns: Iterable[str] = (), view: str | None = None,
+                    region: str | None = None, metrics: Iterable[str] | None = None) -> list:
+    """One :class:`analyzer.trend.SeriesVerdict` per measure over the series' treatment sessions
+    (recovery visits are not part of the series), from the progress rows of one view and region.
+
+    Only comparable points count (the per-change verdict is not can't-tell and there is a value);
+    the verdict says how many it left out. ``view`` defaults to front (else the first),
+    ``region`` to the whole face (else the first).
+    """
+    from analyzer.trend import series_verdict
+
+    rows = [r for r in rows if r.get("session_kind") != "recovery"]
+    if not rows:
+        return []
+    views = sorted({r["view"] for r in rows})
+    view = view or ("front" if "front" in views else views[0])
+    regions = list(dict.fromkeys(r["region"] for r in rows))
+    region = region or (DEFAULT_REGION if DEFAULT_REGION in regions else regions[0])
+    rows = [r for r in rows if r["view"] == view and r["region"] == region]
+    keys = list(metrics) if metrics is not None else verdict_metrics(rows, concerns)
+    out = []
+    for key in keys:
+        mr = sorted((r for r in rows if r["metric"] == key), key=lambda r: (r["session_date"], r["session_id"]))
+        if not mr:
+            continue
+        band = next((r["noise_band"] for r in mr if r.get("noise_band") is not None), None)
+        out.append(series_verdict(
+            list(range(1, len(mr) + 1)),
+            [r["value"] for r in mr],
+            labels=[r["session_index"] for r in mr],
+            comparable=[r.get("verdict") in COMPARABLE_VERDICTS for r in mr],
+            reasons=[r.get("verdict_reason") or r.get("reason") for r in mr],
+            noise_band=float("nan") if band is None else float(band),
+            lower_is_better=_lower_is_better(key),
+            metric=key, unit=mr[0].get("unit") or "",
+            simulated=any(bool(r.get("simulated")) for r in mr),
+        ))
+    return out
+
+
+def series_verdict_rows(store: Store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION,
+                        view: str | None = None, region: str | None = None) -> list[dict]:
+    """The series verdict of each concern measure as plain rows, for the practitioner's screen and
+    report: ``measure`` (label), ``metric`` (key), ``verdict`` (key), ``text`` ("improving",
+    "plateau since session 3", "worse", "no measurable change", "can't tell yet: ..."),
+    ``change_per_session`` (text with its 95 % range and unit), ``slope``, ``slope_low``,
+    ``slope_high``, ``unit``, ``used``, ``left_out``, ``left_out_reasons``, ``noise_band``,
+    ``simulated``, ``note``. Never for the patient: it is not advice."""
+    series = store.get_series(series_id)
+    rows = progress_table(store, series_id, analyzer_version=analyzer_version)
+    out = []
+    for v in series_verdicts(rows, concerns=series.concerns, view=view, region=region):
+        out.append({
+            "measure": metric_info(v.metric).label,
+            "metric": v.metric,
+            "verdict": v.verdict,
+            "text": v.text + (" (SIMULATED)" if v.simulated else ""),
+            "change_per_session": v.range_text() + (f" {v.unit}" if v.unit and v.range_text() != "—" else ""),
+            "slope": v.to_dict()["slope_per_session"],
+            "slope_low": v.to_dict()["slope_low"],
+            "slope_high": v.to_dict()["slope_high"],
+            "unit": v.unit,
+            "used": v.n_used,
+            "left_out": v.n_left_out,
+            "left_out_reasons": "; ".join(f"session {s}: {why}" for s, why in v.left_out),
+            "noise_band": v.to_dict()["noise_band"],
+            "simulated": v.simulated,
+            "note": v.reason or "",
+        })
+    return out

@@ -14,6 +14,7 @@ from analyzer import service
 from analyzer.errors import SkinProgressError
 from ui.auth import audit, audit_once, authorized_patient_id, current_user
 from ui.charts import metric_chart, metric_rows, show_cards, show_metric_chart
+from ui.checkin import render_aftercare, render_patient_checkins
 from ui.common import (
     before_after_slider,
     cached_progress_rows,
@@ -49,6 +50,9 @@ with st.sidebar:
         st.rerun()
 
 st.title(f"Your progress, {md_escape(patient.display_name)}")
+# Between sessions: today's recovery check-in (photo and symptoms) and the aftercare text come first.
+render_patient_checkins(store, patient, _user)
+render_aftercare(store, patient.id)
 all_series = store.list_series(patient.id)
 if not all_series:
     st.info("No treatment series yet.")

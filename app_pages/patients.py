@@ -8,6 +8,7 @@ from analyzer import service
 from analyzer.errors import SkinProgressError
 from analyzer.screening import validate_screening
 from ui.auth import audit, patient_scope
+from ui.checkin import render_flags
 from ui.common import (
     bump,
     concern_text,
@@ -97,6 +98,18 @@ try:  # the store's own list, when it has one
 except ImportError:  # pragma: no cover
     pass
 
+# Recovery flags from the patients' check-ins (symptoms they reported, redness not settling).
+try:
+    _flags = service.recovery_flags(store)
+except SkinProgressError as exc:  # the list still shows
+    _flags = []
+    st.error(f"Recovery flags can't be shown: {exc}")
+flags_of: dict[int, list] = {}
+for _f in _flags:
+    flags_of.setdefault(_f.patient_id, []).append(_f)
+if flags_of:
+    st.warning(f"{len(flags_of)} patient{'s' if len(flags_of) != 1 else ''} with a recovery flag: see below.",
+               icon=":material/flag:")
 search = st.text_input("Search by name or code", key="patient_search", placeholder="e.g. DEMO or Smith")
 patients = patient_scope(store).patients(search)
 
@@ -107,7 +120,9 @@ for p in patients[:100]:
         c1, c2, c3 = st.columns([5, 1.2, 1.4])
         badge = " · :orange-badge[demo, simulated changes]" if p.is_demo else ""
         current = " · :green-badge[open]" if p.id == current_patient_id() else ""
-        c1.markdown(f"**{md_escape(p.display_name)}** · `{p.code}`{badge}{current}")
+        flagged = (f" · :red-badge[:material/flag: {len(flags_of[p.id])} recovery flag"
+                   f"{'s' if len(flags_of[p.id]) != 1 else ''}]") if p.id in flags_of else ""
+        c1.markdown(f"**{md_escape(p.display_name)}** · `{p.code}`{badge}{current}{flagged}")
         n = len(store.list_series(p.id))
         facts = [f"{n} series"]
         if p.birth_year:
@@ -116,6 +131,9 @@ for p in patients[:100]:
             facts.append(f"Fitzpatrick {SKIN_TYPES[p.fitzpatrick - 1]}")
         facts.append("photo consent" if p.consent_photos else "no photo consent")
         c1.caption(" · ".join(facts))
+        if p.id in flags_of:
+            with c1:
+                render_flags(flags_of[p.id])
         if c2.button("Open", key=f"open_{p.id}", width="stretch"):
             select_patient(p.id)
             st.switch_page("app_pages/progress.py")

@@ -62,6 +62,26 @@ render_concern_measures(rows, series.concerns, region=region, view=view)
 st.subheader("Summary")
 show_cards(service.summary_cards(rows, metrics=chosen or default_metrics, view=view, regions=[region]))
 
+st.subheader("Series verdict (for the practitioner)")
+st.caption("Per measure, over the treatment sessions of this view and region: is it still improving, on a plateau, "
+           "worse, or not measurably changing, judged against its noise band; the change per session comes with "
+           "its 95% range. Only comparable sessions count (a can't-tell session is left out and named). "
+           "A description of the measurements to help decide whether to go on, not advice; it is not shown "
+           "in the patient view.")
+_verdicts = service.series_verdicts(rows, concerns=series.concerns, view=view, region=region)
+if _verdicts:
+    st.dataframe([{
+        "Measure": service.metric_info(v.metric).label,
+        "Verdict": v.text + (" (SIMULATED data)" if v.simulated else ""),
+        "Change per session (95% range)": v.range_text() + (f" {v.unit}" if v.unit and v.range_text() != "—" else ""),
+        "Sessions used": v.n_used,
+        "Left out": v.n_left_out,
+        "Why left out": "; ".join(f"session {s_}: {why}" for s_, why in v.left_out),
+        "Noise band": f"{v.noise_band:.3g}" if v.noise_band == v.noise_band else "—",
+    } for v in _verdicts], hide_index=True, width="stretch", key="pg_series_verdict")
+else:
+    st.caption("No measure to judge yet.")
+
 st.subheader("Charts")
 if not chosen:
     st.caption("Pick one or more metrics above.")

@@ -34,6 +34,7 @@ from ui.capture import (
     stage,
 )
 from ui.capture.guide import guide_markdown
+from ui.checkin import render_plan_editor, render_sent_by_patient
 from ui.common import (
     bump,
     cached_progress_rows,
@@ -202,6 +203,8 @@ for i, s in enumerate(sessions, start=1):
             if parent is not None:
                 st.caption(f"Recovery visit, {(s.date - parent.date).days} day(s) after the session of "
                            f"{parent.date.isoformat()}.")
+        if s.kind == "recovery":
+            render_sent_by_patient(store, s)
         if s.scar_grade is not None:
             st.markdown(f"**Acne-scar grade (Goodman & Baron):** {s.scar_grade}")
         if s.notes and not sim:
@@ -244,6 +247,8 @@ for i, s in enumerate(sessions, start=1):
         recovery_of = s.id if s.id in with_recovery else (s.parent_session_id if s.kind == "recovery" else None)
         if recovery_of is not None:
             show_recovery(recovery_of)
+        if s.kind == "treatment" and not patient.is_demo:
+            render_plan_editor(store, s, current_user())
         c1, c2 = st.columns(2)
         if s.id != base_id and c1.button("Make this the baseline session", key=f"mkbase_{s.id}"):
             store.set_baseline_session(series.id, s.id)

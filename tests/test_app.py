@@ -278,7 +278,8 @@ def test_progress_charts_cards_and_metric_switch(data):
     # the demo series' concerns (redness, texture) lead: redness has measures of its own (cheeks and
     # nose), texture only general metrics; then the summary, the charts and the table
     heads = [h.value for h in at.subheader]
-    assert heads == ["Redness and rosacea", "Texture", "Summary", "Charts", "Table"], heads
+    assert heads == ["Redness and rosacea", "Texture", "Summary", "Series verdict (for the practitioner)", "Charts",
+                     "Table"], heads
     first = at.dataframe[0].value
     lead = list(dict.fromkeys(first["Measure"]))[:2]  # its own cheeks-and-nose measures first
     assert lead == ["red area on cheeks and nose", "redness (a*) on cheeks and nose"], lead
@@ -456,3 +457,23 @@ def test_recovery_visit_shows_the_recovery_chart_on_the_session_page(data):
     assert heads.count("Redness after the session (SIMULATED)") == 2  # the treatment and its recovery visit
     assert any("2 day(s) after the session of 2026-03-11" in c.value for c in at.caption)
     assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) >= 2
+
+
+def test_series_verdict_on_progress_for_the_practitioner_never_in_the_patient_view(data):
+    at = new_app().run()  # the demo opens on Progress
+    assert not at.exception
+    assert "Series verdict (for the practitioner)" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "Verdict" in d.value.columns)
+    assert len(table) >= 1 and set(table["Sessions used"]) <= {0, 1, 2, 3}
+    assert all(("SIMULATED" in v) for v in table["Verdict"])  # the demo's third session is simulated
+    assert all(v.startswith(("improving", "plateau", "worse", "no measurable", "can't tell", "chang"))
+               for v in table["Verdict"])
+    demo = service.demo_patient(store_of(data))
+    at = new_app()
+    at.session_state["patient_mode_id"] = demo.id
+    at.run()
+    assert not at.exception and "Your progress" in texts(at)
+    body = texts(at) + "\n".join(h.value for h in at.subheader)
+    for word in ("Series verdict", "plateau", "no measurable change", "per session (95% range"):
+        assert word not in body, word
+    assert not any("Verdict" in d.value.columns for d in at.dataframe)

@@ -17,7 +17,7 @@ from tests.store_fixtures import data_dir, empty_db_url, png_bytes  # noqa: F401
 
 TABLES = {"patients", "series", "sessions", "photos", "analyses", "users", "patient_tokens",
           "audit_log", "auth_failures", "clinics", "alembic_version", "marketing_consents",
-          "photo_annotations"}
+          "photo_annotations", "recovery_plans", "recovery_checkins"}
 
 
 def _engine(url):

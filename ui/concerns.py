@@ -246,7 +246,7 @@ def render_recovery_chart(recovery_series: Sequence[RecoveryCurve] | RecoveryCur
     base = alt.Chart(alt.Data(values=data)).encode(
         x=alt.X("day:Q", title="days after the session", scale=alt.Scale(domain=[0, 7.5])),
         y=alt.Y("excess:Q", title=f"excess redness over the pre-session value ({unit})"),
-        color=alt.Color("session:N", title="session"),
+        color=alt.Color("session:N", title="session", legend=alt.Legend(orient="bottom")),  # fits a phone
     )
     pts = base.transform_filter(alt.datum.series == "measured").mark_point(filled=True, size=60)
     line = base.transform_filter(alt.datum.series == "fitted").mark_line(strokeDash=[4, 3])

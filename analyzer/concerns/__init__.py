@@ -44,12 +44,14 @@ from analyzer.concerns.catalog import (
     CONCERN_LABELS,
     CONCERN_MEASURES,
     CONCERNS,
+    HIGHER_IS_BETTER,
     MAX_UPSAMPLE,
     MEASURE_LABELS,
     MIN_NATIVE_PX_PER_MM,
     NOISE_BANDS,
     Concern,
     measure_label,
+    measure_lower_is_better,
     noise_band,
 )
 from analyzer.concerns.dispatch import (
@@ -147,6 +149,8 @@ __all__ = [
     "LINE_REGIONS",
     "Scale",
     "normalize_concern",
+    "HIGHER_IS_BETTER",
+    "measure_lower_is_better",
     "measure_concern",
     "measure_concerns",
     "measure_comparison",

@@ -87,6 +87,24 @@ MEASURE_LABELS: dict[str, str] = {
 }
 
 
+#: Concern measures where a higher value is better (every other concern measure: lower is better,
+#: fewer scars, less spot area, fewer lines, less redness). Used by the series verdict.
+HIGHER_IS_BETTER: frozenset[str] = frozenset({"hair_loss.hair_strand_density"})
+
+
+def measure_lower_is_better(key: str) -> bool | None:
+    """True when a lower value of concern measure ``key`` is better, False when higher is, None
+    when ``key`` is not a concern measure of :data:`CONCERN_MEASURES`."""
+    parts = key.split(".")
+    concern = parts[0]
+    short = f"{parts[0]}.{parts[-1]}"
+    if concern not in CONCERN_MEASURES:
+        return None
+    if key in HIGHER_IS_BETTER or short in HIGHER_IS_BETTER:
+        return False
+    return True
+
+
 def measure_label(key: str) -> str:
     """Plain label of a concern measure key (``fine_lines.forehead.line_length`` -> "total length
     of fine lines, forehead"); the key itself when unknown."""

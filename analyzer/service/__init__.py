@@ -51,7 +51,15 @@ from analyzer.consent import (
     marketing_consent_problem,  # noqa: E402
     require_consent,  # noqa: E402
 )
-from analyzer.rows import PROGRESS_COLUMNS, SummaryCard, progress_table, rows_to_csv, summary_cards
+from analyzer.rows import (
+    PROGRESS_COLUMNS,
+    SummaryCard,
+    progress_table,
+    rows_to_csv,
+    series_verdict_rows,
+    series_verdicts,
+    summary_cards,
+)
 from analyzer.service.analysis import (
     PhotoAnalysis,
     Progress,
@@ -64,6 +72,21 @@ from analyzer.service.analysis import (
     region_outlines,
     series_status,
     set_reference_patch,
+)
+from analyzer.service.checkins import (
+    DEFAULT_AFTERCARE,
+    DEFAULT_CHECKIN_DAYS,
+    CheckinResult,
+    OpenCheckin,
+    RecoveryFlag,
+    aftercare_for_patient,
+    check_checkin_photo,
+    checkins_for_patient,
+    recovery_flags,
+    recovery_plan,
+    sent_by_patient,
+    set_recovery_plan,
+    submit_checkin,
 )
 from analyzer.service.consult import (
     EXPORT_KINDS,
@@ -110,6 +133,9 @@ __all__ = [
     "Branding", "clinic_branding", "save_clinic_logo", "EXPORT_KINDS", "ExportFile", "PhotoFindings",
     "add_annotation", "before_after_export", "give_marketing_consent", "photo_annotations", "photo_findings",
     "practitioner_report_pdf", "withdraw_marketing_consent", "marketing_consent_problem",
+    "DEFAULT_AFTERCARE", "DEFAULT_CHECKIN_DAYS", "CheckinResult", "OpenCheckin", "RecoveryFlag",
+    "aftercare_for_patient", "check_checkin_photo", "checkins_for_patient", "recovery_flags", "recovery_plan",
+    "sent_by_patient", "set_recovery_plan", "submit_checkin", "series_verdict_rows", "series_verdicts",
     "noise_band_basis",
     "require_consent",
     "consent_problem",

@@ -28,6 +28,7 @@ Decisions worth knowing
   is byte-identical. Accounts, link tokens and the audit log are not exported.
 """
 
+from analyzer.store.checkins import DEFAULT_CHECKIN_DAYS, CheckinRec, RecoveryPlan
 from analyzer.store.engine import default_data_dir, default_database_url
 from analyzer.store.errors import Conflict, InvalidInput, NotFound, StoreError
 from analyzer.store.records import (
@@ -46,6 +47,9 @@ from analyzer.store.store import Store
 from analyzer.store.validate import KNOWN_CONCERNS, SESSION_KINDS, STANDARD_VIEWS
 
 __all__ = [
+    "DEFAULT_CHECKIN_DAYS",
+    "CheckinRec",
+    "RecoveryPlan",
     "KNOWN_CONCERNS",
     "SESSION_KINDS",
     "STANDARD_VIEWS",

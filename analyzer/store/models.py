@@ -276,3 +276,45 @@ class PhotoAnnotationRow(Base):
     data: Mapped[Any] = mapped_column(sa.JSON)
     created_by: Mapped[str] = mapped_column(sa.String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ---- 0007: recovery check-ins from the patient's link ----
+
+
+class RecoveryPlanRow(Base):
+    """A treatment session's check-in days and aftercare text (no row: the defaults)."""
+
+    __tablename__ = "recovery_plans"
+    __table_args__ = _AUTOINC
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"), unique=True)
+    checkin_days: Mapped[Any] = mapped_column(sa.JSON)
+    aftercare: Mapped[str] = mapped_column(sa.Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RecoveryCheckinRow(Base):
+    """One check-in sent for a day of a treatment session's plan: symptoms and, when a photo
+    came with it, the recovery visit holding the photo. ``sent_by`` is ``patient``."""
+
+    __tablename__ = "recovery_checkins"
+    __table_args__ = (
+        sa.UniqueConstraint("treatment_session_id", "day", name="uq_recovery_checkins_day"),
+        _AUTOINC,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    treatment_session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    day: Mapped[int] = mapped_column(sa.Integer)
+    recovery_session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
+    photo_id: Mapped[int | None] = mapped_column(sa.ForeignKey("photos.id", ondelete="SET NULL"))
+    symptoms: Mapped[Any | None] = mapped_column(sa.JSON)
+    sent_by: Mapped[str] = mapped_column(sa.String(20), default="patient")
+    actor: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

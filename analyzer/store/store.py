@@ -37,6 +37,7 @@ from analyzer.store import files as files_mod
 from analyzer.store import validate as v
 from analyzer.store.access import AccessRecords
 from analyzer.store.archive import PatientArchive
+from analyzer.store.checkins import RecoveryRecords
 from analyzer.store.clinics import ClinicRecords, default_clinic_id_in
 from analyzer.store.consult import ConsultRecords
 from analyzer.store.convert import analysis_record as _analysis
@@ -106,7 +107,7 @@ def _version_key(version: str):
     return parts
 
 
-class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping, ConsultRecords):
+class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping, ConsultRecords, RecoveryRecords):
     """Patients' records and photos in one database plus one data folder.
 
     Parameters

@@ -86,7 +86,7 @@ class S3Files:
             import s3fs
         except ImportError:
             raise StoreError("the photo store is in S3 but s3fs is not installed: "
-                             "pip install "skin-progress[cluster]"") from None
+                             "pip install 'skin-progress[cluster]'") from None
         # No instance cache (a forked or spawned worker makes its own) and no listing cache
         # (another server may have written or removed objects since).
         self.fs = s3fs.S3FileSystem(endpoint_url=endpoint_url, skip_instance_cache=True,

@@ -158,6 +158,13 @@ class Store(AccessRecords, PatientArchive, Housekeeping):
         """``SQLite file /abs/path`` or ``PostgreSQL at host/db`` (no password)."""
         return describe_url(self._url)
 
+    def open_args(self) -> dict:
+        """What another process (a re-analysis worker) passes to ``Store(**args)`` to open this
+        same store: the database URL (with its password), data folder and photo store."""
+        return {"url": self._url.render_as_string(hide_password=False), "data_dir": str(self.data_dir),
+                "photo_store": self.photo_store.url or str(self.files.root),
+                "photo_store_endpoint": self.photo_store.endpoint_url}
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -6,7 +6,8 @@ Subcommands::
     align BASELINE FOLLOWUP [--out ALIGNED.png] [--json]
     compare BASELINE FOLLOWUP [--roi X,Y,W,H] [--out-dir DIR] [--json]
             [--reference-baseline X,Y,W,H --reference-followup X,Y,W,H]
-    batch FOLDER [--out DIR]
+    batch FOLDER [--out DIR] [--workers N] [--engine processes|dask [--scheduler ADDRESS]]
+    reanalyze [--scheduler ADDRESS | --workers N] [--patient CODE] [--series ID]
     report ...
 
 Exit status: 0 on success; 2 for unusable input (missing, empty, truncated or non-image
@@ -280,6 +281,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--roi", metavar="X,Y,W,H", help="region on the baseline photos (default: the face area)")
     parser.add_argument("--patient", metavar="CODE", help="patient code for the rows and report (default: folder name)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--engine", choices=("processes", "dask"), default="processes",
+                        help="processes: this machine's process pool (default); dask: a Dask cluster, "
+                             "local or --scheduler (the re-analysis engine)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="with --engine dask: a Dask scheduler (its workers must see FOLDER)")
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
@@ -293,6 +299,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
         roi=args.roi,
         progress=not args.no_progress,
         patient_code=getattr(args, "patient", None),
+        engine=getattr(args, "engine", "processes"),
+        scheduler=getattr(args, "scheduler", None),
     )
     n_ok = len(res.photos)
     per = res.seconds / max(1, n_ok + len(res.failures))

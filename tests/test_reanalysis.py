@@ -122,3 +122,22 @@ def test_reanalyze_command_line(series_store, tmp_path, capsys, monkeypatch):
     assert "re-analysed" in out and "reanalyze: " in err
     assert _results(store, series_id, ANALYZER_VERSION)[photo_id] == serial[photo_id]
     assert main(["reanalyze", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"]) == 2
+
+
+def test_batch_on_the_dask_engine_gives_the_process_pool_numbers(tmp_path, lisa_paths):
+    """``batch --engine dask`` (here a 1-worker local cluster) on a two-session folder."""
+    from analyzer.batch import run_batch
+
+    for i, path in enumerate(lisa_paths[:2]):
+        d = tmp_path / "folder" / f"2024-0{i + 1}-01"
+        d.mkdir(parents=True)
+        (d / "front.jpg").write_bytes(path.read_bytes())
+    serial = run_batch(tmp_path / "folder", workers=1, write=False)
+    dask = run_batch(tmp_path / "folder", workers=1, engine="dask", write=False)
+    assert serial.failures == dask.failures == [] and len(dask.rows) == len(serial.rows) > 0
+
+    def values(rows):  # OpenCV's thread count moves the last digits only
+        return [(r["session_date"], r["metric"], r["value"]) for r in rows]
+
+    for (s1, m1, v1), (s2, m2, v2) in zip(values(serial.rows), values(dask.rows), strict=True):
+        assert (s1, m1) == (s2, m2) and (v1 == v2 or (v1 is not None and v2 is not None and v1 == pytest.approx(v2, rel=1e-6, abs=1e-9)))

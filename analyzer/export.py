@@ -4,6 +4,8 @@ One function, :func:`tidy_rows`, builds the rows from analysis result dicts (the
 ``Comparison.to_dict()`` / ``PhotoMetrics.to_dict()`` shapes of :mod:`analyzer.pipeline`).
 Both the store (:func:`rows_from_store`, used by the app) and the batch command build their
 rows through it, so every CSV this project writes has the same columns, in the same order.
+Each row's numbers come from :func:`analyzer.stored.metric_cell`, which the progress screen's
+rows (:func:`analyzer.rows.progress_table`) are built from too.
 
 Columns (:data:`TIDY_COLUMNS`):
 
@@ -41,11 +43,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from analyzer import __version__
-from analyzer.catalog import METRIC_GROUPS, noise_band_of
-from analyzer.stored import SIMULATED_TAG, calibration_of
-from analyzer.stored import change_of as _change_of
+from analyzer.catalog import METRIC_GROUPS
+from analyzer.stored import SIMULATED_TAG, calibration_of, metric_cell, metric_keys
 from analyzer.stored import date_text as _date_text
-from analyzer.stored import num as _num
 from analyzer.stored import ordered_sessions as _ordered_sessions
 
 if TYPE_CHECKING:
@@ -112,67 +112,6 @@ class AnalysisEntry:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _measurement_fields(m: Any) -> dict:
-    """``value, unit, method, reason`` of a Measurement dict, Measurement, or bare number."""
-    if m is None:
-        return {"value": None, "unit": "", "method": "", "reason": None}
-    if hasattr(m, "to_dict") and not isinstance(m, Mapping):
-        m = m.to_dict()
-    if isinstance(m, Mapping):
-        return {
-            "value": _num(m.get("value")),
-            "unit": str(m.get("unit") or ""),
-            "method": str(m.get("method") or ""),
-            "reason": m.get("reason") or None,
-            "version": m.get("version"),
-        }
-    return {"value": _num(m), "unit": "", "method": "", "reason": None}
-
-
-def _groups() -> tuple[str, ...]:
-    """The general metric groups, then the concerns' groups (analyzer.concerns.CONCERNS), as the
-    app's progress rows read them (stored.metric_keys)."""
-    from analyzer.concerns import CONCERNS
-
-    return tuple(dict.fromkeys((*METRIC_GROUPS, *CONCERNS)))
-
-
-def _metric_items(metrics: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
-    """``(group, key, measurement)`` for every measured metric in a MetricSet dict."""
-    out: list[tuple[str, str, Any]] = []
-    if not metrics:
-        return out
-    groups = metrics.get("groups") if isinstance(metrics.get("groups"), Mapping) else metrics
-    meta = metrics.get("meta") if isinstance(metrics.get("meta"), Mapping) else {}
-    for group in _groups():
-        g = groups.get(group)
-        if not isinstance(g, Mapping):
-            continue
-        for key, m in g.items():
-            info = meta.get(f"{group}.{key}")
-            if isinstance(info, Mapping) and not isinstance(m, Mapping):
-                # MetricSet.to_dict(): bare values in the group, unit/method/reason in "meta".
-                m = {"value": m, **info}
-            out.append((group, str(key), m))
-    return out
-
-
-def _change_from_sides(baseline: Mapping | None, group: str, key: str, value: float, ch: dict) -> dict:
-    """Follow-up minus baseline (same pixels) when the result stores no change for a measure
-    (the concern measures): the percentage is relative to |baseline|, none when it is 0."""
-    b = _num(((baseline or {}).get(group) or {}).get(key)) if isinstance(baseline, Mapping) else None
-    if b is None:
-        return ch
-    delta = float(value) - b
-    return {**ch, "change": delta, "percent": (100.0 * delta / abs(b)) if b != 0 else None}
-
-
-def _noise_band(metric: str) -> float | None:
-    """The metric's noise band from the catalogue (analyzer.catalog: the general metrics' and
-    the concern measures' bands, as the progress page shows them)."""
-    return noise_band_of(metric)
 
 
 def calibration_method(metrics: Mapping[str, Any] | None) -> str:
@@ -264,24 +203,10 @@ def tidy_rows(
             # A baseline row borrowed from a follow-up's result is not that follow-up's simulation.
             borrowed = e.is_baseline and not result.get("is_baseline") and "regions" in result
             simulated = e.simulated or (False if borrowed else _is_simulated(result, metrics))
-            for group, key, m in _metric_items(template_metrics):
-                f = _measurement_fields(m)
-                if not metrics:  # follow-up could not be measured (alignment refused...)
-                    f["value"] = None
-                    f["reason"] = missing_reason or "not measured"
-                name = f"{group}.{key}"
-                ch = _change_of(change, group, key)
-                if not e.is_baseline and ch["change"] is None and f["value"] is not None:
-                    ch = _change_from_sides(part.get("baseline"), group, key, f["value"], ch)
-                band = ch["noise_band"] if ch["noise_band"] is not None else _noise_band(name)
-                within, why = None, None
-                if not e.is_baseline:
-                    from analyzer.verdict import stored_verdict
-
-                    within, why = stored_verdict(name, ch.get("entry"), ch["change"], band, part.get("baseline"),
-                                                 metrics)
-                    if ch["change"] is None:
-                        why = (f["reason"] or missing_reason or why) if f["value"] is None else why
+            for name in metric_keys(template_metrics):
+                group = name.split(".", 1)[0]
+                cell = metric_cell(name, part.get("baseline"), metrics, change, is_baseline=e.is_baseline,
+                                   missing_reason=None if metrics else (missing_reason or "not measured"))
                 rows.append(
                     {
                         "patient_code": patient_code,
@@ -292,19 +217,19 @@ def tidy_rows(
                         "region": region,
                         "group": group,
                         "metric": name,
-                        "value": f["value"],
-                        "unit": f["unit"],
-                        "method": f["method"],
-                        "reason": (f["reason"] or None) if f["value"] is None else None,
-                        "change": None if e.is_baseline else ch["change"],
-                        "percent": None if e.is_baseline else ch["percent"],
-                        "noise_band": band,
+                        "value": cell.value,
+                        "unit": cell.unit,
+                        "method": cell.method,
+                        "reason": cell.reason if cell.value is None else None,
+                        "change": cell.change,
+                        "percent": cell.percent,
+                        "noise_band": cell.noise_band,
                         "alignment_ok": aligned_ok,
                         "calibration_method": cal,
                         "simulated": bool(simulated),
-                        "analyzer_version": str(f.get("version") or version),
-                        "within_noise": within,
-                        "verdict_reason": why,
+                        "analyzer_version": version,
+                        "within_noise": cell.within_noise,
+                        "verdict_reason": cell.verdict_reason,
                     }
                 )
     order = {g: i for i, g in enumerate(METRIC_GROUPS)}

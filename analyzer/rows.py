@@ -15,14 +15,13 @@ from analyzer.catalog import (
     DEFAULT_REGION,
     KEY_METRICS,
     metric_info,
-    noise_band_basis,
-    noise_band_of,
     region_label,
 )
+from analyzer.metric_defs import PERCENT_UNDEFINED_KEYS
 from analyzer.stored import (
     ALL_REGIONS,
     caveats_from_result,
-    measurement,
+    metric_cell,
     metric_keys,
     series_rois,
     simulated_note,
@@ -31,9 +30,6 @@ from analyzer.stored import (
 
 if TYPE_CHECKING:
     from analyzer.store import Store
-
-if TYPE_CHECKING:
-    pass
 
 
 def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANALYZER_VERSION) -> list[dict]:
@@ -51,9 +47,6 @@ def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANAL
 
     Only stored analyses of ``analyzer_version`` are used, so a chart never mixes methods.
     """
-    from analyzer.metrics import PERCENT_UNDEFINED_KEYS
-    from analyzer.verdict import stored_verdict
-
     series = store.get_series(series_id)
     patient = store.get_patient(series.patient_id)
     sessions = sorted(store.list_sessions(series_id), key=lambda s: (s.date, s.id))
@@ -65,7 +58,6 @@ def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANAL
             photos[p.id] = p
     wanted = set(series_rois(series))
     rows: list[dict] = []
-    nb_cache: dict[str, float | None] = {}
     for a in store.analyses_for_series(series_id, analyzer_version=analyzer_version):
         p = photos.get(a.photo_id)
         if p is None or a.region != ALL_REGIONS:
@@ -83,35 +75,24 @@ def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANAL
             refused = not align_ok or fu_side is None
             for key in metric_keys(bl_side) or metric_keys(fu_side):
                 info = metric_info(key)
-                bv, unit, breason = measurement(bl_side, key)
-                if refused:
-                    v = None
-                    reason = part.get("reason") or res.get("reason") or "alignment refused"
-                else:
-                    v, unit2, reason = measurement(fu_side, key)
-                    unit = unit or unit2
-                if key not in nb_cache:
-                    nb_cache[key] = noise_band_of(key)
-                nb = nb_cache[key]
-                entry = None if (is_base or not isinstance(part.get("change"), Mapping)) else part["change"].get(key)
-                if isinstance(entry, Mapping) and entry.get("noise_band") is not None:
-                    nb = float(entry["noise_band"])  # the band the verdict was made with
+                reason = (part.get("reason") or res.get("reason") or "alignment refused") if refused else None
+                cell = metric_cell(key, bl_side, None if refused else fu_side, part.get("change"),
+                                   is_baseline=is_base, missing_reason=reason)
+                v, bv, unit, reason, nb = cell.value, cell.baseline_value, cell.unit, cell.reason, cell.noise_band
                 no_pct = key.split(".")[-1] in PERCENT_UNDEFINED_KEYS
-                chg = pct = None
-                if v is not None and bv is not None:
-                    chg = 0.0 if is_base else v - bv
-                    pct = None if no_pct else (0.0 if is_base else (100.0 * chg / abs(bv) if bv != 0 else None))
+                chg, pct = cell.change, cell.percent
+                if is_base and v is not None:
+                    chg, pct = 0.0, (None if no_pct else 0.0)
                 nbp = (100.0 * nb / abs(bv)) if (nb is not None and bv not in (None, 0) and not no_pct) else None
                 beyond, verdict_reason = None, None
                 if is_base:
                     verdict = "baseline"
                 elif chg is None:
-                    verdict, verdict_reason = "missing", reason
+                    verdict, verdict_reason = "missing", cell.verdict_reason
                 else:
-                    within, verdict_reason = stored_verdict(key, dict(entry) if isinstance(entry, Mapping) else None,
-                                                            chg, nb, bl_side, fu_side)
-                    beyond = None if within is None else not within
-                    verdict = "cant_tell" if within is None else ("within_noise" if within else "beyond_noise")
+                    beyond = None if cell.within_noise is None else not cell.within_noise
+                    verdict_reason = cell.verdict_reason
+                    verdict = "cant_tell" if beyond is None else ("beyond_noise" if beyond else "within_noise")
                 rows.append({
                     "patient": patient.code,
                     "series_id": series.id,
@@ -140,8 +121,7 @@ def progress_table(store: Store, series_id: int, *, analyzer_version: str = ANAL
                     "caveats": caveat_kinds,
                     "verdict": verdict,
                     "verdict_reason": verdict_reason,
-                    "noise_band_basis": (entry.get("noise_band_basis") if isinstance(entry, Mapping) else None)
-                    or (noise_band_basis(key) if nb is not None else None),
+                    "noise_band_basis": cell.noise_band_basis,
                 })
     rows.sort(key=lambda r: (r["view"], r["region"], r["metric"], r["session_date"], r["session_id"], r["photo_id"]))
     return rows

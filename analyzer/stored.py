@@ -327,3 +327,84 @@ def change_of(change: Mapping[str, Any] | None, group: str, key: str) -> dict:
         return {"change": None, "percent": None, "noise_band": None, "entry": None}
     return {"change": num(entry.get("delta")), "percent": num(entry.get("percent")),
             "noise_band": num(entry.get("noise_band")), "entry": dict(entry)}
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    """One measure of one region of one photo, read from a stored analysis: the numbers the
+    progress screen, the CSV and the PDF show (:mod:`analyzer.rows` and :mod:`analyzer.export`
+    both build their rows from it, so they can't disagree).
+
+    ``value`` is None (never 0) when it could not be measured, and ``reason`` says why.
+    ``change`` and ``percent`` are the follow-up minus the baseline over the same pixels (None
+    on the baseline itself); ``within_noise`` is None when the change can't be told apart from
+    re-photographing noise, and ``verdict_reason`` then says why in plain words.
+    """
+
+    key: str
+    value: float | None
+    unit: str
+    method: str
+    reason: str | None
+    baseline_value: float | None
+    change: float | None
+    percent: float | None
+    noise_band: float | None
+    within_noise: bool | None
+    verdict_reason: str | None
+    noise_band_basis: str | None
+
+
+def _method_of(side: Mapping[str, Any] | None, key: str) -> str:
+    if not side:
+        return ""
+    group, name = key.split(".", 1)
+    m = (side.get(group) or {}).get(name) if isinstance(side.get(group), Mapping) else None
+    meta = (side.get("meta") or {}).get(key) or {}
+    return str((m.get("method") if isinstance(m, Mapping) else None) or meta.get("method") or "")
+
+
+def metric_cell(key: str, baseline: Mapping[str, Any] | None, measured: Mapping[str, Any] | None,
+                change: Mapping[str, Any] | None, *, is_baseline: bool,
+                missing_reason: str | None = None) -> MetricCell:
+    """The :class:`MetricCell` of ``key`` (``group.name``) in one region's stored part.
+
+    Parameters
+    ----------
+    baseline, measured : dict or None
+        The region's baseline side and the measured photo's side (the baseline side again for
+        the baseline photo). ``measured`` None means the photo could not be measured there.
+    change : dict or None
+        The region's stored ``change`` (``Comparison.to_dict()``): its entry gives the change,
+        the noise band it was judged against and its verdict. Measures stored without an entry
+        (the concern measures) take the follow-up minus the baseline and the catalogue's band,
+        and are judged by the same rules (:func:`analyzer.verdict.stored_verdict`).
+    missing_reason : str, optional
+        Why the measured side is unusable (a refused alignment): the value is then None with it.
+    """
+    from analyzer.catalog import noise_band_basis, noise_band_of
+    from analyzer.metric_defs import PERCENT_UNDEFINED_KEYS
+    from analyzer.verdict import stored_verdict
+
+    bv, bunit, _ = measurement(baseline, key)
+    if missing_reason is not None or not measured:
+        v, unit, reason = None, bunit, missing_reason or "not measured"
+    else:
+        v, unit, reason = measurement(measured, key)
+        unit = unit or bunit
+    method = _method_of(measured, key) or _method_of(baseline, key)
+    group, name = key.split(".", 1)
+    ch = change_of(None if is_baseline else change, group, name)
+    band = ch["noise_band"] if ch["noise_band"] is not None else noise_band_of(key)
+    entry = ch["entry"]
+    basis = (entry or {}).get("noise_band_basis") or (noise_band_basis(key) if band is not None else None)
+    if is_baseline:
+        return MetricCell(key, v, unit, method, reason, bv, None, None, band, None, None, basis)
+    delta, pct = ch["change"], ch["percent"]
+    if delta is None and v is not None and bv is not None:
+        delta = v - bv
+        pct = None if name in PERCENT_UNDEFINED_KEYS or bv == 0 else 100.0 * delta / abs(bv)
+    within, why = stored_verdict(key, entry, delta, band, baseline, measured)
+    if delta is None and v is None:
+        within, why = None, reason
+    return MetricCell(key, v, unit, method, reason, bv, delta, pct, band, within, why, basis)

@@ -3,7 +3,7 @@
 Two backends keep the same promises behind one small interface, :class:`PhotoFiles`: this
 module's :class:`FileStore` (a local folder, the default) and
 :class:`analyzer.store.objects.S3Files` (an S3-compatible bucket; see that module).
-:func:`open_photo_files` picks one from the setting (:func:`analyzer.config.photo_store_location`).
+:func:`analyzer.store.objects.open_photo_files` picks one from the setting (:func:`analyzer.config.photo_store_location`).
 
 Layout under the data folder (the same keys under the bucket's prefix)::
 
@@ -85,17 +85,6 @@ class PhotoFiles(Protocol):
     def has_originals(self) -> bool: ...
     def shared_lock(self) -> AbstractContextManager: ...
     def exclusive_lock(self) -> AbstractContextManager: ...
-
-
-def open_photo_files(location, data_dir: Path, *, engine=None) -> PhotoFiles:
-    """The backend for a :class:`analyzer.config.PhotoStoreLocation`: the data folder (or the
-    folder named), or an S3 bucket. ``engine``: the store's database engine; on PostgreSQL the
-    S3 backend's locks are advisory locks there, so app servers sharing a bucket see each other."""
-    if location.is_s3:
-        from analyzer.store.objects import S3Files
-
-        return S3Files(location.url, endpoint_url=location.endpoint_url, lock_dir=data_dir, engine=engine)
-    return FileStore(Path(location.url).expanduser().resolve() if location.url else data_dir)
 
 
 def _fsync_dir(path: Path) -> None:

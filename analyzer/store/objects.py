@@ -238,3 +238,12 @@ class S3Files:
         from fsspec.asyn import sync
 
         return sync(self.fs.loop, self.fs._call_s3, method, **kwargs)
+
+
+def open_photo_files(location, data_dir: Path, *, engine=None) -> files_mod.PhotoFiles:
+    """The backend for a :class:`analyzer.config.PhotoStoreLocation`: the data folder (or the
+    folder named), or an S3 bucket. ``engine``: the store's database engine; on PostgreSQL the
+    S3 backend's locks are advisory locks there, so app servers sharing a bucket see each other."""
+    if location.is_s3:
+        return S3Files(location.url, endpoint_url=location.endpoint_url, lock_dir=data_dir, engine=engine)
+    return files_mod.FileStore(Path(location.url).expanduser().resolve() if location.url else data_dir)

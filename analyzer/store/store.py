@@ -57,7 +57,6 @@ from analyzer.store.files import (
     PhotoFiles,
     derived_key,
     display_jpeg,
-    open_photo_files,
     original_key,
 )
 from analyzer.store.housekeeping import Housekeeping
@@ -71,6 +70,7 @@ from analyzer.store.models import (
     UserRow,
     utcnow,
 )
+from analyzer.store.objects import open_photo_files
 from analyzer.store.records import (
     AnalysisRec,
     Patient,

@@ -52,9 +52,9 @@ def run(cfg: Config, sec: Section, extras: dict) -> None:
     cv2.setNumThreads(1)
     try:
         ids = ra.photos_to_reanalyse(store, series_id=s.id)
-        compute_analysis(store, ids[1])  # warm-up (models, caches)
+        compute_analysis(store, ids[0])  # warm-up (models, caches)
         t0 = time.process_time()
-        c = compute_analysis(store, ids[2])
+        c = compute_analysis(store, ids[-1])
         cpu = time.process_time() - t0
     finally:
         cv2.setNumThreads(threads)

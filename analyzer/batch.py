@@ -15,6 +15,7 @@ status is 1. The outputs are ``DIR/results.csv``, ``DIR/results.json`` (tidy row
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -359,6 +360,21 @@ class _Progress:
             self.stream.flush()
 
 
+@contextlib.contextmanager
+def _executor(n_workers: int, engine: str, scheduler: str | None):
+    """``(submit(fn, *args) -> future, wait_done(futures) -> the done ones)`` on this machine's
+    process pool, or on a Dask cluster (the re-analysis engine, :mod:`analyzer.cluster`)."""
+    if engine == "dask":
+        from analyzer.cluster import dask_client, wait_first
+
+        with dask_client(scheduler, None if scheduler else n_workers) as client:
+            yield (lambda fn, *a: client.submit(fn, *a, pure=False)), wait_first
+        return
+    ctx = multiprocessing.get_context("spawn")  # fork after OpenCV/dlib threads can deadlock
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker) as pool:
+        yield pool.submit, (lambda fs: wait(fs, return_when=FIRST_COMPLETED)[0])
+
+
 def default_workers() -> int:
     """All cores (``os.process_cpu_count`` when available, else ``os.cpu_count``)."""
     n = getattr(os, "process_cpu_count", os.cpu_count)() or 1
@@ -375,6 +391,8 @@ def run_batch(
     patient_code: str | None = None,
     write: bool = True,
     on_photo: Callable[[str], None] | None = None,
+    engine: str = "processes",
+    scheduler: str | None = None,
 ) -> BatchResult:
     """Analyse a folder of sessions; write the CSV, JSON and PDF.
 
@@ -395,6 +413,10 @@ def run_batch(
         Code printed on the report and in the rows (default: the folder's name).
     write : bool
         Write the output files (False: return the results only).
+    engine : str
+        ``"processes"`` (this machine's process pool) or ``"dask"``: the re-analysis engine, a
+        Dask cluster (:mod:`analyzer.cluster`), local with ``workers`` processes or the one at
+        ``scheduler`` (its workers must see the folder at the same path).
 
     Returns
     -------
@@ -412,6 +434,10 @@ def run_batch(
         _roi_from_text(roi)  # a malformed --roi is a usage error before any work
     if workers is not None and int(workers) < 1:
         raise UsageError(f"--workers must be 1 or more (got {workers})")
+    if engine not in ("processes", "dask"):
+        raise UsageError(f"--engine must be processes or dask (got {engine!r})")
+    if scheduler and engine != "dask":
+        raise UsageError("--scheduler needs --engine dask")
     sessions, failures = discover_sessions(root, exclude=out)
     manifest, notes = read_manifest(root)
     if manifest.get("simulated"):
@@ -477,7 +503,7 @@ def run_batch(
 
     bar.start()
     try:
-        if n_workers == 1:
+        if n_workers == 1 and engine != "dask":
             for v in views:
                 s, p = baseline_of[v]
                 res = baseline_task(str(p), roi)
@@ -494,15 +520,14 @@ def run_batch(
             # The baselines are submitted first; a view's follow-ups as soon as its baseline is
             # measured, with the baseline's face (as the serial run does: no follow-up detects
             # the baseline's face again). A failed baseline's follow-ups are not run.
-            ctx = multiprocessing.get_context("spawn")  # fork after OpenCV/dlib threads can deadlock
             done_follow: list[tuple] = []
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker) as pool:
+            with _executor(n_workers, engine, scheduler) as (submit, wait_done):
                 pending: dict[Future, tuple] = {}
                 for v in views:
                     s, p = baseline_of[v]
-                    pending[pool.submit(baseline_task, str(p), roi)] = ("baseline", v, s, p)
+                    pending[submit(baseline_task, str(p), roi)] = ("baseline", v, s, p)
                 while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    done = wait_done(pending)
                     for fut in done:
                         kind, v, s2, p2 = pending.pop(fut)
                         try:
@@ -517,7 +542,7 @@ def run_batch(
                                     done_follow.append((v, s3, p3, {"ok": False, "error": "baseline failed"}))
                                     tick(f"{s3.name}/{p3.name}")
                                 else:
-                                    fut3 = pool.submit(followup_task, str(baseline_of[v][1]), str(p3), roi,
+                                    fut3 = submit(followup_task, str(baseline_of[v][1]), str(p3), roi,
                                                        res.get("face"))
                                     pending[fut3] = ("followup", v, s3, p3)
                         else:

@@ -6,7 +6,8 @@ Subcommands::
     align BASELINE FOLLOWUP [--out ALIGNED.png] [--json]
     compare BASELINE FOLLOWUP [--roi X,Y,W,H] [--out-dir DIR] [--json]
             [--reference-baseline X,Y,W,H --reference-followup X,Y,W,H]
-    batch FOLDER [--out DIR]
+    batch FOLDER [--out DIR] [--workers N] [--engine processes|dask [--scheduler ADDRESS]]
+    reanalyze [--scheduler ADDRESS | --workers N] [--patient CODE] [--series ID]
     report ...
 
 Exit status: 0 on success; 2 for unusable input (missing, empty, truncated or non-image
@@ -280,6 +281,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--roi", metavar="X,Y,W,H", help="region on the baseline photos (default: the face area)")
     parser.add_argument("--patient", metavar="CODE", help="patient code for the rows and report (default: folder name)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--engine", choices=("processes", "dask"), default="processes",
+                        help="processes: this machine's process pool (default); dask: a Dask cluster, "
+                             "local or --scheduler (the re-analysis engine)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="with --engine dask: a Dask scheduler (its workers must see FOLDER)")
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
@@ -293,6 +299,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
         roi=args.roi,
         progress=not args.no_progress,
         patient_code=getattr(args, "patient", None),
+        engine=getattr(args, "engine", "processes"),
+        scheduler=getattr(args, "scheduler", None),
     )
     n_ok = len(res.photos)
     per = res.seconds / max(1, n_ok + len(res.failures))
@@ -377,6 +385,49 @@ def run_report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_reanalyze_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``reanalyze`` subcommand's arguments."""
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="a Dask scheduler (tcp://host:8786); default: a local cluster on this machine")
+    parser.add_argument("--workers", metavar="N", type=int, default=None,
+                        help="worker processes of the local cluster (default: all cores)")
+    parser.add_argument("--patient", metavar="CODE", help="only this patient's photos")
+    parser.add_argument("--series", metavar="ID", type=int, help="only this series' photos")
+    parser.add_argument("--database-url", metavar="URL", help="database URL (default: as the app)")
+    parser.add_argument("--data-dir", metavar="DIR", help="the data folder (default: as the app)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+
+
+def run_reanalyze_command(args: argparse.Namespace) -> int:
+    """Run ``reanalyze``: 0 when every photo was analysed, 1 when any failed (listed on stderr)."""
+    from analyzer import ANALYZER_VERSION
+    from analyzer.config import store_location
+    from analyzer.service.reanalysis import reanalyze
+    from analyzer.store import Store
+
+    if args.scheduler and args.workers is not None:
+        raise UsageError("--workers sizes the local cluster; with --scheduler the cluster has its own workers")
+    loc = store_location(url=args.database_url, data_dir=args.data_dir)
+    store = Store(url=loc.database_url, data_dir=loc.data_dir)
+    patient_id = _find_patient(store, args.patient).id if args.patient else None
+    if args.series is not None and patient_id is not None and store.get_series(args.series).patient_id != patient_id:
+        raise UsageError(f"series {args.series} is not patient {args.patient}'s")
+
+    def show(fraction: float, text: str) -> None:
+        print(f"reanalyze: {text}", file=sys.stderr, flush=True)
+
+    print(f"re-analysing with analyzer {ANALYZER_VERSION}: {store.describe()}, photos in {store.files.describe()}",
+          file=sys.stderr)
+    run = reanalyze(store, scheduler=args.scheduler, workers=args.workers, patient_id=patient_id,
+                    series_id=args.series, progress=None if args.no_progress else show)
+    print(f"re-analysed {run.total} photo(s) on {run.workers} worker(s) in {run.seconds:.1f} s: "
+          f"{run.written} written, {run.already} already current, {len(run.failed)} failed")
+    for pid, why in run.failed:
+        print(f"photo {pid}: {why}", file=sys.stderr)
+    store.close()
+    return 1 if run.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m analyzer", description="skin-progress photo analyzer")
     p.add_argument("--version", action="version", version=f"skin-progress analyzer {__version__}")
@@ -413,6 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("batch", help="analyse a folder of sessions; writes CSV, JSON and PDF")
     add_batch_arguments(b)
     b.set_defaults(func=run_batch_command)
+
+    ra = sub.add_parser("reanalyze", help="re-analyse stored photos not of this analyzer version, on a Dask cluster")
+    add_reanalyze_arguments(ra)
+    ra.set_defaults(func=run_reanalyze_command)
 
     r = sub.add_parser("report", help="write a patient's PDF progress report")
     add_report_arguments(r)

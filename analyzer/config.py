@@ -6,6 +6,9 @@ The app, the command line and the store read their settings here:
 - the data folder: ``SKIN_PROGRESS_DATA_DIR``, else ``./data``;
 - the database URL (:func:`store_location`): argument, ``SKIN_PROGRESS_DATABASE_URL``,
   ``database_url`` in ``<data folder>/settings.json``, else SQLite in the data folder;
+- the photo store (:func:`photo_store_location`): argument, ``SKIN_PROGRESS_PHOTO_STORE``
+  (``s3://bucket/prefix`` or a folder) with ``SKIN_PROGRESS_PHOTO_STORE_ENDPOINT``, ``photo_store``
+  in the settings file, else the data folder;
 - the demo folder: ``SKIN_PROGRESS_SAMPLE_DIR``, else ``sample_images/``.
 
 Nothing here imports the store or anything above it.
@@ -164,3 +167,43 @@ def save_clinic_logo(data_dir: str | os.PathLike, data: bytes | None) -> Path | 
     im.save(tmp, format="PNG")
     tmp.replace(p)
     return p
+
+
+@dataclass(frozen=True)
+class PhotoStoreLocation:
+    """Where the photo files live, and which setting chose it.
+
+    ``url`` is ``""`` for the default (``photos/`` and ``derived/`` in the data folder), a
+    local folder path, or ``s3://bucket/prefix`` for an S3-compatible object store (AWS, MinIO,
+    Ceph...). ``endpoint_url`` is the object store's address when it is not AWS (for example
+    ``http://minio:9000``); credentials come from the usual AWS chain (``AWS_ACCESS_KEY_ID`` /
+    ``AWS_SECRET_ACCESS_KEY``, ``~/.aws``, an instance role), never from this file.
+    """
+
+    url: str
+    endpoint_url: str | None
+    source: Literal["environment", "settings file", "default", "argument"]
+
+    @property
+    def is_s3(self) -> bool:
+        return self.url.startswith("s3://")
+
+
+def photo_store_location(*, url: str | None = None, endpoint_url: str | None = None,
+                         data_dir: str | os.PathLike | None = None) -> PhotoStoreLocation:
+    """Resolve the photo store: ``url``, else ``SKIN_PROGRESS_PHOTO_STORE``, else
+    ``photo_store`` in ``<data folder>/settings.json``, else the data folder itself. The
+    endpoint: ``endpoint_url``, else ``SKIN_PROGRESS_PHOTO_STORE_ENDPOINT``, else
+    ``photo_store_endpoint`` in the settings file, else none (AWS, or ``AWS_ENDPOINT_URL``)."""
+    ddir = Path(data_dir) if data_dir is not None else Path(default_data_dir())
+    settings = read_settings(ddir)
+    endpoint = (endpoint_url or os.environ.get("SKIN_PROGRESS_PHOTO_STORE_ENDPOINT")
+                or str(settings.get("photo_store_endpoint") or "") or None)
+    if url:
+        return PhotoStoreLocation(str(url), endpoint, "argument")
+    if os.environ.get("SKIN_PROGRESS_PHOTO_STORE"):
+        return PhotoStoreLocation(os.environ["SKIN_PROGRESS_PHOTO_STORE"], endpoint, "environment")
+    s = settings.get("photo_store")
+    if s:
+        return PhotoStoreLocation(str(s), endpoint, "settings file")
+    return PhotoStoreLocation("", endpoint, "default")

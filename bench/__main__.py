@@ -4,4 +4,7 @@ import sys
 
 from bench.run import main
 
-sys.exit(main())
+# Guarded: the re-analysis section starts a Dask LocalCluster, whose worker processes re-import
+# the main module; unguarded, each worker would start the bench again.
+if __name__ == "__main__":
+    sys.exit(main())

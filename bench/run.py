@@ -29,6 +29,7 @@ SECTIONS = {
     "speed": ("Speed: compare on a 12 MP pair", "bench.speed"),
     "memory": ("Memory: peak of one compare on 12 MP", "bench.memory"),
     "scale": ("Scale: a series of sessions x views, serial vs parallel batch", "bench.scale"),
+    "reanalysis": ("Re-analysis on a Dask cluster: 1 vs 2 workers", "bench.reanalysis"),
     "accuracy": ("Accuracy: alignment and metric validity", "bench.accuracy"),
     "app": ("App: first render and session switch (AppTest)", "bench.app_bench"),
 }

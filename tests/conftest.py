@@ -71,3 +71,8 @@ def charts_dir(photos_dir):
 @pytest.fixture(scope="session")
 def astronaut_path(photos_dir):
     return photos_dir / "astronaut" / "astronaut.png"
+
+
+# The store fixture's photo backend (the data folder unless a test parametrises it with "s3"),
+# visible to every test module that imports `store` from tests.store_fixtures.
+from tests.store_fixtures import photo_store  # noqa: E402, F401

@@ -1,5 +1,10 @@
 """Fixtures for the storage tests: one store per test, on SQLite and on PostgreSQL.
 
+Photos go to the data folder, or (``@pytest.mark.parametrize("photo_store", PHOTO_STORES,
+indirect=True)``) to a fresh bucket of an S3 server run by moto in this test process
+(``ThreadedMotoServer`` on 127.0.0.1, as s3fs's own tests do): the setting is put in the
+environment, so forked children and Dask workers open the same bucket.
+
 PostgreSQL runs when ``SKIN_PROGRESS_TEST_PG_URL`` is set (``.ci/run`` sets it), e.g.
 ``postgresql+psycopg://root@/skin_progress_test?host=/var/run/postgresql``. Each test gets
 its own fresh database on that server (created from an admin connection to the URL's
@@ -133,8 +138,68 @@ def data_dir(tmp_path) -> Path:
     return tmp_path / "data"
 
 
+PHOTO_STORES = ["local", "s3"]
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "testing"}
+_s3_server: dict = {}
+
+
+def s3_endpoint() -> str:
+    """An S3 API on 127.0.0.1 (moto's threaded server), one per test process."""
+    if _s3_server.get("pid") != os.getpid():
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        _s3_server.update(pid=os.getpid(), server=server, url=f"http://{host}:{port}")
+    return _s3_server["url"]
+
+
+def new_bucket(monkeypatch) -> str:
+    """A fresh bucket on the test S3 server; the AWS test credentials are set in the environment."""
+    import boto3
+
+    for k, v in S3_ENV.items():
+        monkeypatch.setenv(k, v)
+    name = f"sp-{secrets.token_hex(6)}"
+    boto3.client("s3", endpoint_url=s3_endpoint()).create_bucket(Bucket=name)
+    return name
+
+
 @pytest.fixture
-def store(db_url, data_dir):
+def photo_store(request, monkeypatch):
+    """``None`` (the data folder), or ``s3://<fresh bucket>/clinic`` set as the photo store."""
+    monkeypatch.delenv("SKIN_PROGRESS_PHOTO_STORE", raising=False)
+    monkeypatch.delenv("SKIN_PROGRESS_PHOTO_STORE_ENDPOINT", raising=False)
+    if getattr(request, "param", "local") == "local":
+        return None
+    url = f"s3://{new_bucket(monkeypatch)}/clinic"
+    monkeypatch.setenv("SKIN_PROGRESS_PHOTO_STORE", url)
+    monkeypatch.setenv("SKIN_PROGRESS_PHOTO_STORE_ENDPOINT", s3_endpoint())
+    return url
+
+
+def raw_objects(store) -> dict[str, bytes]:
+    """Every photo file of the store as it really is (the folder, or the bucket read with boto3
+    rather than through the store): key -> bytes. Temporary files are listed too."""
+    if not store.photo_store.is_s3:
+        root = store.files.root
+        return {p.relative_to(root).as_posix(): p.read_bytes()
+                for top in ("photos", "derived") for p in (root / top).rglob("*") if p.is_file()}
+    import boto3
+
+    c = boto3.client("s3", endpoint_url=store.files.endpoint_url)
+    pre = store.files.prefix + "/"
+    out = {}
+    for page in c.get_paginator("list_objects_v2").paginate(Bucket=store.files.bucket, Prefix=pre):
+        for o in page.get("Contents", []):
+            out[o["Key"][len(pre):]] = c.get_object(Bucket=store.files.bucket, Key=o["Key"])["Body"].read()
+    return out
+
+
+@pytest.fixture
+def store(db_url, data_dir, photo_store):
     from analyzer.store import Store
 
     s = Store(db_url, data_dir=data_dir)

@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 STATUSES = {"met", "NOT MET", "info", "not measured"}
-SECTION_TITLES = ("Speed", "Memory", "Scale", "Accuracy", "App")
+SECTION_TITLES = ("Speed", "Memory", "Scale", "Re-analysis on a Dask cluster", "Accuracy", "App")
 
 
 def _cells(line: str) -> list[str]:

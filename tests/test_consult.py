@@ -124,6 +124,13 @@ def test_practitioner_pdf_is_the_patient_pdf_plus_clinician_details(case, pdfs):
               "Alignment and calibration", "alignment accepted", "confidence", "Caveats", "Screening flags"):
         assert s in practitioner, s
     assert "Treatment parameters per session" not in patient
+    # the series verdict (issue 21) is the practitioner's, never the patient's
+    store_, _, ser_, *_ = case
+    verdicts = service.series_verdict_rows(store_, ser_.id)
+    assert verdicts
+    assert "Series verdict per concern measure" in practitioner and "Series verdict" not in patient
+    section = " ".join(practitioner.split("Series verdict per concern measure", 1)[1].split())
+    assert verdicts[0]["measure"][:20] in section and verdicts[0]["text"][:12] in section, (verdicts[0], section[:300])
     for s in ("Summary", "Photos: front view", "Methods and caveats"):
         assert s in patient and s in practitioner
     for t in (patient, practitioner):  # branding on both

@@ -24,7 +24,18 @@ from analyzer.store import (
     default_database_url,
 )
 from analyzer.store.models import Base
-from tests.store_fixtures import data_dir, db_url, jpeg_with_metadata, png_bytes, store  # noqa: F401
+from tests.store_fixtures import (  # noqa: F401
+    PHOTO_STORES,
+    data_dir,
+    db_url,
+    jpeg_with_metadata,
+    photo_store,
+    png_bytes,
+    raw_objects,
+    store,
+)
+
+both_photo_stores = pytest.mark.parametrize("photo_store", PHOTO_STORES, indirect=True)
 
 D = dt.date
 
@@ -38,6 +49,9 @@ def table_counts(store: Store) -> dict[str, int]:
 
 
 def stored_files(store: Store) -> list[str]:
+    """The photo files really there: in the data folder, or in the bucket (listed with boto3)."""
+    if store.photo_store.is_s3:
+        return sorted(raw_objects(store))
     root = store.data_dir
     return sorted(
         p.relative_to(root).as_posix()
@@ -271,6 +285,7 @@ def test_messages_name_allowed_values(store):
 # ---- photos ----------------------------------------------------------------------------
 
 
+@both_photo_stores
 def test_photo_original_kept_byte_for_byte_and_display_stripped(store):
     _, s = make_series(store)
     sess = store.add_session(s.id, date=D(2024, 3, 1))
@@ -281,8 +296,10 @@ def test_photo_original_kept_byte_for_byte_and_display_stripped(store):
     assert (rec.width, rec.height) == (60, 80)
     assert rec.capture_time == dt.datetime(2024, 3, 1, 10, 11, 12)
     assert rec.storage_key == f"photos/{rec.sha256[:2]}/{rec.sha256[2:4]}/{rec.sha256}.jpg"
-    assert (store.data_dir / rec.storage_key).read_bytes() == data
+    assert raw_objects(store)[rec.storage_key] == data
     assert store.photo_original_bytes(rec.id) == data
+    if store.photo_store.is_s3:  # nothing of the photo on the local disk
+        assert not (store.data_dir / "photos").exists() and not (store.data_dir / "derived").exists()
     # The original still has its GPS; the display copy has no EXIF at all.
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(0x8825)
     disp = Image.open(io.BytesIO(store.photo_display_bytes(rec.id)))
@@ -330,6 +347,7 @@ def test_same_upload_twice_is_idempotent_and_views_are_unique(store):
     assert len(store.list_photos(sess.id)) == 3
 
 
+@both_photo_stores
 def test_same_content_in_two_patients_shares_one_file(store):
     _, s1 = make_series(store, "P-1")
     _, s2 = make_series(store, "P-2")
@@ -427,6 +445,7 @@ def _populate(store: Store, code: str, seed: int):
     return p
 
 
+@both_photo_stores
 def test_delete_patient_is_complete(store):
     keep = _populate(store, "KEEP", 10)
     counts_one = table_counts(store)
@@ -450,8 +469,10 @@ def test_delete_patient_is_complete(store):
     assert left.pop("audit_log") == 1 and left.pop("clinics") == 1 and set(left.values()) == {0}  # the clinic stays
     # No empty folders left behind either.
     assert [p for p in (store.data_dir / "photos").rglob("*")] == []
+    assert store.collect_garbage(grace_seconds=0) == []
 
 
+@both_photo_stores
 def test_delete_session_series_photo(store):
     p, s = make_series(store)
     a = store.add_session(s.id, date=D(2024, 1, 1))

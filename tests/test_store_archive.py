@@ -12,8 +12,8 @@ import pytest
 
 from analyzer.store import Conflict, InvalidInput, Store
 from analyzer.store.archive import manifest_of
-from tests.store_fixtures import data_dir, db_url, jpeg_with_metadata, png_bytes, store  # noqa: F401
-from tests.test_store import stored_files, table_counts
+from tests.store_fixtures import data_dir, db_url, jpeg_with_metadata, photo_store, png_bytes, store  # noqa: F401
+from tests.test_store import both_photo_stores, stored_files, table_counts
 
 D = dt.date
 
@@ -55,13 +55,16 @@ def export_bytes(store: Store, patient_id: int) -> bytes:
     return buf.getvalue()
 
 
+@both_photo_stores
 def test_round_trip_is_byte_identical(store, tmp_path, lisa_paths):
     pid = populate(store, lisa_paths[0])
     a = export_bytes(store, pid)
     assert export_bytes(store, pid) == a  # deterministic
 
     # Into another installation (always SQLite: also a cross-engine check from PostgreSQL).
-    other = Store(f"sqlite:///{tmp_path / 'other' / 'db.sqlite3'}", data_dir=tmp_path / "other")
+    # On S3, the other installation has its own prefix of the bucket.
+    other = Store(f"sqlite:///{tmp_path / 'other' / 'db.sqlite3'}", data_dir=tmp_path / "other",
+                  photo_store=f"{store.photo_store.url}-other" if store.photo_store.is_s3 else None)
     imported = other.import_archive(io.BytesIO(a))
     assert imported.code == "P-0042" and imported.display_name == "Zoë Ångström"
     b = export_bytes(other, imported.id)

@@ -150,7 +150,8 @@ def report_data_from_store(store: Store, patient_id, series_id=None, *, analyzer
         clinic_name=brand.name,
         clinic_address=brand.address,
         clinic_logo=str(brand.logo) if brand.logo else None,
-        clinician=clinician_sections(store, patient, sessions, analyses) if audience == "practitioner" else (),
+        clinician=clinician_sections(store, patient, sessions, analyses, series_id=series.id,
+                                      analyzer_version=analyzer_version) if audience == "practitioner" else (),
         patient_code=patient.code,
         patient_name=getattr(patient, "display_name", "") or "",
         body_area=getattr(series, "body_area", "") or "",
@@ -259,9 +260,11 @@ def _flags(d: Mapping[str, Any] | None) -> list[str]:
     return out
 
 
-def clinician_sections(store: Store, patient, sessions, analyses) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """The practitioner's copy's extra sections: treatment parameters per session, alignment
-    and calibration details per photo, caveats per photo, screening flags."""
+def clinician_sections(store: Store, patient, sessions, analyses, *, series_id: int | None = None,
+                       analyzer_version: str = __version__) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The practitioner's copy's extra sections: the series verdict per concern measure (with
+    ``series_id``), treatment parameters per session, alignment and calibration details per
+    photo, caveats per photo, screening flags."""
     from analyzer.stored import caveats_from_result, date_text, simulated_note, treatment_text
 
     treat, align, cav, flags = [], [], [], []
@@ -299,7 +302,7 @@ def clinician_sections(store: Store, patient, sessions, analyses) -> tuple[tuple
                 for side in ("baseline", "followup"):
                     c = ((rr or {}).get(side) or {}).get("calibration") or {}
                     if c:
-                        de = c.get("delta_e_mean") or c.get("residual_delta_e")
+                        de = c.get("residual_delta_e2000")
                         cals.append(f"{name} {side}: {c.get('method', 'none')}"
                                     + (f" (ΔE {de:.1f})" if isinstance(de, int | float) else ""))
             if p.reference_patch:
@@ -307,7 +310,19 @@ def clinician_sections(store: Store, patient, sessions, analyses) -> tuple[tuple
             align.append(line + ("; colour calibration: " + ", ".join(dict.fromkeys(cals)) if cals else ""))
             for c in caveats_from_result(res):
                 cav.append(f"{where}: {c.message} Remedy: {c.remedy_text}")
-    return (("Treatment parameters per session", tuple(treat)),
+    verdicts: tuple[str, ...] = ()
+    if series_id is not None:
+        from analyzer.rows import series_verdict_rows
+
+        verdicts = tuple(
+            f"{v['measure']}: {v['text']}"
+            + (f" · change per session {v['change_per_session']}" if v["change_per_session"] not in ("", "—") else "")
+            + f" · {v['used']} session(s) used" + (f", {v['left_out']} left out ({v['left_out_reasons']})"
+                                                   if v["left_out"] else "")
+            for v in series_verdict_rows(store, series_id, analyzer_version=analyzer_version))
+    return (("Series verdict per concern measure (not advice for the patient)",
+             verdicts or ("no concern measure with enough comparable sessions",)),
+            ("Treatment parameters per session", tuple(treat)),
             ("Alignment and calibration", tuple(align)),
             ("Caveats", tuple(cav) or ("no caveat recorded",)),
             ("Screening flags", tuple(flags) or ("no screening flag recorded",)))

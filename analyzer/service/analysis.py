@@ -309,18 +309,21 @@ def set_reference_patch(store: Store, photo_id: int, roi, *, user=None, analyze:
     return _analyze_photos(store, ids, progress=progress, force=False, version=ANALYZER_VERSION)
 
 
-def analyze_photo(store: Store, photo_id: int, *, force: bool = False, _cache: _PhotoCache | None = None,
-                  version: str = ANALYZER_VERSION) -> PhotoAnalysis:
-    """Analyse one photo against the baseline session's photo of the same view, for all regions.
+@dataclass(frozen=True)
+class ComputedAnalysis:
+    """One photo's analysis, computed and not yet stored (what a re-analysis worker returns:
+    plain JSON-able values, so it travels between processes)."""
 
-    One analysis record per photo and analyzer version holds every region of the series. It
-    is reused, never recomputed, unless a region was added since (or ``force``). A region that
-    can't be placed on this photo (a named region with no face found) is reported as a caveat
-    and the other regions are still measured. The baseline photo is measured on its own.
-    """
-    from analyzer.pipeline import analyze_metrics, compare
+    photo_id: int
+    baseline_photo_id: int
+    transform: list | None
+    result: dict
+    version: str
 
-    cache = _cache or _PhotoCache(store)
+
+def _photo_context(store: Store, photo_id: int, version: str):
+    """The photo, its session, series, baseline session, regions, the baseline photo of its
+    view (or None) and its stored analysis of ``version`` (or None)."""
     p = store.get_photo(photo_id)
     sess = store.get_session(p.session_id)
     series = store.get_series(sess.series_id)
@@ -330,74 +333,123 @@ def analyze_photo(store: Store, photo_id: int, *, force: bool = False, _cache: _
     if base is not None:
         same_view = [bp for bp in store.list_photos(base.id) if bp.view == p.view]
         bphoto = same_view[0] if same_view else None
+    stored = None if bphoto is None else store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
+    return p, sess, series, base, rois, bphoto, stored
+
+
+def _is_current(stored, bphoto, p, rois) -> bool:
+    """Is the stored analysis the one these inputs give (same baseline, regions, patches)?"""
+    return (stored is not None and stored.baseline_photo_id == bphoto.id and set(rois) <= stored_regions(stored)
+            and stored_patches(stored) == _patches_of(bphoto, p))
+
+
+def compute_analysis(store: Store, photo_id: int, *, force: bool = False, version: str = ANALYZER_VERSION,
+                     _cache: _PhotoCache | None = None) -> ComputedAnalysis | None:
+    """Compute one photo's analysis without storing it (the first half of :func:`analyze_photo`;
+    :func:`save_computed` is the second). ``None`` when the photo has no baseline photo to
+    compare with, or its stored analysis of ``version`` is current (unless ``force``)."""
+    cache = _cache or _PhotoCache(store)
+    p, sess, series, base, rois, bphoto, stored = _photo_context(store, photo_id, version)
+    if bphoto is None or (not force and _is_current(stored, bphoto, p, rois)):
+        return None
+    return _compute(store, cache, p, sess, series, base, rois, bphoto, version)
+
+
+def save_computed(store: Store, c: ComputedAnalysis, *, overwrite: bool = False) -> bool:
+    """Store a :func:`compute_analysis` result. Idempotent: when a current analysis of that
+    version is stored already (another worker, the app), nothing is written and False is
+    returned; the store's unique key (photo, version, region) keeps one row in any case."""
+    if not overwrite:
+        p, _sess, _series, _base, rois, bphoto, stored = _photo_context(store, c.photo_id, c.version)
+        if bphoto is None or bphoto.id != c.baseline_photo_id or _is_current(stored, bphoto, p, rois):
+            return False
+    store.save_analysis(c.photo_id, baseline_photo_id=c.baseline_photo_id, transform=c.transform,
+                        result=c.result, analyzer_version=c.version, region=ALL_REGIONS)
+    return True
+
+
+def analyze_photo(store: Store, photo_id: int, *, force: bool = False, _cache: _PhotoCache | None = None,
+                  version: str = ANALYZER_VERSION) -> PhotoAnalysis:
+    """Analyse one photo against the baseline session's photo of the same view, for all regions.
+
+    One analysis record per photo and analyzer version holds every region of the series. It
+    is reused, never recomputed, unless a region was added since (or ``force``). A region that
+    can't be placed on this photo (a named region with no face found) is reported as a caveat
+    and the other regions are still measured. The baseline photo is measured on its own.
+    """
+    cache = _cache or _PhotoCache(store)
+    p, sess, series, base, rois, bphoto, stored = _photo_context(store, photo_id, version)
     if bphoto is None:
         return PhotoAnalysis(p.id, sess.id, p.view, p.filename, None, (), None,
                              (Caveat("baseline", f"No baseline photo of the {p.view} view to compare with.",
                                      "upload_baseline"),), computed=False)
-    stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
-    patches = _patches_of(bphoto, p)
     computed = False
-    if (force or stored is None or stored.baseline_photo_id != bphoto.id or not set(rois) <= stored_regions(stored)
-            or stored_patches(stored) != patches):
+    if force or not _is_current(stored, bphoto, p, rois):
         computed = True
-        sim = simulated_note(sess)
-        concerns = measured_concerns(series.concerns)
-        failed: dict[str, str] = unusable_regions(series)  # reported, never skipped silently
-        patch_errors: dict[str, str] = {}
-        if bphoto.id == p.id:
-            photo = cache.photo(p.id)
-            face = cache.face(p.id)
-            ref = _usable_reference(photo, p.reference_patch, "baseline", patch_errors)
-            results = {}
-            for name, roi in rois.items():
-                try:
-                    results[name] = analyze_metrics(photo, roi=roi, face=face, reference=ref)
-                except UsageError as exc:
-                    failed[name] = str(exc)
-            res = _baseline_self_result(results, photo, failed=failed)
-            if concerns:
-                _concerns_of_baseline(res, results, photo, concerns, face=face, scar_grade=sess.scar_grade)
-            transform = np.eye(3).tolist()
-        else:
-            bl, fu = cache.photo(bphoto.id), cache.photo(p.id)
-            bface = cache.face(bphoto.id)
-            bref = _usable_reference(bl, bphoto.reference_patch, "baseline", patch_errors)
-            fref = _usable_reference(fu, p.reference_patch, "followup", patch_errors)
-            ok_rois = {}
-            for name, roi in rois.items():
-                if roi is not None and type(roi).__name__ == "NamedROI" and bface is None:
-                    failed[name] = "no face found on the baseline photo, so a named region can't be placed"
-                    continue
-                if roi is not None:
-                    from analyzer.regions import roi_polygon
-
-                    try:  # one region that can't be placed on this baseline is reported on that region only
-                        roi_polygon(roi, face=bface, shape=bl.rgb.shape[:2])
-                    except UsageError:
-                        h, w = bl.rgb.shape[:2]
-                        failed[name] = (f"the region lies outside the baseline photo ({w}x{h} px, retaken "
-                                        "smaller?): mark it again on the baseline")
-                        continue
-                ok_rois[name] = roi
-            comp = compare(bl, fu, rois=ok_rois or {DEFAULT_REGION: None}, baseline_face=bface,
-                           followup_face=cache.face(p.id), keep_aligned=bool(concerns),
-                           baseline_reference=bref, followup_reference=fref)
-            res = comp.to_dict(DEFAULT_REGION if DEFAULT_REGION in comp.regions else None)
-            if concerns:  # the series' concern measures, over the same pixels as the metrics
-                _concerns_of_comparison(res, comp, concerns, face=bface, scar_grade=sess.scar_grade,
-                                        base_grade=base.scar_grade)
-            res["failed_regions"] = failed
-            transform = _transform_list(comp.alignment)
-        res["reference_patches"] = {"baseline": patches[0], "followup": patches[1]}
-        if patch_errors:
-            res["reference_patch_errors"] = patch_errors
-        if sim:
-            res["simulated"] = True
-            res["simulated_note"] = sim
-        store.save_analysis(p.id, baseline_photo_id=bphoto.id, transform=transform, result=res,
-                            analyzer_version=version, region=ALL_REGIONS)
+        save_computed(store, _compute(store, cache, p, sess, series, base, rois, bphoto, version), overwrite=True)
         stored = store.get_analysis(p.id, analyzer_version=version, region=ALL_REGIONS)
     return _photo_analysis(p, sess.id, bphoto.id, stored, computed)
+
+
+def _compute(store: Store, cache: _PhotoCache, p, sess, series, base, rois, bphoto, version: str) -> ComputedAnalysis:
+    from analyzer.pipeline import analyze_metrics, compare
+
+    patches = _patches_of(bphoto, p)
+    sim = simulated_note(sess)
+    concerns = measured_concerns(series.concerns)
+    failed: dict[str, str] = unusable_regions(series)  # reported, never skipped silently
+    patch_errors: dict[str, str] = {}
+    if bphoto.id == p.id:
+        photo = cache.photo(p.id)
+        face = cache.face(p.id)
+        ref = _usable_reference(photo, p.reference_patch, "baseline", patch_errors)
+        results = {}
+        for name, roi in rois.items():
+            try:
+                results[name] = analyze_metrics(photo, roi=roi, face=face, reference=ref)
+            except UsageError as exc:
+                failed[name] = str(exc)
+        res = _baseline_self_result(results, photo, failed=failed)
+        if concerns:
+            _concerns_of_baseline(res, results, photo, concerns, face=face, scar_grade=sess.scar_grade)
+        transform = np.eye(3).tolist()
+    else:
+        bl, fu = cache.photo(bphoto.id), cache.photo(p.id)
+        bface = cache.face(bphoto.id)
+        bref = _usable_reference(bl, bphoto.reference_patch, "baseline", patch_errors)
+        fref = _usable_reference(fu, p.reference_patch, "followup", patch_errors)
+        ok_rois = {}
+        for name, roi in rois.items():
+            if roi is not None and type(roi).__name__ == "NamedROI" and bface is None:
+                failed[name] = "no face found on the baseline photo, so a named region can't be placed"
+                continue
+            if roi is not None:
+                from analyzer.regions import roi_polygon
+
+                try:  # one region that can't be placed on this baseline is reported on that region only
+                    roi_polygon(roi, face=bface, shape=bl.rgb.shape[:2])
+                except UsageError:
+                    h, w = bl.rgb.shape[:2]
+                    failed[name] = (f"the region lies outside the baseline photo ({w}x{h} px, retaken "
+                                    "smaller?): mark it again on the baseline")
+                    continue
+            ok_rois[name] = roi
+        comp = compare(bl, fu, rois=ok_rois or {DEFAULT_REGION: None}, baseline_face=bface,
+                       followup_face=cache.face(p.id), keep_aligned=bool(concerns),
+                       baseline_reference=bref, followup_reference=fref)
+        res = comp.to_dict(DEFAULT_REGION if DEFAULT_REGION in comp.regions else None)
+        if concerns:  # the series' concern measures, over the same pixels as the metrics
+            _concerns_of_comparison(res, comp, concerns, face=bface, scar_grade=sess.scar_grade,
+                                    base_grade=base.scar_grade)
+        res["failed_regions"] = failed
+        transform = _transform_list(comp.alignment)
+    res["reference_patches"] = {"baseline": patches[0], "followup": patches[1]}
+    if patch_errors:
+        res["reference_patch_errors"] = patch_errors
+    if sim:
+        res["simulated"] = True
+        res["simulated_note"] = sim
+    return ComputedAnalysis(p.id, bphoto.id, transform, res, version)
 
 
 def _photo_analysis(p, session_id: int, bpid: int | None, stored, computed: bool) -> PhotoAnalysis:

@@ -137,20 +137,32 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def _holds_photos(photo_store: Path | None) -> bool:
-    """True if the folder has at least one file (stops at the first one found)."""
-    if photo_store is None or not photo_store.is_dir():
+def _holds_photos(photo_store) -> bool:
+    """True if the photo store (a ``photos/`` folder, or a backend with ``has_originals``) has
+    at least one original (stops at the first one found)."""
+    if photo_store is None:
+        return False
+    if hasattr(photo_store, "has_originals"):
+        return photo_store.has_originals()
+    if not photo_store.is_dir():
         return False
     return any(p.is_file() for p in photo_store.rglob("*"))
 
 
-def migrate(u: URL, revision: str = "head", *, photo_store: Path | None = None) -> None:
+def _store_name(photo_store) -> str:
+    if isinstance(photo_store, Path):
+        return str(photo_store)
+    root = getattr(photo_store, "root", None)  # the local folder: name its photos/ folder
+    return str(Path(root) / "photos") if root is not None else photo_store.describe()
+
+
+def migrate(u: URL, revision: str = "head", *, photo_store=None) -> None:
     """Upgrade the database at ``u`` to ``revision`` in one transaction.
 
     Safe when several processes open the same database at once: SQLite serialises on
     ``BEGIN IMMEDIATE``, PostgreSQL on a transaction-level advisory lock.
 
-    With ``photo_store`` (the data folder's ``photos/``): a database with no schema at all
+    With ``photo_store`` (the data folder's ``photos/``, or a photo backend): a database with no schema at all
     beside a photo store that holds photos is refused (:class:`StoreError` naming both), never
     silently started empty: the database is lost or the wrong one was chosen, and an empty one
     would make every stored photo look like stray files.
@@ -189,7 +201,7 @@ def _sqlite_migration_lock(u: URL):
         fh.close()  # releases the lock
 
 
-def _migrate(u: URL, revision: str, *, photo_store: Path | None) -> None:
+def _migrate(u: URL, revision: str, *, photo_store) -> None:
     from alembic import command
 
     engine = migration_engine(u)
@@ -200,7 +212,7 @@ def _migrate(u: URL, revision: str, *, photo_store: Path | None) -> None:
             if photo_store is not None and _no_schema(conn) and _holds_photos(photo_store):
                 raise StoreError(
                     f"the database is missing or empty ({describe_url(u)}) but the photo store "
-                    f"{photo_store} holds photos: restore the database from a backup or choose the "
+                    f"{_store_name(photo_store)} holds photos: restore the database from a backup or choose the "
                     "right one; nothing was created")
             _refuse_unknown_revision(conn)
             command.upgrade(alembic_config(conn), revision)

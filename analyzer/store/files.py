@@ -1,6 +1,11 @@
 """Content-addressed photo files with atomic, durable writes.
 
-Layout under the data folder::
+Two backends keep the same promises behind one small interface, :class:`PhotoFiles`: this
+module's :class:`FileStore` (a local folder, the default) and
+:class:`analyzer.store.objects.S3Files` (an S3-compatible bucket; see that module).
+:func:`analyzer.store.objects.open_photo_files` picks one from the setting (:func:`analyzer.config.photo_store_location`).
+
+Layout under the data folder (the same keys under the bucket's prefix)::
 
     photos/ab/cd/<sha256>.<ext>    the original upload, byte for byte
     derived/ab/cd/<sha256>.jpg     display copy: JPEG, no EXIF/GPS/ICC, at most 2048 px
@@ -24,8 +29,10 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
 from analyzer.store.errors import StoreError
 
@@ -57,6 +64,29 @@ def derived_key(sha256: str) -> str:
     return f"derived/{sha256[:2]}/{sha256[2:4]}/{sha256}.jpg"
 
 
+class PhotoFiles(Protocol):
+    """What the store needs of a photo backend. Keys are ``photos/ab/cd/<sha256>.<ext>`` and
+    ``derived/ab/cd/<sha256>.jpg`` (:func:`original_key`, :func:`derived_key`).
+
+    * :meth:`put` returns only once the bytes are durable (a crash leaves the key whole or absent);
+    * :meth:`scan` lists every object, also what an interrupted write left (:meth:`is_tmp`);
+    * :meth:`remove_keys` removes durably; :meth:`shared_lock` is held by writers from their first
+      write until their row is committed, :meth:`exclusive_lock` by whoever removes files.
+    """
+
+    def describe(self) -> str: ...
+    def put(self, key: str, data: bytes, *, compare: bool = False) -> bool: ...
+    def read(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def originals_of(self, sha256: str) -> list[str]: ...
+    def remove_keys(self, names: Iterable[str]) -> list[str]: ...
+    def scan(self) -> Iterator[tuple[str, float]]: ...
+    def is_tmp(self, name: str) -> bool: ...
+    def has_originals(self) -> bool: ...
+    def shared_lock(self) -> AbstractContextManager: ...
+    def exclusive_lock(self) -> AbstractContextManager: ...
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -65,13 +95,38 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class FolderLock:
+    """``flock`` on one lock file: shared by uploads, exclusive for removals (one machine)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @contextlib.contextmanager
+    def _flock(self, mode: int) -> Iterator[None]:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def shared(self):
+        return self._flock(fcntl.LOCK_SH)
+
+    def exclusive(self):
+        return self._flock(fcntl.LOCK_EX)
+
+
 class FileStore:
     """The photo files of one data folder."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self._lock_path = self.root / ".files.lock"
+        self._lock = FolderLock(self.root / ".files.lock")
 
     # -- keys and paths -------------------------------------------------------------------
     def path(self, key: str) -> Path:
@@ -82,26 +137,26 @@ class FileStore:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    # -- locking --------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _flock(self, mode: int) -> Iterator[None]:
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, mode)
-            yield
-        finally:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
+    def describe(self) -> str:
+        return f"folder {self.root}"
 
+    def originals_of(self, sha256: str) -> list[str]:
+        folder = self.root / "photos" / sha256[:2] / sha256[2:4]
+        return sorted(f"photos/{sha256[:2]}/{sha256[2:4]}/{p.name}" for p in folder.glob(f"{sha256}.*"))
+
+    def has_originals(self) -> bool:
+        """True if ``photos/`` holds at least one file (stops at the first one found)."""
+        base = self.root / "photos"
+        return base.is_dir() and any(p.is_file() for p in base.rglob("*"))
+
+    # -- locking --------------------------------------------------------------------------
     def shared_lock(self):
         """Held by writers from first file write to row commit."""
-        return self._flock(fcntl.LOCK_SH)
+        return self._lock.shared()
 
     def exclusive_lock(self):
         """Held by whoever removes files (garbage collection, deletions)."""
-        return self._flock(fcntl.LOCK_EX)
+        return self._lock.exclusive()
 
     # -- writing --------------------------------------------------------------------------
     def put(self, key: str, data: bytes, *, compare: bool = False) -> bool:
@@ -157,6 +212,26 @@ class FileStore:
             return False
         return True
 
+    def remove_keys(self, names: Iterable[str]) -> list[str]:
+        """Remove keys and temporary files (names from :meth:`scan`) durably; prune emptied
+        folders. Returns the names removed (call under :meth:`exclusive_lock`)."""
+        removed: list[str] = []
+        for name in names:
+            if self.is_tmp(name):
+                if ".." in name or not name.startswith(("photos/", "derived/")):
+                    raise StoreError(f"invalid temporary file name {name!r}")
+                p = self.root / name
+            else:
+                p = self.path(name)
+            try:
+                p.unlink()
+                removed.append(name)
+            except FileNotFoundError:
+                pass
+        self.sync_removals([r for r in removed if not self.is_tmp(r)])
+        self.prune_empty_dirs(removed)
+        return removed
+
     def sync_removals(self, keys: list[str]) -> None:
         for folder in {self.path(k).parent for k in keys}:
             with contextlib.suppress(OSError):
@@ -175,8 +250,8 @@ class FileStore:
                 folder = folder.parent
 
     # -- scanning -------------------------------------------------------------------------
-    def scan(self) -> Iterator[tuple[str, Path, float]]:
-        """Every file under photos/ and derived/: (key or relative tmp path, path, mtime)."""
+    def scan(self) -> Iterator[tuple[str, float]]:
+        """Every file under photos/ and derived/: (key or relative tmp path, mtime)."""
         for top in ("photos", "derived"):
             base = self.root / top
             if not base.is_dir():
@@ -188,7 +263,7 @@ class FileStore:
                         mtime = p.stat().st_mtime
                     except FileNotFoundError:
                         continue
-                    yield p.relative_to(self.root).as_posix(), p, mtime
+                    yield p.relative_to(self.root).as_posix(), mtime
 
     @staticmethod
     def is_tmp(rel: str) -> bool:

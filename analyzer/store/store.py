@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
+from analyzer.config import photo_store_location
 from analyzer.io import Photo, load_photo
 from analyzer.store import files as files_mod
 from analyzer.store import validate as v
@@ -56,7 +57,7 @@ from analyzer.store.engine import (
 from analyzer.store.errors import Conflict, InvalidInput, NotFound, StoreError
 from analyzer.store.files import EXTENSIONS as _EXT
 from analyzer.store.files import (
-    FileStore,
+    PhotoFiles,
     derived_key,
     display_jpeg,
     original_key,
@@ -73,6 +74,7 @@ from analyzer.store.models import (
     UserRow,
     utcnow,
 )
+from analyzer.store.objects import open_photo_files
 from analyzer.store.records import (
     AnalysisRec,
     Patient,
@@ -124,19 +126,25 @@ class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping, ConsultR
     opened.
     """
 
-    def __init__(self, url: str | None = None, data_dir: Path | None = None, *, new_database_ok: bool = False):
+    def __init__(self, url: str | None = None, data_dir: Path | None = None, *, new_database_ok: bool = False,
+                 photo_store: str | None = None, photo_store_endpoint: str | None = None):
         self.data_dir = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
         self._url = resolve_url(url, self.data_dir)
         self.url = self._url.render_as_string(hide_password=True)
         self.backend = self._url.get_backend_name()
-        self.files = FileStore(self.data_dir)
+        #: Where the photo files are (argument, SKIN_PROGRESS_PHOTO_STORE, settings, data folder).
+        self.photo_store = photo_store_location(url=photo_store, endpoint_url=photo_store_endpoint,
+                                                data_dir=self.data_dir)
+        self.engine = make_engine(self._url)  # connects lazily
+        self.files: PhotoFiles = open_photo_files(self.photo_store, self.data_dir, engine=self.engine)
         db_file = Path(self._url.database) if self.backend == "sqlite" else None
         existed = db_file is not None and db_file.exists()
         try:
             # A database with no schema beside photos is refused unless the caller chose it on
             # purpose (new_database_ok: the Settings page saving a new database URL).
-            migrate(self._url, photo_store=None if new_database_ok else self.files.root / "photos")
+            migrate(self._url, photo_store=None if new_database_ok else self.files)
         except StoreError:
+            self.engine.dispose()
             if db_file is not None and not existed:  # don't leave the empty file we just made
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     Path(f"{db_file}{suffix}").unlink(missing_ok=True)
@@ -145,7 +153,6 @@ class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping, ConsultR
         #: file it went to is still the database file (see :meth:`check_database_file`).
         self._db_file = db_file
         self._db_identity = self._file_identity()
-        self.engine = make_engine(self._url)
         write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
@@ -154,6 +161,13 @@ class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping, ConsultR
     def describe(self) -> str:
         """``SQLite file /abs/path`` or ``PostgreSQL at host/db`` (no password)."""
         return describe_url(self._url)
+
+    def open_args(self) -> dict:
+        """What another process (a re-analysis worker) passes to ``Store(**args)`` to open this
+        same store: the database URL (with its password), data folder and photo store."""
+        return {"url": self._url.render_as_string(hide_password=False), "data_dir": str(self.data_dir),
+                "photo_store": self.photo_store.url or str(self.files.root),
+                "photo_store_endpoint": self.photo_store.endpoint_url}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -165,7 +179,7 @@ class Store(AccessRecords, ClinicRecords, PatientArchive, Housekeeping, ConsultR
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({self.describe()}, data in {self.data_dir})"
+        return f"Store({self.describe()}, data in {self.data_dir}, photos in {self.files.describe()})"
 
     def session_factory(self, *, write: bool = False) -> sessionmaker:
         """SQLAlchemy session factory (tests read raw rows with it; code outside the store never does).

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,15 +40,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("browser")
-    demo = make_small_demo(tmp / "demo")
-    data = tmp / "data"
+@contextmanager
+def run_app(data: Path, sample_dir: Path, log_path: Path):
+    """`streamlit run app.py` on a free port with ``data`` as its data folder and ``sample_dir`` as its
+    demo folder; yields the base URL once the server answers its health check (60 s at most)."""
     port = _free_port()
-    env = dict(os.environ, SKIN_PROGRESS_DATA_DIR=str(data), SKIN_PROGRESS_SAMPLE_DIR=str(demo))
+    env = dict(os.environ, SKIN_PROGRESS_DATA_DIR=str(data), SKIN_PROGRESS_SAMPLE_DIR=str(sample_dir))
     env.pop("SKIN_PROGRESS_DATABASE_URL", None)
-    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -63,9 +63,9 @@ def server(tmp_path_factory):
             except OSError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (tmp / "streamlit.log").read_text()[-3000:])
+                raise RuntimeError("streamlit did not start:\n" + log_path.read_text()[-3000:])
             time.sleep(0.3)
-        yield {"url": url, "data": data, "tmp": tmp}
+        yield url
     finally:
         proc.terminate()
         try:
@@ -73,6 +73,15 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    demo = make_small_demo(tmp / "demo")
+    data = tmp / "data"
+    with run_app(data, demo, tmp / "streamlit.log") as url:
+        yield {"url": url, "data": data, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")

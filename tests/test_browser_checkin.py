@@ -11,17 +11,12 @@ database (the clock can't be moved in a running server): the day-3 check-in is t
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from tests.access_support import ensure_practitioner, sign_in_browser
-from tests.test_app_support import REPO, SAMPLES, _load_small, jpeg, shift_a_star
-from tests.test_browser import CHROMIUM, SHOTS, _free_port, goto_page, no_exception, wait_idle
+from tests.test_app_support import SAMPLES, _load_small, jpeg, shift_a_star
+from tests.test_browser import CHROMIUM, SHOTS, goto_page, no_exception, run_app, wait_idle
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -57,35 +52,8 @@ def setup(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(setup):
     tmp, data = setup["tmp"], setup["data"]
-    port = _free_port()
-    env = dict(os.environ, SKIN_PROGRESS_DATA_DIR=str(data), SKIN_PROGRESS_SAMPLE_DIR=str(tmp / "no-demo"))
-    env.pop("SKIN_PROGRESS_DATABASE_URL", None)
-    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (tmp / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.3)
+    with run_app(data, tmp / "no-demo", tmp / "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

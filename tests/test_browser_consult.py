@@ -19,6 +19,7 @@ from tests.test_browser import (  # noqa: F401 - fixtures and helpers shared wit
     CHROMIUM,
     goto_page,
     no_exception,
+    run_app,
     shot,
     wait_idle,
 )
@@ -29,16 +30,10 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def seeded_server(tmp_path_factory):
     """A data folder with one analysed patient (two sessions), then `streamlit run app.py` on it."""
-    import os
-    import subprocess
-    import sys
-    import time
-    import urllib.request
 
     from analyzer import service
     from analyzer.store import Store
-    from tests.test_app_support import REPO, make_small_demo
-    from tests.test_browser import _free_port
+    from tests.test_app_support import make_small_demo
 
     tmp = tmp_path_factory.mktemp("browser-consult")
     data = tmp / "data"
@@ -54,35 +49,8 @@ def seeded_server(tmp_path_factory):
     service.write_settings(data, clinic_name="Clinique Lumière")
     store.close()
     ensure_practitioner(data)
-    port = _free_port()
-    env = dict(os.environ, SKIN_PROGRESS_DATA_DIR=str(data), SKIN_PROGRESS_SAMPLE_DIR=str(make_small_demo(tmp / "demo")))
-    env.pop("SKIN_PROGRESS_DATABASE_URL", None)
-    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("streamlit did not start:\n" + (tmp / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.3)
+    with run_app(data, make_small_demo(tmp / "demo"), tmp / "streamlit.log") as url:
         yield {"url": url, "data": data, "patient_id": pat.id}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_practitioner_pdf_and_consent_gated_export(seeded_server):
